@@ -1,0 +1,29 @@
+# syntax=docker/dockerfile:1
+# One-shot schema migrations for every service: `smartslot-migrate <name>...` needs each service package
+# installed (its migrations/ ship inside it), so this image carries all five. Build context: the repository root
+#   docker build -f deploy/docker/migrate.Dockerfile -t smartslot/migrate:dev .
+#   docker run --rm -e SMARTSLOT_DATABASE_URL=... smartslot/migrate:dev booking waitlist
+
+FROM python:3.11-slim AS builder
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_ROOT_USER_ACTION=ignore
+RUN python -m venv /opt/venv
+ENV PATH="/opt/venv/bin:$PATH"
+WORKDIR /src
+COPY requirements.lock ./
+RUN --mount=type=cache,target=/root/.cache/pip pip install -r requirements.lock
+COPY libs/common libs/common
+COPY services services
+RUN pip install --no-cache-dir --no-deps --no-build-isolation ./libs/common \
+      ./services/gateway ./services/booking ./services/availability ./services/waitlist ./services/notifier
+
+FROM python:3.11-slim
+ENV PATH="/opt/venv/bin:$PATH" \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1
+RUN groupadd --system --gid 10001 smartslot \
+ && useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent \
+      --shell /usr/sbin/nologin smartslot
+COPY --from=builder /opt/venv /opt/venv
+USER 10001:10001
+ENTRYPOINT ["smartslot-migrate"]
+CMD ["gateway", "booking", "availability", "waitlist", "notifier"]

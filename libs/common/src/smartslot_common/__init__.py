@@ -1,0 +1,1 @@
+"""What every SmartSlot service shares: settings, logging, metrics, tracing, database, messaging, HTTP."""

@@ -1,0 +1,1 @@
+"""Cross-service contracts: event types, who subscribes to what, and event payload schemas."""

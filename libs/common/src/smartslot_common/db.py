@@ -1,0 +1,68 @@
+"""PostgreSQL access: an asyncpg pool per service as an aiohttp cleanup context."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import asyncpg
+import orjson
+from aiohttp import web
+
+from smartslot_common.errors import DependencyUnavailable
+
+POSTGRES_HINT = "start it with `make infra` (or `pg_ctlcluster <version> main start`)"
+
+
+async def _init_connection(connection: asyncpg.Connection) -> None:
+    for type_name in ("json", "jsonb"):
+        await connection.set_type_codec(
+            type_name, encoder=lambda value: orjson.dumps(value).decode(), decoder=orjson.loads, schema="pg_catalog"
+        )
+
+
+async def create_pool(
+    dsn: str, schema: str | None = None, min_size: int = 2, max_size: int = 10, **kwargs: Any
+) -> asyncpg.Pool:
+    """A pool whose connections speak UTC, decode JSON and see `schema` first on their search path."""
+    server_settings = {"timezone": "UTC", "application_name": f"smartslot-{schema or 'app'}"}
+    if schema:
+        server_settings["search_path"] = f"{schema},public"
+    try:
+        return await asyncpg.create_pool(
+            dsn,
+            min_size=min_size,
+            max_size=max_size,
+            init=_init_connection,
+            server_settings=server_settings,
+            **kwargs,
+        )
+    except (OSError, asyncpg.PostgresError) as error:
+        raise DependencyUnavailable("PostgreSQL", _safe_target(dsn), POSTGRES_HINT, error) from error
+
+
+def _safe_target(dsn: str) -> str:
+    """host:port/database of a DSN, without credentials."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(dsn)
+    return f"{parts.hostname}:{parts.port or 5432}{parts.path}"
+
+
+def pool_context(
+    key: web.AppKey[asyncpg.Pool], dsn: str, schema: str | None, min_size: int = 2, max_size: int = 10
+) -> Callable[[web.Application], AsyncIterator[None]]:
+    """A cleanup context that opens the pool before start-up and closes it on shutdown."""
+
+    async def context(app: web.Application) -> AsyncIterator[None]:
+        pool = await create_pool(dsn, schema, min_size, max_size)
+        app[key] = pool
+        yield
+        await pool.close()
+
+    return context
+
+
+async def ping(pool: asyncpg.Pool) -> None:
+    """Raise unless the database answers a trivial query."""
+    await pool.fetchval("SELECT 1")

@@ -1,0 +1,27 @@
+"""The application factory every service builds on: middlewares, health, readiness, metrics."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from aiohttp import web
+
+from smartslot_common.http.health import READINESS_CHECKS, ReadinessCheck, healthz, readyz
+from smartslot_common.http.middleware import problem_errors, red_metrics, request_context
+from smartslot_common.metrics import metrics_handler
+
+DEFAULT_MAX_BODY_BYTES = 64 * 1024
+
+
+def create_base_app(
+    readiness: Sequence[ReadinessCheck] = (), max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+) -> web.Application:
+    """An unstarted application with the shared middlewares and operator routes."""
+    app = web.Application(
+        middlewares=[request_context, red_metrics, problem_errors], client_max_size=max_body_bytes
+    )
+    app[READINESS_CHECKS] = list(readiness)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics_handler)
+    return app

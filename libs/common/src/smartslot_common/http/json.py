@@ -1,0 +1,68 @@
+"""Reading and writing JSON bodies, validated by pydantic, with problem+json on bad input."""
+
+from __future__ import annotations
+
+import dataclasses
+import decimal
+import uuid
+from typing import Any, TypeVar
+
+import orjson
+import pydantic
+from aiohttp import web
+
+from smartslot_common.http.problems import ProblemError
+
+ModelT = TypeVar("ModelT", bound=pydantic.BaseModel)
+
+
+def _default(value: Any) -> Any:
+    """What orjson cannot encode natively: asyncpg's UUIDs, decimals, models and dataclasses."""
+    if isinstance(value, uuid.UUID | decimal.Decimal):
+        return str(value)
+    if isinstance(value, pydantic.BaseModel):
+        return value.model_dump(mode="json")
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    raise TypeError(f"cannot serialise {type(value).__name__}")
+
+
+def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    """A JSON response; pydantic models are dumped in JSON mode."""
+    return web.Response(
+        body=orjson.dumps(data, default=_default), status=status, content_type="application/json", headers=headers
+    )
+
+
+def validation_errors(error: pydantic.ValidationError) -> list[dict[str, Any]]:
+    """The failing fields of a pydantic error, as the `errors` member of a problem."""
+    return [
+        {"field": ".".join(str(part) for part in item["loc"]) or "body", "message": item["msg"], "type": item["type"]}
+        for item in error.errors(include_url=False, include_context=False, include_input=False)
+    ]
+
+
+def parse_model(model: type[ModelT], data: Any) -> ModelT:
+    """Validate data against a model, raising `422 validation_error` with the failing fields."""
+    try:
+        return model.model_validate(data)
+    except pydantic.ValidationError as error:
+        errors = validation_errors(error)
+        raise ProblemError(422, "validation_error", "The request is not valid.", errors=errors) from None
+
+
+async def read_json(request: web.Request, model: type[ModelT]) -> ModelT:
+    """The request body as a validated model: 415 without a JSON content type, 400 when malformed."""
+    if request.content_type != "application/json":
+        raise ProblemError(415, detail="Send the body as application/json.")
+    raw = await request.read()
+    try:
+        data = orjson.loads(raw) if raw else {}
+    except orjson.JSONDecodeError as error:
+        raise ProblemError(400, "malformed_json", f"The body is not valid JSON: {error}.") from None
+    return parse_model(model, data)
+
+
+def parse_query(request: web.Request, model: type[ModelT]) -> ModelT:
+    """The query string as a validated model (422 with the failing parameters)."""
+    return parse_model(model, dict(request.query))

@@ -1,0 +1,80 @@
+"""Middlewares: request id and log context, problem+json for every error, RED metrics."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+
+import structlog
+from aiohttp import web
+
+from smartslot_common import metrics
+from smartslot_common.http.problems import ProblemError, problem_response
+from smartslot_common.logging import get_logger
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+REQUEST_ID_HEADER = "X-Request-ID"
+log = get_logger(__name__)
+
+
+def _route_template(request: web.Request) -> str:
+    info = request.match_info.route.resource
+    return info.canonical if info is not None else "unmatched"
+
+
+@web.middleware
+async def request_context(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Give each request an id (the caller's, if sane) and bind it to every log line."""
+    incoming = request.headers.get(REQUEST_ID_HEADER, "")
+    request_id = incoming if 0 < len(incoming) <= 128 and incoming.isprintable() else uuid.uuid4().hex
+    structlog.contextvars.bind_contextvars(request_id=request_id)
+    try:
+        response = await handler(request)
+    finally:
+        structlog.contextvars.unbind_contextvars("request_id")
+    response.headers[REQUEST_ID_HEADER] = request_id
+    return response
+
+
+def _problem_from_http_exception(error: web.HTTPException) -> ProblemError:
+    if error.status == 404:
+        return ProblemError(404, "not_found", "No such resource.")
+    if error.status == 405:
+        allowed = error.headers.get("Allow", "")
+        return ProblemError(405, detail=f"Allowed methods: {allowed}.", headers={"Allow": allowed})
+    if error.status == 413:
+        return ProblemError(413, detail="The request body is too large.")
+    return ProblemError(error.status, detail=error.reason)
+
+
+@web.middleware
+async def problem_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Turn every failure into application/problem+json; never leak a traceback."""
+    try:
+        return await handler(request)
+    except ProblemError as problem:
+        return problem_response(problem)
+    except web.HTTPException as error:
+        if error.status < 400:
+            raise
+        return problem_response(_problem_from_http_exception(error))
+    except Exception:
+        log.exception("unhandled_error", method=request.method, path=request.path)
+        return problem_response(ProblemError(500, "internal_error", "Something went wrong on our side."))
+
+
+@web.middleware
+async def red_metrics(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Count requests and time them by route template, method and status class."""
+    started = time.perf_counter()
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+        return response
+    finally:
+        route = _route_template(request)
+        labels = {"route": route, "method": request.method, "status_class": f"{status // 100}xx"}
+        metrics.HTTP_REQUESTS.labels(**labels).inc()
+        metrics.HTTP_DURATION.labels(route=route, method=request.method).observe(time.perf_counter() - started)

@@ -1,0 +1,76 @@
+"""Structured JSON logs: one line per event, with request id and trace ids, secrets redacted."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+import orjson
+import structlog
+from opentelemetry import trace
+
+SECRET_KEYS = frozenset({"password", "token", "access_token", "secret", "authorization", "jwt_secret", "dsn"})
+REDACTED = "[redacted]"
+
+
+def add_trace_ids(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    """Stamp the current OpenTelemetry trace and span ids on the line."""
+    context = trace.get_current_span().get_span_context()
+    if context.is_valid:
+        event_dict.setdefault("trace_id", format(context.trace_id, "032x"))
+        event_dict.setdefault("span_id", format(context.span_id, "016x"))
+    return event_dict
+
+
+def redact_secrets(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    """Replace the value of any key that names a secret."""
+    for key in event_dict.keys() & SECRET_KEYS:
+        event_dict[key] = REDACTED
+    return event_dict
+
+
+def _json_dumps(obj: Any, default: Any = None) -> str:
+    return orjson.dumps(obj, default=default).decode()
+
+
+def configure_logging(service: str, level: str = "INFO", json: bool = True) -> None:
+    """Route structlog and the standard library through one JSON renderer on stdout."""
+    shared_processors: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        add_trace_ids,
+        redact_secrets,
+    ]
+    renderer: Any = (
+        structlog.processors.JSONRenderer(serializer=_json_dumps) if json else structlog.dev.ConsoleRenderer()
+    )
+    structlog.configure(
+        processors=[*shared_processors, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,
+    )
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=shared_processors,
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            structlog.processors.format_exc_info,
+            renderer,
+        ],
+    )
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    structlog.contextvars.bind_contextvars(service=service)
+    for noisy in ("aiormq", "aio_pika", "asyncio"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+
+
+def get_logger(name: str) -> structlog.stdlib.BoundLogger:
+    """A structlog logger; its lines carry the bound context of the current task."""
+    return structlog.stdlib.get_logger(name)

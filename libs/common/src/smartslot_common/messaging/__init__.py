@@ -1,0 +1,37 @@
+"""Events between services: the envelope, the outbox and its relay, the publisher, consumers and topology."""
+
+from smartslot_common.messaging.consumer import AfterCommit, EventConsumer, Handler
+from smartslot_common.messaging.context import (
+    amqp_context,
+    amqp_readiness,
+    connect_amqp,
+    consumer_context,
+    relay_context,
+)
+from smartslot_common.messaging.envelope import Event, InvalidEnvelope
+from smartslot_common.messaging.errors import MessagingError, PermanentError, PublishFailed, Unroutable
+from smartslot_common.messaging.outbox import OutboxRelay, add_to_outbox
+from smartslot_common.messaging.publisher import EventPublisher
+from smartslot_common.messaging.topology import RETRY_DELAYS, declare_topology
+
+__all__ = [
+    "RETRY_DELAYS",
+    "AfterCommit",
+    "Event",
+    "EventConsumer",
+    "EventPublisher",
+    "Handler",
+    "InvalidEnvelope",
+    "MessagingError",
+    "OutboxRelay",
+    "PermanentError",
+    "PublishFailed",
+    "Unroutable",
+    "add_to_outbox",
+    "amqp_context",
+    "amqp_readiness",
+    "connect_amqp",
+    "consumer_context",
+    "declare_topology",
+    "relay_context",
+]

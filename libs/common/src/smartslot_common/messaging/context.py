@@ -1,0 +1,118 @@
+"""aiohttp glue: the AMQP connection, the outbox relay and event consumers as cleanup contexts."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from urllib.parse import urlsplit
+
+import aio_pika
+import asyncpg
+from aio_pika.abc import AbstractRobustConnection
+from aio_pika.exceptions import AMQPError
+from aiohttp import web
+
+from smartslot_common.errors import DependencyUnavailable
+from smartslot_common.http.health import ReadinessCheck
+from smartslot_common.messaging.consumer import EventConsumer, Handler
+from smartslot_common.messaging.outbox import OutboxRelay
+from smartslot_common.messaging.publisher import EventPublisher
+from smartslot_common.messaging.topology import RETRY_DELAYS, declare_topology
+
+RABBITMQ_HINT = "start it with `make infra` (or `rabbitmq-server -detached`)"
+
+CleanupContext = Callable[[web.Application], AsyncIterator[None]]
+# Handlers as a mapping, or built from the started app when they need its resources (an SMTP client, ...).
+Handlers = Mapping[str, Handler] | Callable[[web.Application], Mapping[str, Handler]]
+
+
+async def connect_amqp(url: str, timeout: float = 10.0) -> AbstractRobustConnection:
+    """A connection that reconnects by itself after outages; `DependencyUnavailable` if the broker is down now."""
+    try:
+        return await aio_pika.connect_robust(url, timeout=timeout)
+    except (AMQPError, ConnectionError, OSError, TimeoutError) as error:
+        raise DependencyUnavailable("RabbitMQ", amqp_target(url), RABBITMQ_HINT, error) from error
+
+
+def amqp_target(url: str) -> str:
+    """host:port of an AMQP URL, without credentials."""
+    parts = urlsplit(url)
+    return f"{parts.hostname}:{parts.port or 5672}"
+
+
+def amqp_context(
+    key: web.AppKey[AbstractRobustConnection],
+    url: str,
+    namespace: str,
+    retry_delays: Sequence[float] = RETRY_DELAYS,
+) -> CleanupContext:
+    """Connect to RabbitMQ and declare the whole topology before start-up; close on shutdown."""
+
+    async def context(app: web.Application) -> AsyncIterator[None]:
+        connection = await connect_amqp(url)
+        try:
+            async with connection.channel() as channel:
+                await declare_topology(channel, namespace, retry_delays)
+            app[key] = connection
+            yield
+        finally:
+            await connection.close()
+
+    return context
+
+
+def relay_context(
+    pool_key: web.AppKey[asyncpg.Pool],
+    amqp_key: web.AppKey[AbstractRobustConnection],
+    schema: str,
+    namespace: str,
+    poll_interval: float = 1.0,
+) -> CleanupContext:
+    """Run the outbox relay of `schema` in the background while the app runs."""
+
+    async def context(app: web.Application) -> AsyncIterator[None]:
+        publisher = EventPublisher(app[amqp_key], namespace)
+        relay = OutboxRelay(app[pool_key], publisher, schema, poll_interval=poll_interval)
+        task = asyncio.create_task(relay.run(), name=f"outbox-relay-{schema}")
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await publisher.close()
+
+    return context
+
+
+def consumer_context(
+    pool_key: web.AppKey[asyncpg.Pool],
+    amqp_key: web.AppKey[AbstractRobustConnection],
+    consumer: str,
+    namespace: str,
+    handlers: Handlers,
+    prefetch: int = 32,
+    retry_delays: Sequence[float] = RETRY_DELAYS,
+) -> CleanupContext:
+    """Consume `consumer`'s queue while the app runs; on shutdown, finish the events in hand first."""
+
+    async def context(app: web.Application) -> AsyncIterator[None]:
+        resolved = handlers(app) if callable(handlers) else handlers
+        events = EventConsumer(
+            app[amqp_key], app[pool_key], consumer, namespace, resolved, prefetch, retry_delays
+        )
+        await events.start()
+        yield
+        await events.stop()
+
+    return context
+
+
+def amqp_readiness(amqp_key: web.AppKey[AbstractRobustConnection]) -> ReadinessCheck:
+    """Readiness check "rabbitmq": down while the connection is closed or reconnecting."""
+
+    async def probe(app: web.Application) -> None:
+        connection = app[amqp_key]
+        if connection.is_closed or not connection.connected.is_set():
+            raise ConnectionError("not connected (reconnecting)")
+
+    return ReadinessCheck("rabbitmq", probe, RABBITMQ_HINT)

@@ -1,0 +1,196 @@
+"""The transactional outbox: events are written with the business change and published by a relay (I3)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+from collections.abc import AsyncIterator, Sequence
+from typing import Protocol
+
+import asyncpg
+
+from smartslot_common.logging import get_logger
+from smartslot_common.messaging.envelope import Event, InvalidEnvelope
+from smartslot_common.messaging.errors import PublishFailed, Unroutable
+from smartslot_common.metrics import OUTBOX_BACKLOG, OUTBOX_PUBLISHED
+
+log = get_logger(__name__)
+
+UNROUTABLE = "unroutable"
+_SCHEMA = re.compile(r"[a-z_][a-z0-9_]*")
+# The exponent is capped so that power() cannot overflow after very many attempts.
+_OUTAGES = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, ConnectionError)
+_BACKOFF_SQL = "least($3::float8, $4::float8 * power(2, least(attempts, 30))) * interval '1 second'"
+
+
+class Publisher(Protocol):
+    """What the relay needs of a publisher (`EventPublisher` is one)."""
+
+    async def publish(self, event: Event) -> None: ...
+
+
+async def add_to_outbox(connection: asyncpg.Connection, *events: Event) -> None:
+    """Write `events` to the outbox inside the caller's open business transaction."""
+    if not connection.is_in_transaction():
+        # Outside a transaction the event could be written while the change it reports is lost (or vice versa).
+        raise RuntimeError("add_to_outbox must run inside the business transaction")
+    await connection.executemany(
+        # ::text then ::jsonb keeps the insert independent of any jsonb codec set on the connection.
+        "INSERT INTO outbox (id, event_type, envelope) VALUES ($1, $2, $3::text::jsonb)",
+        [(event.id, event.type, event.to_json().decode()) for event in events],
+    )
+
+
+def notify_channel(schema: str) -> str:
+    """The LISTEN channel the outbox trigger of `schema` notifies on commit."""
+    return f"outbox_{schema}"
+
+
+class OutboxRelay:
+    """Publishes a schema's outbox rows in created order, marking each only after the broker's confirm."""
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        publisher: Publisher,
+        schema: str,
+        batch_size: int = 100,
+        poll_interval: float = 1.0,
+        retry_base: float = 1.0,
+        retry_cap: float = 60.0,
+    ) -> None:
+        if not _SCHEMA.fullmatch(schema):
+            raise ValueError(f"not a plain schema name: {schema!r}")
+        self._pool = pool
+        self._publisher = publisher
+        self._schema = schema
+        self._table = f'"{schema}".outbox'
+        self._batch_size = batch_size
+        self._poll_interval = poll_interval
+        self._retry_base = retry_base
+        self._retry_cap = retry_cap
+        self._failures = 0
+
+    async def drain_once(self) -> int:
+        """Publish one batch of due rows; return how many were settled (published or unroutable)."""
+        async with self._pool.acquire() as connection, connection.transaction():
+            rows = await connection.fetch(
+                f"SELECT id, envelope::text AS envelope FROM {self._table}"
+                " WHERE published_at IS NULL AND next_attempt_at <= now()"
+                " ORDER BY created_at, seq LIMIT $1 FOR UPDATE SKIP LOCKED",
+                self._batch_size,
+            )
+            settled = await self._publish_rows(connection, rows)
+        await self._update_backlog()
+        return settled
+
+    async def run(self) -> None:
+        """Drain forever, woken by the outbox trigger or every `poll_interval`; outages are logged and outlived."""
+        while True:
+            try:
+                async with self._listening() as wake:
+                    await self._drain_until_lost(wake)
+            except Exception as error:  # the relay must outlive any outage; the rows wait in the table
+                self._failures += 1
+                delay = min(self._retry_cap, self._retry_base * 2 ** min(self._failures - 1, 10))
+                log.warning("outbox relay interrupted; retrying", schema=self._schema, error=_describe(error),
+                            retry_in_seconds=delay, exc_info=not isinstance(error, _OUTAGES))
+                await asyncio.sleep(delay)
+
+    async def _publish_rows(self, connection: asyncpg.Connection, rows: Sequence[asyncpg.Record]) -> int:
+        settled = 0
+        for row in rows:
+            if not await self._publish_row(connection, row):
+                break  # the broker is in trouble: leave the rest of the batch for the next round
+            settled += 1
+        return settled
+
+    async def _publish_row(self, connection: asyncpg.Connection, row: asyncpg.Record) -> bool:
+        try:
+            event = Event.from_json(row["envelope"])
+            await self._publisher.publish(event)
+        except Unroutable:
+            # Every service declares the whole topology at start, so nobody subscribes to this type.
+            log.warning("outbox event is unroutable; nobody subscribes to it", event_id=str(row["id"]),
+                        schema=self._schema)
+            await self._mark_published(connection, row["id"], UNROUTABLE)
+            return True
+        except (PublishFailed, InvalidEnvelope) as error:
+            await self._mark_failed(connection, row["id"], str(error))
+            return False
+        await self._mark_published(connection, row["id"], None)
+        OUTBOX_PUBLISHED.labels(event.type).inc()
+        return True
+
+    async def _mark_published(self, connection: asyncpg.Connection, event_id: object, error: str | None) -> None:
+        await connection.execute(
+            f"UPDATE {self._table} SET published_at = now(), attempts = attempts + 1, last_error = $2"
+            " WHERE id = $1",
+            event_id,
+            error,
+        )
+
+    async def _mark_failed(self, connection: asyncpg.Connection, event_id: object, error: str) -> None:
+        log.warning("outbox event not published; will retry", event_id=str(event_id), schema=self._schema,
+                    error=error)
+        await connection.execute(
+            f"UPDATE {self._table} SET attempts = attempts + 1, last_error = $2,"
+            f" next_attempt_at = now() + {_BACKOFF_SQL} WHERE id = $1",
+            event_id,
+            error,
+            self._retry_cap,
+            self._retry_base,
+        )
+
+    async def _update_backlog(self) -> None:
+        backlog = await self._pool.fetchval(f"SELECT count(*) FROM {self._table} WHERE published_at IS NULL")
+        OUTBOX_BACKLOG.set(backlog)
+
+    async def _drain_until_lost(self, wake: _Wakeup) -> None:
+        while True:
+            wake.event.clear()  # before draining, so a commit during the drain still wakes the next round
+            settled = await self.drain_once()
+            self._failures = 0
+            if settled == self._batch_size:
+                continue  # probably more waiting
+            await wake.wait(self._poll_interval)
+
+    @contextlib.asynccontextmanager
+    async def _listening(self) -> AsyncIterator[_Wakeup]:
+        wake = _Wakeup()
+        async with self._pool.acquire() as connection:
+            connection.add_termination_listener(wake.on_lost)
+            await connection.add_listener(notify_channel(self._schema), wake.on_notify)
+            try:
+                yield wake
+            finally:
+                connection.remove_termination_listener(wake.on_lost)
+                with contextlib.suppress(asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
+                    await connection.remove_listener(notify_channel(self._schema), wake.on_notify)
+
+
+def _describe(error: BaseException) -> str:
+    return str(error) or type(error).__name__
+
+
+class _Wakeup:
+    """Set by a notification; reports a lost LISTEN connection so the relay can listen again."""
+
+    def __init__(self) -> None:
+        self.event = asyncio.Event()
+        self.lost = False
+
+    def on_notify(self, *_: object) -> None:
+        self.event.set()
+
+    def on_lost(self, *_: object) -> None:
+        self.lost = True
+        self.event.set()
+
+    async def wait(self, timeout: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout):
+                await self.event.wait()
+        if self.lost:
+            raise ConnectionError("the outbox LISTEN connection was lost")

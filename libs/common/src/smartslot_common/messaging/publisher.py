@@ -1,0 +1,82 @@
+"""Publish events to the events exchange and return only once the broker has taken responsibility for them."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import aiormq
+from aio_pika import DeliveryMode, Message
+from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractExchange, AbstractRobustChannel
+from aio_pika.exceptions import AMQPError, PublishError
+
+from smartslot_common.messaging.envelope import Event
+from smartslot_common.messaging.errors import PublishFailed, Unroutable
+from smartslot_common.messaging.topology import exchange_name
+
+# Whatever stops the broker's ack from arriving: nack, lost connection or channel, closed client, timeout.
+_NOT_CONFIRMED = (AMQPError, ConnectionError, OSError, RuntimeError, TimeoutError)
+
+
+def to_message(event: Event) -> Message:
+    """The AMQP message carrying `event`: persistent, typed, with the trace context in its headers."""
+    return Message(
+        body=event.to_json(),
+        content_type="application/json",
+        delivery_mode=DeliveryMode.PERSISTENT,
+        message_id=str(event.id),
+        type=event.type,
+        timestamp=event.occurred_at,
+        app_id=event.producer,
+        correlation_id=event.correlation_id,
+        headers={"traceparent": event.traceparent} if event.traceparent else {},
+    )
+
+
+class EventPublisher:
+    """Publishes events with publisher confirms and `mandatory`, on a channel of its own."""
+
+    def __init__(self, connection: AbstractConnection, namespace: str, timeout: float = 10.0) -> None:
+        self._connection = connection
+        self._exchange_name = exchange_name(namespace)
+        self._timeout = timeout
+        self._channel: AbstractChannel | None = None
+        self._exchange: AbstractExchange | None = None
+        self._opening = asyncio.Lock()
+
+    async def publish(self, event: Event) -> None:
+        """Publish `event`; raise `Unroutable` if the broker returns it, `PublishFailed` if it is not confirmed."""
+        try:
+            async with asyncio.timeout(self._timeout):
+                exchange = await self._open_exchange()
+                result = await exchange.publish(to_message(event), routing_key=event.type, mandatory=True)
+        except PublishError as error:
+            raise Unroutable(f"no queue is bound for {event.type} (event {event.id})") from error
+        except _NOT_CONFIRMED as error:
+            raise PublishFailed(f"event {event.id} ({event.type}) not confirmed: {_describe(error)}") from error
+        if not isinstance(result, aiormq.spec.Basic.Ack):  # a returned message, should the channel not raise
+            raise Unroutable(f"no queue is bound for {event.type} (event {event.id})")
+
+    async def close(self) -> None:
+        """Close the publisher's channel."""
+        channel, self._channel, self._exchange = self._channel, None, None
+        if channel is not None and not channel.is_closed:
+            with contextlib.suppress(*_NOT_CONFIRMED):
+                await channel.close()
+
+    async def _open_exchange(self) -> AbstractExchange:
+        async with self._opening:
+            if self._exchange is None or self._needs_new_channel():
+                await self.close()
+                self._channel = await self._connection.channel(publisher_confirms=True, on_return_raises=True)
+                self._exchange = await self._channel.get_exchange(self._exchange_name, ensure=False)
+            return self._exchange
+
+    def _needs_new_channel(self) -> bool:
+        # A robust channel reopens by itself once its connection is back; a plain one is gone for good.
+        channel = self._channel
+        return channel is None or (channel.is_closed and not isinstance(channel, AbstractRobustChannel))
+
+
+def _describe(error: BaseException) -> str:
+    return str(error) or type(error).__name__

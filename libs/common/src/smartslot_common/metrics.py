@@ -1,0 +1,34 @@
+"""The instruments every service exports, and the `/metrics` handler.
+
+Service-specific instruments live in each service's own `metrics.py`; names are `smartslot_*` in base units.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Gauge, Histogram, generate_latest
+
+# Bucket edges include the SLOs: 25 ms (reads), 50 ms (bookings), 100 ms (storm losers), 1 s (events).
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+HTTP_REQUESTS = Counter(
+    "smartslot_http_requests_total", "HTTP requests served", ["route", "method", "status_class"]
+)
+HTTP_DURATION = Histogram(
+    "smartslot_http_request_duration_seconds", "HTTP request latency", ["route", "method"], buckets=LATENCY_BUCKETS
+)
+OUTBOX_PUBLISHED = Counter("smartslot_outbox_published_total", "Outbox events published", ["event_type"])
+OUTBOX_BACKLOG = Gauge("smartslot_outbox_backlog", "Outbox rows not yet published")
+EVENTS_CONSUMED = Counter(
+    "smartslot_events_consumed_total", "Events handled by consumers", ["consumer", "event_type", "outcome"]
+)
+EVENT_HANDLE_DURATION = Histogram(
+    "smartslot_event_handle_duration_seconds", "Time to handle one event", ["consumer"], buckets=LATENCY_BUCKETS
+)
+
+
+async def metrics_handler(_: web.Request) -> web.Response:
+    """Prometheus text exposition of the process's registry."""
+    response = web.Response(body=generate_latest(REGISTRY))
+    response.headers["Content-Type"] = CONTENT_TYPE_LATEST
+    return response

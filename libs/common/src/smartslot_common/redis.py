@@ -1,0 +1,39 @@
+"""Redis client as an aiohttp cleanup context."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+
+import redis.asyncio as aioredis
+from aiohttp import web
+
+from smartslot_common.errors import DependencyUnavailable
+
+REDIS_HINT = "start it with `make infra` (or `redis-server --daemonize yes`)"
+
+
+async def connect_redis(url: str, required: bool = True) -> aioredis.Redis:
+    """A client that has answered one PING; with `required=False` a failed ping is tolerated."""
+    client = aioredis.Redis.from_url(url, socket_connect_timeout=1.0, socket_timeout=2.0, health_check_interval=5)
+    try:
+        await client.ping()
+    except (OSError, aioredis.RedisError) as error:
+        if required:
+            await client.aclose()
+            target = url.split("@")[-1].removeprefix("redis://")
+            raise DependencyUnavailable("Redis", target, REDIS_HINT, error) from error
+    return client
+
+
+def redis_context(
+    key: web.AppKey[aioredis.Redis], url: str, required: bool = True
+) -> Callable[[web.Application], AsyncIterator[None]]:
+    """A cleanup context holding one Redis client for the app's lifetime."""
+
+    async def context(app: web.Application) -> AsyncIterator[None]:
+        client = await connect_redis(url, required)
+        app[key] = client
+        yield
+        await client.aclose()
+
+    return context

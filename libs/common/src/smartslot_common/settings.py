@@ -1,0 +1,52 @@
+"""Typed settings shared by every service; each service subclasses `ServiceSettings`."""
+
+from __future__ import annotations
+
+import os
+from typing import Any, ClassVar, Self
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SHARED_PREFIX = "SMARTSLOT_"
+
+
+def shared(default: Any, name: str, **kwargs: Any) -> Any:
+    """A field read from the shared `SMARTSLOT_<NAME>` variable rather than the service's prefix."""
+    return Field(default, validation_alias=AliasChoices(SHARED_PREFIX + name.upper(), name), **kwargs)
+
+
+class ServiceSettings(BaseSettings):
+    """Settings every service has: where its dependencies are and how it observes itself.
+
+    Subclasses set `service_name`, `default_port` and `model_config` with env prefix `SMARTSLOT_<NAME>_`.
+    """
+
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+    service_name: ClassVar[str] = "service"
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    shutdown_timeout_seconds: float = 10.0
+
+    database_url: SecretStr = shared(SecretStr("postgresql://postgres@127.0.0.1:5432/smartslot"), "database_url")
+    redis_url: SecretStr = shared(SecretStr("redis://127.0.0.1:6379/0"), "redis_url")
+    amqp_url: SecretStr = shared(SecretStr("amqp://guest:guest@127.0.0.1:5672/"), "amqp_url")
+    namespace: str = shared("", "namespace", description="prefix of exchange, queue and Redis key names")
+    log_level: str = shared("INFO", "log_level")
+    log_json: bool = shared(True, "log_json")
+    otel_exporter_otlp_endpoint: str | None = shared(None, "otel_exporter_otlp_endpoint")
+    db_pool_min_size: int = shared(2, "db_pool_min_size", ge=1)
+    db_pool_max_size: int = shared(10, "db_pool_max_size", ge=1)
+
+    @classmethod
+    def load(cls, **overrides: Any) -> Self:
+        """Read the environment (and `SMARTSLOT_SECRETS_DIR` files), validating everything up front."""
+        secrets_dir = os.environ.get(SHARED_PREFIX + "SECRETS_DIR")
+        if secrets_dir:
+            return cls(_secrets_dir=secrets_dir, **overrides)
+        return cls(**overrides)
+
+    def redis_key(self, *parts: str) -> str:
+        """A Redis key inside this deployment's namespace."""
+        return self.namespace + "smartslot:" + ":".join(parts)

@@ -1,0 +1,133 @@
+"""The five services as real processes for whole-stack tests: start, wait for readiness, stop, kill.
+
+Each service gets a free loopback port and the run's isolated settings; its output goes to a log file that a
+failing test can show.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import aiohttp
+
+from smartslot_common.testing.waiting import wait_for
+
+SERVICES = ("booking", "availability", "waitlist", "notifier", "gateway")
+UPSTREAMS = ("booking", "availability", "waitlist", "notifier")
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@dataclass
+class ServiceProcess:
+    """One running service: its name, port, log file and process."""
+
+    name: str
+    port: int
+    log_path: Path
+    process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def log_tail(self, lines: int = 40) -> str:
+        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        return "\n".join(text.splitlines()[-lines:])
+
+
+@dataclass
+class ServiceStack:
+    """The five services of one test run, wired to each other and to the run's isolated servers."""
+
+    base_env: dict[str, str]
+    log_dir: Path
+    services: dict[str, ServiceProcess] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        for name in SERVICES:
+            self.services[name] = ServiceProcess(name, free_port(), self.log_dir / f"{name}.log")
+
+    def env_for(self, name: str) -> dict[str, str]:
+        """The environment of one service: isolated servers, its port, and where its peers are."""
+        prefix = f"SMARTSLOT_{name.upper()}_"
+        env = os.environ | self.base_env | {prefix + "PORT": str(self.services[name].port), prefix + "HOST": "127.0.0.1"}
+        for upstream in UPSTREAMS:
+            env[f"SMARTSLOT_GATEWAY_{upstream.upper()}_URL"] = self.services[upstream].url
+        env["SMARTSLOT_WAITLIST_BOOKING_URL"] = self.services["booking"].url
+        return env
+
+    def start(self, name: str) -> None:
+        """Start one service (its output appended to its log)."""
+        service = self.services[name]
+        log = service.log_path.open("ab")
+        service.process = subprocess.Popen(
+            [sys.executable, "-m", name], env=self.env_for(name), stdout=log, stderr=subprocess.STDOUT
+        )
+        log.close()
+
+    async def wait_ready(self, name: str, timeout: float = 30.0) -> None:
+        """Wait for `/readyz` to answer 200; fail with the service's log tail if it dies or times out."""
+        service = self.services[name]
+
+        async def ready() -> bool:
+            if service.process is not None and service.process.poll() is not None:
+                raise AssertionError(f"{name} exited with {service.process.returncode}:\n{service.log_tail()}")
+            try:
+                async with aiohttp.ClientSession() as session, session.get(service.url + "/readyz") as response:
+                    return response.status == 200
+            except aiohttp.ClientError:
+                return False
+
+        try:
+            await wait_for(ready, timeout, interval=0.1, what=f"{name} to be ready")
+        except AssertionError as error:
+            raise AssertionError(f"{error}\n--- {name} log ---\n{service.log_tail()}") from None
+
+    async def start_all(self) -> None:
+        for name in SERVICES:
+            self.start(name)
+        for name in SERVICES:
+            await self.wait_ready(name)
+
+    def signal(self, name: str, signum: int) -> None:
+        process = self.services[name].process
+        if process is not None and process.poll() is None:
+            process.send_signal(signum)
+
+    def kill(self, name: str) -> None:
+        """kill -9: no shutdown, no cleanup, unacked messages stay unacked."""
+        self.signal(name, signal.SIGKILL)
+        self._reap(name, 10)
+
+    def stop(self, name: str, grace: float = 10.0) -> None:
+        """SIGTERM, then SIGKILL after `grace` seconds."""
+        self.signal(name, signal.SIGTERM)
+        if not self._reap(name, grace):
+            self.kill(name)
+
+    def _reap(self, name: str, timeout: float) -> bool:
+        process = self.services[name].process
+        if process is None:
+            return True
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return False
+        return True
+
+    def stop_all(self) -> None:
+        for name in reversed(SERVICES):
+            self.stop(name)

@@ -1,0 +1,620 @@
+#!/usr/bin/env bash
+# The servers SmartSlot needs on this machine: PostgreSQL, Redis, RabbitMQ and a streaming read replica.
+#
+#   scripts/infra.sh [ensure]      make PostgreSQL (5432), Redis (6379) and RabbitMQ (5672) answer on 127.0.0.1:
+#                                  leave running ones alone, start stopped ones, apt-get install absent ones
+#   scripts/infra.sh replica       make a streaming read replica of the local cluster answer on 127.0.0.1:5433
+#   scripts/infra.sh stop-started  stop exactly the servers these commands started, nothing else
+#   scripts/infra.sh status        one line per server
+#
+# Every server this script starts is recorded in var/run/started-by-smartslot, one line each:
+#   <boot id> <server> <manager> [<args>...]
+# e.g. "85a6...18de postgresql pg_ctlcluster 15 main", "85a6...18de redis daemon 6379",
+#      "85a6...18de rabbitmq daemon", "85a6...18de replica pg_ctlcluster 15 smartslot_replica".
+# The boot id lets stop-started skip entries left over from before a reboot, when someone else may have
+# started those servers since.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+STARTED_FILE="$ROOT/var/run/started-by-smartslot"
+INFRA_LOG="$ROOT/var/log/infra.log"
+
+HOST=127.0.0.1
+PG_PORT=5432
+REPLICA_PORT=5433
+REPLICA_NAME=smartslot_replica
+REDIS_PORT=6379
+AMQP_PORT=5672
+DB_NAME=smartslot
+
+# rabbitmq-server and rabbitmqctl live in /usr/sbin, which a normal user's PATH on Debian lacks.
+PATH="$PATH:/usr/sbin:/sbin"
+
+# What ensure did to each server ("already running", "started", "installed and started").
+declare -A STATE=()
+# Servers whose packages ensure installed in this run.
+declare -A INSTALLED=()
+
+# ---------------------------------------------------------------------------------------------------------
+# Small helpers
+
+say() { printf '%s\n' "$*"; }
+warn() { printf 'warning: %s\n' "$*" >&2; }
+die() {
+  printf 'error: %s\n' "$*" >&2
+  exit 1
+}
+have() { command -v "$1" >/dev/null 2>&1; }
+is_root() { [[ $EUID -eq 0 ]]; }
+# Under systemd the packaged units own the servers; in containers and CI we start the daemons directly.
+has_systemd() { [[ -d /run/systemd/system ]]; }
+can_sudo() { have sudo && sudo -n true 2>/dev/null; }
+
+# Run a privileged command directly as root, through passwordless sudo, or say what the user must run.
+as_root() {
+  if is_root; then
+    "$@"
+  elif can_sudo; then
+    sudo -n "$@"
+  else
+    die "needs root: run 'sudo $(basename "$0") ${COMMAND:-}' or 'sudo $*'"
+  fi
+}
+
+# Run a command as the postgres user, who owns the clusters' data directories.
+as_postgres() {
+  if [[ $(id -un) == postgres ]]; then
+    "$@"
+  elif is_root; then
+    runuser -u postgres -- "$@"
+  elif can_sudo; then
+    sudo -n -u postgres "$@"
+  else
+    die "needs root or the postgres user to run: $*"
+  fi
+}
+
+# Server tools are chatty: keep their output in var/log/infra.log ("logged" returns their status) ...
+logged() {
+  mkdir -p "$(dirname "$INFRA_LOG")"
+  printf '\n[%s] $ %s\n' "$(date '+%F %T')" "$*" >>"$INFRA_LOG"
+  "$@" >>"$INFRA_LOG" 2>&1
+}
+
+# ... and show the log's tail only when they fail ("quietly" stops the script then).
+quietly() {
+  if ! logged "$@"; then
+    tail -n 15 "$INFRA_LOG" >&2
+    die "'$*' failed (full output in ${INFRA_LOG#"$ROOT"/})"
+  fi
+}
+
+# Poll a probe until it succeeds or the deadline (seconds) passes; servers need from a fraction of a second
+# (Redis) to half a minute (RabbitMQ on first boot), so a fixed sleep would be either too short or too slow.
+wait_until() {
+  local deadline=$((SECONDS + $1))
+  shift
+  until "$@" >/dev/null 2>&1; do
+    ((SECONDS < deadline)) || return 1
+    sleep 0.25
+  done
+}
+
+boot_id() { cat /proc/sys/kernel/random/boot_id 2>/dev/null || echo unknown-boot; }
+
+record_started() {
+  local entry
+  entry="$(boot_id) $*"
+  mkdir -p "$(dirname "$STARTED_FILE")"
+  grep -qxF -- "$entry" "$STARTED_FILE" 2>/dev/null || printf '%s\n' "$entry" >>"$STARTED_FILE"
+}
+
+# ---------------------------------------------------------------------------------------------------------
+# Probes: does a server answer on its port?
+
+# shellcheck disable=SC2016 # $0 and $1 expand in the inner bash, on purpose
+tcp_open() { timeout 2 bash -c 'exec 3<>"/dev/tcp/$0/$1"' "$1" "$2" 2>/dev/null; }
+
+pg_probe() {
+  if have pg_isready; then pg_isready -q -h "$HOST" -p "$1"; else tcp_open "$HOST" "$1"; fi
+}
+
+redis_probe() {
+  if have redis-cli; then
+    [[ $(redis-cli -h "$HOST" -p "$REDIS_PORT" ping 2>/dev/null) == PONG ]]
+  else
+    tcp_open "$HOST" "$REDIS_PORT"
+  fi
+}
+
+# An open AMQP port is what the services need; rabbitmq-diagnostics would add seconds of Erlang start-up.
+rabbitmq_probe() { tcp_open "$HOST" "$AMQP_PORT"; }
+
+# psql as the postgres superuser over TCP, the way the services connect; -w: never prompt for a password.
+psql_at() {
+  local port=$1
+  shift
+  psql -X -q -At -w -h "$HOST" -p "$port" -U postgres -d postgres "$@"
+}
+
+# ---------------------------------------------------------------------------------------------------------
+# Debian PostgreSQL clusters (pg_lsclusters: version name port status owner datadir logfile)
+
+# Prints "<version> <name>" of the cluster configured on a port.
+cluster_on_port() {
+  have pg_lsclusters || return 1
+  pg_lsclusters -h | awk -v port="$1" '$3 == port { print $1, $2; found = 1; exit } END { exit !found }'
+}
+
+# Prints the version of the cluster with this name, if it exists.
+cluster_version_of() {
+  have pg_lsclusters || return 1
+  pg_lsclusters -h | awk -v name="$1" '$2 == name { print $1; found = 1; exit } END { exit !found }'
+}
+
+cluster_field() { pg_lsclusters -h "$1" "$2" | awk -v f="$3" '{ print $f }'; }
+cluster_online() { [[ $(cluster_field "$1" "$2" 4) == online* ]]; }
+
+# pg_ctlcluster <version> <name> <action>; without systemd it must not redirect to systemctl.
+pg_ctl_cluster() {
+  if has_systemd; then
+    as_root pg_ctlcluster "$1" "$2" "$3"
+  else
+    as_root pg_ctlcluster --skip-systemctl-redirect "$1" "$2" "$3"
+  fi
+}
+
+newest_pg_version() {
+  local bin
+  for bin in /usr/lib/postgresql/*/bin/postgres; do
+    [[ -x $bin ]] && basename "$(dirname "$(dirname "$bin")")"
+  done | sort -V | tail -n 1
+}
+
+postgres_installed() { have pg_lsclusters && [[ -n $(newest_pg_version) ]]; }
+
+hba_file() { pg_conftool -s "$1" "$2" show hba_file 2>/dev/null || echo "/etc/postgresql/$1/$2/pg_hba.conf"; }
+
+has_hba_rule() {
+  # Compare with whitespace squeezed: "host  replication all ..." is the same rule as "host replication all ...".
+  as_root cat "$1" | awk -v rule="$2" '{ $1 = $1 } $0 == rule { found = 1 } END { exit !found }'
+}
+
+# Adds the rules missing from a pg_hba.conf; returns 1 when all were already there.
+# pg_hba.conf is first-match, so they go above the packaged rules (a "scram-sha-256" line would win otherwise).
+add_hba_rules() {
+  local hba=$1 rule tmp
+  shift
+  local missing=()
+  for rule in "$@"; do
+    has_hba_rule "$hba" "$rule" || missing+=("$rule")
+  done
+  ((${#missing[@]})) || return 1
+  tmp=$(mktemp)
+  {
+    printf '# Added by SmartSlot scripts/infra.sh for local development.\n'
+    printf '%s\n' "${missing[@]}"
+    as_root cat "$hba" || die "cannot read $hba"
+  } >"$tmp"
+  # cp onto the existing file keeps its owner and mode.
+  as_root cp "$tmp" "$hba" || die "cannot write $hba"
+  rm -f "$tmp"
+}
+
+# ---------------------------------------------------------------------------------------------------------
+# ensure: install what is absent, start what is stopped, wait for all three
+
+apt_install() {
+  if ! is_root; then
+    die "not installed: $*. Install with: sudo apt-get update && sudo apt-get install -y $*"
+  fi
+  say "Installing $* with apt-get (output in ${INFRA_LOG#"$ROOT"/}) ..."
+  export DEBIAN_FRONTEND=noninteractive
+  # Skip the index refresh when the lists are fresh enough; fresh images have none, so refresh on failure.
+  if ! logged apt-get install -y -q "$@"; then
+    quietly apt-get update -q
+    quietly apt-get install -y -q "$@"
+  fi
+}
+
+# One apt-get run for everything absent: each run costs seconds of dpkg start-up.
+install_missing_packages() {
+  local packages=()
+  if ! pg_probe "$PG_PORT" && ! postgres_installed; then
+    packages+=(postgresql postgresql-contrib)
+    INSTALLED[postgresql]=1
+  fi
+  have psql || packages+=(postgresql-client) # psql, pg_isready and createdb, even for a server not ours
+  if ! redis_probe && ! have redis-server; then
+    packages+=(redis-server)
+    INSTALLED[redis]=1
+  fi
+  if ! rabbitmq_probe && ! have rabbitmq-server; then
+    packages+=(rabbitmq-server)
+    INSTALLED[rabbitmq]=1
+  fi
+  ((${#packages[@]} == 0)) || apt_install "${packages[@]}"
+}
+
+# Sets STATE[server] after a start, and records it: a server the package's own start-up brought up after
+# we installed it counts as ours too.
+mark_started() {
+  local server=$1
+  shift
+  if [[ -n ${INSTALLED[$server]:-} ]]; then STATE[$server]="installed and started"; else STATE[$server]="started"; fi
+  record_started "$server" "$@"
+}
+
+# The cluster to run on 5432: the Debian cluster configured there, or a new "main" one (the package makes
+# one on install, but it may have been dropped).
+primary_cluster() {
+  local cluster version
+  if cluster=$(cluster_on_port "$PG_PORT"); then
+    echo "$cluster"
+    return
+  fi
+  version=$(newest_pg_version)
+  [[ -n $version ]] || die "PostgreSQL server binaries not found under /usr/lib/postgresql"
+  cluster_version_of main >/dev/null &&
+    die "no PostgreSQL cluster is configured on port $PG_PORT (see pg_lsclusters); set one's port to $PG_PORT"
+  quietly as_root pg_createcluster "$version" main -p "$PG_PORT"
+  echo "$version main"
+}
+
+start_postgres_if_down() {
+  if pg_probe "$PG_PORT"; then
+    if [[ -n ${INSTALLED[postgresql]:-} ]]; then
+      mark_started postgresql pg_ctlcluster "$(cluster_on_port "$PG_PORT")"
+    else
+      STATE[postgresql]="already running"
+    fi
+    return
+  fi
+  local cluster
+  cluster=$(primary_cluster)
+  # shellcheck disable=SC2086 # "<version> <name>" splits into two arguments on purpose
+  quietly pg_ctl_cluster $cluster start
+  # shellcheck disable=SC2086
+  mark_started postgresql pg_ctlcluster $cluster
+}
+
+start_redis_if_down() {
+  if redis_probe; then
+    if [[ -n ${INSTALLED[redis]:-} ]]; then mark_started redis systemd redis-server; else STATE[redis]="already running"; fi
+    return
+  fi
+  if has_systemd; then
+    quietly as_root systemctl start redis-server
+    mark_started redis systemd redis-server
+    return
+  fi
+  local dir=/var/lib/redis logfile=/var/log/redis/ci.log
+  # Without root the packaged directories are not writable: keep Redis' files under var/ instead.
+  if ! is_root; then
+    dir="$ROOT/var/redis"
+    logfile="$ROOT/var/log/redis.log"
+  fi
+  mkdir -p "$dir" "$(dirname "$logfile")"
+  # No persistence: SmartSlot keeps only locks, rate-limit counters and a cache in Redis.
+  quietly redis-server --daemonize yes --bind 127.0.0.1 -::1 --port "$REDIS_PORT" --save "" --appendonly no \
+    --dir "$dir" --logfile "$logfile"
+  mark_started redis daemon "$REDIS_PORT"
+}
+
+start_rabbitmq_if_down() {
+  if rabbitmq_probe; then
+    if [[ -n ${INSTALLED[rabbitmq]:-} ]]; then
+      mark_started rabbitmq systemd rabbitmq-server
+    else
+      STATE[rabbitmq]="already running"
+    fi
+    return
+  fi
+  if has_systemd; then
+    # --no-block: RabbitMQ boots while we start the others; await_server waits for its port.
+    quietly as_root systemctl start --no-block rabbitmq-server
+    mark_started rabbitmq systemd rabbitmq-server
+  else
+    quietly as_root rabbitmq-server -detached
+    mark_started rabbitmq daemon
+  fi
+}
+
+# await_server <label> <server> <address> <deadline> <log hint> <probe...>
+await_server() {
+  local label=$1 server=$2 address=$3 deadline=$4 log_hint=$5
+  shift 5
+  wait_until "$deadline" "$@" || die "$label did not answer on $address within ${deadline}s (see $log_hint)"
+  say "$label: ${STATE[$server]} on $address"
+}
+
+# The database make run uses; tests make their own.
+ensure_database() {
+  if [[ -z $(psql_at "$PG_PORT" -c "SELECT 1 FROM pg_database WHERE datname = '$DB_NAME'") ]]; then
+    createdb -w -h "$HOST" -p "$PG_PORT" -U postgres "$DB_NAME"
+    say "PostgreSQL: created database $DB_NAME"
+  fi
+}
+
+# Debian's default pg_hba.conf asks TCP clients for a password; SmartSlot's development URLs carry none.
+ensure_passwordless_loopback() {
+  psql_at "$PG_PORT" -c 'SELECT 1' >/dev/null 2>&1 && return
+  local cluster hba
+  cluster=$(cluster_on_port "$PG_PORT") ||
+    die "cannot connect to PostgreSQL on $HOST:$PG_PORT as postgres without a password"
+  # shellcheck disable=SC2086
+  hba=$(hba_file $cluster)
+  if add_hba_rules "$hba" "host all all 127.0.0.1/32 trust" "host all all ::1/128 trust"; then
+    # shellcheck disable=SC2086
+    quietly pg_ctl_cluster $cluster reload
+    say "PostgreSQL: allowed passwordless loopback connections (development) in $hba and reloaded"
+  fi
+  wait_until 10 psql_at "$PG_PORT" -c 'SELECT 1' ||
+    die "still cannot connect to PostgreSQL on $HOST:$PG_PORT as postgres without a password (see $hba)"
+}
+
+# The EXCLUDE constraints that keep a provider's slots from overlapping need the btree_gist extension.
+ensure_btree_gist() {
+  local query="SELECT 1 FROM pg_available_extensions WHERE name = 'btree_gist'"
+  [[ -n $(psql_at "$PG_PORT" -c "$query") ]] && return
+  apt_install postgresql-contrib
+  [[ -n $(psql_at "$PG_PORT" -c "$query") ]] ||
+    die "btree_gist is still not available on $HOST:$PG_PORT after installing postgresql-contrib"
+  say "PostgreSQL: installed postgresql-contrib (btree_gist)"
+}
+
+cmd_ensure() {
+  install_missing_packages
+  # RabbitMQ takes longest to boot: start it first so it comes up while the others start.
+  start_rabbitmq_if_down
+  start_postgres_if_down
+  start_redis_if_down
+  await_server PostgreSQL postgresql "$HOST:$PG_PORT" 60 /var/log/postgresql pg_probe "$PG_PORT"
+  await_server Redis redis "$HOST:$REDIS_PORT" 30 /var/log/redis redis_probe
+  await_server RabbitMQ rabbitmq "$HOST:$AMQP_PORT" 90 /var/log/rabbitmq rabbitmq_probe
+  ensure_passwordless_loopback
+  ensure_database
+  ensure_btree_gist
+}
+
+# ---------------------------------------------------------------------------------------------------------
+# replica: a streaming standby of the 5432 cluster, as its own Debian cluster on 5433
+
+# The walreceiver reports the standby's cluster_name (Debian sets "<version>/<name>") as application_name.
+replica_streaming() {
+  local version=$1
+  [[ $(psql_at "$REPLICA_PORT" -c 'SELECT pg_is_in_recovery()') == t ]] &&
+    [[ $(psql_at "$PG_PORT" -c "SELECT count(*) FROM pg_stat_replication
+          WHERE application_name = '$version/$REPLICA_NAME' AND state = 'streaming'") -ge 1 ]]
+}
+
+# Replication connections match only rules that name "replication"; "all" does not cover them.
+allow_replication_connections() {
+  local hba
+  hba=$(hba_file "$1" "$2")
+  if add_hba_rules "$hba" "local replication all trust" "host replication all 127.0.0.1/32 trust"; then
+    psql_at "$PG_PORT" -c 'SELECT pg_reload_conf()' >/dev/null
+    say "PostgreSQL: added replication trust rules for local and 127.0.0.1 to $hba and reloaded"
+  fi
+}
+
+check_primary_can_stream() {
+  local wal_level senders
+  wal_level=$(psql_at "$PG_PORT" -c 'SHOW wal_level')
+  senders=$(psql_at "$PG_PORT" -c 'SHOW max_wal_senders')
+  if [[ $wal_level == minimal || $senders -eq 0 ]]; then
+    die "the primary has wal_level=$wal_level, max_wal_senders=$senders; set wal_level=replica and" \
+      "max_wal_senders>=2, then restart it (a restart interrupts everyone using it, so this script won't)"
+  fi
+}
+
+# A hot standby refuses to start when these are lower than on its primary.
+copy_standby_limits() {
+  local version=$1 setting value
+  for setting in max_connections max_worker_processes max_wal_senders max_prepared_transactions \
+    max_locks_per_transaction; do
+    value=$(psql_at "$PG_PORT" -c "SHOW $setting")
+    quietly as_postgres pg_conftool "$version" "$REPLICA_NAME" set "$setting" "$value"
+  done
+}
+
+create_replica() {
+  local version=$1 primary_name=$2 datadir
+  allow_replication_connections "$version" "$primary_name"
+  check_primary_can_stream
+  if tcp_open "$HOST" "$REPLICA_PORT"; then
+    die "port $REPLICA_PORT is taken by something other than the $REPLICA_NAME cluster"
+  fi
+  # Manual start: the replica runs when SmartSlot's tooling asks, not at every boot.
+  quietly as_root pg_createcluster "$version" "$REPLICA_NAME" -p "$REPLICA_PORT" --start-conf=manual
+  copy_standby_limits "$version"
+  # Same authentication rules as the primary: the services' URLs differ only in the port.
+  quietly as_root cp "$(hba_file "$version" "$primary_name")" "$(hba_file "$version" "$REPLICA_NAME")"
+  datadir=$(cluster_field "$version" "$REPLICA_NAME" 6)
+  [[ $datadir == */$REPLICA_NAME ]] || die "unexpected data directory for $version/$REPLICA_NAME: '$datadir'"
+  # Replace the fresh cluster's data with a copy of the primary; -R writes standby.signal and primary_conninfo.
+  quietly as_postgres find "$datadir" -mindepth 1 -delete
+  quietly as_postgres pg_basebackup -h "$HOST" -p "$PG_PORT" -U postgres -D "$datadir" -R -X stream -c fast
+  quietly pg_ctl_cluster "$version" "$REPLICA_NAME" start
+  record_started replica pg_ctlcluster "$version" "$REPLICA_NAME"
+}
+
+drop_replica() {
+  quietly as_root pg_dropcluster --stop "$1" "$REPLICA_NAME"
+}
+
+await_streaming() {
+  wait_until 30 pg_probe "$REPLICA_PORT" && wait_until 20 replica_streaming "$1"
+}
+
+# Starts the existing replica if it is down and waits for it to stream; REPLICA_ACTION says what it did.
+replica_usable() {
+  local version=$1
+  REPLICA_ACTION="already streaming"
+  if ! cluster_online "$version" "$REPLICA_NAME"; then
+    # A replica that cannot start is recreated, not fatal: no need to show why.
+    logged pg_ctl_cluster "$version" "$REPLICA_NAME" start || return 1
+    record_started replica pg_ctlcluster "$version" "$REPLICA_NAME"
+    REPLICA_ACTION="started, streaming"
+  fi
+  await_streaming "$version"
+}
+
+cmd_replica() {
+  pg_probe "$PG_PORT" || die "PostgreSQL does not answer on $HOST:$PG_PORT; run 'scripts/infra.sh ensure' first"
+  local primary version primary_name existing
+  primary=$(cluster_on_port "$PG_PORT") ||
+    die "the server on $HOST:$PG_PORT is not a Debian cluster (pg_lsclusters); cannot make a replica of it"
+  read -r version primary_name <<<"$primary"
+  local address="$HOST:$REPLICA_PORT ($version/$REPLICA_NAME)"
+
+  if existing=$(cluster_version_of "$REPLICA_NAME"); then
+    if [[ $existing != "$version" ]]; then
+      say "Replica: $existing/$REPLICA_NAME is for another PostgreSQL version; recreating it"
+    elif replica_usable "$version"; then
+      say "Replica: $REPLICA_ACTION on $address from $HOST:$PG_PORT"
+      return
+    else
+      # Typically a replica stopped for long (the primary has recycled the WAL it needs to catch up) or one
+      # whose creation was interrupted.
+      say "Replica: $version/$REPLICA_NAME exists but does not stream; recreating it from a fresh base backup"
+    fi
+    drop_replica "$existing"
+  fi
+
+  create_replica "$version" "$primary_name"
+  await_streaming "$version" ||
+    die "the new replica does not stream (see /var/log/postgresql/postgresql-$version-$REPLICA_NAME.log)"
+  say "Replica: created with pg_basebackup, streaming on $address from $HOST:$PG_PORT"
+}
+
+# ---------------------------------------------------------------------------------------------------------
+# stop-started: stop what the started file lists
+
+label_of() {
+  case "$1" in
+    postgresql) echo PostgreSQL ;;
+    replica) echo Replica ;;
+    redis) echo Redis ;;
+    rabbitmq) echo RabbitMQ ;;
+    *) echo "$1" ;;
+  esac
+}
+
+stop_server() {
+  local server=$1 manager=$2 label
+  label=$(label_of "$server")
+  shift 2
+  case "$manager" in
+    pg_ctlcluster)
+      if ! cluster_online "$1" "$2"; then
+        say "$label: $1/$2 already stopped"
+        return
+      fi
+      quietly pg_ctl_cluster "$1" "$2" stop
+      ;;
+    systemd) quietly as_root systemctl stop "$1" ;;
+    daemon)
+      case "$server" in
+        redis)
+          if ! redis_probe; then
+            say "$label: already stopped"
+            return
+          fi
+          quietly redis-cli -h "$HOST" -p "$1" shutdown nosave
+          ;;
+        rabbitmq)
+          if ! rabbitmq_probe; then
+            say "$label: already stopped"
+            return
+          fi
+          quietly as_root rabbitmqctl -q shutdown # unlike "stop", waits until the Erlang VM has exited
+          ;;
+        *) die "unknown server '$server' in $STARTED_FILE" ;;
+      esac
+      ;;
+    *) die "unknown manager '$manager' in $STARTED_FILE" ;;
+  esac
+  say "$label: stopped (it was started by scripts/infra.sh)"
+}
+
+cmd_stop_started() {
+  if [[ ! -s $STARTED_FILE ]]; then
+    say "Nothing to stop: scripts/infra.sh started no server."
+    return
+  fi
+  local this_boot entry boot server manager args entries failed=()
+  this_boot=$(boot_id)
+  # Newest first, and replicas before everything else so that no standby outlives its primary.
+  mapfile -t entries < <(tac "$STARTED_FILE" | awk '$2 == "replica"' && tac "$STARTED_FILE" | awk '$2 != "replica"')
+  for entry in "${entries[@]}"; do
+    read -r boot server manager args <<<"$entry"
+    if [[ $boot != "$this_boot" ]]; then
+      say "$(label_of "$server"): left alone (started before the last reboot)"
+      continue
+    fi
+    # A subshell, so that one server failing to stop (die) does not keep the others running.
+    # shellcheck disable=SC2086 # args are whitespace-separated words on purpose
+    (stop_server "$server" "$manager" $args) || failed+=("$entry")
+  done
+  if ((${#failed[@]})); then
+    printf '%s\n' "${failed[@]}" >"$STARTED_FILE"
+    die "could not stop: ${failed[*]}"
+  fi
+  rm -f "$STARTED_FILE"
+}
+
+# ---------------------------------------------------------------------------------------------------------
+# status
+
+# report_up <label> <address> <probe...>: returns the probe's status.
+report_up() {
+  local label=$1 address=$2
+  shift 2
+  if "$@" >/dev/null 2>&1; then
+    say "$label: up on $address"
+  else
+    say "$label: down on $address"
+    return 1
+  fi
+}
+
+# Exit status 0 when PostgreSQL, Redis and RabbitMQ all answer; the replica is reported, not required.
+cmd_status() {
+  local down=0 version replica=down
+  report_up PostgreSQL "$HOST:$PG_PORT" pg_probe "$PG_PORT" || down=1
+  if version=$(cluster_version_of "$REPLICA_NAME"); then
+    if replica_streaming "$version" 2>/dev/null; then
+      replica=streaming
+    elif pg_probe "$REPLICA_PORT"; then
+      replica="up but not streaming"
+    fi
+    say "Replica: $replica on $HOST:$REPLICA_PORT ($version/$REPLICA_NAME)"
+  else
+    say "Replica: not created (scripts/infra.sh replica)"
+  fi
+  report_up Redis "$HOST:$REDIS_PORT" redis_probe || down=1
+  report_up RabbitMQ "$HOST:$AMQP_PORT" rabbitmq_probe || down=1
+  if [[ -s $STARTED_FILE ]]; then
+    say "Started by scripts/infra.sh (stop them with 'scripts/infra.sh stop-started'):"
+    awk '{ $1 = ""; print " " $0 }' "$STARTED_FILE"
+  fi
+  return "$down"
+}
+
+usage() {
+  sed -n '2,9s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
+}
+
+COMMAND=${1:-ensure}
+case "$COMMAND" in
+  ensure) cmd_ensure ;;
+  replica) cmd_replica ;;
+  stop-started) cmd_stop_started ;;
+  status) cmd_status ;;
+  -h | --help | help) usage ;;
+  *)
+    usage >&2
+    exit 2
+    ;;
+esac

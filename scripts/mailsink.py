@@ -1,0 +1,104 @@
+"""A local SMTP sink for development: accepts every message and saves it as a .eml file.
+
+    python scripts/mailsink.py [--host 127.0.0.1] [--port 1025] [--dir var/mail]
+
+Host and port default to SMARTSLOT_MAILSINK_HOST/PORT, then to the notifier's SMARTSLOT_NOTIFIER_SMTP_HOST/PORT,
+so that the sink listens where the notifier sends. Plain asyncio on purpose: nothing here needs uvloop.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+import uuid
+from datetime import UTC, datetime
+from email import message_from_bytes
+from email.policy import default as default_policy
+from pathlib import Path
+
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+log = logging.getLogger("mailsink")
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _setting(name: str, fallback: str, default: str) -> str:
+    return os.environ.get(name) or os.environ.get(fallback) or default
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Command-line options, defaulting to the environment the notifier reads."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--host", default=_setting("SMARTSLOT_MAILSINK_HOST", "SMARTSLOT_NOTIFIER_SMTP_HOST", "127.0.0.1")
+    )
+    parser.add_argument(
+        "--port", type=int, default=int(_setting("SMARTSLOT_MAILSINK_PORT", "SMARTSLOT_NOTIFIER_SMTP_PORT", "1025"))
+    )
+    parser.add_argument(
+        "--dir", type=Path, default=Path(os.environ.get("SMARTSLOT_MAILSINK_DIR", REPO_ROOT / "var" / "mail"))
+    )
+    return parser.parse_args(argv)
+
+
+class SaveToDirectory:
+    """aiosmtpd handler: writes each message, headed by its envelope, to <dir>/<time>-<id>.eml."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        content = envelope.original_content or b""
+        # Envelope recipients include Bcc ones, which the message headers do not show.
+        header = (
+            f"X-Mailsink-Envelope-From: {envelope.mail_from}\r\n"
+            f"X-Mailsink-Envelope-To: {', '.join(envelope.rcpt_tos)}\r\n"
+        ).encode()
+        path = await asyncio.to_thread(self._save, header + content)
+        subject = message_from_bytes(content, policy=default_policy).get("Subject", "")
+        log.info("from=%s to=%s subject=%r saved=%s", envelope.mail_from, ",".join(envelope.rcpt_tos), subject, path)
+        return "250 Message accepted for delivery"
+
+    def _save(self, data: bytes) -> Path:
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
+        path = self.directory / f"{stamp}-{uuid.uuid4().hex[:8]}.eml"
+        # Write then rename, so that a test polling the directory never reads half a message.
+        partial = path.with_suffix(".part")
+        partial.write_bytes(data)
+        partial.rename(path)
+        return path
+
+
+async def serve(host: str, port: int, directory: Path) -> None:
+    """Serve SMTP until SIGINT or SIGTERM."""
+    loop = asyncio.get_running_loop()
+    handler = SaveToDirectory(directory)
+    # An explicit hostname: the default, socket.getfqdn(), can stall for seconds without DNS.
+    server = await loop.create_server(
+        lambda: SMTP(handler, hostname="mailsink.localhost", enable_SMTPUTF8=True, loop=loop), host, port
+    )
+    stop = asyncio.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    log.info("listening on %s:%d, saving messages to %s", host, port, directory)
+    async with server:
+        await stop.wait()
+    log.info("stopped")
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    logging.basicConfig(stream=sys.stdout, level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    # aiosmtpd logs every SMTP command at INFO; one line per message is what we want to see.
+    logging.getLogger("mail.log").setLevel(logging.WARNING)
+    args.dir.mkdir(parents=True, exist_ok=True)
+    asyncio.run(serve(args.host, args.port, args.dir))
+
+
+if __name__ == "__main__":
+    main()

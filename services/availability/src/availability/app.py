@@ -1,0 +1,69 @@
+"""Availability's application factory: the read model over the replica, behind a Redis cache."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from availability.adapters.cache import SlotCache
+from availability.app_keys import AMQP, CACHE, POOL, READ_POOL, REDIS, SETTINGS
+from availability.entrypoints.consumers import handlers
+from availability.entrypoints.http import routes
+from availability.settings import AvailabilitySettings
+from smartslot_common.db import create_pool, ping, pool_context
+from smartslot_common.http import ReadinessCheck, create_base_app
+from smartslot_common.logging import get_logger
+from smartslot_common.messaging import amqp_context, amqp_readiness, consumer_context
+from smartslot_common.redis import redis_context
+
+SCHEMA = "availability"
+log = get_logger(__name__)
+
+
+async def _read_pool(app: web.Application) -> AsyncIterator[None]:
+    """Reads go to the replica; without one they go to the primary, and the log and /readyz say so."""
+    settings = app[SETTINGS]
+    if settings.replica_database_url is None:
+        log.warning("no_replica_configured_reading_primary")
+        app[READ_POOL] = app[POOL]
+        yield
+        return
+    pool = await create_pool(settings.replica_database_url.get_secret_value(), SCHEMA,
+                             settings.db_pool_min_size, settings.db_pool_max_size)
+    app[READ_POOL] = pool
+    yield
+    await pool.close()
+
+
+async def _cache(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    app[CACHE] = SlotCache(app[REDIS], settings.redis_key(), settings.cache_ttl_seconds)
+    yield
+
+
+async def _replica_probe(app: web.Application) -> None:
+    if app[READ_POOL] is app[POOL]:
+        raise RuntimeError("no replica configured: reading the primary")
+    await ping(app[READ_POOL])
+
+
+def create_app(settings: AvailabilitySettings) -> web.Application:
+    """An unstarted availability service for these settings."""
+    app = create_base_app([
+        ReadinessCheck("postgres", lambda app: ping(app[POOL]), "start PostgreSQL: make infra"),
+        ReadinessCheck("replica", _replica_probe, "make replica", critical=settings.replica_database_url is not None),
+        ReadinessCheck("redis", lambda app: app[REDIS].ping(), "start Redis: make infra"),
+        amqp_readiness(AMQP),
+    ])
+    app[SETTINGS] = settings
+    app.cleanup_ctx.extend([
+        pool_context(POOL, settings.database_url.get_secret_value(), SCHEMA, 1, settings.db_pool_max_size),
+        _read_pool,
+        redis_context(REDIS, settings.redis_url.get_secret_value()),
+        _cache,
+        amqp_context(AMQP, settings.amqp_url.get_secret_value(), settings.namespace),
+    ])
+    app.cleanup_ctx.append(consumer_context(POOL, AMQP, "availability", settings.namespace, handlers(app)))
+    app.add_routes(routes)
+    return app

@@ -1,0 +1,16 @@
+"""Typed keys of what availability's application holds."""
+
+import asyncpg
+import redis.asyncio as aioredis
+from aio_pika.abc import AbstractRobustConnection
+from aiohttp import web
+
+from availability.adapters.cache import SlotCache
+from availability.settings import AvailabilitySettings
+
+SETTINGS = web.AppKey("settings", AvailabilitySettings)
+POOL = web.AppKey("pool", asyncpg.Pool)
+READ_POOL = web.AppKey("read_pool", asyncpg.Pool)
+REDIS = web.AppKey("redis", aioredis.Redis)
+CACHE = web.AppKey("cache", SlotCache)
+AMQP = web.AppKey("amqp", AbstractRobustConnection)

@@ -1,0 +1,74 @@
+"""Booking's tables, through asyncpg with positional parameters. Every write to a slot is a compare-and-set on
+its `version`."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from booking.domain.slot import Slot
+
+SLOT_COLUMNS = "id, provider_id, service_id, starts_at, ends_at, capacity, held, booked, status, version"
+APPOINTMENT_COLUMNS = (
+    "id, status, slot_id, provider_id, service_id, client_id, starts_at, ends_at, hold_expires_at, origin, "
+    "assignment, fee_cents, currency, created_at, updated_at"
+)
+
+
+async def database_now(connection: asyncpg.Connection) -> datetime:
+    """The database clock: the one clock every deadline uses."""
+    return await connection.fetchval("SELECT clock_timestamp()")
+
+
+async def get_slot(connection: asyncpg.Connection, slot_id: uuid.UUID) -> Slot | None:
+    row = await connection.fetchrow(f"SELECT {SLOT_COLUMNS} FROM slots WHERE id = $1", slot_id)
+    return Slot(**dict(row)) if row else None
+
+
+async def take_seat(connection: asyncpg.Connection, slot: Slot, counter: str) -> bool:
+    """Compare-and-set: count one more `held` or `booked` seat if the slot is unchanged since it was read."""
+    assert counter in ("held", "booked")
+    status = await connection.execute(
+        f"UPDATE slots SET {counter} = {counter} + 1, version = version + 1, updated_at = now() "
+        "WHERE id = $1 AND version = $2 AND status = 'open' AND held + booked < capacity",
+        slot.id,
+        slot.version,
+    )
+    return status == "UPDATE 1"
+
+
+async def insert_appointment(connection: asyncpg.Connection, values: dict[str, Any]) -> asyncpg.Record:
+    columns = ", ".join(values)
+    placeholders = ", ".join(f"${index}" for index in range(1, len(values) + 1))
+    return await connection.fetchrow(
+        f"INSERT INTO appointments ({columns}) VALUES ({placeholders}) RETURNING {APPOINTMENT_COLUMNS}",
+        *values.values(),
+    )
+
+
+async def record_transition(
+    connection: asyncpg.Connection, appointment_id: uuid.UUID, from_status: str | None, to_status: str,
+    actor_id: uuid.UUID | None, actor_role: str | None, reason: str | None,
+) -> None:
+    await connection.execute(
+        "INSERT INTO appointment_transitions (appointment_id, from_status, to_status, actor_id, actor_role, reason) "
+        "VALUES ($1, $2, $3, $4, $5, $6)",
+        appointment_id, from_status, to_status, actor_id, actor_role, reason,
+    )
+
+
+async def get_appointment(
+    connection: asyncpg.Connection | asyncpg.Pool, appointment_id: uuid.UUID
+) -> asyncpg.Record | None:
+    return await connection.fetchrow(f"SELECT {APPOINTMENT_COLUMNS} FROM appointments WHERE id = $1", appointment_id)
+
+
+async def count_live_holds(connection: asyncpg.Connection, client_id: uuid.UUID) -> int:
+    return await connection.fetchval(
+        "SELECT count(*) FROM appointments WHERE client_id = $1 AND status = 'locked' "
+        "AND hold_expires_at > clock_timestamp()",
+        client_id,
+    )

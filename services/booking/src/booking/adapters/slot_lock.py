@@ -1,0 +1,70 @@
+"""The Redis lock that turns contention away before it reaches PostgreSQL (Redlock over N masters).
+
+Each master gets `SET key token NX PX ttl` through redis-py's `Lock` (random token, Lua compare-and-delete on
+release, Lua compare-and-extend); the lock is held when a majority agreed within the validity time. It is for
+speed only: correctness comes from the slot row's version (the fencing token) and PostgreSQL's constraints.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass
+
+import redis.asyncio as aioredis
+from redis.exceptions import LockError, RedisError
+
+CLOCK_DRIFT_FACTOR = 0.01
+
+
+class LockUnavailable(Exception):
+    """Not enough Redis masters answered: the caller goes on in database-only mode."""
+
+
+@dataclass(frozen=True)
+class HeldLock:
+    """A lock won on a majority: its key and token, to release or extend later."""
+
+    key: str
+    token: str
+
+
+class SlotLock:
+    """Redlock over independent masters (one in development)."""
+
+    def __init__(self, masters: list[aioredis.Redis], key_prefix: str) -> None:
+        self._masters = masters
+        self._prefix = key_prefix
+        self._quorum = len(masters) // 2 + 1
+
+    def key(self, slot_id: object) -> str:
+        return f"{self._prefix}slot:{slot_id}:lock"
+
+    async def _try(self, master: aioredis.Redis, key: str, token: str, ttl_ms: int) -> bool | None:
+        """True won, False taken, None master unreachable."""
+        try:
+            return bool(await master.lock(key, timeout=ttl_ms / 1000).do_acquire(token))
+        except (RedisError, OSError):
+            return None
+
+    async def acquire(self, slot_id: object, ttl_ms: int) -> HeldLock | None:
+        """The lock, or None when another holder has it; `LockUnavailable` when Redis cannot vote."""
+        key, token = self.key(slot_id), secrets.token_hex(16)
+        started = time.monotonic()
+        votes = [await self._try(master, key, token, ttl_ms) for master in self._masters]
+        elapsed_ms = (time.monotonic() - started) * 1000
+        validity = ttl_ms - elapsed_ms - ttl_ms * CLOCK_DRIFT_FACTOR
+        if votes.count(True) >= self._quorum and validity > 0:
+            return HeldLock(key, token)
+        await self.release(HeldLock(key, token))
+        if votes.count(None) > len(self._masters) - self._quorum:
+            raise LockUnavailable(f"{votes.count(None)} of {len(self._masters)} Redis masters unreachable")
+        return None
+
+    async def release(self, held: HeldLock) -> None:
+        """Release on every master where the token still matches; unreachable masters expire it by TTL."""
+        for master in self._masters:
+            try:
+                await master.lock(held.key).do_release(held.token)
+            except (LockError, RedisError, OSError):
+                continue

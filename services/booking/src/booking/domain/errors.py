@@ -1,0 +1,56 @@
+"""Domain failures, each with the stable error code the API reports."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class BookingError(Exception):
+    """A request the domain refuses; `code` is the public error code."""
+
+    code = "conflict"
+
+    def __init__(self, detail: str, **extra: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.extra = extra
+
+
+class NotFound(BookingError):
+    code = "not_found"
+
+
+class SlotNotFound(BookingError):
+    code = "slot_not_found"
+
+
+class SlotHeld(BookingError):
+    code = "slot_held"
+
+
+class SlotUnavailable(BookingError):
+    code = "slot_unavailable"
+
+
+class SlotInPast(BookingError):
+    code = "slot_in_past"
+
+
+class SlotOverlap(BookingError):
+    code = "slot_overlap"
+
+
+class InvalidTransition(BookingError):
+    code = "invalid_transition"
+
+
+class HoldExpired(BookingError):
+    code = "hold_expired"
+
+
+class HoldQuota(BookingError):
+    code = "hold_quota"
+
+
+class InvalidSchedule(BookingError):
+    code = "validation_error"

@@ -1,0 +1,22 @@
+"""Booking's settings: env prefix `SMARTSLOT_BOOKING_`, plus the shared knobs of the public contract."""
+
+from typing import ClassVar
+
+from pydantic import Field, SecretStr
+from pydantic_settings import SettingsConfigDict
+
+from smartslot_common.settings import ServiceSettings, shared
+
+
+class BookingSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="SMARTSLOT_BOOKING_", extra="ignore", populate_by_name=True)
+    service_name: ClassVar[str] = "booking"
+
+    port: int = 8081
+    hold_ttl_seconds: int = shared(300, "hold_ttl_seconds", ge=1)
+    sweep_interval_seconds: float = shared(1.0, "sweep_interval_seconds", gt=0)
+    booking_horizon_days: int = shared(60, "booking_horizon_days", ge=1, le=366)
+    max_live_holds: int = Field(3, ge=1)
+    lock_redis_urls: list[SecretStr] = Field(
+        default_factory=list, description="Redlock masters; empty means the one SMARTSLOT_REDIS_URL"
+    )

@@ -1,0 +1,48 @@
+"""The `identity.users` table."""
+
+from __future__ import annotations
+
+import uuid
+
+import asyncpg
+
+from gateway.domain.users import User, user_of
+
+COLUMNS = "id, email, name, role"
+
+
+def _user(row: asyncpg.Record | None) -> User | None:
+    return user_of(row["role"], row["id"], row["email"], row["name"]) if row else None
+
+
+async def insert(pool: asyncpg.Pool, email: str, name: str, role: str, password_hash: str) -> User | None:
+    """The new user, or None when the email is taken."""
+    row = await pool.fetchrow(
+        "INSERT INTO users (id, email, name, role, password_hash) VALUES ($1, $2, $3, $4, $5) "
+        f"ON CONFLICT (email) DO NOTHING RETURNING {COLUMNS}",
+        uuid.uuid4(), email, name, role, password_hash,
+    )
+    return _user(row)
+
+
+async def credentials(pool: asyncpg.Pool, email: str) -> tuple[User | None, str | None]:
+    row = await pool.fetchrow(f"SELECT {COLUMNS}, password_hash FROM users WHERE email = $1", email)
+    return (_user(row), row["password_hash"]) if row else (None, None)
+
+
+async def get(pool: asyncpg.Pool, user_id: uuid.UUID) -> User | None:
+    return _user(await pool.fetchrow(f"SELECT {COLUMNS} FROM users WHERE id = $1", user_id))
+
+
+async def list_page(pool: asyncpg.Pool, after: uuid.UUID | None, limit: int) -> list[User]:
+    rows = await pool.fetch(
+        f"SELECT {COLUMNS} FROM users WHERE $1::uuid IS NULL OR id > $1 ORDER BY id LIMIT $2", after, limit
+    )
+    return [user for row in rows if (user := _user(row))]
+
+
+async def set_role(pool: asyncpg.Pool, user_id: uuid.UUID, role: str) -> User | None:
+    row = await pool.fetchrow(
+        f"UPDATE users SET role = $2, updated_at = now() WHERE id = $1 RETURNING {COLUMNS}", user_id, role
+    )
+    return _user(row)

@@ -1,0 +1,64 @@
+"""Users: a base `User` specialised by role; each kind answers its own role questions."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import ClassVar
+
+
+@dataclass(frozen=True)
+class User:
+    """Someone with an account: id, name, email, and a role fixed by the subclass."""
+
+    id: uuid.UUID
+    email: str
+    name: str
+    role: ClassVar[str] = "user"
+
+    def can_manage_users(self) -> bool:
+        return False
+
+    def can_manage_catalog(self) -> bool:
+        return False
+
+    def can_book(self) -> bool:
+        return False
+
+    def public(self) -> dict[str, object]:
+        """What `GET /v1/me` shows."""
+        return {"id": self.id, "email": self.email, "name": self.name, "role": self.role}
+
+
+class Client(User):
+    role = "client"
+
+    def can_book(self) -> bool:
+        return True
+
+
+class ServiceProvider(User):
+    role = "provider"
+
+
+class Admin(User):
+    role = "admin"
+
+    def can_manage_users(self) -> bool:
+        return True
+
+    def can_manage_catalog(self) -> bool:
+        return True
+
+
+USER_KINDS: dict[str, type[User]] = {kind.role: kind for kind in (Client, ServiceProvider, Admin)}
+
+
+def user_of(role: str, id: uuid.UUID, email: str, name: str) -> User:
+    """The right kind of user for a stored role."""
+    return USER_KINDS[role](id=id, email=email, name=name)
+
+
+def normalise_email(email: str) -> str:
+    """Emails compare case-insensitively and without surrounding space."""
+    return email.strip().lower()

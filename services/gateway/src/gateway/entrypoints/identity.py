@@ -1,0 +1,102 @@
+"""Identity routes served by the gateway itself: register, token, me, user administration."""
+
+from __future__ import annotations
+
+import uuid
+
+from aiohttp import web
+
+from gateway.adapters import users
+from gateway.app_keys import POOL, SETTINGS, TOKENS
+from gateway.entrypoints import schemas
+from gateway.entrypoints.auth import authenticate, require
+from gateway.service_layer import accounts
+from smartslot_common.http import json_response, read_json
+from smartslot_common.http.problems import ProblemError
+
+routes = web.RouteTableDef()
+ADMIN = frozenset({"admin"})
+
+
+@routes.post("/v1/auth/register")
+async def register(request: web.Request) -> web.Response:
+    body = await read_json(request, schemas.Register)
+    try:
+        user = await accounts.register(request.app[POOL], body.email, body.password, body.name)
+    except accounts.EmailTaken:
+        raise ProblemError(409, "email_taken", "An account with this email already exists.") from None
+    return json_response(user.public(), 201)
+
+
+@routes.post("/v1/auth/token")
+async def token(request: web.Request) -> web.Response:
+    body = await read_json(request, schemas.TokenRequest)
+    user = await accounts.authenticate(request.app[POOL], body.email, body.password)
+    if user is None:
+        raise ProblemError(401, "invalid_credentials", "The email or password is wrong.")
+    ttl = request.app[SETTINGS].access_token_ttl_seconds
+    access_token = request.app[TOKENS].issue(user.id, user.role)
+    return json_response({"access_token": access_token, "token_type": "bearer", "expires_in": ttl})
+
+
+@routes.get("/v1/me")
+async def me(request: web.Request) -> web.Response:
+    user = await users.get(request.app[POOL], authenticate(request).user_id)
+    if user is None:
+        raise ProblemError(401, "unauthorized", "The account no longer exists.")
+    return json_response(user.public())
+
+
+@routes.post("/v1/admin/users")
+async def create_user(request: web.Request) -> web.Response:
+    require(request, ADMIN)
+    body = await read_json(request, schemas.CreateUser)
+    try:
+        user = await accounts.register(request.app[POOL], body.email, body.password, body.name, body.role)
+    except accounts.EmailTaken:
+        raise ProblemError(409, "email_taken", "An account with this email already exists.") from None
+    return json_response(user.public(), 201)
+
+
+@routes.get("/v1/admin/users")
+async def list_users(request: web.Request) -> web.Response:
+    require(request, ADMIN)
+    limit = _limit(request)
+    after = _cursor(request)
+    page = await users.list_page(request.app[POOL], after, limit + 1)
+    more = len(page) > limit
+    items = [user.public() for user in page[:limit]]
+    return json_response({"items": items, "next_cursor": str(page[limit - 1].id) if more else None})
+
+
+@routes.patch("/v1/admin/users/{user_id}")
+async def change_role(request: web.Request) -> web.Response:
+    require(request, ADMIN)
+    body = await read_json(request, schemas.ChangeRole)
+    try:
+        user_id = uuid.UUID(request.match_info["user_id"])
+    except ValueError:
+        raise ProblemError(404, "not_found", "No such user.") from None
+    user = await accounts.change_role(request.app[POOL], user_id, body.role)
+    if user is None:
+        raise ProblemError(404, "not_found", "No such user.")
+    return json_response(user.public())
+
+
+def _limit(request: web.Request) -> int:
+    raw = request.query.get("limit", "50")
+    if not raw.isdigit() or not 1 <= int(raw) <= 200:
+        raise ProblemError(422, "validation_error", "limit must be 1 to 200.", errors=[
+            {"field": "limit", "message": "must be an integer from 1 to 200", "type": "range"}])
+    return int(raw)
+
+
+def _cursor(request: web.Request) -> uuid.UUID | None:
+    raw = request.query.get("cursor")
+    if raw is None:
+        return None
+    try:
+        return uuid.UUID(raw)
+    except ValueError:
+        raise ProblemError(422, "validation_error", "cursor is not valid.", errors=[
+            {"field": "cursor", "message": "not a cursor this API issued", "type": "value_error"}]) from None

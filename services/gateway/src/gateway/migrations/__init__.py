@@ -1,0 +1,3 @@
+"""The gateway owns schema `identity`: users and their credentials."""
+
+SCHEMA = "identity"

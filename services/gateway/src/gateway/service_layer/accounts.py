@@ -1,0 +1,44 @@
+"""Accounts: registration, sign-in, and the administrator's user management."""
+
+from __future__ import annotations
+
+import uuid
+
+import asyncpg
+
+from gateway.adapters import users
+from gateway.adapters.passwords import hash_password, verify_password
+from gateway.domain.users import User, normalise_email
+from smartslot_common.logging import get_logger
+
+log = get_logger(__name__)
+
+
+class EmailTaken(Exception):
+    """Another account already uses this email."""
+
+
+async def register(pool: asyncpg.Pool, email: str, password: str, name: str, role: str = "client") -> User:
+    user = await users.insert(pool, normalise_email(email), name.strip(), role, await hash_password(password))
+    if user is None:
+        raise EmailTaken(email)
+    return user
+
+
+async def authenticate(pool: asyncpg.Pool, email: str, password: str) -> User | None:
+    """The user whose credentials these are, or None (same cost either way)."""
+    user, password_hash = await users.credentials(pool, normalise_email(email))
+    return user if await verify_password(password_hash, password) else None
+
+
+async def ensure_admin(pool: asyncpg.Pool, email: str, password: str) -> None:
+    """Create the bootstrap administrator if no account has that email yet."""
+    try:
+        await register(pool, email, password, "Administrator", role="admin")
+        log.info("bootstrap_admin_created", email=normalise_email(email))
+    except EmailTaken:
+        log.info("bootstrap_admin_exists", email=normalise_email(email))
+
+
+async def change_role(pool: asyncpg.Pool, user_id: uuid.UUID, role: str) -> User | None:
+    return await users.set_role(pool, user_id, role)

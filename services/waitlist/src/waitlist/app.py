@@ -1,0 +1,31 @@
+"""The waitlist's application factory: listens for freed slots (offers arrive with the waitlist issue)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from smartslot_common.db import ping, pool_context
+from smartslot_common.http import ReadinessCheck, create_base_app
+from smartslot_common.messaging import amqp_context, amqp_readiness, consumer_context, relay_context
+from waitlist.app_keys import AMQP, POOL, SETTINGS
+from waitlist.settings import WaitlistSettings
+
+SCHEMA = "waitlist"
+HANDLERS: dict = {}
+
+
+def create_app(settings: WaitlistSettings) -> web.Application:
+    """An unstarted waitlist service for these settings."""
+    app = create_base_app([
+        ReadinessCheck("postgres", lambda app: ping(app[POOL]), "start PostgreSQL: make infra"),
+        amqp_readiness(AMQP),
+    ])
+    app[SETTINGS] = settings
+    app.cleanup_ctx.extend([
+        pool_context(POOL, settings.database_url.get_secret_value(), SCHEMA,
+                     settings.db_pool_min_size, settings.db_pool_max_size),
+        amqp_context(AMQP, settings.amqp_url.get_secret_value(), settings.namespace),
+        relay_context(POOL, AMQP, SCHEMA, settings.namespace),
+        consumer_context(POOL, AMQP, "waitlist", settings.namespace, HANDLERS),
+    ])
+    return app
