@@ -278,14 +278,22 @@ start_postgres_if_down() {
   mark_started postgresql pg_ctlcluster $cluster
 }
 
+# How stop-started should stop Redis / RabbitMQ: through systemd when it runs them, else directly.
+mark_redis_started() {
+  if has_systemd; then mark_started redis systemd redis-server; else mark_started redis daemon "$REDIS_PORT"; fi
+}
+mark_rabbitmq_started() {
+  if has_systemd; then mark_started rabbitmq systemd rabbitmq-server; else mark_started rabbitmq daemon; fi
+}
+
 start_redis_if_down() {
   if redis_probe; then
-    if [[ -n ${INSTALLED[redis]:-} ]]; then mark_started redis systemd redis-server; else STATE[redis]="already running"; fi
+    if [[ -n ${INSTALLED[redis]:-} ]]; then mark_redis_started; else STATE[redis]="already running"; fi
     return
   fi
   if has_systemd; then
     quietly as_root systemctl start redis-server
-    mark_started redis systemd redis-server
+    mark_redis_started
     return
   fi
   local dir=/var/lib/redis logfile=/var/log/redis/ci.log
@@ -298,26 +306,21 @@ start_redis_if_down() {
   # No persistence: SmartSlot keeps only locks, rate-limit counters and a cache in Redis.
   quietly redis-server --daemonize yes --bind 127.0.0.1 -::1 --port "$REDIS_PORT" --save "" --appendonly no \
     --dir "$dir" --logfile "$logfile"
-  mark_started redis daemon "$REDIS_PORT"
+  mark_redis_started
 }
 
 start_rabbitmq_if_down() {
   if rabbitmq_probe; then
-    if [[ -n ${INSTALLED[rabbitmq]:-} ]]; then
-      mark_started rabbitmq systemd rabbitmq-server
-    else
-      STATE[rabbitmq]="already running"
-    fi
+    if [[ -n ${INSTALLED[rabbitmq]:-} ]]; then mark_rabbitmq_started; else STATE[rabbitmq]="already running"; fi
     return
   fi
   if has_systemd; then
     # --no-block: RabbitMQ boots while we start the others; await_server waits for its port.
     quietly as_root systemctl start --no-block rabbitmq-server
-    mark_started rabbitmq systemd rabbitmq-server
   else
     quietly as_root rabbitmq-server -detached
-    mark_started rabbitmq daemon
   fi
+  mark_rabbitmq_started
 }
 
 # await_server <label> <server> <address> <deadline> <log hint> <probe...>

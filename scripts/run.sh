@@ -81,11 +81,23 @@ export_settings() {
   export SMARTSLOT_AMQP_URL="${SMARTSLOT_AMQP_URL:-amqp://guest:guest@127.0.0.1:5672/}"
   export SMARTSLOT_NOTIFIER_SMTP_HOST="${SMARTSLOT_NOTIFIER_SMTP_HOST:-127.0.0.1}"
   export SMARTSLOT_NOTIFIER_SMTP_PORT="$SMTP_PORT"
-  export SMARTSLOT_BOOTSTRAP_ADMIN_EMAIL="${SMARTSLOT_BOOTSTRAP_ADMIN_EMAIL:-admin@smartslot.local}"
+  export SMARTSLOT_BOOTSTRAP_ADMIN_EMAIL="${SMARTSLOT_BOOTSTRAP_ADMIN_EMAIL:-admin@example.com}"
   export SMARTSLOT_BOOTSTRAP_ADMIN_PASSWORD="${SMARTSLOT_BOOTSTRAP_ADMIN_PASSWORD:-smartslot-admin}"
   export SMARTSLOT_GATEWAY_PORT="${SMARTSLOT_GATEWAY_PORT:-8080}"
+  ensure_local_secrets
   # Log lines reach var/log/stack.log as they happen, not when a pipe buffer fills.
   export PYTHONUNBUFFERED=1
+}
+
+# The gateway signs tokens with a secret read from a file (SMARTSLOT_SECRETS_DIR, one file per setting); a
+# random one is made once per checkout so local tokens survive restarts and are never committed.
+ensure_local_secrets() {
+  if [[ -z ${SMARTSLOT_JWT_SECRET:-} && -z ${SMARTSLOT_SECRETS_DIR:-} ]]; then
+    local dir=var/secrets
+    mkdir -p "$dir" && chmod 700 "$dir"
+    [[ -s $dir/smartslot_jwt_secret ]] || (umask 077 && head -c 48 /dev/urandom | base64 | tr -d '\n' >"$dir/smartslot_jwt_secret")
+    export SMARTSLOT_SECRETS_DIR="$PWD/$dir"
+  fi
 }
 
 # A second stack would fail to bind, or worse, the readiness checks would see the first one's services.
@@ -147,10 +159,10 @@ start_services() {
   say "Started ${SERVICES[*]%%:*} and mailsink with honcho (pid $HONCHO_PID), logs in $STACK_LOG"
 }
 
-# honcho prefixes each line with "HH:MM:SS <name>.1 <padding>| ".
+# honcho prefixes each line with "HH:MM:SS <name>.1 <padding>| ", its own with "HH:MM:SS system <padding>| ".
 show_log_tail() {
   say "--- last lines of $1 (from $STACK_LOG) ---"
-  grep -E "^[0-9:]{8} $1\.1 +\| " "$STACK_LOG" | tail -n 20 || say "(no output)"
+  grep -E "^[0-9:]{8} $1(\.1)? +\| " "$STACK_LOG" | tail -n 20 || say "(no output)"
 }
 
 wait_until_ready() {
@@ -166,6 +178,8 @@ wait_until_ready() {
     return
   fi
   for name in $not_ready; do show_log_tail "$name"; done
+  # When honcho has exited, its own lines say which process stopped first and how.
+  alive "$HONCHO_PID" || show_log_tail system
   die "not ready: $(echo "$not_ready" | xargs); stopping everything"
 }
 
@@ -204,6 +218,8 @@ follow_until_exit() {
   local status=0
   wait "$HONCHO_PID" || status=$?
   HONCHO_PID=""
+  # 130/143: honcho got the Ctrl-C or TERM meant for the whole stack.
+  ((status == 130 || status == 143)) && exit "$status"
   warn "a process exited and honcho stopped the others (status $status); see $STACK_LOG"
   # Any exit of a service is unexpected here, even a clean one.
   exit $((status == 0 ? 1 : status))

@@ -11,6 +11,7 @@ import os
 import sys
 
 import aiohttp
+
 from smartslot_common.api_client import ApiClient
 
 ADMIN = (os.environ.get("SMARTSLOT_BOOTSTRAP_ADMIN_EMAIL", "admin@example.com"),
@@ -55,7 +56,7 @@ async def seed(api: ApiClient) -> None:
     hours = _expect(await api.call("PUT", f"/v1/providers/{provider['id']}/working-hours", admin,
                                    {"rules": rules}), 200)
     print(f"Seeded {SERVICE_NAME!r} at {clinic['name']} with {PROVIDER[2]}: {hours['slots_created']} slots, "
-          "Mon–Fri 09:00–17:00 Europe/Berlin.")
+          "Monday to Friday 09:00-17:00 Europe/Berlin.")
 
 
 def _print_credentials(base_url: str) -> None:

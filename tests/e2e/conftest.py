@@ -12,6 +12,7 @@ from pathlib import Path
 import aiohttp
 import asyncpg
 import pytest
+
 from smartslot_common.api_client import ApiClient
 from smartslot_common.testing import IsolatedStack
 from smartslot_common.testing.processes import ServiceStack

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import pytest
+
 from smartslot_common.api_client import ApiClient
 from smartslot_common.testing import wait_for
 
@@ -72,11 +73,13 @@ async def test_a_hold_travels_through_every_service(api: ApiClient, admin_token:
     assert hold.status == 201, hold.body
     appointment = hold.body
     assert appointment["status"] == "locked"
-    assert appointment["client_id"] == client_id and appointment["provider_id"] == provider_id
+    assert appointment["client_id"] == client_id
+    assert appointment["provider_id"] == provider_id
     assert datetime.fromisoformat(appointment["hold_expires_at"]) > datetime.now(UTC)
     stored = await db.fetchrow("SELECT status, client_id FROM booking.appointments WHERE id = $1",
                                uuid.UUID(appointment["id"]))
-    assert stored is not None and stored["status"] == "locked" and str(stored["client_id"]) == client_id
+    assert stored is not None
+    assert (stored["status"], str(stored["client_id"])) == ("locked", client_id)
     assert await db.fetchval("SELECT held FROM booking.slots WHERE id = $1", uuid.UUID(slot_id)) == 1
 
     async def published() -> bool:

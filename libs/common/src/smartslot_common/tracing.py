@@ -38,10 +38,12 @@ def in_memory_tracing(service: str = "test") -> InMemorySpanExporter:
 
 def _instrument_libraries() -> None:
     from opentelemetry.instrumentation.aiohttp_client import AioHttpClientInstrumentor
+    from opentelemetry.instrumentation.aiohttp_server import AioHttpServerInstrumentor
     from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
     from opentelemetry.instrumentation.redis import RedisInstrumentor
 
     AioHttpClientInstrumentor().instrument()
+    AioHttpServerInstrumentor().instrument()
     AsyncPGInstrumentor().instrument()
     RedisInstrumentor().instrument()
 

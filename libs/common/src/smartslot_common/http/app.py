@@ -16,7 +16,11 @@ DEFAULT_MAX_BODY_BYTES = 64 * 1024
 def create_base_app(
     readiness: Sequence[ReadinessCheck] = (), max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
 ) -> web.Application:
-    """An unstarted application with the shared middlewares and operator routes."""
+    """An unstarted application with the shared middlewares and operator routes.
+
+    Outermost first: the request id, RED metrics, then problem+json for whatever goes wrong inside. The server
+    span wraps them all when tracing is configured (the aiohttp server instrumentation adds it).
+    """
     app = web.Application(
         middlewares=[request_context, red_metrics, problem_errors], client_max_size=max_body_bytes
     )

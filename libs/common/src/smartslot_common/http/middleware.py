@@ -15,6 +15,7 @@ from smartslot_common.logging import get_logger
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 REQUEST_ID_HEADER = "X-Request-ID"
+REQUEST_ID = web.RequestKey("request_id", str)
 log = get_logger(__name__)
 
 
@@ -23,18 +24,27 @@ def _route_template(request: web.Request) -> str:
     return info.canonical if info is not None else "unmatched"
 
 
+QUIET_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+
+
 @web.middleware
 async def request_context(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Give each request an id (the caller's, if sane) and bind it to every log line."""
+    """Give each request an id (the caller's, if sane), bind it to every log line, and log the request once."""
     incoming = request.headers.get(REQUEST_ID_HEADER, "")
     request_id = incoming if 0 < len(incoming) <= 128 and incoming.isprintable() else uuid.uuid4().hex
     structlog.contextvars.bind_contextvars(request_id=request_id)
+    request[REQUEST_ID] = request_id
+    started, status = time.perf_counter(), 500
     try:
         response = await handler(request)
+        status = response.status
+        response.headers[REQUEST_ID_HEADER] = request_id
+        return response
     finally:
+        if request.path not in QUIET_PATHS:
+            log.info("request", method=request.method, route=_route_template(request), status=status,
+                     duration_ms=round((time.perf_counter() - started) * 1000, 2))
         structlog.contextvars.unbind_contextvars("request_id")
-    response.headers[REQUEST_ID_HEADER] = request_id
-    return response
 
 
 def _problem_from_http_exception(error: web.HTTPException) -> ProblemError:

@@ -97,9 +97,7 @@ def consumer_context(
 
     async def context(app: web.Application) -> AsyncIterator[None]:
         resolved = handlers(app) if callable(handlers) else handlers
-        events = EventConsumer(
-            app[amqp_key], app[pool_key], consumer, namespace, resolved, prefetch, retry_delays
-        )
+        events = EventConsumer(app[amqp_key], app[pool_key], consumer, namespace, resolved, prefetch, retry_delays)
         await events.start()
         yield
         await events.stop()

@@ -36,9 +36,7 @@ class Event(BaseModel):
         return value.astimezone(UTC)
 
     @classmethod
-    def create(
-        cls, type: str, payload: dict[str, Any], producer: str, correlation_id: str | None = None
-    ) -> Self:
+    def create(cls, type: str, payload: dict[str, Any], producer: str, correlation_id: str | None = None) -> Self:
         """A new event stamped with a fresh id, the current time and the current trace context."""
         return cls(
             id=uuid4(),

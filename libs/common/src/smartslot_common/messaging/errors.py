@@ -17,3 +17,10 @@ class Unroutable(MessagingError):
 
 class PermanentError(MessagingError):
     """Raised by a handler for an event it can never apply; the event is dead-lettered without retries."""
+
+
+def describe(error: BaseException | None) -> str:
+    """An error's message, or its class name when it has none (for logs and `last_error`)."""
+    if error is None:
+        return ""
+    return str(error) or type(error).__name__

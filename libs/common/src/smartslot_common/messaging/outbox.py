@@ -12,15 +12,15 @@ import asyncpg
 
 from smartslot_common.logging import get_logger
 from smartslot_common.messaging.envelope import Event, InvalidEnvelope
-from smartslot_common.messaging.errors import PublishFailed, Unroutable
+from smartslot_common.messaging.errors import PublishFailed, Unroutable, describe
 from smartslot_common.metrics import OUTBOX_BACKLOG, OUTBOX_PUBLISHED
 
 log = get_logger(__name__)
 
 UNROUTABLE = "unroutable"
 _SCHEMA = re.compile(r"[a-z_][a-z0-9_]*")
-# The exponent is capped so that power() cannot overflow after very many attempts.
 _OUTAGES = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, ConnectionError)
+# The exponent is capped so that power() cannot overflow after very many attempts.
 _BACKOFF_SQL = "least($3::float8, $4::float8 * power(2, least(attempts, 30))) * interval '1 second'"
 
 
@@ -94,8 +94,13 @@ class OutboxRelay:
             except Exception as error:  # the relay must outlive any outage; the rows wait in the table
                 self._failures += 1
                 delay = min(self._retry_cap, self._retry_base * 2 ** min(self._failures - 1, 10))
-                log.warning("outbox relay interrupted; retrying", schema=self._schema, error=_describe(error),
-                            retry_in_seconds=delay, exc_info=not isinstance(error, _OUTAGES))
+                log.warning(
+                    "outbox relay interrupted; retrying",
+                    schema=self._schema,
+                    error=describe(error),
+                    retry_in_seconds=delay,
+                    exc_info=not isinstance(error, _OUTAGES),
+                )
                 await asyncio.sleep(delay)
 
     async def _publish_rows(self, connection: asyncpg.Connection, rows: Sequence[asyncpg.Record]) -> int:
@@ -112,8 +117,9 @@ class OutboxRelay:
             await self._publisher.publish(event)
         except Unroutable:
             # Every service declares the whole topology at start, so nobody subscribes to this type.
-            log.warning("outbox event is unroutable; nobody subscribes to it", event_id=str(row["id"]),
-                        schema=self._schema)
+            log.warning(
+                "outbox event is unroutable; nobody subscribes to it", event_id=str(row["id"]), schema=self._schema
+            )
             await self._mark_published(connection, row["id"], UNROUTABLE)
             return True
         except (PublishFailed, InvalidEnvelope) as error:
@@ -125,15 +131,13 @@ class OutboxRelay:
 
     async def _mark_published(self, connection: asyncpg.Connection, event_id: object, error: str | None) -> None:
         await connection.execute(
-            f"UPDATE {self._table} SET published_at = now(), attempts = attempts + 1, last_error = $2"
-            " WHERE id = $1",
+            f"UPDATE {self._table} SET published_at = now(), attempts = attempts + 1, last_error = $2 WHERE id = $1",
             event_id,
             error,
         )
 
     async def _mark_failed(self, connection: asyncpg.Connection, event_id: object, error: str) -> None:
-        log.warning("outbox event not published; will retry", event_id=str(event_id), schema=self._schema,
-                    error=error)
+        log.warning("outbox event not published; will retry", event_id=str(event_id), schema=self._schema, error=error)
         await connection.execute(
             f"UPDATE {self._table} SET attempts = attempts + 1, last_error = $2,"
             f" next_attempt_at = now() + {_BACKOFF_SQL} WHERE id = $1",
@@ -165,13 +169,10 @@ class OutboxRelay:
             try:
                 yield wake
             finally:
-                connection.remove_termination_listener(wake.on_lost)
-                with contextlib.suppress(asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
+                # On a dead connection these fail; the pool discards it anyway.
+                with contextlib.suppress(*_OUTAGES):
+                    connection.remove_termination_listener(wake.on_lost)
                     await connection.remove_listener(notify_channel(self._schema), wake.on_notify)
-
-
-def _describe(error: BaseException) -> str:
-    return str(error) or type(error).__name__
 
 
 class _Wakeup:

@@ -11,7 +11,7 @@ from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractExchange, 
 from aio_pika.exceptions import AMQPError, PublishError
 
 from smartslot_common.messaging.envelope import Event
-from smartslot_common.messaging.errors import PublishFailed, Unroutable
+from smartslot_common.messaging.errors import PublishFailed, Unroutable, describe
 from smartslot_common.messaging.topology import exchange_name
 
 # Whatever stops the broker's ack from arriving: nack, lost connection or channel, closed client, timeout.
@@ -53,7 +53,7 @@ class EventPublisher:
         except PublishError as error:
             raise Unroutable(f"no queue is bound for {event.type} (event {event.id})") from error
         except _NOT_CONFIRMED as error:
-            raise PublishFailed(f"event {event.id} ({event.type}) not confirmed: {_describe(error)}") from error
+            raise PublishFailed(f"event {event.id} ({event.type}) not confirmed: {describe(error)}") from error
         if not isinstance(result, aiormq.spec.Basic.Ack):  # a returned message, should the channel not raise
             raise Unroutable(f"no queue is bound for {event.type} (event {event.id})")
 
@@ -76,7 +76,3 @@ class EventPublisher:
         # A robust channel reopens by itself once its connection is back; a plain one is gone for good.
         channel = self._channel
         return channel is None or (channel.is_closed and not isinstance(channel, AbstractRobustChannel))
-
-
-def _describe(error: BaseException) -> str:
-    return str(error) or type(error).__name__

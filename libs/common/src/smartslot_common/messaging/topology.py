@@ -105,6 +105,4 @@ async def declare_topology(
 
 
 async def _declare_dead_letter_exchange(channel: AbstractChannel, namespace: str) -> AbstractExchange:
-    return await channel.declare_exchange(
-        dead_letter_exchange_name(namespace), ExchangeType.DIRECT, durable=True
-    )
+    return await channel.declare_exchange(dead_letter_exchange_name(namespace), ExchangeType.DIRECT, durable=True)

@@ -63,7 +63,8 @@ class ServiceStack:
     def env_for(self, name: str) -> dict[str, str]:
         """The environment of one service: isolated servers, its port, and where its peers are."""
         prefix = f"SMARTSLOT_{name.upper()}_"
-        env = os.environ | self.base_env | {prefix + "PORT": str(self.services[name].port), prefix + "HOST": "127.0.0.1"}
+        own = {prefix + "PORT": str(self.services[name].port), prefix + "HOST": "127.0.0.1"}
+        env = os.environ | self.base_env | own
         for upstream in UPSTREAMS:
             env[f"SMARTSLOT_GATEWAY_{upstream.upper()}_URL"] = self.services[upstream].url
         env["SMARTSLOT_WAITLIST_BOOKING_URL"] = self.services["booking"].url

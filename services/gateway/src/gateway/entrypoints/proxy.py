@@ -11,9 +11,10 @@ from gateway.app_keys import HTTP, SETTINGS
 from gateway.entrypoints.auth import require
 from gateway.routing import ROUTES, Route
 from smartslot_common.http.identity import identity_headers
+from smartslot_common.http.middleware import REQUEST_ID, REQUEST_ID_HEADER
 from smartslot_common.http.problems import ProblemError
 
-FORWARDED_REQUEST_HEADERS = ("Content-Type", "Accept", "Idempotency-Key", "X-Request-ID")
+FORWARDED_REQUEST_HEADERS = ("Content-Type", "Accept", "Idempotency-Key")
 RETURNED_HEADERS = ("Content-Type", "Retry-After", "Location", "Content-Disposition", "ETag")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -27,6 +28,7 @@ def _outgoing_headers(request: web.Request, route: Route) -> dict[str, str]:
     """Only the headers a service needs; identity comes from the verified token, never from the caller."""
     headers = {name: request.headers[name] for name in FORWARDED_REQUEST_HEADERS if name in request.headers}
     headers.update(identity_headers(require(request, route.roles)))
+    headers[REQUEST_ID_HEADER] = request[REQUEST_ID]
     return headers
 
 

@@ -1,0 +1,120 @@
+# SmartSlot: every command a developer or CI runs. `make` lists them; each target says what it does after "##".
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-print-directory
+
+PYTHON ?= python3
+UV_VERSION := 0.13.8
+VENV := .venv
+BIN := $(VENV)/bin
+# The editable SmartSlot packages; the shared library first.
+PACKAGES := libs/common services/gateway services/booking services/availability services/waitlist services/notifier
+SERVICES := gateway booking availability waitlist notifier
+INSTALL_STAMP := var/stamps/install
+
+# Test tiers: only the directories that exist; scripts/test-tier.sh also treats "no tests collected" as a pass.
+UNIT_TESTS := $(wildcard libs/common/tests/unit services/*/tests/unit tests/unit)
+INTEGRATION_TESTS := $(wildcard libs/common/tests/integration services/*/tests/integration tests/deploy)
+E2E_TESTS := $(wildcard tests/e2e)
+CHAOS_TESTS := $(wildcard tests/chaos)
+TIER := scripts/test-tier.sh
+# Extra pytest options for any tier, e.g. make test-unit PYTEST_ARGS="-k hold -x".
+PYTEST_ARGS ?=
+export PYTEST_ARGS
+
+.PHONY: help install lock lint infra infra-status infra-stop replica migrate run test test-unit test-int test-e2e \
+	bench bench-full chaos up down clean
+
+help: ## List the targets
+	@echo "Usage: make <target>"
+	@awk 'BEGIN { FS = ":.*## " } /^[a-zA-Z0-9_-]+:.*## / { printf "  %-13s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
+
+# --- Python environment ------------------------------------------------------------------------------------
+
+install: $(INSTALL_STAMP) ## Create .venv, install the locked dependencies and every package (editable); no-op when unchanged
+
+$(VENV)/pyvenv.cfg:
+	$(PYTHON) -m venv $(VENV)
+
+# touch: pip leaves an already-installed uv untouched, and make would otherwise rerun this rule every time.
+$(BIN)/uv: $(VENV)/pyvenv.cfg
+	$(BIN)/pip install -q uv==$(UV_VERSION)
+	@touch $@
+
+# Reinstall only when the lock or a package's metadata changed (or the venv was recreated).
+$(INSTALL_STAMP): requirements.lock $(wildcard $(addsuffix /pyproject.toml,$(PACKAGES))) $(BIN)/uv
+	$(BIN)/uv pip install --python $(BIN)/python -r requirements.lock
+	$(BIN)/uv pip install --python $(BIN)/python --no-build-isolation --no-deps $(addprefix -e ,$(PACKAGES))
+	@mkdir -p $(@D) && touch $@
+
+lock: $(BIN)/uv ## Recompile requirements.lock from requirements.in (keeps current pins where they still fit)
+	$(BIN)/uv pip compile requirements.in -o requirements.lock --python-version 3.11
+
+lint: install ## Lint the whole repository with ruff
+	$(BIN)/ruff check .
+
+# --- Local servers -----------------------------------------------------------------------------------------
+
+infra: ## Make sure PostgreSQL, Redis and RabbitMQ answer on localhost (start them, or install and start them)
+	scripts/infra.sh ensure
+
+replica: infra ## Make sure a streaming read replica of the local PostgreSQL answers on 127.0.0.1:5433
+	scripts/infra.sh replica
+
+infra-status: ## Show which local servers are up and which scripts/infra.sh started
+	scripts/infra.sh status
+
+infra-stop: ## Stop only the servers scripts/infra.sh started (never ones that were already running)
+	scripts/infra.sh stop-started
+
+migrate: install infra ## Apply every service's migrations (SMARTSLOT_DATABASE_URL, default the local smartslot db)
+	$(BIN)/smartslot-migrate $(SERVICES)
+
+run: ## Run the whole stack here: servers, replica, services, mail sink, Prometheus, demo data; Ctrl-C stops it
+	scripts/run.sh
+
+# --- Tests and load ----------------------------------------------------------------------------------------
+
+test: install infra replica lint ## What CI runs: lint, then unit, integration and end-to-end tests (stops at a failing tier)
+	$(TIER) unit $(UNIT_TESTS)
+	$(TIER) integration $(INTEGRATION_TESTS)
+	$(TIER) e2e $(E2E_TESTS)
+
+test-unit: install ## Unit tests: no servers needed, seconds
+	$(TIER) unit $(UNIT_TESTS)
+
+test-int: install infra replica ## Integration tests against the real PostgreSQL (and replica), Redis and RabbitMQ
+	$(TIER) integration $(INTEGRATION_TESTS)
+
+test-e2e: install infra ## End-to-end tests: the whole stack through the gateway
+	$(TIER) e2e $(E2E_TESTS)
+
+chaos: install infra ## Fault-injection tests (tests/chaos)
+	$(TIER) chaos $(CHAOS_TESTS)
+
+bench: install ## Short load test (python -m bench)
+	$(BIN)/python -m bench
+
+bench-full: install ## Full load test (python -m bench --full)
+	$(BIN)/python -m bench --full
+
+# --- Containers --------------------------------------------------------------------------------------------
+
+NEED_DOCKER := docker compose version >/dev/null 2>&1 || { echo "this target needs Docker with the compose plugin" >&2; exit 1; }
+
+up: ## The same stack in containers: docker compose up -d --wait (needs a Docker engine)
+	@$(NEED_DOCKER)
+	docker compose up -d --wait
+
+down: ## Stop and remove the containers of make up (needs a Docker engine)
+	@$(NEED_DOCKER)
+	docker compose down
+
+# --- Housekeeping ------------------------------------------------------------------------------------------
+
+# var/run stays: it records the servers scripts/infra.sh started and the pids of a running stack.
+clean: ## Remove runtime state (logs, caught mail, Prometheus data, stamps) and caches; keeps .venv and var/run
+	if [[ -d var ]]; then find var -mindepth 1 -maxdepth 1 ! -name run -exec rm -rf {} +; fi
+	find . -path ./.venv -prune -o -type d \( -name __pycache__ -o -name .pytest_cache -o -name .ruff_cache \
+		-o -name .hypothesis \) -prune -exec rm -rf {} +

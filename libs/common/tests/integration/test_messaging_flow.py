@@ -1,0 +1,682 @@
+"""Events end to end on the real PostgreSQL and RabbitMQ: outbox, relay, publisher, consumer, retries, DLQ.
+
+Every test gets its own schema (outbox and inbox components applied) and its own namespace inside this module's
+vhost, so exact counts in tables and queues are the test's own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+from uuid import UUID
+
+import aio_pika
+import asyncpg
+import pytest
+from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
+from aiohttp import web
+from opentelemetry import trace
+from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
+from prometheus_client import REGISTRY
+
+from smartslot_common.contracts.events import APPOINTMENT_CANCELLED, APPOINTMENT_CONFIRMED, SUBSCRIPTIONS
+from smartslot_common.db import create_pool, pool_context
+from smartslot_common.messaging import (
+    AfterCommit,
+    Event,
+    EventConsumer,
+    EventPublisher,
+    Handler,
+    OutboxRelay,
+    PermanentError,
+    PublishFailed,
+    Unroutable,
+    add_to_outbox,
+    amqp_context,
+    amqp_readiness,
+    consumer_context,
+    declare_topology,
+    relay_context,
+)
+from smartslot_common.messaging.topology import dead_letter_queue_name, exchange_name, queue_name
+from smartslot_common.migrations.runner import Migration, _read_package_sql, apply_migrations
+from smartslot_common.testing import IsolatedStack, isolated_stack, wait_for
+
+pytestmark = pytest.mark.integration
+
+CONSUMER = "notifier"
+EVENT_TYPE = APPOINTMENT_CONFIRMED  # the notifier subscribes to appointment.*
+DELAYS = (0.1, 0.2, 0.3)
+WAIT = 10.0
+
+
+def _component_plan() -> list[Migration]:
+    # The runner's own reader, as load_plan() uses it for a service's COMPONENTS.
+    components = "smartslot_common.migrations.components"
+    return _read_package_sql(f"{components}.outbox", "common.outbox.") + _read_package_sql(
+        f"{components}.inbox", "common.inbox."
+    )
+
+
+@dataclass
+class World:
+    """One test's schema, namespace, pool and broker connection, with helpers to look at them."""
+
+    stack: IsolatedStack
+    schema: str
+    namespace: str
+    pool: asyncpg.Pool
+    amqp: AbstractRobustConnection
+    publisher: EventPublisher
+    calls: list[UUID] = field(default_factory=list)
+
+    def event(self, type: str = EVENT_TYPE, **payload: Any) -> Event:
+        return Event.create(type, payload, producer="test")
+
+    async def count(self, sql: str, *args: Any) -> int:
+        return int(await self.pool.fetchval(sql, *args))
+
+    async def effects(self, event: Event) -> int:
+        return await self.count("SELECT count(*) FROM effects WHERE event_id = $1", event.id)
+
+    async def commit(self, *events: Event, fail: bool = False) -> None:
+        """Write `events` in a business transaction that commits, or fails after writing them."""
+        async with self.pool.acquire() as connection, connection.transaction():
+            await add_to_outbox(connection, *events)
+            if fail:
+                raise RuntimeError("business change failed on purpose")
+
+    def consumer(self, handlers: Mapping[str, Handler], amqp: AbstractRobustConnection | None = None) -> EventConsumer:
+        return EventConsumer(amqp or self.amqp, self.pool, CONSUMER, self.namespace, handlers, retry_delays=DELAYS)
+
+    def relay(self, publisher: EventPublisher | None = None, **options: Any) -> OutboxRelay:
+        options = {"poll_interval": 0.1, "retry_base": 0.05, "retry_cap": 0.2} | options
+        return OutboxRelay(self.pool, publisher or self.publisher, self.schema, **options)
+
+    async def queue_depth(self, name: str) -> int:
+        async with self.amqp.channel() as channel:
+            queue = await channel.declare_queue(name, passive=True)
+            return queue.declaration_result.message_count or 0
+
+    async def consumers_on(self, name: str) -> int:
+        async with self.amqp.channel() as channel:
+            queue = await channel.declare_queue(name, passive=True)
+            return queue.declaration_result.consumer_count or 0
+
+    async def dead_letters(self, expected: int) -> list[AbstractIncomingMessage]:
+        """Take exactly `expected` messages off the consumer's DLQ, failing if they do not arrive."""
+        taken: list[AbstractIncomingMessage] = []
+        async with self.amqp.channel() as channel:
+            queue = await channel.declare_queue(dead_letter_queue_name(self.namespace, CONSUMER), passive=True)
+
+            async def take_one() -> bool:
+                message = await queue.get(no_ack=True, fail=False)
+                if message is not None:
+                    taken.append(message)
+                return len(taken) >= expected
+
+            await wait_for(take_one, WAIT, what=f"{expected} dead letters")
+            assert await queue.get(no_ack=True, fail=False) is None, "more dead letters than expected"
+        return taken
+
+    def recorder(self, fail_first: int = 0, error: type[Exception] = RuntimeError) -> Handler:
+        """A handler that writes one effect row per application, failing its first `fail_first` calls."""
+
+        async def record(connection: asyncpg.Connection, event: Event) -> None:
+            self.calls.append(event.id)
+            await connection.execute("INSERT INTO effects (event_id) VALUES ($1)", event.id)
+            if len(self.calls) <= fail_first:
+                raise error(f"failure {len(self.calls)} on purpose")
+
+        return record
+
+
+def _equals(probe: Callable[[], Awaitable[Any]], expected: Any) -> Callable[[], Awaitable[bool]]:
+    async def check() -> bool:
+        return await probe() == expected
+
+    return check
+
+
+def _holds(predicate: Callable[[], bool]) -> Callable[[], Awaitable[bool]]:
+    async def check() -> bool:
+        return predicate()
+
+    return check
+
+
+def consumed(outcome: str, event_type: str = EVENT_TYPE) -> float:
+    labels = {"consumer": CONSUMER, "event_type": event_type, "outcome": outcome}
+    return REGISTRY.get_sample_value("smartslot_events_consumed_total", labels) or 0.0
+
+
+@contextlib.asynccontextmanager
+async def consuming(consumer: EventConsumer) -> AsyncIterator[EventConsumer]:
+    await consumer.start()
+    try:
+        yield consumer
+    finally:
+        await consumer.stop()
+
+
+@contextlib.asynccontextmanager
+async def relaying(relay: OutboxRelay) -> AsyncIterator[asyncio.Task[None]]:
+    task = asyncio.create_task(relay.run())
+    try:
+        yield task
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+@pytest.fixture(scope="module")
+async def servers() -> AsyncIterator[IsolatedStack]:
+    async with isolated_stack(services=()) as stack:
+        yield stack
+
+
+@pytest.fixture(scope="module")
+async def amqp(servers: IsolatedStack) -> AsyncIterator[AbstractRobustConnection]:
+    connection = await aio_pika.connect_robust(servers.amqp_url)
+    yield connection
+    await connection.close()
+
+
+@pytest.fixture
+async def world(servers: IsolatedStack, amqp: AbstractRobustConnection) -> AsyncIterator[World]:
+    suffix = secrets.token_hex(3)
+    schema, namespace = f"m_{suffix}", f"{servers.namespace}{suffix}."
+    connection = await asyncpg.connect(servers.database_url)
+    try:
+        await apply_migrations(connection, schema, _component_plan())
+        await connection.execute(f'CREATE TABLE "{schema}".effects (event_id uuid NOT NULL)')
+    finally:
+        await connection.close()
+    async with amqp.channel() as channel:
+        await declare_topology(channel, namespace, DELAYS, {CONSUMER: SUBSCRIPTIONS[CONSUMER]})
+    pool = await create_pool(servers.database_url, schema, min_size=1, max_size=6)
+    publisher = EventPublisher(amqp, namespace, timeout=5.0)
+    yield World(servers, schema, namespace, pool, amqp, publisher)
+    await publisher.close()
+    await pool.close()
+
+
+# (a) outbox -> relay -> broker -> consumer
+
+
+async def test_committed_event_is_applied_exactly_once_and_rolled_back_one_never_leaves(world: World) -> None:
+    committed, rolled_back = world.event(), world.event()
+    await world.commit(committed)
+    with pytest.raises(RuntimeError, match="on purpose"):
+        await world.commit(rolled_back, fail=True)
+
+    async with consuming(world.consumer({EVENT_TYPE: world.recorder()})), relaying(world.relay()):
+        await wait_for(lambda: world.effects(committed), WAIT, what="the committed event applied")
+        await wait_for(
+            _equals(lambda: world.queue_depth(queue_name(world.namespace, CONSUMER)), 0), WAIT, what="the queue drained"
+        )
+
+    assert await world.count("SELECT count(*) FROM effects") == 1
+    assert await world.count("SELECT count(*) FROM inbox WHERE consumer = $1", CONSUMER) == 1
+    assert await world.count("SELECT count(*) FROM outbox") == 1
+    row = await world.pool.fetchrow("SELECT published_at, attempts, last_error FROM outbox WHERE id = $1", committed.id)
+    assert row["published_at"] is not None
+    assert (row["attempts"], row["last_error"]) == (1, None)
+    assert world.calls == [committed.id]
+
+
+async def test_outbox_refuses_writes_outside_a_transaction(world: World) -> None:
+    async with world.pool.acquire() as connection:
+        with pytest.raises(RuntimeError, match="inside the business transaction"):
+            await add_to_outbox(connection, world.event())
+
+    assert await world.count("SELECT count(*) FROM outbox") == 0
+
+
+async def test_relay_publishes_in_created_order_and_reports_the_backlog(world: World) -> None:
+    events = [world.event(n=n) for n in range(5)]
+    await world.commit(*events)
+    seen: list[UUID] = []
+
+    class Recording:
+        async def publish(self, event: Event) -> None:
+            seen.append(event.id)
+
+    assert await world.relay(Recording(), batch_size=3).drain_once() == 3
+    assert REGISTRY.get_sample_value("smartslot_outbox_backlog") == 2
+    assert await world.relay(Recording(), batch_size=3).drain_once() == 2
+    assert REGISTRY.get_sample_value("smartslot_outbox_backlog") == 0
+    assert seen == [event.id for event in events]
+
+
+# (b) duplicates and events nobody here handles
+
+
+async def test_same_event_delivered_twice_has_one_effect(world: World) -> None:
+    event, other = world.event(), world.event(APPOINTMENT_CANCELLED)
+    duplicates, ignored = consumed("duplicate"), consumed("ignored", APPOINTMENT_CANCELLED)
+
+    async with consuming(world.consumer({EVENT_TYPE: world.recorder()})):
+        for published in (event, event, other):
+            await world.publisher.publish(published)
+        await wait_for(_holds(lambda: consumed("duplicate") == duplicates + 1), WAIT, what="the duplicate dropped")
+        await wait_for(
+            _holds(lambda: consumed("ignored", APPOINTMENT_CANCELLED) == ignored + 1),
+            WAIT,
+            what="the unhandled type acked",
+        )
+
+    assert await world.effects(event) == 1
+    assert world.calls == [event.id]
+    assert await world.count("SELECT count(*) FROM inbox") == 1  # the ignored type claims nothing
+    assert await world.queue_depth(queue_name(world.namespace, CONSUMER)) == 0
+
+
+# (c) retries through the TTL tiers
+
+
+async def test_handler_failing_twice_is_retried_through_the_tiers_and_applied_once(world: World) -> None:
+    event = world.event()
+    retried, applied = consumed("retried"), consumed("applied")
+    started = time.monotonic()
+
+    async with consuming(world.consumer({EVENT_TYPE: world.recorder(fail_first=2)})):
+        await world.publisher.publish(event)
+        await wait_for(lambda: world.effects(event), WAIT, what="the event applied after two failures")
+    elapsed = time.monotonic() - started
+
+    assert world.calls == [event.id] * 3
+    assert await world.effects(event) == 1  # the failed attempts' rows were rolled back
+    assert await world.count("SELECT count(*) FROM inbox") == 1
+    assert (consumed("retried") - retried, consumed("applied") - applied) == (2, 1)
+    assert elapsed >= DELAYS[0] + DELAYS[1]  # it waited in tiers 1 and 2
+    assert await world.queue_depth(dead_letter_queue_name(world.namespace, CONSUMER)) == 0
+
+
+async def test_handler_failing_every_time_ends_in_the_dead_letter_queue(world: World) -> None:
+    event = world.event()
+
+    async with consuming(world.consumer({EVENT_TYPE: world.recorder(fail_first=99)})):
+        await world.publisher.publish(event)
+        [dead] = await world.dead_letters(1)
+
+    assert world.calls == [event.id] * (len(DELAYS) + 1)
+    assert dead.message_id == str(event.id)
+    assert dead.headers["smartslot-attempt"] == len(DELAYS)
+    assert Event.from_json(dead.body) == event
+    assert await world.count("SELECT count(*) FROM effects") + await world.count("SELECT count(*) FROM inbox") == 0
+
+
+# (d) dead-lettered at once
+
+
+async def test_permanent_error_and_undecodable_message_are_dead_lettered_at_once(world: World) -> None:
+    event = world.event()
+    dead_lettered = consumed("dead_lettered") + consumed("dead_lettered", "invalid")
+
+    async with consuming(world.consumer({EVENT_TYPE: world.recorder(fail_first=99, error=PermanentError)})):
+        await world.publisher.publish(event)
+        async with world.amqp.channel() as channel:
+            exchange = await channel.get_exchange(exchange_name(world.namespace), ensure=False)
+            await exchange.publish(aio_pika.Message(b"{not json", message_id="garbage"), routing_key=EVENT_TYPE)
+        dead = await world.dead_letters(2)
+
+    assert sorted(message.message_id for message in dead) == sorted([str(event.id), "garbage"])
+    assert world.calls == [event.id]  # no retries
+    assert all(message.headers["x-death"][0]["reason"] == "rejected" for message in dead)
+    assert consumed("dead_lettered") + consumed("dead_lettered", "invalid") - dead_lettered == 2
+    assert await world.count("SELECT count(*) FROM effects") + await world.count("SELECT count(*) FROM inbox") == 0
+
+
+# (e) unroutable
+
+
+async def test_unroutable_event_is_marked_and_does_not_hold_up_the_batch(world: World) -> None:
+    nobody, somebody = world.event("nobody.listens"), world.event()
+    await world.commit(nobody, somebody)
+
+    assert await world.relay().drain_once() == 2
+
+    rows = await world.pool.fetch("SELECT id, published_at, last_error FROM outbox")
+    state = {row["id"]: (row["published_at"] is not None, row["last_error"]) for row in rows}
+    assert state == {nobody.id: (True, "unroutable"), somebody.id: (True, None)}
+    assert await world.queue_depth(queue_name(world.namespace, CONSUMER)) == 1
+
+
+# (f) broker outage
+
+
+async def test_relay_keeps_rows_while_the_broker_is_unreachable_and_publishes_them_after(world: World) -> None:
+    before, during = world.event(), [world.event(), world.event()]
+    async with TcpProxy(urlsplit(world.stack.amqp_url)) as proxy:
+        connection = await aio_pika.connect_robust(proxy.url, reconnect_interval=0.1)
+        publisher = EventPublisher(connection, world.namespace, timeout=2.0)
+        try:
+            # The consumer shares the broken connection: it must come back by itself too.
+            consumer = world.consumer({EVENT_TYPE: world.recorder()}, amqp=connection)
+            async with consuming(consumer), relaying(world.relay(publisher)):
+                await world.commit(before)
+                await wait_for(lambda: world.effects(before), WAIT, what="the event before the outage")
+
+                await proxy.cut()
+                await world.commit(*during)
+                await wait_for(
+                    lambda: world.count("SELECT count(*) FROM outbox WHERE last_error IS NOT NULL"),
+                    WAIT,
+                    what="a failed publish attempt",
+                )
+                assert await world.count("SELECT count(*) FROM outbox WHERE published_at IS NULL") == 2
+
+                await proxy.restore()
+                await wait_for(
+                    _equals(lambda: world.count("SELECT count(*) FROM effects"), 3),
+                    WAIT,
+                    what="the events held back during the outage applied",
+                )
+        finally:
+            await publisher.close()
+            await connection.close()
+
+    assert await world.count("SELECT count(*) FROM outbox WHERE published_at IS NULL") == 0
+    for event in (before, *during):
+        assert await world.effects(event) == 1
+    assert await world.count("SELECT max(attempts) FROM outbox") >= 2
+
+
+async def test_consumer_waits_out_a_lost_database_connection_without_spending_a_retry(world: World) -> None:
+    event = world.event()
+    retried = consumed("retried")
+    record = world.recorder()
+
+    async def lose_connection_first(connection: asyncpg.Connection, delivered: Event) -> None:
+        await record(connection, delivered)
+        if len(world.calls) == 1:
+            await connection.execute("SELECT pg_terminate_backend(pg_backend_pid())")
+
+    async with consuming(world.consumer({EVENT_TYPE: lose_connection_first})):
+        await world.publisher.publish(event)
+        await wait_for(lambda: world.effects(event), WAIT, what="the event applied on a fresh connection")
+
+    assert world.calls == [event.id, event.id]
+    assert await world.effects(event) == 1
+    assert consumed("retried") == retried
+
+
+async def test_competing_relays_publish_each_row_once(world: World) -> None:
+    events = [world.event(n=n) for n in range(40)]
+    await world.commit(*events)
+    published: list[UUID] = []
+
+    class Slow:
+        async def publish(self, event: Event) -> None:
+            await asyncio.sleep(0.001)  # keep both relays' batches open at the same time
+            published.append(event.id)
+
+    relays = [world.relay(Slow(), batch_size=7) for _ in range(2)]
+    while await world.count("SELECT count(*) FROM outbox WHERE published_at IS NULL"):
+        await asyncio.gather(*(relay.drain_once() for relay in relays))
+
+    assert sorted(published) == sorted(event.id for event in events)
+
+
+async def test_relay_listens_again_after_losing_its_connection(world: World) -> None:
+    first, second = world.event(), world.event()
+    # With a poll this long, only a notification gets an event out within the test's patience.
+    async with consuming(world.consumer({EVENT_TYPE: world.recorder()})), relaying(world.relay(poll_interval=60)):
+        await wait_for(lambda: _relay_listening(world, set()), WAIT, what="the relay listening")
+        killed = await _terminate_other_backends(world)
+        await world.commit(first)
+        await wait_for(lambda: world.effects(first), WAIT, what="the event after the connections were killed")
+        await wait_for(lambda: _relay_listening(world, killed), WAIT, what="the relay listening again")
+        await world.commit(second)
+        await wait_for(lambda: world.effects(second), WAIT, what="an event woken by the new LISTEN")
+
+    assert world.calls == [first.id, second.id]
+
+
+async def test_publisher_reports_unroutable_and_unconfirmed_events(world: World) -> None:
+    with pytest.raises(Unroutable):
+        await world.publisher.publish(world.event("nobody.listens"))
+    await world.publisher.publish(world.event())  # the channel survives a returned message
+
+    closed = await aio_pika.connect(world.stack.amqp_url)
+    publisher = EventPublisher(closed, world.namespace, timeout=2.0)
+    await publisher.publish(world.event())
+    await closed.close()
+    with pytest.raises(PublishFailed):
+        await publisher.publish(world.event())
+    await publisher.close()
+
+    assert await world.queue_depth(queue_name(world.namespace, CONSUMER)) == 2
+
+
+async def test_trace_continues_from_the_producer_through_a_retry(world: World) -> None:
+    # Without an SDK the consumer span is non-recording but still carries the producer's trace, so this
+    # needs no process-wide tracer provider; with one configured, the span is a real child of the same trace.
+    producer = SpanContext(
+        0x5EED_0000_0000_0000_0000_0000_0000_0001,
+        0x00F0_67AA_0BA9_02B7,
+        is_remote=False,
+        trace_flags=TraceFlags(TraceFlags.SAMPLED),
+    )
+    with trace.use_span(NonRecordingSpan(producer)):
+        event = world.event()
+    await world.commit(event)
+    traces: list[int] = []
+    record = world.recorder(fail_first=1)
+
+    async def traced(connection: asyncpg.Connection, delivered: Event) -> None:
+        traces.append(trace.get_current_span().get_span_context().trace_id)
+        await record(connection, delivered)
+
+    async with consuming(world.consumer({EVENT_TYPE: traced})), relaying(world.relay()):
+        await wait_for(lambda: world.effects(event), WAIT, what="the event applied")
+
+    assert traces == [producer.trace_id, producer.trace_id]
+
+
+async def test_consumer_dying_mid_handler_gets_the_message_redelivered_and_applied_once(world: World) -> None:
+    event = world.event()
+    doomed = await aio_pika.connect(world.stack.amqp_url)  # plain: it must stay dead once closed
+    dying: list[asyncio.Task[None]] = []
+    record = world.recorder()
+
+    async def die_on_first_delivery(connection: asyncpg.Connection, delivered: Event) -> None:
+        await record(connection, delivered)
+        if len(world.calls) == 1:
+            dying.append(asyncio.create_task(doomed.close()))  # the process goes away mid-transaction
+            await asyncio.Event().wait()
+
+    first = world.consumer({EVENT_TYPE: die_on_first_delivery}, amqp=doomed)
+    await first.start()
+    await world.publisher.publish(event)
+    await wait_for(_holds(lambda: bool(dying)), WAIT, what="the first consumer to take the event")
+    await dying[0]
+    await first.stop()
+
+    async with consuming(world.consumer({EVENT_TYPE: die_on_first_delivery})):
+        await wait_for(lambda: world.effects(event), WAIT, what="the redelivered event applied")
+
+    assert world.calls == [event.id, event.id]
+    assert await world.effects(event) == 1
+    assert await world.count("SELECT count(*) FROM inbox") == 1
+
+
+# after-commit actions and shutdown
+
+
+async def test_after_commit_runs_once_committed_and_its_failure_is_not_retried(world: World) -> None:
+    good, bad = world.event(kind="good"), world.event(kind="bad")
+    seen_committed: list[int] = []
+    retried = consumed("retried")
+
+    async def handler(connection: asyncpg.Connection, event: Event) -> AfterCommit:
+        await world.recorder()(connection, event)
+
+        async def after_commit() -> None:
+            seen_committed.append(await world.effects(event))  # read on another connection
+            if event.payload["kind"] == "bad":
+                raise RuntimeError("mail server down, on purpose")
+
+        return after_commit
+
+    async with consuming(world.consumer({EVENT_TYPE: handler})):
+        await world.publisher.publish(good)
+        await world.publisher.publish(bad)
+        await wait_for(_holds(lambda: len(seen_committed) == 2), WAIT, what="both after-commit actions")
+        await wait_for(
+            _equals(lambda: world.queue_depth(queue_name(world.namespace, CONSUMER)), 0), WAIT, what="both acked"
+        )
+
+    assert seen_committed == [1, 1]
+    assert world.calls == [good.id, bad.id]
+    assert consumed("retried") == retried
+    assert await world.queue_depth(dead_letter_queue_name(world.namespace, CONSUMER)) == 0
+
+
+async def test_stop_waits_for_the_event_in_hand(world: World) -> None:
+    event, entered, release = world.event(), asyncio.Event(), asyncio.Event()
+    record = world.recorder()
+
+    async def slow(connection: asyncpg.Connection, delivered: Event) -> None:
+        entered.set()
+        await release.wait()
+        await record(connection, delivered)
+
+    consumer = world.consumer({EVENT_TYPE: slow})
+    await consumer.start()
+    await world.publisher.publish(event)
+    await asyncio.wait_for(entered.wait(), WAIT)
+    stopping = asyncio.create_task(consumer.stop())
+    await wait_for(
+        _equals(lambda: world.consumers_on(queue_name(world.namespace, CONSUMER)), 0),
+        WAIT,
+        what="the subscription cancelled",
+    )
+    assert not stopping.done()  # still waiting for the handler
+
+    release.set()
+    await asyncio.wait_for(stopping, WAIT)
+
+    assert await world.effects(event) == 1
+    assert await world.queue_depth(queue_name(world.namespace, CONSUMER)) == 0  # acked before the channel closed
+
+
+# the aiohttp glue
+
+
+async def test_cleanup_contexts_carry_an_event_from_outbox_to_handler(world: World) -> None:
+    pool_key = web.AppKey("pool", asyncpg.Pool)
+    amqp_key = web.AppKey("amqp", AbstractRobustConnection)
+    namespace = world.namespace + "app."
+    app = web.Application()
+    app.cleanup_ctx.extend(
+        [
+            pool_context(pool_key, world.stack.database_url, world.schema, min_size=1, max_size=4),
+            amqp_context(amqp_key, world.stack.amqp_url, namespace, retry_delays=DELAYS),
+            relay_context(pool_key, amqp_key, world.schema, namespace, poll_interval=0.1),
+            consumer_context(
+                pool_key, amqp_key, CONSUMER, namespace, {EVENT_TYPE: world.recorder()}, retry_delays=DELAYS
+            ),
+        ]
+    )
+    runner = web.AppRunner(app)
+    await runner.setup()
+    try:
+        await amqp_readiness(amqp_key).probe(app)
+        event = world.event()
+        await world.commit(event)
+        await wait_for(lambda: world.effects(event), WAIT, what="the event through the app's relay and consumer")
+    finally:
+        await runner.cleanup()
+
+    assert world.calls == [event.id]
+    with pytest.raises(ConnectionError):
+        await amqp_readiness(amqp_key).probe(app)
+
+
+class TcpProxy:
+    """Forwards a local port to the broker; `cut()` drops every connection and refuses new ones until `restore()`."""
+
+    def __init__(self, target: Any) -> None:
+        self._target = target
+        self._server: asyncio.Server | None = None
+        self._port = 0
+        self._links: set[asyncio.Task[None]] = set()
+
+    @property
+    def url(self) -> str:
+        target = self._target
+        netloc = f"{target.username}:{target.password}@127.0.0.1:{self._port}"
+        return urlunsplit((target.scheme, netloc, target.path, target.query, ""))
+
+    async def __aenter__(self) -> TcpProxy:
+        await self.restore()
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.cut()
+
+    async def restore(self) -> None:
+        self._server = await asyncio.start_server(self._link, "127.0.0.1", self._port)
+        self._port = self._server.sockets[0].getsockname()[1]
+
+    async def cut(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
+        for link in list(self._links):
+            link.cancel()
+        await asyncio.gather(*self._links, return_exceptions=True)
+
+    async def _link(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._links.add(task)
+        try:
+            broker_reader, broker_writer = await asyncio.open_connection(self._target.hostname, self._target.port)
+            try:
+                await asyncio.gather(_pipe(client_reader, broker_writer), _pipe(broker_reader, client_writer))
+            finally:
+                broker_writer.transport.abort()
+        finally:
+            client_writer.transport.abort()
+            self._links.discard(task)
+
+
+async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    while chunk := await reader.read(65536):
+        writer.write(chunk)
+        await writer.drain()
+    writer.transport.abort()
+
+
+async def _terminate_other_backends(world: World) -> set[int]:
+    """Kill every server connection of the world's pool, as a database restart would; return their pids."""
+    rows = await world.pool.fetch(
+        "SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND pid <> pg_backend_pid()",
+        f"smartslot-{world.schema}",
+    )
+    pids = {row["pid"] for row in rows}
+    await world.pool.execute("SELECT pg_terminate_backend(pid) FROM unnest($1::int[]) AS pid", list(pids))
+    return pids
+
+
+async def _relay_listening(world: World, killed: set[int]) -> bool:
+    """Whether a connection other than the killed ones is listening for the world's outbox."""
+    return bool(
+        await world.pool.fetchval(
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE application_name = $1 AND query ILIKE 'LISTEN%' AND NOT (pid = ANY($2::int[]))",
+            f"smartslot-{world.schema}",
+            list(killed),
+        )
+    )

@@ -1,0 +1,57 @@
+"""Topology names and queue arguments, and start-up failure when the broker is not there."""
+
+from __future__ import annotations
+
+import pytest
+
+from smartslot_common.errors import DependencyUnavailable
+from smartslot_common.messaging import connect_amqp
+from smartslot_common.messaging.context import amqp_target
+from smartslot_common.messaging.topology import (
+    dead_letter_exchange_name,
+    dead_letter_queue_name,
+    exchange_name,
+    main_queue_arguments,
+    queue_name,
+    retry_queue_arguments,
+    retry_queue_name,
+)
+
+
+def test_names_carry_the_namespace() -> None:
+    assert exchange_name("t1.") == "t1.smartslot.events"
+    assert dead_letter_exchange_name("") == "smartslot.dlx"
+    assert queue_name("t1.", "notifier") == "t1.smartslot.notifier"
+    assert dead_letter_queue_name("t1.", "notifier") == "t1.smartslot.notifier.dlq"
+    assert retry_queue_name("t1.", "notifier", 2) == "t1.smartslot.notifier.retry.2"
+
+
+def test_main_queue_is_quorum_with_a_delivery_limit_and_dead_letters_to_its_own_dlq() -> None:
+    arguments = main_queue_arguments("t1.", "waitlist", delivery_limit=7)
+
+    assert arguments["x-queue-type"] == "quorum"
+    assert arguments["x-delivery-limit"] == 7
+    assert arguments["x-dead-letter-exchange"] == "t1.smartslot.dlx"
+    assert arguments["x-dead-letter-routing-key"] == "waitlist"
+    assert arguments["x-dead-letter-strategy"] == "at-least-once"
+
+
+def test_retry_tier_expires_back_into_the_main_queue() -> None:
+    arguments = retry_queue_arguments("t1.", "waitlist", 0.25)
+
+    assert arguments["x-message-ttl"] == 250
+    assert arguments["x-dead-letter-exchange"] == ""
+    assert arguments["x-dead-letter-routing-key"] == "t1.smartslot.waitlist"
+
+
+def test_amqp_target_hides_credentials() -> None:
+    assert amqp_target("amqp://guest:secret@broker.local:5673/vh") == "broker.local:5673"
+    assert amqp_target("amqp://guest:secret@broker.local/") == "broker.local:5672"
+
+
+async def test_unreachable_broker_at_start_up_names_the_dependency_and_the_fix() -> None:
+    with pytest.raises(DependencyUnavailable, match=r"RabbitMQ at 127\.0\.0\.1:1\b") as raised:
+        await connect_amqp("amqp://guest:guest@127.0.0.1:1/", timeout=2.0)
+
+    assert "make infra" in str(raised.value)
+    assert "guest" not in str(raised.value)
