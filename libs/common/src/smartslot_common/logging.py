@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
 import structlog
 from opentelemetry import trace
 
-SECRET_KEYS = frozenset({"password", "token", "access_token", "secret", "authorization", "jwt_secret", "dsn"})
+SECRET_KEYS = frozenset(
+    {"password", "token", "access_token", "secret", "authorization", "jwt_secret", "dsn", "cookie", "set-cookie"}
+)
+SECRET_SUFFIXES = ("_password", "_token", "_secret")
 REDACTED = "[redacted]"
 
 
@@ -23,10 +27,21 @@ def add_trace_ids(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]
     return event_dict
 
 
+def _names_secret(key: object) -> bool:
+    # Any case, since HTTP headers arrive as `Authorization`; suffixes catch `refresh_token`, `admin_password`.
+    return isinstance(key, str) and (key.lower() in SECRET_KEYS or key.lower().endswith(SECRET_SUFFIXES))
+
+
+def _redacted(value: Any) -> Any:
+    if isinstance(value, Mapping):  # e.g. a logged headers dict
+        return {key: REDACTED if _names_secret(key) else _redacted(item) for key, item in value.items()}
+    return value
+
+
 def redact_secrets(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
-    """Replace the value of any key that names a secret."""
-    for key in event_dict.keys() & SECRET_KEYS:
-        event_dict[key] = REDACTED
+    """Replace the value of any key that names a secret, in nested mappings too."""
+    for key, value in event_dict.items():
+        event_dict[key] = REDACTED if _names_secret(key) else _redacted(value)
     return event_dict
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Callable
 from typing import TypeVar
@@ -9,6 +10,7 @@ from typing import TypeVar
 import pydantic
 import uvloop
 from aiohttp import web
+from pydantic_settings import SettingsError
 
 from smartslot_common.errors import DependencyUnavailable
 from smartslot_common.logging import configure_logging
@@ -16,13 +18,30 @@ from smartslot_common.settings import ServiceSettings
 from smartslot_common.tracing import configure_tracing
 
 SettingsT = TypeVar("SettingsT", bound=ServiceSettings)
+SEE_README = "see the configuration table in README.md"
 
 
-def _settings_problem(error: pydantic.ValidationError) -> str:
+def _variable(settings_class: type[ServiceSettings], field_or_alias: str) -> str:
+    """The environment variable behind an error's location: a shared alias as is, a field with its service prefix."""
+    field = settings_class.model_fields.get(field_or_alias)
+    if field is not None and field.validation_alias is None:
+        return (settings_class.model_config.get("env_prefix", "") + field_or_alias).upper()
+    return field_or_alias.upper()
+
+
+def _settings_problem(settings_class: type[ServiceSettings], error: pydantic.ValidationError) -> str:
     fields = ", ".join(
-        f"{'.'.join(map(str, item['loc'])).upper()}: {item['msg']}" for item in error.errors(include_url=False)
+        ".".join([_variable(settings_class, str(item["loc"][0])), *map(str, item["loc"][1:])]) + f": {item['msg']}"
+        for item in error.errors(include_url=False)
     )
-    return f"invalid settings ({fields}); see the configuration table in README.md"
+    return f"invalid settings ({fields}); {SEE_README}"
+
+
+def _unparsable_problem(settings_class: type[ServiceSettings], error: SettingsError) -> str:
+    # pydantic-settings raises this, not a ValidationError, when a list or dict variable is not JSON.
+    named = re.search(r'field "(\w+)"', str(error))
+    variable = _variable(settings_class, named[1]) if named else "a setting"
+    return f"invalid settings ({variable}: not valid JSON: {error.__cause__ or error}); {SEE_README}"
 
 
 def load_or_exit(settings_class: type[SettingsT]) -> SettingsT:
@@ -30,8 +49,11 @@ def load_or_exit(settings_class: type[SettingsT]) -> SettingsT:
     try:
         return settings_class.load()
     except pydantic.ValidationError as error:
-        print(f"{settings_class.service_name}: {_settings_problem(error)}", file=sys.stderr)
-        sys.exit(2)
+        problem = _settings_problem(settings_class, error)
+    except SettingsError as error:
+        problem = _unparsable_problem(settings_class, error)
+    print(f"{settings_class.service_name}: {problem}", file=sys.stderr)
+    sys.exit(2)
 
 
 def run_service(create_app: Callable[[SettingsT], web.Application], settings_class: type[SettingsT]) -> None:

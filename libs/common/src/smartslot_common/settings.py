@@ -5,15 +5,19 @@ from __future__ import annotations
 import os
 from typing import Any, ClassVar, Self
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SHARED_PREFIX = "SMARTSLOT_"
 
 
 def shared(default: Any, name: str, **kwargs: Any) -> Any:
-    """A field read from the shared `SMARTSLOT_<NAME>` variable rather than the service's prefix."""
-    return Field(default, validation_alias=AliasChoices(SHARED_PREFIX + name.upper(), name), **kwargs)
+    """A field read from the shared `SMARTSLOT_<NAME>` variable rather than the service's prefix.
+
+    Only the prefixed name is an alias: a bare `DATABASE_URL` or `LOG_LEVEL` belongs to some other program.
+    Keyword arguments may still use the field's name (`populate_by_name`).
+    """
+    return Field(default, validation_alias=SHARED_PREFIX + name.upper(), **kwargs)
 
 
 class ServiceSettings(BaseSettings):

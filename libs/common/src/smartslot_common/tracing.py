@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
@@ -43,7 +45,10 @@ def _instrument_libraries() -> None:
     from opentelemetry.instrumentation.redis import RedisInstrumentor
 
     AioHttpClientInstrumentor().instrument()
-    AioHttpServerInstrumentor().instrument()
+    with warnings.catch_warnings():
+        # The server instrumentation subclasses web.Application, which aiohttp discourages with a warning.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        AioHttpServerInstrumentor().instrument()
     AsyncPGInstrumentor().instrument()
     RedisInstrumentor().instrument()
 

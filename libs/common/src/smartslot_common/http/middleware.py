@@ -40,6 +40,10 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
         status = response.status
         response.headers[REQUEST_ID_HEADER] = request_id
         return response
+    except web.HTTPException as raised:  # a redirect raised rather than returned; errors are already responses
+        status = raised.status
+        raised.headers[REQUEST_ID_HEADER] = request_id
+        raise
     finally:
         if request.path not in QUIET_PATHS:
             log.info("request", method=request.method, route=_route_template(request), status=status,
@@ -83,6 +87,9 @@ async def red_metrics(request: web.Request, handler: Handler) -> web.StreamRespo
         response = await handler(request)
         status = response.status
         return response
+    except web.HTTPException as raised:  # a redirect raised rather than returned is not a server error
+        status = raised.status
+        raise
     finally:
         route = _route_template(request)
         labels = {"route": route, "method": request.method, "status_class": f"{status // 100}xx"}

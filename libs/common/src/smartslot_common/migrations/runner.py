@@ -52,6 +52,17 @@ def _read_package_sql(package: str, prefix: str = "") -> list[Migration]:
     return [Migration(prefix + name, resources.files(package).joinpath(name).read_text()) for name in files]
 
 
+def component_plan(*components: str) -> list[Migration]:
+    """The migrations of shared components (e.g. "outbox", "inbox"), in the order given."""
+    return [
+        migration
+        for component in components
+        for migration in _read_package_sql(
+            f"smartslot_common.migrations.components.{component}", f"common.{component}."
+        )
+    ]
+
+
 def load_plan(service: str) -> tuple[str, list[Migration]]:
     """The schema a service owns and the ordered migrations that build it."""
     package = f"{service}.migrations"
@@ -62,10 +73,7 @@ def load_plan(service: str) -> tuple[str, list[Migration]]:
     schema = getattr(module, "SCHEMA", None)
     if not schema or not re.fullmatch(r"[a-z_][a-z0-9_]*", schema):
         raise MigrationError(f"{package} must declare SCHEMA as a plain lower-case identifier")
-    plan: list[Migration] = []
-    for component in getattr(module, "COMPONENTS", ()):
-        plan += _read_package_sql(f"smartslot_common.migrations.components.{component}", f"common.{component}.")
-    return schema, plan + _read_package_sql(package)
+    return schema, component_plan(*getattr(module, "COMPONENTS", ())) + _read_package_sql(package)
 
 
 async def _applied(connection: asyncpg.Connection) -> dict[str, str]:
@@ -89,13 +97,16 @@ async def apply_migrations(connection: asyncpg.Connection, schema: str, plan: li
                 if recorded != migration.checksum:
                     raise MigrationError(f"{schema}/{migration.name} changed after it was applied")
                 continue
-            async with connection.transaction():
-                await connection.execute(migration.sql)
-                await connection.execute(
-                    "INSERT INTO schema_migrations (name, checksum) VALUES ($1, $2)",
-                    migration.name,
-                    migration.checksum,
-                )
+            try:
+                async with connection.transaction():
+                    await connection.execute(migration.sql)
+                    await connection.execute(
+                        "INSERT INTO schema_migrations (name, checksum) VALUES ($1, $2)",
+                        migration.name,
+                        migration.checksum,
+                    )
+            except asyncpg.PostgresError as error:  # rolled back; the operator needs to know which file failed
+                raise MigrationError(f"{schema}/{migration.name} failed: {error}") from error
             done.append(migration.name)
         return done
     finally:

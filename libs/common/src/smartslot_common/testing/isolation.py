@@ -10,7 +10,7 @@ import secrets
 import shutil
 import subprocess
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from urllib.parse import quote, urlsplit, urlunsplit
 
@@ -131,13 +131,13 @@ async def isolated_stack(services: tuple[str, ...] = ALL_SERVICES) -> AsyncItera
     amqp_url = _with_path(amqp, "/" + quote(name, safe="")) if vhost_made else amqp
     redis_url = _env("REDIS_URL", "redis://127.0.0.1:6379/0")
     namespace = f"t{run_id}."
-    await _create_database(admin_url, name)
-    try:
+    # Each removal runs even when set-up or an earlier removal failed, so nothing of the run is left behind.
+    async with AsyncExitStack() as cleanup:
+        if vhost_made:
+            cleanup.callback(_rabbitmqctl, "delete_vhost", name)
+        cleanup.push_async_callback(_delete_redis_keys, redis_url, namespace)
+        cleanup.push_async_callback(_drop_database, admin_url, name)
+        await _create_database(admin_url, name)
         await migrate_all(database_url, services)
         replica = await _replica_url(primary, name)
         yield IsolatedStack(run_id, database_url, replica, redis_url, amqp_url, namespace)
-    finally:
-        await _drop_database(admin_url, name)
-        await _delete_redis_keys(redis_url, namespace)
-        if vhost_made:
-            _rabbitmqctl("delete_vhost", name)

@@ -54,3 +54,19 @@ class HoldQuota(BookingError):
 
 class InvalidSchedule(BookingError):
     code = "validation_error"
+
+
+class IdempotencyMismatch(BookingError):
+    code = "idempotency_mismatch"
+
+
+class IdempotencyInFlight(BookingError):
+    code = "idempotency_in_flight"
+
+
+class NoProviderAvailable(BookingError):
+    code = "no_provider_available"
+
+
+class ConflictingAppointments(BookingError):
+    code = "conflicting_appointments"

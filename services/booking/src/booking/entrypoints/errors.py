@@ -16,6 +16,7 @@ STATUS = {
     errors.HoldExpired: 410,
     errors.HoldQuota: 429,
     errors.InvalidSchedule: 422,
+    errors.IdempotencyMismatch: 422,
 }
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import asyncpg
 
@@ -20,6 +22,7 @@ from smartslot_common.messaging import Event, add_to_outbox
 
 log = get_logger(__name__)
 PRODUCER = "booking"
+OnCommit = Callable[[asyncpg.Connection, Any], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -56,12 +59,12 @@ async def _acquire(lock: SlotLock | None, slot_id: uuid.UUID, ttl_seconds: int) 
 
 
 async def place_hold(
-    pool: asyncpg.Pool, lock: SlotLock | None, policy: HoldPolicy, command: PlaceHold
+    pool: asyncpg.Pool, lock: SlotLock | None, policy: HoldPolicy, command: PlaceHold, on_commit: OnCommit | None = None
 ) -> asyncpg.Record:
     """Hold one seat; the appointment is `locked` until `hold_expires_at` (database clock)."""
     held = await _acquire(lock, command.slot_id, policy.ttl_seconds)
     try:
-        appointment = await _hold_in_database(pool, policy, command, held)
+        appointment = await _hold_in_database(pool, policy, command, held, on_commit)
     except BaseException:
         if held is not None and lock is not None:
             await lock.release(held)
@@ -71,7 +74,7 @@ async def place_hold(
 
 
 async def _hold_in_database(
-    pool: asyncpg.Pool, policy: HoldPolicy, command: PlaceHold, held: HeldLock | None
+    pool: asyncpg.Pool, policy: HoldPolicy, command: PlaceHold, held: HeldLock | None, on_commit: OnCommit | None
 ) -> asyncpg.Record:
     async with pool.acquire() as connection, connection.transaction():
         now = await repo.database_now(connection)
@@ -90,6 +93,8 @@ async def _hold_in_database(
         })
         await repo.record_transition(connection, appointment["id"], None, "locked", command.client_id, "client", None)
         await add_to_outbox(connection, Event.create(APPOINTMENT_LOCKED, appointment_payload(appointment), PRODUCER))
+        if on_commit is not None:
+            await on_commit(connection, appointment)
         return appointment
 
 
