@@ -72,3 +72,20 @@ async def count_live_holds(connection: asyncpg.Connection, client_id: uuid.UUID)
         "AND hold_expires_at > clock_timestamp()",
         client_id,
     )
+
+
+async def release_seat(connection: asyncpg.Connection, slot_id: uuid.UUID, counter: str) -> None:
+    """Give back one `held` or `booked` seat (the CHECK constraint refuses going below zero)."""
+    assert counter in ("held", "booked")
+    await connection.execute(
+        f"UPDATE slots SET {counter} = {counter} - 1, version = version + 1, updated_at = now() WHERE id = $1",
+        slot_id,
+    )
+
+
+async def lock_appointment(connection: asyncpg.Connection, appointment_id: uuid.UUID) -> asyncpg.Record | None:
+    """The appointment row, locked for this transaction (every transition reads it this way)."""
+    return await connection.fetchrow(
+        f"SELECT {APPOINTMENT_COLUMNS}, version, lock_token FROM appointments WHERE id = $1 FOR UPDATE",
+        appointment_id,
+    )
