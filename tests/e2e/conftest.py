@@ -15,7 +15,7 @@ import pytest
 
 from smartslot_common.api_client import ApiClient
 from smartslot_common.testing import IsolatedStack
-from smartslot_common.testing.processes import ServiceStack
+from smartslot_common.testing.processes import ServiceStack, running_services, stack_settings
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -29,16 +29,6 @@ class RunningStack:
     admin_email: str
     admin_password: str
     processes: ServiceStack | None
-
-
-def _test_settings(stack: IsolatedStack, admin_email: str, admin_password: str) -> dict[str, str]:
-    return stack.env | {
-        "SMARTSLOT_JWT_SECRET": secrets.token_urlsafe(48),
-        "SMARTSLOT_BOOTSTRAP_ADMIN_EMAIL": admin_email,
-        "SMARTSLOT_BOOTSTRAP_ADMIN_PASSWORD": admin_password,
-        "SMARTSLOT_SWEEP_INTERVAL_SECONDS": "0.2",
-        "SMARTSLOT_LOG_LEVEL": "INFO",
-    }
 
 
 @pytest.fixture(scope="session")
@@ -55,14 +45,10 @@ async def running_stack(stack: IsolatedStack) -> AsyncIterator[RunningStack]:
         )
         return
     admin_email, admin_password = f"admin-{stack.run_id}@example.com", secrets.token_urlsafe(16)
-    processes = ServiceStack(_test_settings(stack, admin_email, admin_password),
-                             REPO_ROOT / "var" / "test-logs" / stack.run_id)
-    try:
-        await processes.start_all()
+    env = stack_settings(stack.env, admin_email, admin_password)
+    async with running_services(env, REPO_ROOT / "var" / "test-logs" / stack.run_id) as processes:
         yield RunningStack(processes.services["gateway"].url, stack.database_url, admin_email, admin_password,
                            processes)
-    finally:
-        processes.stop_all()
 
 
 @pytest.fixture(scope="session")

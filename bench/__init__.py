@@ -1,0 +1,1 @@
+"""SmartSlot's load driver and scenarios: open-loop, bounded, loopback only."""

@@ -1,0 +1,51 @@
+"""The stack a benchmark runs against: its own isolated servers and service processes, like the e2e tests."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+
+from smartslot_common.api_client import ApiClient
+from smartslot_common.testing import isolated_stack
+from smartslot_common.testing.processes import ServiceStack, running_services, stack_settings
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+BENCH_SETTINGS = {
+    "SMARTSLOT_LOG_LEVEL": "WARNING",  # one log line per request would measure the logger, not the booking
+    "SMARTSLOT_DB_POOL_MAX_SIZE": "20",
+}
+
+
+@dataclass
+class BenchEnvironment:
+    """URLs, database and credentials of the stack under load."""
+
+    processes: ServiceStack
+    database_url: str
+    session: aiohttp.ClientSession
+    admin_token: str
+
+    def url(self, service: str) -> str:
+        return self.processes.services[service].url
+
+    @property
+    def api(self) -> ApiClient:
+        return ApiClient(self.session, self.url("gateway"))
+
+
+@asynccontextmanager
+async def bench_environment(**extra_env: str) -> AsyncIterator[BenchEnvironment]:
+    """An isolated stack for one benchmark run, torn down afterwards."""
+    async with isolated_stack() as stack:
+        admin, password = f"bench-admin-{stack.run_id}@example.com", secrets.token_urlsafe(16)
+        env = stack_settings(stack.env, admin, password, **BENCH_SETTINGS, **extra_env)
+        log_dir = REPO_ROOT / "var" / "bench-logs" / stack.run_id
+        connector = aiohttp.TCPConnector(limit=0, force_close=False)
+        async with running_services(env, log_dir) as processes, aiohttp.ClientSession(connector=connector) as session:
+            token = await ApiClient(session, processes.services["gateway"].url).token(admin, password)
+            yield BenchEnvironment(processes, stack.database_url, session, token)

@@ -1,0 +1,1 @@
+"""Benchmark scenarios; each returns an `Outcome` plus the facts it checked."""
