@@ -10,6 +10,8 @@ import orjson
 from aiohttp import web
 
 from smartslot_common.errors import DependencyUnavailable
+from smartslot_common.http.health import ReadinessCheck
+from smartslot_common.settings import ServiceSettings
 
 POSTGRES_HINT = "start it with `make infra` (or `pg_ctlcluster <version> main start`)"
 
@@ -66,3 +68,20 @@ def pool_context(
 async def ping(pool: asyncpg.Pool) -> None:
     """Raise unless the database answers a trivial query."""
     await pool.fetchval("SELECT 1")
+
+
+def postgres_readiness(key: web.AppKey[asyncpg.Pool], name: str = "postgres") -> ReadinessCheck:
+    """Readiness check: the pool under `key` answers a trivial query."""
+
+    async def probe(app: web.Application) -> None:
+        await ping(app[key])
+
+    return ReadinessCheck(name, probe, "start PostgreSQL: make infra")
+
+
+def service_pool_context(
+    key: web.AppKey[asyncpg.Pool], settings: ServiceSettings, schema: str
+) -> Callable[[web.Application], AsyncIterator[None]]:
+    """The service's primary pool, sized and located by its settings."""
+    return pool_context(key, settings.database_url.get_secret_value(), schema,
+                        settings.db_pool_min_size, settings.db_pool_max_size)

@@ -11,7 +11,7 @@ from availability.app_keys import AMQP, CACHE, POOL, READ_POOL, REDIS, SETTINGS
 from availability.entrypoints.consumers import handlers
 from availability.entrypoints.http import routes
 from availability.settings import AvailabilitySettings
-from smartslot_common.db import create_pool, ping, pool_context
+from smartslot_common.db import create_pool, ping, pool_context, postgres_readiness
 from smartslot_common.http import ReadinessCheck, create_base_app
 from smartslot_common.logging import get_logger
 from smartslot_common.messaging import amqp_context, amqp_readiness, consumer_context
@@ -51,7 +51,7 @@ async def _replica_probe(app: web.Application) -> None:
 def create_app(settings: AvailabilitySettings) -> web.Application:
     """An unstarted availability service for these settings."""
     app = create_base_app([
-        ReadinessCheck("postgres", lambda app: ping(app[POOL]), "start PostgreSQL: make infra"),
+        postgres_readiness(POOL),
         ReadinessCheck("replica", _replica_probe, "make replica", critical=settings.replica_database_url is not None),
         ReadinessCheck("redis", lambda app: app[REDIS].ping(), "start Redis: make infra"),
         amqp_readiness(AMQP),

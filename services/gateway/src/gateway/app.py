@@ -13,8 +13,8 @@ from gateway.entrypoints.identity import routes as identity_routes
 from gateway.entrypoints.proxy import add_proxy_routes
 from gateway.service_layer.accounts import ensure_admin
 from gateway.settings import GatewaySettings
-from smartslot_common.db import ping, pool_context
-from smartslot_common.http import ReadinessCheck, create_base_app
+from smartslot_common.db import postgres_readiness, service_pool_context
+from smartslot_common.http import create_base_app
 
 SCHEMA = "identity"
 
@@ -41,12 +41,11 @@ async def _bootstrap_admin(app: web.Application) -> None:
 
 def create_app(settings: GatewaySettings) -> web.Application:
     """An unstarted gateway for these settings."""
-    app = create_base_app([ReadinessCheck("postgres", lambda app: ping(app[POOL]), "start PostgreSQL: make infra")])
+    app = create_base_app([postgres_readiness(POOL)])
     app[SETTINGS] = settings
     app[TOKENS] = token_issuer(settings)
     app.cleanup_ctx.extend([
-        pool_context(POOL, settings.database_url.get_secret_value(), SCHEMA,
-                     settings.db_pool_min_size, settings.db_pool_max_size),
+        service_pool_context(POOL, settings, SCHEMA),
         _http_client,
     ])
     app.on_startup.append(_bootstrap_admin)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from smartslot_common.db import ping, pool_context
-from smartslot_common.http import ReadinessCheck, create_base_app
+from smartslot_common.db import postgres_readiness, service_pool_context
+from smartslot_common.http import create_base_app
 from smartslot_common.messaging import amqp_context, amqp_readiness, consumer_context, relay_context
 from waitlist.app_keys import AMQP, POOL, SETTINGS
 from waitlist.settings import WaitlistSettings
@@ -17,13 +17,12 @@ HANDLERS: dict = {}
 def create_app(settings: WaitlistSettings) -> web.Application:
     """An unstarted waitlist service for these settings."""
     app = create_base_app([
-        ReadinessCheck("postgres", lambda app: ping(app[POOL]), "start PostgreSQL: make infra"),
+        postgres_readiness(POOL),
         amqp_readiness(AMQP),
     ])
     app[SETTINGS] = settings
     app.cleanup_ctx.extend([
-        pool_context(POOL, settings.database_url.get_secret_value(), SCHEMA,
-                     settings.db_pool_min_size, settings.db_pool_max_size),
+        service_pool_context(POOL, settings, SCHEMA),
         amqp_context(AMQP, settings.amqp_url.get_secret_value(), settings.namespace),
         relay_context(POOL, AMQP, SCHEMA, settings.namespace),
         consumer_context(POOL, AMQP, "waitlist", settings.namespace, HANDLERS),

@@ -9,6 +9,7 @@ APPOINTMENT_CONFIRMED: Final = "appointment.confirmed"
 APPOINTMENT_CANCELLED: Final = "appointment.cancelled"
 APPOINTMENT_COMPLETED: Final = "appointment.completed"
 APPOINTMENT_EXPIRED: Final = "appointment.expired"
+APPOINTMENT_RESCHEDULED: Final = "appointment.rescheduled"
 SLOT_CREATED: Final = "slot.created"
 SLOT_RELEASED: Final = "slot.released"
 SLOT_BLOCKED: Final = "slot.blocked"
@@ -26,6 +27,7 @@ EVENT_TYPES: Final = (
     APPOINTMENT_CANCELLED,
     APPOINTMENT_COMPLETED,
     APPOINTMENT_EXPIRED,
+    APPOINTMENT_RESCHEDULED,
     SLOT_CREATED,
     SLOT_RELEASED,
     SLOT_BLOCKED,

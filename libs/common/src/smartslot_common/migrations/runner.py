@@ -43,9 +43,11 @@ class Migration:
 
 
 def _read_package_sql(package: str, prefix: str = "") -> list[Migration]:
-    files = sorted(
-        entry.name for entry in resources.files(package).iterdir() if FILENAME.match(entry.name)
-    )
+    names = [entry.name for entry in resources.files(package).iterdir() if entry.name.endswith(".sql")]
+    misnamed = [name for name in names if not FILENAME.match(name)]
+    if misnamed:  # it would otherwise be skipped without a word, and never applied
+        raise MigrationError(f"{package}: {', '.join(sorted(misnamed))} not named NNNN_description.sql")
+    files = sorted(names)
     numbers = [name[:4] for name in files]
     if len(numbers) != len(set(numbers)):
         raise MigrationError(f"{package}: two migrations share a number")
