@@ -14,24 +14,31 @@ from opentelemetry.sdk.trace import TracerProvider
 from smartslot_common.logging import REDACTED, configure_logging, get_logger
 
 Lines = Callable[[], list[dict[str, Any]]]
+StartLogging = Callable[..., Lines]
 NOISY = ("aiormq", "aio_pika", "asyncio")
 
 
 @pytest.fixture
-def logged_lines(capsys: pytest.CaptureFixture[str]) -> Iterator[Lines]:
-    """Logging configured as a service does it, writing to captured stdout; every global put back afterwards."""
+def start_logging(capsys: pytest.CaptureFixture[str]) -> Iterator[StartLogging]:
+    """Configure logging as a service does (in the test, so stdout is the test's) and read back the lines.
+
+    Every global it touches is put back afterwards.
+    """
     root = logging.getLogger()
     saved_handlers, saved_level = root.handlers[:], root.level
     saved_noisy = {name: logging.getLogger(name).level for name in NOISY}
     saved_structlog = structlog.get_config()
-    configure_logging("demo", "DEBUG")
 
-    def lines() -> list[dict[str, Any]]:
-        out = capsys.readouterr().out
-        return [orjson.loads(line) for line in out.splitlines()]  # every line must be a JSON object on its own
+    def start(level: str = "DEBUG") -> Lines:
+        configure_logging("demo", level)
+
+        def lines() -> list[dict[str, Any]]:
+            return [orjson.loads(line) for line in capsys.readouterr().out.splitlines()]  # each line one object
+
+        return lines
 
     try:
-        yield lines
+        yield start
     finally:
         structlog.contextvars.clear_contextvars()
         structlog.configure(**saved_structlog)
@@ -41,7 +48,8 @@ def logged_lines(capsys: pytest.CaptureFixture[str]) -> Iterator[Lines]:
             logging.getLogger(name).setLevel(level)
 
 
-def test_each_event_is_one_json_object_per_line_with_service_level_logger_and_time(logged_lines: Lines) -> None:
+def test_each_event_is_one_json_object_per_line_with_service_level_logger_and_time(start_logging: StartLogging) -> None:
+    logged_lines = start_logging()
     log = get_logger("booking.handlers")
 
     log.info("slot_held", slot_id="s-1", seats=2)
@@ -55,7 +63,8 @@ def test_each_event_is_one_json_object_per_line_with_service_level_logger_and_ti
     assert second["event"] == "multi\nline\nmessage"
 
 
-def test_the_request_id_bound_in_context_is_on_every_line(logged_lines: Lines) -> None:
+def test_the_request_id_bound_in_context_is_on_every_line(start_logging: StartLogging) -> None:
+    logged_lines = start_logging()
     structlog.contextvars.bind_contextvars(request_id="req-42")
 
     get_logger("x").info("one")
@@ -64,7 +73,8 @@ def test_the_request_id_bound_in_context_is_on_every_line(logged_lines: Lines) -
     assert [line["request_id"] for line in logged_lines()] == ["req-42", "req-42"]
 
 
-def test_lines_inside_a_span_carry_its_trace_and_span_ids(logged_lines: Lines) -> None:
+def test_lines_inside_a_span_carry_its_trace_and_span_ids(start_logging: StartLogging) -> None:
+    logged_lines = start_logging()
     tracer = TracerProvider().get_tracer("test")
 
     with tracer.start_as_current_span("hold") as span:
@@ -85,7 +95,8 @@ def test_lines_inside_a_span_carry_its_trace_and_span_ids(logged_lines: Lines) -
     ["password", "token", "access_token", "secret", "jwt_secret", "dsn", "authorization", "Authorization",
      "PASSWORD", "refresh_token", "bootstrap_admin_password", "cookie"],
 )
-def test_values_of_keys_that_name_a_secret_are_redacted(logged_lines: Lines, key: str) -> None:
+def test_values_of_keys_that_name_a_secret_are_redacted(start_logging: StartLogging, key: str) -> None:
+    logged_lines = start_logging()
     get_logger("x").info("sign_in", **{key: "hunter2", "email": "ada@example.com"})
 
     (line,) = logged_lines()
@@ -93,7 +104,8 @@ def test_values_of_keys_that_name_a_secret_are_redacted(logged_lines: Lines, key
     assert line["email"] == "ada@example.com"
 
 
-def test_secrets_nested_in_a_logged_mapping_are_redacted(logged_lines: Lines) -> None:
+def test_secrets_nested_in_a_logged_mapping_are_redacted(start_logging: StartLogging) -> None:
+    logged_lines = start_logging()
     headers = {"Authorization": "Bearer eyJhbGciOi", "Accept": "application/json"}
 
     get_logger("x").info("upstream_call", headers=headers, body={"user": {"password": "hunter2", "name": "Ada"}})
@@ -104,7 +116,8 @@ def test_secrets_nested_in_a_logged_mapping_are_redacted(logged_lines: Lines) ->
     assert headers["Authorization"] == "Bearer eyJhbGciOi"  # the caller's own dict is left alone
 
 
-def test_standard_library_logging_goes_through_the_same_renderer(logged_lines: Lines) -> None:
+def test_standard_library_logging_goes_through_the_same_renderer(start_logging: StartLogging) -> None:
+    logged_lines = start_logging()
     logging.getLogger("aiohttp.access").info("GET %s -> %d", "/v1/slots", 200)
 
     (line,) = logged_lines()
@@ -112,7 +125,8 @@ def test_standard_library_logging_goes_through_the_same_renderer(logged_lines: L
     assert (line["service"], line["level"], line["logger"]) == ("demo", "info", "aiohttp.access")
 
 
-def test_an_exception_is_logged_with_its_traceback_inside_the_one_line(logged_lines: Lines) -> None:
+def test_an_exception_is_logged_with_its_traceback_inside_the_one_line(start_logging: StartLogging) -> None:
+    logged_lines = start_logging()
     try:
         raise ValueError("bad slot")
     except ValueError:
@@ -125,8 +139,8 @@ def test_an_exception_is_logged_with_its_traceback_inside_the_one_line(logged_li
         assert "ValueError: bad slot" in line["exception"]
 
 
-def test_the_level_filters_and_noisy_libraries_stay_at_warning(logged_lines: Lines) -> None:
-    configure_logging("demo", "warning")
+def test_the_level_filters_and_noisy_libraries_stay_at_warning(start_logging: StartLogging) -> None:
+    logged_lines = start_logging("warning")
 
     get_logger("x").info("dropped")
     logging.getLogger("aio_pika").info("dropped too")

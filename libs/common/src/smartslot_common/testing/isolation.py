@@ -5,10 +5,10 @@ Runs never collide: everything carries a random run id and is removed afterwards
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
 import shutil
-import subprocess
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
@@ -57,12 +57,20 @@ class IsolatedStack:
         return env | self.extra
 
 
-def _rabbitmqctl(*args: str) -> bool:
+async def _rabbitmqctl(*args: str) -> bool:
+    # A subprocess of its own, so the event loop (and a concurrent run's set-up) goes on while the tool works.
     tool = shutil.which("rabbitmqctl")
     if tool is None:
         return False
-    result = subprocess.run([tool, "-q", *args], capture_output=True, text=True, timeout=60, check=False)
-    return result.returncode == 0
+    process = await asyncio.create_subprocess_exec(
+        tool, "-q", *args, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL
+    )
+    try:
+        return await asyncio.wait_for(process.wait(), 60) == 0
+    except TimeoutError:
+        process.kill()
+        await process.wait()
+        return False
 
 
 async def _create_database(admin_url: str, name: str) -> None:
@@ -125,16 +133,15 @@ async def isolated_stack(services: tuple[str, ...] = ALL_SERVICES) -> AsyncItera
     admin_url = _with_path(primary, "/postgres")
     database_url = _with_path(primary, "/" + name)
     amqp = _env("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
-    vhost_made = _rabbitmqctl("add_vhost", name) and _rabbitmqctl(
-        "set_permissions", "-p", name, "guest", ".*", ".*", ".*"
-    )
-    amqp_url = _with_path(amqp, "/" + quote(name, safe="")) if vhost_made else amqp
     redis_url = _env("REDIS_URL", "redis://127.0.0.1:6379/0")
     namespace = f"t{run_id}."
     # Each removal runs even when set-up or an earlier removal failed, so nothing of the run is left behind.
     async with AsyncExitStack() as cleanup:
+        vhost_made = await _rabbitmqctl("add_vhost", name)
         if vhost_made:
-            cleanup.callback(_rabbitmqctl, "delete_vhost", name)
+            cleanup.push_async_callback(_rabbitmqctl, "delete_vhost", name)
+            vhost_made = await _rabbitmqctl("set_permissions", "-p", name, "guest", ".*", ".*", ".*")
+        amqp_url = _with_path(amqp, "/" + quote(name, safe="")) if vhost_made else amqp
         cleanup.push_async_callback(_delete_redis_keys, redis_url, namespace)
         cleanup.push_async_callback(_drop_database, admin_url, name)
         await _create_database(admin_url, name)
