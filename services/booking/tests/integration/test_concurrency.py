@@ -1,0 +1,118 @@
+"""I1 under contention: 200 clients race for one slot, with the Redis lock and in database-only mode."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections import Counter
+from typing import Any
+
+import asyncpg
+import pytest
+from prometheus_client import REGISTRY
+
+from smartslot_common.testing.processes import free_port
+
+pytestmark = pytest.mark.integration
+
+RACERS = 200
+
+
+async def race(api: Any, slot_id: str, racers: int = RACERS) -> Counter[tuple[int, str | None]]:
+    replies = await asyncio.gather(*(api.hold(slot_id, api.client()) for _ in range(racers)))
+    return Counter((reply.status, reply.code) for reply in replies)
+
+
+async def rows_for(db: asyncpg.Connection, slot_id: str) -> tuple[int, int, int, int]:
+    """(appointments, locked events, held, booked) of a slot."""
+    slot = uuid.UUID(slot_id)
+    row = await db.fetchrow(
+        "SELECT (SELECT count(*) FROM appointments WHERE slot_id = $1) AS appointments,"
+        " (SELECT count(*) FROM outbox WHERE event_type = 'appointment.locked'"
+        "  AND envelope->'payload'->>'slot_id' = $1::text) AS events, held, booked FROM slots WHERE id = $1",
+        slot,
+    )
+    return row["appointments"], row["events"], row["held"], row["booked"]
+
+
+async def assert_no_double_booking(db: asyncpg.Connection) -> None:
+    """I1 over every slot of the run: counters within capacity, no two live slots of a provider overlap."""
+    over = await db.fetch("SELECT id FROM slots WHERE held + booked > capacity OR held < 0 OR booked < 0")
+    assert over == []
+    overlapping = await db.fetch(
+        "SELECT a.id, b.id FROM slots a JOIN slots b ON a.provider_id = b.provider_id AND a.id < b.id"
+        " WHERE a.status <> 'deleted' AND b.status <> 'deleted'"
+        " AND tstzrange(a.starts_at, a.ends_at) && tstzrange(b.starts_at, b.ends_at)"
+    )
+    assert overlapping == []
+    live = await db.fetch(
+        "SELECT s.id FROM slots s LEFT JOIN appointments a ON a.slot_id = s.id AND a.status IN ('locked', 'confirmed')"
+        " GROUP BY s.id, s.capacity, s.held, s.booked"
+        " HAVING count(a.id) > s.capacity OR count(a.id) <> s.held + s.booked"
+    )
+    assert live == [], "live appointments and counters disagree"
+
+
+async def test_two_hundred_clients_one_slot_exactly_one_hold(api: Any, db: asyncpg.Connection) -> None:
+    catalog = await api.catalog()
+    slot = await api.slot(catalog, api.future(days=10))
+    outcomes = await race(api, slot["id"])
+    assert outcomes[(201, None)] == 1, outcomes
+    assert sum(outcomes.values()) == RACERS
+    assert set(outcomes) <= {(201, None), (409, "slot_held"), (409, "slot_unavailable")}, outcomes
+    assert outcomes[(409, "slot_held")] > 0, "the Redis lock turned losers away"
+    assert await rows_for(db, slot["id"]) == (1, 1, 1, 0)
+    await assert_no_double_booking(db)
+
+
+async def test_with_redis_unreachable_the_database_alone_lets_exactly_one_win(
+    extra_booking: Any, db: asyncpg.Connection
+) -> None:
+    api = await extra_booking(redis_url=f"redis://127.0.0.1:{free_port()}/0")  # nobody listens there
+    fallbacks_before = REGISTRY.get_sample_value("smartslot_booking_lock_fallbacks_total") or 0.0
+    catalog = await api.catalog()
+    slot = await api.slot(catalog, api.future(days=10))
+    outcomes = await race(api, slot["id"])
+    assert outcomes == Counter({(201, None): 1, (409, "slot_unavailable"): RACERS - 1})
+    assert await rows_for(db, slot["id"]) == (1, 1, 1, 0)
+    fallbacks = REGISTRY.get_sample_value("smartslot_booking_lock_fallbacks_total") - fallbacks_before
+    assert fallbacks == RACERS, "every request went on in database-only mode"
+    await assert_no_double_booking(db)
+
+
+async def test_a_slot_with_three_seats_never_takes_a_fourth(extra_booking: Any, db: asyncpg.Connection) -> None:
+    api = await extra_booking(redis_url=f"redis://127.0.0.1:{free_port()}/0")
+    catalog = await api.catalog()
+    slot = await api.slot(catalog, api.future(days=10), capacity=3)
+    for _ in range(5):  # waves until the seats are gone: compare-and-set losers may retry
+        await race(api, slot["id"], racers=40)
+    appointments, events, held, booked = await rows_for(db, slot["id"])
+    assert held == appointments == events == 3
+    assert booked == 0
+    await assert_no_double_booking(db)
+
+
+async def test_one_client_racing_for_many_slots_stays_within_the_hold_quota(
+    api: Any, db: asyncpg.Connection
+) -> None:
+    catalog = await api.catalog()
+    slots = [await api.slot(catalog, api.future(days=12, minutes=60 * n)) for n in range(10)]
+    client = api.client()
+    replies = await asyncio.gather(*(api.hold(slot["id"], client) for slot in slots))
+    outcomes = Counter((reply.status, reply.code) for reply in replies)
+    assert outcomes == Counter({(201, None): 3, (429, "hold_quota"): 7})
+    assert await db.fetchval("SELECT count(*) FROM appointments WHERE client_id = $1", client.user_id) == 3
+
+
+async def test_overlapping_slots_racing_in_leave_one(api: Any, db: asyncpg.Connection) -> None:
+    catalog = await api.catalog()
+    starts = api.future(days=11)
+    replies = await asyncio.gather(*(
+        api.call("POST", f"/v1/providers/{catalog.provider_id}/slots", api.admin(), {
+            "service_id": catalog.service_id, "starts_at": starts.replace(minute=minute).isoformat()})
+        for minute in range(0, 50, 2)
+    ))
+    statuses = Counter((reply.status, reply.code) for reply in replies)
+    assert statuses[(201, None)] >= 1
+    assert set(statuses) <= {(201, None), (409, "slot_overlap")}, statuses
+    await assert_no_double_booking(db)

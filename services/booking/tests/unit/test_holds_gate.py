@@ -1,0 +1,166 @@
+"""The slot lock as a hold uses it, on fakes: a claim asks for the short gate, not the hold's TTL; losers never reach
+the database; the lock keeps few commands in flight so a storm cannot exhaust the Redis connection pool; extending
+and releasing go by the token."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+
+import pytest
+from redis.exceptions import LockNotOwnedError
+
+from booking.adapters.slot_lock import HeldLock, SlotLock
+from booking.domain.errors import SlotHeld
+from booking.service_layer.holds import BookNow, HoldPolicy, PlaceHold, place_hold
+from smartslot_common.testing import wait_for
+
+
+@dataclass
+class Master:
+    """One Redis master in memory: key -> (token, ttl ms); counts how many commands run at once."""
+
+    keys: dict[str, tuple[str, int]] = field(default_factory=dict)
+    gate: asyncio.Event | None = None
+    running: int = 0
+    peak: int = 0
+    releases: int = 0
+
+    def lock(self, name: str, timeout: float | None = None, thread_local: bool = True) -> MasterLock:
+        return MasterLock(self, name, int((timeout or 0) * 1000), SimpleNamespace(token=None))
+
+
+@dataclass
+class MasterLock:
+    master: Master
+    name: str
+    ttl_ms: int
+    local: SimpleNamespace
+
+    async def _command(self) -> None:
+        self.master.running += 1
+        self.master.peak = max(self.master.peak, self.master.running)
+        try:
+            if self.master.gate is not None:
+                await self.master.gate.wait()
+        finally:
+            self.master.running -= 1
+
+    async def do_acquire(self, token: str) -> bool:
+        await self._command()
+        if self.name in self.master.keys:
+            return False
+        self.master.keys[self.name] = (token, self.ttl_ms)
+        return True
+
+    async def do_extend(self, additional_time: float, replace_ttl: bool) -> bool:
+        await self._command()
+        if self.master.keys.get(self.name, ("",))[0] != self.local.token:
+            raise LockNotOwnedError("Cannot extend a lock that's no longer owned")
+        self.master.keys[self.name] = (self.local.token, int(additional_time * 1000))
+        return True
+
+    async def do_release(self, token: str) -> None:
+        await self._command()
+        self.master.releases += 1
+        if self.master.keys.get(self.name, ("",))[0] != token:
+            raise LockNotOwnedError("Cannot release a lock that's no longer owned")
+        del self.master.keys[self.name]
+
+
+class NoDatabase:
+    """A pool nobody may touch."""
+
+    def acquire(self) -> None:
+        raise AssertionError("the database was reached")
+
+
+def lock_over(*masters: Master, max_in_flight: int = 64) -> SlotLock:
+    return SlotLock(list(masters), "t:smartslot:", max_in_flight)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("command", [PlaceHold, BookNow])
+async def test_a_claim_asks_for_the_short_gate_and_a_loser_never_reaches_the_database(command: type) -> None:
+    master = Master()
+    lock = lock_over(master)
+    slot_id = uuid.uuid4()
+    master.keys[lock.key(slot_id)] = ("someone-else", 300_000)
+    policy = HoldPolicy(ttl_seconds=300, max_live_holds=3, gate_seconds=2.5)
+    with pytest.raises(SlotHeld):
+        await place_hold(NoDatabase(), lock, policy, command(slot_id, uuid.uuid4()))  # type: ignore[arg-type]
+    assert master.keys[lock.key(slot_id)] == ("someone-else", 300_000), "the holder's lock is left alone"
+
+
+async def test_the_gate_is_asked_for_in_milliseconds() -> None:
+    master = Master()
+    lock = lock_over(master)
+    held = await lock.acquire(uuid.uuid4(), 2500)
+    assert held is not None
+    assert master.keys[held.key] == (held.token, 2500)
+
+
+async def test_extend_resets_the_life_of_a_lock_still_ours() -> None:
+    master = Master()
+    lock = lock_over(master)
+    held = await lock.acquire(uuid.uuid4(), 5000)
+    assert held is not None
+    assert await lock.extend(held, 300_000)
+    assert master.keys[held.key] == (held.token, 300_000)
+
+
+async def test_extend_refuses_a_lock_someone_else_holds_now() -> None:
+    master = Master()
+    lock = lock_over(master)
+    held = await lock.acquire(uuid.uuid4(), 5000)
+    assert held is not None
+    master.keys[held.key] = ("another-token", 5000)
+    assert not await lock.extend(held, 300_000)
+    assert master.keys[held.key] == ("another-token", 5000)
+
+
+async def test_extend_needs_a_majority() -> None:
+    masters = [Master(), Master(), Master()]
+    lock = lock_over(*masters)
+    held = await lock.acquire(uuid.uuid4(), 5000)
+    assert held is not None
+    for master in masters[:2]:
+        del master.keys[held.key]
+    assert not await lock.extend(held, 300_000)
+
+
+async def test_release_by_the_stored_token() -> None:
+    master = Master()
+    lock = lock_over(master)
+    slot_id = uuid.uuid4()
+    held = await lock.acquire(slot_id, 5000)
+    assert held is not None
+    await lock.release_token(slot_id, "not-the-token")
+    assert held.key in master.keys
+    await lock.release_token(slot_id, held.token)
+    assert master.keys == {}
+
+
+async def test_a_storm_keeps_at_most_max_in_flight_commands_per_master() -> None:
+    master = Master(gate=asyncio.Event())
+    lock = lock_over(master, max_in_flight=8)
+    claims = [asyncio.create_task(lock.acquire(uuid.uuid4(), 5000)) for _ in range(100)]
+
+    async def eight_running() -> bool:
+        return master.running == 8
+
+    await wait_for(eight_running, timeout=5, interval=0.01, what="eight commands at the master")
+    master.gate.set()
+    won = await asyncio.gather(*claims)
+    assert all(isinstance(held, HeldLock) for held in won), "the others waited for a connection, none was refused"
+    assert master.peak == 8
+
+
+async def test_a_plain_loss_sends_no_release() -> None:
+    master = Master()
+    lock = lock_over(master)
+    slot_id = uuid.uuid4()
+    assert await lock.acquire(slot_id, 5000) is not None
+    assert await lock.acquire(slot_id, 5000) is None
+    assert master.releases == 0
