@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from typing import Literal
+from urllib.parse import quote, unquote
 
 from aiohttp import web
 
@@ -16,7 +17,9 @@ from smartslot_common.http.problems import ProblemError
 
 USER_ID_HEADER = "X-SmartSlot-User-Id"
 ROLE_HEADER = "X-SmartSlot-User-Role"
-IDENTITY_HEADERS = (USER_ID_HEADER, ROLE_HEADER)
+EMAIL_HEADER = "X-SmartSlot-User-Email"
+NAME_HEADER = "X-SmartSlot-User-Name"  # percent-encoded UTF-8, as header values are Latin-1
+IDENTITY_HEADERS = (USER_ID_HEADER, ROLE_HEADER, EMAIL_HEADER, NAME_HEADER)
 Role = Literal["client", "provider", "admin", "system"]
 ROLES: tuple[Role, ...] = ("client", "provider", "admin", "system")
 
@@ -27,6 +30,8 @@ class Caller:
 
     user_id: uuid.UUID
     role: Role
+    email: str | None = None
+    name: str | None = None
 
     @property
     def is_admin(self) -> bool:
@@ -42,7 +47,8 @@ def caller(request: web.Request) -> Caller:
         raise ProblemError(401, "unauthorized", "Authentication is required.") from None
     if raw_role not in ROLES:
         raise ProblemError(401, "unauthorized", "Authentication is required.")
-    return Caller(user_id, raw_role)
+    name = request.headers.get(NAME_HEADER)
+    return Caller(user_id, raw_role, request.headers.get(EMAIL_HEADER), unquote(name) if name else None)
 
 
 def require_role(request: web.Request, *roles: Role) -> Caller:
@@ -55,4 +61,9 @@ def require_role(request: web.Request, *roles: Role) -> Caller:
 
 def identity_headers(who: Caller) -> dict[str, str]:
     """Headers that carry an identity to an internal service."""
-    return {USER_ID_HEADER: str(who.user_id), ROLE_HEADER: who.role}
+    headers = {USER_ID_HEADER: str(who.user_id), ROLE_HEADER: who.role}
+    if who.email:
+        headers[EMAIL_HEADER] = who.email
+    if who.name:
+        headers[NAME_HEADER] = quote(who.name, safe=" ")
+    return headers
