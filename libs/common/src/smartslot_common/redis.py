@@ -10,11 +10,26 @@ from aiohttp import web
 from smartslot_common.errors import DependencyUnavailable
 
 REDIS_HINT = "start it with `make infra` (or `redis-server --daemonize yes`)"
+MAX_CONNECTIONS = 128
+POOL_WAIT_SECONDS = 2.0
+
+
+def _client(url: str) -> aioredis.Redis:
+    """A client whose pool makes a burst wait briefly for a free connection instead of failing it.
+
+    redis-py's default pool refuses the request past its connection cap, which under a storm reads like Redis
+    being down; a blocking pool queues it for up to `POOL_WAIT_SECONDS`.
+    """
+    pool = aioredis.BlockingConnectionPool.from_url(
+        url, max_connections=MAX_CONNECTIONS, timeout=POOL_WAIT_SECONDS,
+        socket_connect_timeout=1.0, socket_timeout=2.0, health_check_interval=5,
+    )
+    return aioredis.Redis.from_pool(pool)  # the client owns the pool and closes it with itself
 
 
 async def connect_redis(url: str, required: bool = True) -> aioredis.Redis:
     """A client that has answered one PING; with `required=False` a failed ping is tolerated."""
-    client = aioredis.Redis.from_url(url, socket_connect_timeout=1.0, socket_timeout=2.0, health_check_interval=5)
+    client = _client(url)
     try:
         await client.ping()
     except (OSError, aioredis.RedisError) as error:

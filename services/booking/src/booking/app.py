@@ -10,6 +10,7 @@ from booking.adapters.slot_lock import SlotLock
 from booking.app_keys import AMQP, LOCK, POOL, REDIS, SETTINGS
 from booking.entrypoints import routes_appointments, routes_booking, routes_catalog, routes_schedules
 from booking.entrypoints.errors import domain_errors
+from booking.entrypoints.jobs import contexts as background_jobs
 from booking.settings import BookingSettings
 from smartslot_common.db import ping, pool_context
 from smartslot_common.http import ReadinessCheck, create_base_app
@@ -53,6 +54,7 @@ def create_app(settings: BookingSettings) -> web.Application:
         amqp_context(AMQP, settings.amqp_url.get_secret_value(), settings.namespace),
         relay_context(POOL, AMQP, SCHEMA, settings.namespace),
     ])
+    app.cleanup_ctx.extend(background_jobs())  # after the pool and the lock they use; stopped before them
     for module in (routes_catalog, routes_schedules, routes_booking, routes_appointments):
         app.add_routes(module.routes)
     return app

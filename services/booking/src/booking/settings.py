@@ -17,6 +17,12 @@ class BookingSettings(ServiceSettings):
     sweep_interval_seconds: float = shared(1.0, "sweep_interval_seconds", gt=0)
     booking_horizon_days: int = shared(60, "booking_horizon_days", ge=1, le=366)
     max_live_holds: int = Field(3, ge=1)
+    lock_gate_seconds: float = Field(
+        5.0, gt=0, le=60, description="Life of a slot's lock while a claim runs; a one-seat hold keeps it for its TTL"
+    )
+    suggestions_cache_seconds: float = Field(
+        3.0, ge=0, le=60, description="How long a conflict's suggested slots are shared from Redis; 0 disables it"
+    )
     lock_redis_urls: list[SecretStr] = Field(
         default_factory=list, description="Redlock masters; empty means the one SMARTSLOT_REDIS_URL"
     )

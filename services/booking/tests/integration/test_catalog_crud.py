@@ -3,6 +3,7 @@ list, but stay in their tables; a delete that would strand live bookings is a 40
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
@@ -286,3 +287,22 @@ async def test_a_deleted_provider_keeps_its_history_but_loses_its_future(api: An
         "user_id": str(catalog.provider_user), "clinic_id": catalog.clinic_id, "display_name": "Dr. Weber, again",
         "service_ids": [catalog.service_id]})
     assert again["id"] != catalog.provider_id, "the user may be a provider again"
+
+
+async def test_deleting_a_provider_while_clients_hold_its_slots_strands_no_booking(
+    api: Any, db: asyncpg.Connection
+) -> None:
+    catalog = await api.catalog()
+    slots = [await api.slot(catalog, api.future(days=6, minutes=30 * n)) for n in range(4)]
+    racers = [api.hold(slot["id"], api.client()) for slot in slots for _ in range(3)]
+    reply, *holds = await asyncio.gather(api.call("DELETE", f"/v1/providers/{catalog.provider_id}", api.admin()),
+                                         *racers)
+    assert reply.status in (204, 409), reply.body
+    assert {hold.status for hold in holds} <= {201, 409}
+    live = await db.fetchval("SELECT count(*) FROM appointments WHERE provider_id = $1"
+                             " AND status IN ('locked', 'confirmed')", uuid.UUID(catalog.provider_id))
+    deleted = await db.fetchval("SELECT deleted_at IS NOT NULL FROM providers WHERE id = $1",
+                                uuid.UUID(catalog.provider_id))
+    assert deleted is (reply.status == 204)
+    if deleted:
+        assert live == 0, "a deleted provider has no live booking"

@@ -4,6 +4,7 @@ working hours never put a slot back inside time off."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
@@ -213,3 +214,27 @@ async def test_time_off_with_an_idempotency_key_is_recorded_once(api: Any, db: a
     assert [(status, replayed) for status, _, replayed in answers] == [(201, None), (201, "true")]
     assert answers[0][1] == answers[1][1]
     assert await db.fetchval("SELECT count(*) FROM time_off WHERE provider_id = $1", uuid.UUID(place.provider_id)) == 1
+
+
+@pytest.mark.parametrize("cancel_conflicting", [False, True])
+async def test_time_off_racing_holds_never_leaves_a_live_appointment_inside_it(
+    api: Any, db: asyncpg.Connection, cancel_conflicting: bool
+) -> None:
+    place = await office(api)
+    racers = [api.hold(slot["id"], api.client()) for slot in place.slots for _ in range(3)]
+    request = time_off(api, place, at(place, 0), at(place, 3, MINUTES), cancel_conflicting=cancel_conflicting)
+    reply, *holds = await asyncio.gather(request, *racers)
+    assert reply.status in (201, 409), reply.body
+    assert {hold.status for hold in holds} <= {201, 409}
+    live = await db.fetch("SELECT id FROM appointments WHERE provider_id = $1 AND status IN ('locked', 'confirmed')",
+                          uuid.UUID(place.provider_id))
+    if reply.status == 201:
+        assert live == [], "after time off, nothing is booked inside it"
+        assert await statuses(db, place) == ["blocked"] * 4
+    else:
+        assert not cancel_conflicting
+        # Holds that won after the refused time off rolled back are live too; none it named has gone.
+        assert set(reply.body["appointment_ids"]) <= {str(row["id"]) for row in live}
+        assert reply.body["appointment_ids"]
+        assert await db.fetchval("SELECT count(*) FROM time_off WHERE provider_id = $1",
+                                 uuid.UUID(place.provider_id)) == 0

@@ -7,6 +7,9 @@ from typing import ClassVar
 from booking.domain.errors import InvalidTransition
 
 ACTIONS = ("hold", "confirm", "cancel", "complete", "expire", "mark_no_show")
+# Actions a state may allow without leaving it: the appointment changes, its status does not.
+IN_PLACE_ACTIONS = ("reschedule",)
+ALL_ACTIONS = ACTIONS + IN_PLACE_ACTIONS
 
 
 class AppointmentState:
@@ -14,9 +17,16 @@ class AppointmentState:
 
     name: ClassVar[str]
     transitions: ClassVar[dict[str, str]] = {}
+    in_place: ClassVar[frozenset[str]] = frozenset()
+
+    def allows(self, action: str) -> bool:
+        """Whether this state accepts `action` at all."""
+        return action in self.transitions or action in self.in_place
 
     def next_for(self, action: str) -> str:
         """The status an action leads to; `InvalidTransition` when this state refuses it."""
+        if action in self.in_place:
+            return self.name
         try:
             return self.transitions[action]
         except KeyError:
@@ -31,11 +41,13 @@ class Draft(AppointmentState):
 class Locked(AppointmentState):
     name = "locked"
     transitions = {"confirm": "confirmed", "cancel": "cancelled", "expire": "expired"}
+    in_place = frozenset({"reschedule"})
 
 
 class Confirmed(AppointmentState):
     name = "confirmed"
     transitions = {"cancel": "cancelled", "complete": "completed", "mark_no_show": "no_show"}
+    in_place = frozenset({"reschedule"})
 
 
 class Cancelled(AppointmentState):

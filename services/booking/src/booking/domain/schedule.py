@@ -8,8 +8,11 @@ its extra slots, and no slot is ever placed at a wall-clock time that does not e
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from itertools import combinations
+from typing import Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
 
@@ -70,3 +73,50 @@ def expand(
         for interval in expand_day(rule, first_day + timedelta(days=offset), zone, durations[rule.service_id])
     ]
     return sorted(slots, key=lambda interval: interval.starts_at)
+
+
+class WeeklyRule(Protocol):
+    """Anything shaped like a working-hours rule (the domain's own, or a request body's)."""
+
+    @property
+    def weekday(self) -> int: ...
+    @property
+    def start(self) -> time: ...
+    @property
+    def end(self) -> time: ...
+
+
+RuleT = TypeVar("RuleT", bound=WeeklyRule)
+
+
+def first_overlap(rules: Sequence[RuleT]) -> tuple[RuleT, RuleT] | None:
+    """Two rules of one weekday whose hours overlap (touching ends do not), or None."""
+    for a, b in combinations(rules, 2):
+        if a.weekday == b.weekday and a.start < b.end and b.start < a.end:
+            return a, b
+    return None
+
+
+@dataclass(frozen=True)
+class TimeOff:
+    """A provider's absence from `starts_at` (inclusive) to `ends_at` (exclusive)."""
+
+    starts_at: datetime
+    ends_at: datetime
+
+    def __post_init__(self) -> None:
+        if self.ends_at <= self.starts_at:
+            raise ValueError("time off must end after it starts")
+
+    def overlaps(self, starts_at: datetime, ends_at: datetime) -> bool:
+        """Whether [starts_at, ends_at) shares any instant with this absence."""
+        return self.starts_at < ends_at and starts_at < self.ends_at
+
+
+def outside_time_off(intervals: Iterable[SlotInterval], absences: Sequence[TimeOff]) -> list[SlotInterval]:
+    """The intervals that overlap none of the absences (a slot partly inside time off is not offered)."""
+    return [
+        interval
+        for interval in intervals
+        if not any(absence.overlaps(interval.starts_at, interval.ends_at) for absence in absences)
+    ]

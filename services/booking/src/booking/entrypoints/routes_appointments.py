@@ -1,24 +1,139 @@
-"""Appointment routes: reading and acting on one appointment."""
+"""Appointment routes: the lifecycle after the hold (confirm, cancel, complete, reschedule), the cancellation quote,
+the calendar invitation, and reading appointments.
+
+Every POST that changes an appointment runs through `commands.execute`, so an Idempotency-Key replays its answer.
+"""
 
 from __future__ import annotations
 
-from aiohttp import web
+import uuid
+from typing import Annotated, Any, Literal, Self
 
-from booking.adapters import repository as repo
-from booking.app_keys import POOL
+from aiohttp import web
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+from booking.adapters.ics import to_ics
+from booking.app_keys import LOCK, POOL, SETTINGS
 from booking.entrypoints import schemas
+from booking.entrypoints.commands import execute
 from booking.entrypoints.paths import path_uuid
-from smartslot_common.http import json_response
+from booking.service_layer import lifecycle, queries
+from smartslot_common.http import json_response, read_json
 from smartslot_common.http.identity import require_role
-from smartslot_common.http.problems import ProblemError
+from smartslot_common.http.json import parse_query
 
 routes = web.RouteTableDef()
+Status = Literal["draft", "locked", "confirmed", "cancelled", "completed", "expired", "no_show"]
+
+
+def _cursor(raw: str) -> str:
+    queries.Cursor.decode(raw)  # refuse a cursor we did not issue with 422, before any query runs
+    return raw
+
+
+class ListQuery(BaseModel):
+    """`GET /v1/appointments` query parameters."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    status: Status | None = None
+    starts_from: AwareDatetime | None = Field(None, alias="from")
+    starts_to: AwareDatetime | None = Field(None, alias="to")
+    limit: int = Field(queries.DEFAULT_LIMIT, ge=1, le=queries.MAX_LIMIT)
+    cursor: Annotated[str, AfterValidator(_cursor)] | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if self.starts_from and self.starts_to and self.starts_from > self.starts_to:
+            raise ValueError("`from` must not be after `to`")
+        return self
+
+
+class CancelRequest(schemas.Strict):
+    reason: str | None = Field(None, max_length=lifecycle.MAX_REASON)
+
+
+class RescheduleRequest(schemas.Strict):
+    slot_id: uuid.UUID
+
+
+def render(row: Any) -> dict[str, Any]:
+    """An appointment row as the API's Appointment."""
+    return schemas.Appointment.model_validate(dict(row)).model_dump(mode="json")
+
+
+def _appointment_id(request: web.Request) -> uuid.UUID:
+    return path_uuid(request, "appointment_id", "appointment")
+
+
+async def _cancel_body(request: web.Request) -> CancelRequest:
+    """The body is optional: no body at all means no reason."""
+    if not await request.read():
+        return CancelRequest()
+    return await read_json(request, CancelRequest)
+
+
+@routes.post("/v1/appointments/{appointment_id}/confirm")
+async def confirm(request: web.Request) -> web.Response:
+    who = require_role(request, "client")
+    appointment_id = _appointment_id(request)
+    return await execute(request, who, 200, render, lambda on_commit: lifecycle.confirm(
+        request.app[POOL], request.app[LOCK], appointment_id, who, on_commit))
+
+
+@routes.post("/v1/appointments/{appointment_id}/cancel")
+async def cancel(request: web.Request) -> web.Response:
+    who = require_role(request, "client", "provider", "admin")
+    appointment_id, body = _appointment_id(request), await _cancel_body(request)
+    return await execute(request, who, 200, render, lambda on_commit: lifecycle.cancel(
+        request.app[POOL], request.app[LOCK], appointment_id, who, body.reason, on_commit))
+
+
+@routes.post("/v1/appointments/{appointment_id}/complete")
+async def complete(request: web.Request) -> web.Response:
+    who = require_role(request, "provider", "admin")
+    appointment_id = _appointment_id(request)
+    return await execute(request, who, 200, render, lambda on_commit: lifecycle.complete(
+        request.app[POOL], appointment_id, who, on_commit))
+
+
+@routes.post("/v1/appointments/{appointment_id}/reschedule")
+async def reschedule(request: web.Request) -> web.Response:
+    who = require_role(request, "client")
+    appointment_id, body = _appointment_id(request), await read_json(request, RescheduleRequest)
+    ttl = request.app[SETTINGS].hold_ttl_seconds
+    command = lifecycle.Reschedule(appointment_id, body.slot_id, who, ttl)
+    return await execute(request, who, 200, render, lambda on_commit: lifecycle.reschedule(
+        request.app[POOL], request.app[LOCK], command, on_commit))
+
+
+@routes.get("/v1/appointments/{appointment_id}/cancellation-quote")
+async def cancellation_quote(request: web.Request) -> web.Response:
+    who = require_role(request, "client")
+    return json_response(await lifecycle.quote(request.app[POOL], _appointment_id(request), who))
+
+
+@routes.get("/v1/appointments/{appointment_id}/calendar.ics")
+async def calendar(request: web.Request) -> web.Response:
+    who = require_role(request, "client", "provider")
+    entry = await queries.calendar_entry(request.app[POOL], who, _appointment_id(request))
+    return web.Response(
+        body=to_ics(entry), content_type="text/calendar", charset="utf-8",
+        headers={"Content-Disposition": f'inline; filename="appointment-{entry.appointment_id}.ics"'},
+    )
+
+
+@routes.get("/v1/appointments")
+async def list_appointments(request: web.Request) -> web.Response:
+    who = require_role(request, "client", "provider", "admin")
+    query = parse_query(request, ListQuery)
+    after = queries.Cursor.decode(query.cursor) if query.cursor else None
+    wanted = queries.AppointmentFilter(query.status, query.starts_from, query.starts_to, query.limit, after)
+    page = await queries.list_appointments(request.app[POOL], who, wanted)
+    return json_response({"items": [render(row) for row in page["items"]], "next_cursor": page["next_cursor"]})
 
 
 @routes.get("/v1/appointments/{appointment_id}")
 async def get_appointment(request: web.Request) -> web.Response:
     who = require_role(request, "client", "provider", "admin")
-    row = await repo.get_appointment(request.app[POOL], path_uuid(request, "appointment_id", "appointment"))
-    if row is None or (who.role == "client" and row["client_id"] != who.user_id):
-        raise ProblemError(404, "not_found", "No such appointment.")
-    return json_response(schemas.Appointment.model_validate(dict(row)))
+    return json_response(render(await queries.get_appointment(request.app[POOL], who, _appointment_id(request))))

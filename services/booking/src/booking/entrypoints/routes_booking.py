@@ -1,29 +1,85 @@
-"""Booking routes: holds and instant bookings."""
+"""Booking routes: getting a seat — holds, instant bookings, and the waitlist's internal holds."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from typing import Any
+
 from aiohttp import web
 
-from booking.app_keys import LOCK, POOL, SETTINGS
+from booking.app_keys import LOCK, POOL, REDIS, SETTINGS
 from booking.entrypoints import schemas
-from booking.entrypoints.commands import execute
-from booking.service_layer import holds
+from booking.entrypoints.commands import OnCommit, execute
+from booking.service_layer import assignment, holds
+from booking.service_layer.suggestions import Suggestions, Target, offering_alternatives
+from booking.settings import BookingSettings
 from smartslot_common.http import read_json
-from smartslot_common.http.identity import require_role
+from smartslot_common.http.identity import Caller, require_role
+from smartslot_common.http.json import parse_model
 
 routes = web.RouteTableDef()
+SeatBody = schemas.HoldRequest | schemas.SeatAtTimeRequest
+Work = Callable[[OnCommit | None], Awaitable[Any]]
 
 
 def render_appointment(row) -> dict:
     return schemas.Appointment.model_validate(dict(row)).model_dump(mode="json")
 
 
+def _policy(settings: BookingSettings) -> holds.HoldPolicy:
+    return holds.HoldPolicy(settings.hold_ttl_seconds, settings.max_live_holds, settings.lock_gate_seconds)
+
+
+def _suggestions(app: web.Application) -> Suggestions:
+    settings = app[SETTINGS]
+    prefix = settings.redis_key("suggestions") + ":"
+    return Suggestions(app[POOL], app[REDIS], prefix, settings.suggestions_cache_seconds)
+
+
+async def _seat_body(request: web.Request) -> SeatBody:
+    """`{slot_id}` or `{service_id, starts_at, provider_id?}`; a body that is neither is told it lacks `slot_id`."""
+    data = (await read_json(request, schemas.JsonObject)).root
+    at_time = "slot_id" not in data and "service_id" in data
+    return parse_model(schemas.SeatAtTimeRequest if at_time else schemas.HoldRequest, data)
+
+
+def _work(app: web.Application, who: Caller, body: SeatBody, instant: bool) -> tuple[Work, Target]:
+    """What claiming this body means, and what to suggest instead when it loses."""
+    pool, lock, policy = app[POOL], app[LOCK], _policy(app[SETTINGS])
+    if isinstance(body, schemas.HoldRequest):
+        command = (holds.BookNow if instant else holds.PlaceHold)(body.slot_id, who.user_id)
+        return (lambda on_commit: holds.place_hold(pool, lock, policy, command, on_commit)), Target(body.slot_id)
+    request = assignment.ClaimAt(body.service_id, body.starts_at, who.user_id, body.provider_id, instant)
+    target = Target(service_id=body.service_id, starts_at=body.starts_at, provider_id=body.provider_id)
+    return (lambda on_commit: assignment.claim_at(pool, lock, policy, request, on_commit)), target
+
+
+async def _claim(request: web.Request, instant: bool) -> web.Response:
+    who = require_role(request, "client")
+    work, target = _work(request.app, who, await _seat_body(request), instant)
+    suggestions = _suggestions(request.app)
+    return await execute(request, who, 201, render_appointment, lambda on_commit: offering_alternatives(
+        suggestions, target, work(on_commit)))
+
+
 @routes.post("/v1/holds")
 async def place_hold(request: web.Request) -> web.Response:
-    who = require_role(request, "client")
-    body = await read_json(request, schemas.HoldRequest)
-    settings = request.app[SETTINGS]
-    policy = holds.HoldPolicy(settings.hold_ttl_seconds, settings.max_live_holds)
-    command = holds.PlaceHold(body.slot_id, who.user_id)
+    """Hold a seat while the client confirms: `201` locked."""
+    return await _claim(request, instant=False)
+
+
+@routes.post("/v1/appointments")
+async def book_now(request: web.Request) -> web.Response:
+    """Instant booking, hold and confirm in one transaction: `201` confirmed."""
+    return await _claim(request, instant=True)
+
+
+@routes.post("/internal/v1/holds")
+async def place_waitlist_hold(request: web.Request) -> web.Response:
+    """The waitlist holds a slot for the client it offers it to (system role only; the gateway never routes it)."""
+    who = require_role(request, "system")
+    body = await read_json(request, schemas.WaitlistHoldRequest)
+    command = holds.PlaceHold(body.slot_id, body.client_id, origin="waitlist", ttl_seconds=body.ttl_seconds)
+    pool, lock, policy = request.app[POOL], request.app[LOCK], _policy(request.app[SETTINGS])
     return await execute(request, who, 201, render_appointment, lambda on_commit: holds.place_hold(
-        request.app[POOL], request.app[LOCK], policy, command, on_commit))
+        pool, lock, policy, command, on_commit))

@@ -1,37 +1,66 @@
-"""Schedule routes: working hours, ad-hoc slots."""
+"""Schedule routes: working hours, ad-hoc slots, time off, slot deletion (that provider or an admin)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 
-from booking.app_keys import POOL, SETTINGS
+from booking.app_keys import LOCK, POOL, SETTINGS
 from booking.domain.schedule import WorkingHoursRule
 from booking.entrypoints import schemas
+from booking.entrypoints.commands import execute
 from booking.entrypoints.paths import path_uuid
-from booking.service_layer import schedules
+from booking.service_layer import schedules, time_off
 from smartslot_common.http import json_response, read_json
 from smartslot_common.http.identity import require_role
 
 routes = web.RouteTableDef()
+OWNERS = ("provider", "admin")  # the gateway checks the role; the service layer checks which provider
 
 
 @routes.put("/v1/providers/{provider_id}/working-hours")
 async def set_working_hours(request: web.Request) -> web.Response:
-    require_role(request, "admin")
+    who = require_role(request, *OWNERS)
+    provider_id = path_uuid(request, "provider_id", "provider")
     body = await read_json(request, schemas.SetWorkingHours)
     rules = [WorkingHoursRule(r.weekday, r.start, r.end, r.service_id) for r in body.rules]
     horizon = request.app[SETTINGS].booking_horizon_days
-    provider_id = path_uuid(request, "provider_id", "provider")
-    result = await schedules.set_working_hours(request.app[POOL], provider_id, rules, horizon)
+    result = await schedules.set_working_hours(request.app[POOL], who, provider_id, rules, horizon)
     return json_response({**result, "rules": [rule.model_dump(mode="json") for rule in body.rules]})
 
 
 @routes.post("/v1/providers/{provider_id}/slots")
 async def create_slot(request: web.Request) -> web.Response:
-    require_role(request, "admin")
+    who = require_role(request, *OWNERS)
+    provider_id = path_uuid(request, "provider_id", "provider")
     body = await read_json(request, schemas.CreateSlot)
     slot = await schedules.create_slot(
-        request.app[POOL], path_uuid(request, "provider_id", "provider"), body.service_id, body.starts_at,
-        body.capacity,
+        request.app[POOL], who, provider_id, body.service_id, body.starts_at, body.capacity
     )
     return json_response(slot, 201)
+
+
+def _render_time_off(result: dict[str, Any]) -> dict[str, Any]:
+    return {key: result[key] for key in (
+        "id", "provider_id", "starts_at", "ends_at", "reason", "blocked_slot_ids", "cancelled_appointment_ids",
+        "created_at",
+    )}
+
+
+@routes.post("/v1/providers/{provider_id}/time-off")
+async def add_time_off(request: web.Request) -> web.Response:
+    """Idempotency-Key is honoured here: with `cancel_conflicting` this call cancels appointments."""
+    who = require_role(request, *OWNERS)
+    provider_id = path_uuid(request, "provider_id", "provider")
+    body = await read_json(request, schemas.CreateTimeOff)
+    command = time_off.AddTimeOff(provider_id, body.starts_at, body.ends_at, body.reason, body.cancel_conflicting)
+    return await execute(request, who, 201, _render_time_off, lambda on_commit: time_off.add_time_off(
+        request.app[POOL], request.app[LOCK], who, command, on_commit))
+
+
+@routes.delete("/v1/slots/{slot_id}")
+async def delete_slot(request: web.Request) -> web.Response:
+    who = require_role(request, *OWNERS)
+    await schedules.delete_slot(request.app[POOL], who, path_uuid(request, "slot_id", "slot"))
+    return web.Response(status=204)

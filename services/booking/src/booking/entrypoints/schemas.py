@@ -4,10 +4,22 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, time
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    RootModel,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from booking.domain.schedule import first_overlap
 
 
 def _zone(name: str) -> str:
@@ -71,15 +83,81 @@ class CreateProvider(Strict):
     service_ids: list[uuid.UUID] = Field(min_length=1, max_length=50)
 
 
+def _local(value: time) -> time:
+    if value.tzinfo is not None:
+        raise ValueError("a local wall-clock time (HH:MM) without an offset")
+    return value
+
+
+LocalTime = Annotated[time, AfterValidator(_local)]
+
+
 class WorkingHoursRuleIn(Strict):
     weekday: int = Field(ge=0, le=6)
-    start: time
-    end: time
+    start: LocalTime
+    end: LocalTime
     service_id: uuid.UUID
+
+    @model_validator(mode="after")
+    def _ends_after_it_starts(self) -> Self:
+        if self.end <= self.start:
+            raise ValueError("end must be after start")
+        return self
 
 
 class SetWorkingHours(Strict):
     rules: list[WorkingHoursRuleIn] = Field(max_length=100)
+
+    @field_validator("rules")
+    @classmethod
+    def _no_overlap_within_a_weekday(cls, rules: list[WorkingHoursRuleIn]) -> list[WorkingHoursRuleIn]:
+        if overlap := first_overlap(rules):
+            a, b = overlap
+            raise ValueError(f"rules overlap on weekday {a.weekday}: {a.start}-{a.end} and {b.start}-{b.end}")
+        return rules
+
+
+class CreateTimeOff(Strict):
+    starts_at: AwareDatetime
+    ends_at: AwareDatetime
+    reason: str = Field(min_length=1, max_length=500)
+    cancel_conflicting: bool = False
+
+    @field_validator("ends_at")
+    @classmethod
+    def _ends_after_it_starts(cls, ends_at: datetime, info: ValidationInfo) -> datetime:
+        starts_at = info.data.get("starts_at")
+        if starts_at is not None and ends_at <= starts_at:
+            raise ValueError("ends_at must be after starts_at")
+        return ends_at
+
+
+class UpdateClinic(Strict):
+    """Only the fields sent change; `address` may be set to null."""
+
+    name: str = Field(None, min_length=1, max_length=200)
+    timezone: TimeZoneName = None
+    address: str | None = Field(None, max_length=500)
+
+
+class UpdateService(Strict):
+    """Only the fields sent change; none may be null."""
+
+    name: str = Field(None, min_length=1, max_length=200)
+    duration_minutes: int = Field(None, ge=5, le=480)
+    price_cents: int = Field(None, ge=0)
+    currency: Currency = None
+    cancellation_policy: CancellationPolicy = None
+
+
+class PageQuery(Strict):
+    limit: int = Field(50, ge=1, le=200)
+    cursor: str | None = Field(None, min_length=1, max_length=1000)
+
+
+class ProviderQuery(PageQuery):
+    service_id: uuid.UUID | None = None
+    clinic_id: uuid.UUID | None = None
 
 
 class CreateSlot(Strict):
@@ -90,6 +168,26 @@ class CreateSlot(Strict):
 
 class HoldRequest(Strict):
     slot_id: uuid.UUID
+
+
+class JsonObject(RootModel[dict[str, Any]]):
+    """Any JSON object: read first when a body's fields decide which request model it is."""
+
+
+class SeatAtTimeRequest(Strict):
+    """A seat of a service at a start time; without `provider_id`, booking picks the provider."""
+
+    service_id: uuid.UUID
+    starts_at: AwareDatetime
+    provider_id: uuid.UUID | None = None
+
+
+class WaitlistHoldRequest(Strict):
+    """The waitlist's hold for the client it offers a slot to, for the offer's TTL."""
+
+    slot_id: uuid.UUID
+    client_id: uuid.UUID
+    ttl_seconds: int = Field(ge=1, le=24 * 3600)
 
 
 class Appointment(BaseModel):

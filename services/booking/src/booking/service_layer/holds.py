@@ -1,12 +1,20 @@
-"""Placing a hold: Redis lock first (speed), then one transaction with a compare-and-set (correctness)."""
+"""Getting a seat: the Redis lock first (speed), then one transaction with a compare-and-set (correctness).
+
+Holds, instant bookings and the waitlist's holds take one path. The slot's lock is won as a short gate; one
+transaction runs the validation chain, expires overdue holds of a full slot (so a slot never waits for the
+sweeper), takes the seat by compare-and-set on the slot's version and writes the appointment, its audit rows and its
+event. After commit a one-seat hold keeps the lock until its deadline, so the next client is turned away by Redis
+alone; every other claim gives the gate back at once, so a slot's other seats stay bookable.
+"""
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import timedelta
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, ClassVar
 
 import asyncpg
 
@@ -15,39 +23,91 @@ from booking.adapters import repository as repo
 from booking.adapters.slot_lock import HeldLock, LockUnavailable, SlotLock
 from booking.domain.errors import HoldQuota, SlotHeld, SlotUnavailable
 from booking.domain.events import appointment_payload
-from booking.domain.slot import validate_bookable
-from smartslot_common.contracts.events import APPOINTMENT_LOCKED
+from booking.domain.slot import Slot, validate_bookable
+from booking.service_layer import transitions
+from booking.service_layer.unit_of_work import in_transaction
+from smartslot_common.contracts.events import (
+    APPOINTMENT_CONFIRMED,
+    APPOINTMENT_EXPIRED,
+    APPOINTMENT_LOCKED,
+    SLOT_RELEASED,
+)
+from smartslot_common.http.identity import Caller
 from smartslot_common.logging import get_logger
 from smartslot_common.messaging import Event, add_to_outbox
 
 log = get_logger(__name__)
 PRODUCER = "booking"
+CAS_ATTEMPTS = 3  # a compare-and-set lost to another seat of a roomy slot is worth another go
 OnCommit = Callable[[asyncpg.Connection, Any], Awaitable[None]]
 
 
 @dataclass(frozen=True)
 class PlaceHold:
-    """A client asks to hold one seat of a slot while they confirm."""
+    """A client (or the waitlist, for a client) asks to hold one seat of a slot while they confirm."""
 
     slot_id: uuid.UUID
     client_id: uuid.UUID
     origin: str = "client"
+    ttl_seconds: int | None = None  # the waitlist's offer TTL; None means the policy's
+    assignment: str = "chosen"
+    assignment_reason: str | None = None
+    instant: ClassVar[bool] = False
+
+    @property
+    def public(self) -> bool:
+        """A client's own request obeys the hold quota and the waitlist's reservation; the waitlist's does not."""
+        return self.origin == "client"
+
+
+@dataclass(frozen=True)
+class BookNow(PlaceHold):
+    """A client books one seat at once: hold and confirm in one transaction."""
+
+    instant: ClassVar[bool] = True
 
 
 @dataclass(frozen=True)
 class HoldPolicy:
-    """How long holds last and how many live holds one client may have."""
+    """How long holds last, how many live holds one client may have, and how long a claim may keep the gate."""
 
     ttl_seconds: int
     max_live_holds: int
+    gate_seconds: float = 5.0
 
 
-async def _acquire(lock: SlotLock | None, slot_id: uuid.UUID, ttl_seconds: int) -> HeldLock | None:
-    """Win the Redis lock or answer `slot_held`; with Redis down, go on in database-only mode."""
+@dataclass(frozen=True)
+class _Claimed:
+    appointment: asyncpg.Record
+    keeps_lock: bool
+    lock_ttl_ms: int
+    started: float  # monotonic, taken just before the database clock was read: the lock never outlives the hold
+
+
+async def place_hold(
+    pool: asyncpg.Pool, lock: SlotLock | None, policy: HoldPolicy, command: PlaceHold, on_commit: OnCommit | None = None
+) -> asyncpg.Record:
+    """Claim one seat: `locked` until `hold_expires_at` (database clock), or `confirmed` at once for `BookNow`."""
+    held = await _acquire(lock, command.slot_id, policy.gate_seconds)
+    try:
+        claimed = await in_transaction(pool, lambda connection: _claim(connection, policy, command, held, on_commit))
+    except BaseException:
+        await _give_back(lock, held)
+        raise
+    await _settle_lock(lock, held, claimed)
+    if command.instant:
+        metrics.INSTANT_BOOKINGS.inc()
+    else:
+        metrics.HOLDS.labels(origin=command.origin).inc()
+    return claimed.appointment
+
+
+async def _acquire(lock: SlotLock | None, slot_id: uuid.UUID, gate_seconds: float) -> HeldLock | None:
+    """Win the Redis gate or answer `slot_held`; with Redis unable to vote, go on in database-only mode."""
     if lock is None:
         return None
     try:
-        held = await lock.acquire(slot_id, ttl_seconds * 1000)
+        held = await lock.acquire(slot_id, int(gate_seconds * 1000))
     except LockUnavailable as error:
         log.warning("lock_unavailable_database_only", reason=str(error))
         metrics.LOCK_FALLBACKS.inc()
@@ -58,45 +118,170 @@ async def _acquire(lock: SlotLock | None, slot_id: uuid.UUID, ttl_seconds: int) 
     return held
 
 
-async def place_hold(
-    pool: asyncpg.Pool, lock: SlotLock | None, policy: HoldPolicy, command: PlaceHold, on_commit: OnCommit | None = None
-) -> asyncpg.Record:
-    """Hold one seat; the appointment is `locked` until `hold_expires_at` (database clock)."""
-    held = await _acquire(lock, command.slot_id, policy.ttl_seconds)
+async def _give_back(lock: SlotLock | None, held: HeldLock | None) -> None:
+    if held is not None and lock is not None:
+        await lock.release(held)
+
+
+async def _settle_lock(lock: SlotLock | None, held: HeldLock | None, claimed: _Claimed) -> None:
+    """After commit: a one-seat hold keeps the lock until its deadline; any other claim gives the gate back."""
+    if held is None or lock is None:
+        return
+    if not claimed.keeps_lock:
+        await lock.release(held)
+        return
+    remaining_ms = claimed.lock_ttl_ms - int((time.monotonic() - claimed.started) * 1000)
+    if remaining_ms > 0 and await lock.extend(held, remaining_ms):
+        return
+    # The gate ran out before commit (or Redis went away): the next client simply reaches PostgreSQL and is refused.
+    metrics.HOLD_LOCKS_LOST.inc()
+    log.warning("hold_lock_not_kept", key=held.key)
+    await lock.release(held)
+
+
+async def _claim(
+    connection: asyncpg.Connection, policy: HoldPolicy, command: PlaceHold, held: HeldLock | None,
+    on_commit: OnCommit | None,
+) -> _Claimed:
+    started = time.monotonic()
+    now = await repo.database_now(connection)
+    if command.public and not command.instant:
+        await _within_quota(connection, command.client_id, policy.max_live_holds)
+    slot = await claim_seat(connection, command.slot_id, "booked" if command.instant else "held", now, command.public)
+    ttl_seconds = command.ttl_seconds or policy.ttl_seconds
+    keeps_lock = held is not None and not command.instant and slot.capacity == 1
+    appointment = await _insert(
+        connection, command, slot, now + timedelta(seconds=ttl_seconds), held.token if keeps_lock else None
+    )
+    if command.instant:
+        appointment = await _confirm(connection, appointment, Caller(command.client_id, "client"))
+    event_type = APPOINTMENT_CONFIRMED if command.instant else APPOINTMENT_LOCKED
+    await add_to_outbox(connection, Event.create(event_type, appointment_payload(appointment), PRODUCER))
+    if on_commit is not None:
+        await on_commit(connection, appointment)
+    return _Claimed(appointment, keeps_lock, ttl_seconds * 1000, started)
+
+
+async def _within_quota(connection: asyncpg.Connection, client_id: uuid.UUID, limit: int) -> None:
+    """`hold_quota` at `limit` live holds; concurrent holds of one client are serialised so both cannot pass."""
+    await connection.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", f"booking.holds:{client_id}")
+    if await repo.count_live_holds(connection, client_id) >= limit:
+        raise HoldQuota(f"At most {limit} holds at a time; confirm or release one first.")
+
+
+async def claim_seat(
+    connection: asyncpg.Connection, slot_id: uuid.UUID, counter: str, now: datetime, public: bool = True
+) -> Slot:
+    """Take one `held` or `booked` seat by compare-and-set after the validation chain, inside the caller's transaction.
+
+    A full slot first has its overdue holds expired (lazy expiry); a public claim refuses a slot the waitlist has
+    first call on.
+    """
     try:
-        appointment = await _hold_in_database(pool, policy, command, held, on_commit)
-    except BaseException:
-        if held is not None and lock is not None:
-            await lock.release(held)
+        for _ in range(CAS_ATTEMPTS):
+            slot = await _bookable(connection, slot_id, now, public)
+            if await repo.take_seat(connection, slot, counter):
+                return slot
+        raise SlotUnavailable("This time slot is no longer available.")
+    except SlotUnavailable:
+        metrics.CONFLICTS.labels(stage="database").inc()
         raise
-    metrics.HOLDS.labels(origin=command.origin).inc()
+
+
+async def _bookable(connection: asyncpg.Connection, slot_id: uuid.UUID, now: datetime, public: bool) -> Slot:
+    """The slot after the chain (exists, live, not full, not started), and not reserved for a public claim."""
+    slot, reserved_until = await _read_slot(connection, slot_id)
+    if slot is not None and slot.status == "open" and slot.remaining <= 0 and await expire_overdue_holds(
+        connection, slot_id
+    ):
+        slot, reserved_until = await _read_slot(connection, slot_id)
+    slot = validate_bookable(slot, now)
+    if public and reserved_until is not None and reserved_until > now:
+        raise SlotUnavailable("This slot is offered to the waitlist first; try again later.")
+    return slot
+
+
+async def _read_slot(connection: asyncpg.Connection, slot_id: uuid.UUID) -> tuple[Slot | None, datetime | None]:
+    row = await connection.fetchrow(f"SELECT {repo.SLOT_COLUMNS}, reserved_until FROM slots WHERE id = $1", slot_id)
+    if row is None:
+        return None, None
+    fields = dict(row)
+    reserved_until = fields.pop("reserved_until")
+    return Slot(**fields), reserved_until
+
+
+async def expire_overdue_holds(connection: asyncpg.Connection, slot_id: uuid.UUID) -> int:
+    """Expire the slot's holds past their deadline (database clock) and give their seats back; how many there were."""
+    rows = await connection.fetch(
+        f"SELECT {repo.APPOINTMENT_COLUMNS}, version, lock_token FROM appointments "
+        "WHERE slot_id = $1 AND status = 'locked' AND hold_expires_at <= clock_timestamp() ORDER BY id FOR UPDATE",
+        slot_id,
+    )
+    for row in rows:
+        expired = await transitions.transition(
+            connection, row, "expire", transitions.SYSTEM_ACTOR, "hold deadline passed", lock_token=None
+        )
+        await repo.release_seat(connection, slot_id, "held")
+        await add_to_outbox(
+            connection,
+            Event.create(APPOINTMENT_EXPIRED, appointment_payload(expired), PRODUCER),
+            Event.create(SLOT_RELEASED, released_payload(expired, "system"), PRODUCER),
+        )
+    metrics.LAZY_EXPIRIES.inc(len(rows))
+    return len(rows)
+
+
+def released_payload(appointment: asyncpg.Record, released_by: str) -> dict[str, Any]:
+    """`slot.released` (the same members the lifecycle's cancellations and the sweeper write): which seat came free
+    and who freed it (`system` for an expiry)."""
+    return {
+        "slot_id": str(appointment["slot_id"]), "provider_id": str(appointment["provider_id"]),
+        "service_id": str(appointment["service_id"]), "starts_at": appointment["starts_at"].isoformat(),
+        "ends_at": appointment["ends_at"].isoformat(), "released_by": released_by,
+        "appointment_id": str(appointment["id"]),
+    }
+
+
+async def _insert(
+    connection: asyncpg.Connection, command: PlaceHold, slot: Slot, deadline: datetime, lock_token: str | None
+) -> asyncpg.Record:
+    """The appointment, `locked`, with its first audit row."""
+    try:
+        appointment = await repo.insert_appointment(connection, {
+            "id": uuid.uuid4(), "slot_id": slot.id, "provider_id": slot.provider_id, "service_id": slot.service_id,
+            "client_id": command.client_id, "status": "locked", "starts_at": slot.starts_at, "ends_at": slot.ends_at,
+            "hold_expires_at": deadline, "origin": command.origin, "assignment": command.assignment,
+            "assignment_reason": command.assignment_reason, "lock_token": lock_token,
+            "currency": await _currency(connection, slot.service_id),
+        })
+    except asyncpg.UniqueViolationError:  # appointments_live_client_slot: one live seat per client and slot
+        raise SlotUnavailable("You already have a seat in this slot.") from None
+    actor_id, role = (command.client_id, "client") if command.public else (None, "system")
+    await repo.record_transition(connection, appointment["id"], None, "locked", actor_id, role, _why(command))
     return appointment
 
 
-async def _hold_in_database(
-    pool: asyncpg.Pool, policy: HoldPolicy, command: PlaceHold, held: HeldLock | None, on_commit: OnCommit | None
-) -> asyncpg.Record:
-    async with pool.acquire() as connection, connection.transaction():
-        now = await repo.database_now(connection)
-        slot = validate_bookable(await repo.get_slot(connection, command.slot_id), now)
-        if await repo.count_live_holds(connection, command.client_id) >= policy.max_live_holds:
-            raise HoldQuota(f"At most {policy.max_live_holds} holds at a time; confirm or release one first.")
-        if not await repo.take_seat(connection, slot, "held"):
-            metrics.CONFLICTS.labels(stage="database").inc()
-            raise SlotUnavailable("This time slot is no longer available.")
-        appointment = await repo.insert_appointment(connection, {
-            "id": uuid.uuid4(), "slot_id": slot.id, "provider_id": slot.provider_id,
-            "service_id": slot.service_id, "client_id": command.client_id, "status": "locked",
-            "starts_at": slot.starts_at, "ends_at": slot.ends_at,
-            "hold_expires_at": now + timedelta(seconds=policy.ttl_seconds), "origin": command.origin,
-            "currency": await _currency(connection, slot.service_id), "lock_token": held.token if held else None,
-        })
-        await repo.record_transition(connection, appointment["id"], None, "locked", command.client_id, "client", None)
-        await add_to_outbox(connection, Event.create(APPOINTMENT_LOCKED, appointment_payload(appointment), PRODUCER))
-        if on_commit is not None:
-            await on_commit(connection, appointment)
-        return appointment
+def _why(command: PlaceHold) -> str | None:
+    """The audit reason of the first transition: plain client holds need none."""
+    if command.instant:
+        return "instant booking"
+    return None if command.public else f"{command.origin} offer"
+
+
+async def _confirm(connection: asyncpg.Connection, appointment: asyncpg.Record, actor: Caller) -> asyncpg.Record:
+    """Instant booking's second step: its seat was taken as `booked`, so no hold deadline remains."""
+    locked = await repo.lock_appointment(connection, appointment["id"])
+    return await transitions.transition(connection, locked, "confirm", actor, "instant booking", hold_expires_at=None)
 
 
 async def _currency(connection: asyncpg.Connection, service_id: uuid.UUID) -> str:
     return await connection.fetchval("SELECT currency FROM services WHERE id = $1", service_id)
+
+
+async def reserve_for_waitlist(connection: asyncpg.Connection, slot_id: uuid.UUID, until: datetime | None) -> None:
+    """Keep a slot out of the public pool until `until` (None: public again) while the waitlist has first call on it."""
+    # A write to the slot like any other: its version moves, so a public claim that read it before loses its CAS.
+    await connection.execute(
+        "UPDATE slots SET reserved_until = $2, version = version + 1, updated_at = now() WHERE id = $1",
+        slot_id, until,
+    )

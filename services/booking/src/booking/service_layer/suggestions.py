@@ -1,0 +1,150 @@
+"""Useful conflicts: up to five open slots of the same service nearest in time to what the caller asked for.
+
+A storm of losers for one slot all ask the same question. Within one process one lookup runs per question while the
+other losers wait for it, and that lookup reads Redis, where the answer is kept for a few seconds, before it asks
+PostgreSQL: about one query per slot per few seconds however many lose, and one Redis command at a time per
+question, so the cache never crowds the slot lock out of Redis connections. Suggestions are a hint, never a
+promise, so a few seconds' staleness is fine, and a failure to find them leaves the conflict answer without any
+rather than failing it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import Awaitable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import asyncpg
+import orjson
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from booking import metrics
+from booking.domain.errors import NoProviderAvailable, SlotHeld, SlotUnavailable
+from smartslot_common.logging import get_logger
+
+T = TypeVar("T")
+LIMIT = 5
+CONFLICTS = (SlotHeld, SlotUnavailable, NoProviderAvailable)
+log = get_logger(__name__)
+
+# Nearest in time, both ways, each arm an index range scan on (service_id, starts_at) that stops after LIMIT rows.
+_OPEN = """
+    SELECT s.id AS slot_id, s.provider_id, s.service_id, s.starts_at, s.ends_at,
+           s.capacity - s.held - s.booked AS remaining
+    FROM slots s JOIN providers p ON p.id = s.provider_id AND p.deleted_at IS NULL, target t
+    WHERE s.service_id = t.service_id AND s.status = 'open' AND s.held + s.booked < s.capacity
+      AND s.starts_at > clock_timestamp() AND (s.reserved_until IS NULL OR s.reserved_until <= clock_timestamp())
+      AND ($3::uuid IS NULL OR s.provider_id = $3) AND s.id IS DISTINCT FROM $1
+      AND ($1::uuid IS NOT NULL OR s.starts_at <> t.starts_at)
+"""
+NEAREST = f"""
+WITH target AS (
+    SELECT coalesce(t.service_id, $2::uuid) AS service_id, coalesce(t.starts_at, $4::timestamptz) AS starts_at
+    FROM (SELECT 1) one LEFT JOIN slots t ON t.id = $1
+)
+SELECT c.* FROM (
+    ({_OPEN} AND s.starts_at >= t.starts_at ORDER BY s.starts_at LIMIT $5)
+    UNION ALL
+    ({_OPEN} AND s.starts_at < t.starts_at ORDER BY s.starts_at DESC LIMIT $5)
+) c, target t
+ORDER BY abs(extract(epoch FROM c.starts_at - t.starts_at)), c.starts_at, c.slot_id
+LIMIT $5
+"""
+
+# Concurrent lookups of one key in this process share one query (keyed by the namespaced cache key).
+_running: dict[str, asyncio.Task[list[dict[str, Any]]]] = {}
+
+
+@dataclass(frozen=True)
+class Target:
+    """What the caller asked for: one slot, or a service at a start time (of one provider, or any)."""
+
+    slot_id: uuid.UUID | None = None
+    service_id: uuid.UUID | None = None
+    starts_at: datetime | None = None
+    provider_id: uuid.UUID | None = None
+
+    def key(self) -> str:
+        """The cache key part naming this question."""
+        if self.slot_id is not None:
+            return f"slot:{self.slot_id}"
+        assert self.starts_at is not None
+        return f"at:{self.service_id}:{self.starts_at.astimezone(UTC).isoformat()}:{self.provider_id or 'any'}"
+
+
+class Suggestions:
+    """Finds the open slots to offer with a conflict, through a short-lived Redis cache."""
+
+    def __init__(
+        self, pool: asyncpg.Pool, cache: aioredis.Redis | None, key_prefix: str, cache_seconds: float
+    ) -> None:
+        self._pool = pool
+        self._cache = cache if cache_seconds > 0 else None
+        self._prefix = key_prefix
+        self._cache_ms = int(cache_seconds * 1000)
+
+    async def near(self, target: Target) -> list[dict[str, Any]]:
+        """Up to five open slots of the service nearest in time to `target`, as `{slot_id, ..., remaining}`."""
+        key = f"{self._prefix}{target.key()}"
+        running = _running.get(key)
+        if running is None:
+            running = _running[key] = asyncio.ensure_future(self._find(key, target))
+            running.add_done_callback(lambda _: _running.pop(key, None))
+        else:
+            metrics.SUGGESTION_LOOKUPS.labels(source="shared").inc()
+        return await asyncio.shield(running)  # one waiter cancelled must not cancel the others' lookup
+
+    async def _find(self, key: str, target: Target) -> list[dict[str, Any]]:
+        cached = await self._cached(key)
+        if cached is not None:
+            metrics.SUGGESTION_LOOKUPS.labels(source="cache").inc()
+            return cached
+        return await self._load(key, target)
+
+    async def _cached(self, key: str) -> list[dict[str, Any]] | None:
+        if self._cache is None:
+            return None
+        try:
+            raw = await self._cache.get(key)
+        except (RedisError, OSError):
+            return None
+        return orjson.loads(raw) if raw is not None else None
+
+    async def _load(self, key: str, target: Target) -> list[dict[str, Any]]:
+        """Query PostgreSQL and fill the cache; never raises, so no waiter is left with an unseen error."""
+        metrics.SUGGESTION_LOOKUPS.labels(source="database").inc()
+        try:
+            rows = await self._pool.fetch(
+                NEAREST, target.slot_id, target.service_id, target.provider_id, target.starts_at, LIMIT
+            )
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as error:
+            log.warning("suggestions_unavailable", error=str(error))
+            return []
+        found = [_render(row) for row in rows]
+        if self._cache is not None:
+            # Redis down: the next storm of losers shares one query per process instead.
+            with contextlib.suppress(RedisError, OSError):
+                await self._cache.set(key, orjson.dumps(found), px=self._cache_ms)
+        return found
+
+
+def _render(row: asyncpg.Record) -> dict[str, Any]:
+    return {
+        "slot_id": str(row["slot_id"]), "provider_id": str(row["provider_id"]), "service_id": str(row["service_id"]),
+        "starts_at": row["starts_at"].isoformat(), "ends_at": row["ends_at"].isoformat(),
+        "remaining": row["remaining"],
+    }
+
+
+async def offering_alternatives(suggestions: Suggestions, target: Target, work: Awaitable[T]) -> T:
+    """Await `work`; a conflict it raises carries the open slots nearest to `target` as `suggestions`."""
+    try:
+        return await work
+    except CONFLICTS as conflict:
+        conflict.extra.setdefault("suggestions", await suggestions.near(target))
+        raise
