@@ -1,11 +1,15 @@
 """Gateway settings: env prefix `SMARTSLOT_GATEWAY_`, plus the shared identity knobs."""
 
-from typing import ClassVar
+from pathlib import Path
+from typing import ClassVar, Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
+from limits import parse
 from pydantic_settings import SettingsConfigDict
 
 from smartslot_common.settings import ServiceSettings, shared
+
+UPSTREAM_NAMES = ("booking", "availability", "waitlist", "notifier")
 
 
 class GatewaySettings(ServiceSettings):
@@ -17,11 +21,66 @@ class GatewaySettings(ServiceSettings):
     availability_url: str = "http://127.0.0.1:8082"
     waitlist_url: str = "http://127.0.0.1:8083"
     notifier_url: str = "http://127.0.0.1:8084"
-    upstream_timeout_seconds: float = Field(5.0, gt=0)
+    max_body_bytes: int = Field(64 * 1024, ge=1024, le=16 * 1024 * 1024)
+    cors_origins: list[str] = Field(default_factory=list, description="origins allowed to call from a browser")
 
-    jwt_secret: SecretStr = shared(..., "jwt_secret", min_length=32)
+    # Routing: every upstream call has a deadline; `None` per upstream means the shared default.
+    upstream_timeout_seconds: float = Field(5.0, gt=0, le=120)
+    booking_timeout_seconds: float | None = Field(None, gt=0, le=120)
+    availability_timeout_seconds: float | None = Field(None, gt=0, le=120)
+    waitlist_timeout_seconds: float | None = Field(None, gt=0, le=120)
+    notifier_timeout_seconds: float | None = Field(None, gt=0, le=120)
+    get_retries: int = Field(2, ge=0, le=5, description="extra attempts of an idempotent GET")
+    retry_backoff_seconds: float = Field(0.05, ge=0, le=5)
+    breaker_failure_threshold: int = Field(5, ge=1, le=1000)
+    breaker_cooldown_seconds: float = Field(5.0, gt=0, le=600)
+    health_timeout_seconds: float = Field(1.0, gt=0, le=30)
+
+    # Rate limits in the `limits` notation ("N/second|minute|hour|day"), sliding-window counters in Redis.
+    rate_limit_enabled: bool = True
+    rate_limit_user: str = "600/minute"
+    rate_limit_ip: str = "300/minute"
+    rate_limit_auth: str = "10/minute"
+    rate_limit_booking: str = "30/minute"
+    rate_limit_redis_timeout_seconds: float = Field(0.25, gt=0, le=5)
+
+    jwt_algorithm: Literal["HS256", "RS256"] = shared("HS256", "jwt_algorithm")
+    jwt_secret: SecretStr | None = shared(None, "jwt_secret", min_length=32, validate_default=True)
+    jwt_private_key_file: Path | None = shared(None, "jwt_private_key_file", validate_default=True)
+    jwt_public_key_file: Path | None = shared(None, "jwt_public_key_file", validate_default=True)
     jwt_issuer: str = shared("smartslot", "jwt_issuer")
     jwt_audience: str = shared("smartslot-api", "jwt_audience")
-    access_token_ttl_seconds: int = shared(3600, "access_token_ttl_seconds", ge=60, le=86400)
+    # Short on purpose: it bounds how long a changed role can linger in a token when Redis cannot say so sooner.
+    access_token_ttl_seconds: int = shared(900, "access_token_ttl_seconds", ge=60, le=86400)
     bootstrap_admin_email: str | None = shared(None, "bootstrap_admin_email")
     bootstrap_admin_password: SecretStr | None = shared(None, "bootstrap_admin_password")
+
+    @field_validator("rate_limit_user", "rate_limit_ip", "rate_limit_auth", "rate_limit_booking")
+    @classmethod
+    def _parsable_limit(cls, value: str) -> str:
+        parse(value)  # raises ValueError on anything the limiter cannot read
+        return value
+
+    # Field validators (not a model validator) so that a start-up error names the variable to fix.
+    @field_validator("jwt_secret")
+    @classmethod
+    def _secret_for_hs256(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        if info.data.get("jwt_algorithm") == "HS256" and value is None:
+            raise ValueError("required with HS256 (at least 32 characters)")
+        return value
+
+    @field_validator("jwt_private_key_file", "jwt_public_key_file")
+    @classmethod
+    def _key_files_for_rs256(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        if info.data.get("jwt_algorithm") == "RS256" and (value is None or not value.is_file()):
+            raise ValueError("RS256 needs a readable PEM file here")
+        return value
+
+    def timeout_for(self, upstream: str) -> float:
+        """The deadline of one call to `upstream`."""
+        own = getattr(self, f"{upstream}_timeout_seconds")
+        return own if own is not None else self.upstream_timeout_seconds
+
+    def url_for(self, upstream: str) -> str:
+        """The base URL of `upstream`, without a trailing slash."""
+        return str(getattr(self, f"{upstream}_url")).rstrip("/")
