@@ -75,8 +75,10 @@ class BookingApi:
     def __init__(self, http: TestClient) -> None:
         self.http = http
 
-    async def call(self, method: str, path: str, who: Who | None, json: Any = None) -> Reply:
-        headers = dict(who.headers) if who else {}
+    async def call(
+        self, method: str, path: str, who: Who | None, json: Any = None, headers: dict[str, str] | None = None
+    ) -> Reply:
+        headers = (dict(who.headers) if who else {}) | (headers or {})
         data = None
         if json is not None:
             data, headers["Content-Type"] = orjson.dumps(json), "application/json"

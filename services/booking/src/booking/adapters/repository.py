@@ -14,13 +14,27 @@ from booking.domain.slot import Slot
 SLOT_COLUMNS = "id, provider_id, service_id, starts_at, ends_at, capacity, held, booked, status, version"
 APPOINTMENT_COLUMNS = (
     "id, status, slot_id, provider_id, service_id, client_id, starts_at, ends_at, hold_expires_at, origin, "
-    "assignment, fee_cents, currency, created_at, updated_at"
+    "assignment, fee_cents, currency, created_at, updated_at, client_email, client_name, ics_sequence"
 )
+APPOINTMENT_CONTEXT = """
+SELECT p.timezone, p.display_name AS provider_name, p.user_id AS provider_user_id, s.name AS service_name,
+       s.price_cents, c.name AS clinic_name, c.address AS clinic_address
+FROM providers p JOIN clinics c ON c.id = p.clinic_id, services s
+WHERE p.id = $1 AND s.id = $2
+"""
 
 
 async def database_now(connection: asyncpg.Connection) -> datetime:
     """The database clock: the one clock every deadline uses."""
     return await connection.fetchval("SELECT clock_timestamp()")
+
+
+async def appointment_context(
+    connection: asyncpg.Connection, provider_id: uuid.UUID, service_id: uuid.UUID
+) -> dict[str, Any]:
+    """What an appointment's events tell consumers besides the appointment: zone, names, place, price."""
+    row = await connection.fetchrow(APPOINTMENT_CONTEXT, provider_id, service_id)
+    return dict(row) if row else {}
 
 
 async def get_slot(connection: asyncpg.Connection, slot_id: uuid.UUID) -> Slot | None:

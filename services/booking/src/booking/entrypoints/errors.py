@@ -33,7 +33,19 @@ async def domain_errors(request: web.Request, handler: Handler) -> web.StreamRes
         return await handler(request)
     except errors.BookingError as error:
         raise to_problem(error) from None
-    except asyncpg.ExclusionViolationError:
-        raise ProblemError(409, "slot_overlap", "That would overlap another slot of the provider.") from None
-    except (asyncpg.UniqueViolationError, asyncpg.CheckViolationError):
-        raise ProblemError(409, "slot_unavailable", "This time slot is no longer available.") from None
+    except (asyncpg.ExclusionViolationError, asyncpg.UniqueViolationError, asyncpg.CheckViolationError) as error:
+        raise constraint_problem(error) from None
+
+
+# The constraints that stand for invariant I1, and how their refusal reads; any other is a plain conflict.
+CONSTRAINTS = {
+    "slots_no_overlap": ("slot_overlap", "That would overlap another slot of the provider."),
+    "slots_within_capacity": ("slot_unavailable", "This time slot is no longer available."),
+    "appointments_live_client_slot": ("slot_unavailable", "You already have a seat in this slot."),
+}
+
+
+def constraint_problem(error: asyncpg.IntegrityConstraintViolationError) -> ProblemError:
+    """A 409 named after the constraint that refused the write."""
+    code, detail = CONSTRAINTS.get(error.constraint_name or "", ("conflict", "That conflicts with existing data."))
+    return ProblemError(409, code, detail)

@@ -18,6 +18,7 @@ from booking.entrypoints import schemas
 from booking.entrypoints.commands import execute
 from booking.entrypoints.paths import path_uuid
 from booking.service_layer import lifecycle, queries
+from booking.service_layer import reschedule as rescheduling
 from smartslot_common.http import json_response, read_json
 from smartslot_common.http.identity import require_role
 from smartslot_common.http.json import parse_query
@@ -102,8 +103,8 @@ async def reschedule(request: web.Request) -> web.Response:
     who = require_role(request, "client")
     appointment_id, body = _appointment_id(request), await read_json(request, RescheduleRequest)
     ttl = request.app[SETTINGS].hold_ttl_seconds
-    command = lifecycle.Reschedule(appointment_id, body.slot_id, who, ttl)
-    return await execute(request, who, 200, render, lambda on_commit: lifecycle.reschedule(
+    command = rescheduling.Reschedule(appointment_id, body.slot_id, who, ttl)
+    return await execute(request, who, 200, render, lambda on_commit: rescheduling.reschedule(
         request.app[POOL], request.app[LOCK], command, on_commit))
 
 

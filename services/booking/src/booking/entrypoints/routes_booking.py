@@ -47,9 +47,11 @@ def _work(app: web.Application, who: Caller, body: SeatBody, instant: bool) -> t
     """What claiming this body means, and what to suggest instead when it loses."""
     pool, lock, policy = app[POOL], app[LOCK], _policy(app[SETTINGS])
     if isinstance(body, schemas.HoldRequest):
-        command = (holds.BookNow if instant else holds.PlaceHold)(body.slot_id, who.user_id)
+        command = (holds.BookNow if instant else holds.PlaceHold)(
+            body.slot_id, who.user_id, client_email=who.email, client_name=who.name)
         return (lambda on_commit: holds.place_hold(pool, lock, policy, command, on_commit)), Target(body.slot_id)
-    request = assignment.ClaimAt(body.service_id, body.starts_at, who.user_id, body.provider_id, instant)
+    request = assignment.ClaimAt(body.service_id, body.starts_at, who.user_id, body.provider_id, instant,
+                                 who.email, who.name)
     target = Target(service_id=body.service_id, starts_at=body.starts_at, provider_id=body.provider_id)
     return (lambda on_commit: assignment.claim_at(pool, lock, policy, request, on_commit)), target
 
@@ -79,7 +81,8 @@ async def place_waitlist_hold(request: web.Request) -> web.Response:
     """The waitlist holds a slot for the client it offers it to (system role only; the gateway never routes it)."""
     who = require_role(request, "system")
     body = await read_json(request, schemas.WaitlistHoldRequest)
-    command = holds.PlaceHold(body.slot_id, body.client_id, origin="waitlist", ttl_seconds=body.ttl_seconds)
+    command = holds.PlaceHold(body.slot_id, body.client_id, origin="waitlist", ttl_seconds=body.ttl_seconds,
+                              client_email=body.client_email, client_name=body.client_name)
     pool, lock, policy = request.app[POOL], request.app[LOCK], _policy(request.app[SETTINGS])
     return await execute(request, who, 201, render_appointment, lambda on_commit: holds.place_hold(
         pool, lock, policy, command, on_commit))

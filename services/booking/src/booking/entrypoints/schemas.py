@@ -19,6 +19,7 @@ from pydantic import (
     model_validator,
 )
 
+from booking.domain.policies import policy_from
 from booking.domain.schedule import first_overlap
 
 
@@ -56,6 +57,13 @@ class Tier(Strict):
 class TieredPolicy(Strict):
     kind: Literal["tiered"]
     tiers: list[Tier] = Field(min_length=1, max_length=10)
+
+    @model_validator(mode="after")
+    def _coherent(self) -> Self:
+        # The domain is the judge of a coherent ladder (no repeated window, nearer never cheaper): refuse here what
+        # it would refuse later, so a bad policy is a 422 now rather than a failure at the first cancellation.
+        policy_from(self.model_dump())
+        return self
 
 
 CancellationPolicy = Annotated[FlexiblePolicy | StrictPolicy | TieredPolicy, Field(discriminator="kind")]
@@ -188,6 +196,8 @@ class WaitlistHoldRequest(Strict):
     slot_id: uuid.UUID
     client_id: uuid.UUID
     ttl_seconds: int = Field(ge=1, le=24 * 3600)
+    client_email: str | None = Field(None, max_length=320)
+    client_name: str | None = Field(None, max_length=200)
 
 
 class Appointment(BaseModel):

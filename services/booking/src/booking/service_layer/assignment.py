@@ -57,11 +57,14 @@ class ClaimAt:
     client_id: uuid.UUID
     provider_id: uuid.UUID | None = None
     instant: bool = False
+    client_email: str | None = None
+    client_name: str | None = None
 
     def command(self, slot_id: uuid.UUID, assignment: str = "chosen", reason: str | None = None) -> PlaceHold:
         """The claim on one slot this request turns into."""
         kind = BookNow if self.instant else PlaceHold
-        return kind(slot_id, self.client_id, assignment=assignment, assignment_reason=reason)
+        return kind(slot_id, self.client_id, assignment=assignment, assignment_reason=reason,
+                    client_email=self.client_email, client_name=self.client_name)
 
 
 async def claim_at(

@@ -20,24 +20,17 @@ import asyncpg
 
 from booking import metrics
 from booking.adapters import repository as repo
-from booking.adapters.slot_lock import HeldLock, LockUnavailable, SlotLock
-from booking.domain.errors import HoldQuota, SlotHeld, SlotUnavailable
-from booking.domain.events import appointment_payload
+from booking.adapters.slot_lock import HeldLock, SlotLock
+from booking.domain.errors import HoldQuota, SlotUnavailable
 from booking.domain.slot import Slot, validate_bookable
-from booking.service_layer import transitions
+from booking.service_layer import seats, transitions
 from booking.service_layer.unit_of_work import in_transaction
-from smartslot_common.contracts.events import (
-    APPOINTMENT_CONFIRMED,
-    APPOINTMENT_EXPIRED,
-    APPOINTMENT_LOCKED,
-    SLOT_RELEASED,
-)
+from smartslot_common.contracts.events import APPOINTMENT_CONFIRMED, APPOINTMENT_LOCKED
 from smartslot_common.http.identity import Caller
 from smartslot_common.logging import get_logger
-from smartslot_common.messaging import Event, add_to_outbox
+from smartslot_common.messaging import add_to_outbox
 
 log = get_logger(__name__)
-PRODUCER = "booking"
 CAS_ATTEMPTS = 3  # a compare-and-set lost to another seat of a roomy slot is worth another go
 OnCommit = Callable[[asyncpg.Connection, Any], Awaitable[None]]
 
@@ -52,6 +45,8 @@ class PlaceHold:
     ttl_seconds: int | None = None  # the waitlist's offer TTL; None means the policy's
     assignment: str = "chosen"
     assignment_reason: str | None = None
+    client_email: str | None = None  # contact details as the gateway verified them, kept with the booking
+    client_name: str | None = None
     instant: ClassVar[bool] = False
 
     @property
@@ -88,7 +83,7 @@ async def place_hold(
     pool: asyncpg.Pool, lock: SlotLock | None, policy: HoldPolicy, command: PlaceHold, on_commit: OnCommit | None = None
 ) -> asyncpg.Record:
     """Claim one seat: `locked` until `hold_expires_at` (database clock), or `confirmed` at once for `BookNow`."""
-    held = await _acquire(lock, command.slot_id, policy.gate_seconds)
+    held = await seats.acquire_lock(lock, command.slot_id, policy.gate_seconds)
     try:
         claimed = await in_transaction(pool, lambda connection: _claim(connection, policy, command, held, on_commit))
     except BaseException:
@@ -100,22 +95,6 @@ async def place_hold(
     else:
         metrics.HOLDS.labels(origin=command.origin).inc()
     return claimed.appointment
-
-
-async def _acquire(lock: SlotLock | None, slot_id: uuid.UUID, gate_seconds: float) -> HeldLock | None:
-    """Win the Redis gate or answer `slot_held`; with Redis unable to vote, go on in database-only mode."""
-    if lock is None:
-        return None
-    try:
-        held = await lock.acquire(slot_id, int(gate_seconds * 1000))
-    except LockUnavailable as error:
-        log.warning("lock_unavailable_database_only", reason=str(error))
-        metrics.LOCK_FALLBACKS.inc()
-        return None
-    if held is None:
-        metrics.CONFLICTS.labels(stage="redis").inc()
-        raise SlotHeld("Someone else is holding this slot right now.")
-    return held
 
 
 async def _give_back(lock: SlotLock | None, held: HeldLock | None) -> None:
@@ -156,7 +135,7 @@ async def _claim(
     if command.instant:
         appointment = await _confirm(connection, appointment, Caller(command.client_id, "client"))
     event_type = APPOINTMENT_CONFIRMED if command.instant else APPOINTMENT_LOCKED
-    await add_to_outbox(connection, Event.create(event_type, appointment_payload(appointment), PRODUCER))
+    await add_to_outbox(connection, await seats.appointment_event(connection, event_type, appointment))
     if on_commit is not None:
         await on_commit(connection, appointment)
     return _Claimed(appointment, keeps_lock, ttl_seconds * 1000, started)
@@ -218,28 +197,9 @@ async def expire_overdue_holds(connection: asyncpg.Connection, slot_id: uuid.UUI
         slot_id,
     )
     for row in rows:
-        expired = await transitions.transition(
-            connection, row, "expire", transitions.SYSTEM_ACTOR, "hold deadline passed", lock_token=None
-        )
-        await repo.release_seat(connection, slot_id, "held")
-        await add_to_outbox(
-            connection,
-            Event.create(APPOINTMENT_EXPIRED, appointment_payload(expired), PRODUCER),
-            Event.create(SLOT_RELEASED, released_payload(expired, "system"), PRODUCER),
-        )
+        await seats.expire_within(connection, row)
     metrics.LAZY_EXPIRIES.inc(len(rows))
     return len(rows)
-
-
-def released_payload(appointment: asyncpg.Record, released_by: str) -> dict[str, Any]:
-    """`slot.released` (the same members the lifecycle's cancellations and the sweeper write): which seat came free
-    and who freed it (`system` for an expiry)."""
-    return {
-        "slot_id": str(appointment["slot_id"]), "provider_id": str(appointment["provider_id"]),
-        "service_id": str(appointment["service_id"]), "starts_at": appointment["starts_at"].isoformat(),
-        "ends_at": appointment["ends_at"].isoformat(), "released_by": released_by,
-        "appointment_id": str(appointment["id"]),
-    }
 
 
 async def _insert(
@@ -252,6 +212,7 @@ async def _insert(
             "client_id": command.client_id, "status": "locked", "starts_at": slot.starts_at, "ends_at": slot.ends_at,
             "hold_expires_at": deadline, "origin": command.origin, "assignment": command.assignment,
             "assignment_reason": command.assignment_reason, "lock_token": lock_token,
+            "client_email": command.client_email, "client_name": command.client_name,
             "currency": await _currency(connection, slot.service_id),
         })
     except asyncpg.UniqueViolationError:  # appointments_live_client_slot: one live seat per client and slot

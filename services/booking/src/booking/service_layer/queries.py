@@ -20,7 +20,7 @@ from booking.adapters import repository as repo
 from booking.adapters.ics import CalendarEntry
 from booking.domain.errors import NotFound
 from booking.service_layer import access
-from booking.service_layer.lifecycle import is_its_client
+from booking.service_layer.acting import is_its_client
 from smartslot_common.http.identity import Caller
 
 DEFAULT_LIMIT = 50

@@ -12,7 +12,7 @@ import asyncpg
 from booking import metrics
 from booking.adapters import repository as repo
 from booking.adapters.slot_lock import SlotLock
-from booking.service_layer.lifecycle import expire_within, release_lock
+from booking.service_layer.seats import expire_within, release_lock
 from booking.service_layer.unit_of_work import in_transaction
 
 BATCH_SIZE = 100

@@ -17,8 +17,9 @@ from booking.adapters import repository as repo
 from booking.adapters.slot_lock import SlotLock
 from booking.domain.errors import ConflictingAppointments, InvalidSchedule
 from booking.service_layer.access import require_provider_access
-from booking.service_layer.lifecycle import cancel_within, release_lock
+from booking.service_layer.lifecycle import cancel_within
 from booking.service_layer.schedules import LIVE, PRODUCER, lock_provider, slot_payload
+from booking.service_layer.seats import release_lock
 from booking.service_layer.unit_of_work import in_transaction
 from smartslot_common.contracts.events import SLOT_BLOCKED
 from smartslot_common.http.identity import Caller
@@ -59,7 +60,7 @@ async def add_time_off(
                 appointment_ids=[str(row["id"]) for row in conflicts],
             )
         for row in conflicts:
-            await cancel_within(connection, row, caller, command.reason, waive_fee=True)
+            await cancel_within(connection, row, caller, command.reason, waive_fee=True, announce_release=False)
             released.append((row["slot_id"], row["lock_token"]))
         result = await _record_time_off(connection, caller, command, slot_ids)
         result["cancelled_appointment_ids"] = [row["id"] for row in conflicts]
