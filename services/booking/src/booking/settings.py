@@ -23,6 +23,11 @@ class BookingSettings(ServiceSettings):
     suggestions_cache_seconds: float = Field(
         3.0, ge=0, le=60, description="How long a conflict's suggested slots are shared from Redis; 0 disables it"
     )
+    waitlist_buffer_seconds: int = shared(
+        600, "waitlist_buffer_seconds", ge=0,
+        description="A slot freed by a provider or admin stays out of the public pool this long while the waitlist "
+        "has first call on it (0: straight back to the public)",
+    )
     lock_redis_urls: list[SecretStr] = Field(
         default_factory=list, description="Redlock masters; empty means the one SMARTSLOT_REDIS_URL"
     )

@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
-ReleasedBy = Literal["client", "provider", "admin", "system", "time_off"]
+ReleasedBy = Literal["client", "provider", "admin", "system", "time_off", "waitlist"]
 
 
 class Payload(BaseModel):
@@ -86,6 +86,8 @@ class WaitlistOfferPayload(Payload):
     offer_expires_at: AwareDatetime | None = None
     timezone: str | None = None
     service_name: str | None = None
+    provider_name: str | None = None
+    clinic_name: str | None = None
     client_email: str | None = None
     client_name: str | None = None
 

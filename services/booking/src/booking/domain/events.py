@@ -38,5 +38,5 @@ def slot_released_payload(appointment: Mapping[str, Any], released_by: str) -> d
         "slot_id": str(appointment["slot_id"]), "provider_id": str(appointment["provider_id"]),
         "service_id": str(appointment["service_id"]), "starts_at": appointment["starts_at"].isoformat(),
         "ends_at": appointment["ends_at"].isoformat(), "released_by": released_by,
-        "appointment_id": str(appointment["id"]),
+        "appointment_id": _text(appointment.get("id")),
     }

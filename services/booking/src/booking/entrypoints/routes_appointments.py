@@ -86,8 +86,9 @@ async def confirm(request: web.Request) -> web.Response:
 async def cancel(request: web.Request) -> web.Response:
     who = require_role(request, "client", "provider", "admin")
     appointment_id, body = _appointment_id(request), await _cancel_body(request)
+    buffer = request.app[SETTINGS].waitlist_buffer_seconds
     return await execute(request, who, 200, render, lambda on_commit: lifecycle.cancel(
-        request.app[POOL], request.app[LOCK], appointment_id, who, body.reason, on_commit))
+        request.app[POOL], request.app[LOCK], appointment_id, who, body.reason, on_commit, buffer))
 
 
 @routes.post("/v1/appointments/{appointment_id}/complete")

@@ -10,12 +10,15 @@ from aiohttp import web
 from booking.app_keys import LOCK, POOL, REDIS, SETTINGS
 from booking.entrypoints import schemas
 from booking.entrypoints.commands import OnCommit, execute
-from booking.service_layer import assignment, holds
+from booking.entrypoints.paths import path_uuid
+from booking.service_layer import assignment, holds, seats
 from booking.service_layer.suggestions import Suggestions, Target, offering_alternatives
+from booking.service_layer.unit_of_work import in_transaction
 from booking.settings import BookingSettings
 from smartslot_common.http import read_json
 from smartslot_common.http.identity import Caller, require_role
 from smartslot_common.http.json import parse_model
+from smartslot_common.http.problems import ProblemError
 
 routes = web.RouteTableDef()
 SeatBody = schemas.HoldRequest | schemas.SeatAtTimeRequest
@@ -86,3 +89,14 @@ async def place_waitlist_hold(request: web.Request) -> web.Response:
     pool, lock, policy = request.app[POOL], request.app[LOCK], _policy(request.app[SETTINGS])
     return await execute(request, who, 201, render_appointment, lambda on_commit: holds.place_hold(
         pool, lock, policy, command, on_commit))
+
+
+@routes.post("/internal/v1/slots/{slot_id}/release-reservation")
+async def release_reservation(request: web.Request) -> web.Response:
+    """The waitlist found nobody to offer the slot to: it returns to the public pool now (system role only)."""
+    require_role(request, "system")
+    slot_id = path_uuid(request, "slot_id", "slot")
+    released = await in_transaction(request.app[POOL], lambda connection: seats.return_to_public(connection, slot_id))
+    if not released:
+        raise ProblemError(404, "not_found", "No such reserved slot.")
+    return web.Response(status=204)

@@ -237,12 +237,3 @@ async def _confirm(connection: asyncpg.Connection, appointment: asyncpg.Record, 
 
 async def _currency(connection: asyncpg.Connection, service_id: uuid.UUID) -> str:
     return await connection.fetchval("SELECT currency FROM services WHERE id = $1", service_id)
-
-
-async def reserve_for_waitlist(connection: asyncpg.Connection, slot_id: uuid.UUID, until: datetime | None) -> None:
-    """Keep a slot out of the public pool until `until` (None: public again) while the waitlist has first call on it."""
-    # A write to the slot like any other: its version moves, so a public claim that read it before loses its CAS.
-    await connection.execute(
-        "UPDATE slots SET reserved_until = $2, version = version + 1, updated_at = now() WHERE id = $1",
-        slot_id, until,
-    )

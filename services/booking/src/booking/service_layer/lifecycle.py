@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -90,13 +90,20 @@ async def cancel_within(
 
 async def cancel(
     pool: asyncpg.Pool, lock: SlotLock | None, appointment_id: uuid.UUID, who: Caller, reason: str | None,
-    on_commit: OnCommit | None = None,
+    on_commit: OnCommit | None = None, waitlist_buffer_seconds: int = 0,
 ) -> asyncpg.Record:
-    """Its client, its provider or an admin cancels; only the client of a confirmed appointment pays a fee."""
+    """Its client, its provider or an admin cancels; only the client of a confirmed appointment pays a fee.
+
+    A seat freed by the provider or an admin first goes to the waitlist: the slot stays out of the public pool for
+    `waitlist_buffer_seconds` (the waitlist hands it back sooner when nobody is waiting).
+    """
 
     async def work(connection: asyncpg.Connection) -> acting.Outcome:
         row = await acting.locked_for(connection, appointment_id, who, access.may_see_appointment)
         cancelled = await cancel_within(connection, row, who, reason, waive_fee=False)
+        if who.role in ("provider", "admin") and waitlist_buffer_seconds and row["status"] in seats.SEAT:
+            until = await repo.database_now(connection) + timedelta(seconds=waitlist_buffer_seconds)
+            await seats.reserve_for_waitlist(connection, row["slot_id"], until)
         await acting.answered(on_commit, connection, cancelled)
         return acting.Outcome(cancelled, ((row["slot_id"], row["lock_token"]),))
 

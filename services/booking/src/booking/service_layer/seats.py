@@ -8,6 +8,7 @@ and every appointment event carries the same context.
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -82,3 +83,29 @@ async def expire_within(
     await add_to_outbox(connection, await appointment_event(connection, APPOINTMENT_EXPIRED, expired))
     await give_back_seat(connection, appointment_row, SYSTEM)
     return expired
+
+
+async def reserve_for_waitlist(connection: asyncpg.Connection, slot_id: uuid.UUID, until: datetime | None) -> None:
+    """Keep a slot out of the public pool until `until` (None: public again) while the waitlist has first call on it."""
+    # A write to the slot like any other: its version moves, so a public claim that read it before loses its CAS.
+    await connection.execute(
+        "UPDATE slots SET reserved_until = $2, version = version + 1, updated_at = now() WHERE id = $1",
+        slot_id, until,
+    )
+
+
+async def return_to_public(connection: asyncpg.Connection, slot_id: uuid.UUID) -> bool:
+    """End a slot's reservation for the waitlist and say so (`slot.released` by `waitlist`, which the waitlist itself
+    ignores and availability reads as "show it again"); False when the slot was not reserved."""
+    row = await connection.fetchrow(
+        "UPDATE slots SET reserved_until = NULL, version = version + 1, updated_at = now() "
+        "WHERE id = $1 AND reserved_until IS NOT NULL "
+        "RETURNING id AS slot_id, provider_id, service_id, starts_at, ends_at",
+        slot_id,
+    )
+    if row is None:
+        return False
+    await add_to_outbox(connection, Event.create(
+        SLOT_RELEASED, slot_released_payload(dict(row) | {"id": None}, "waitlist"), PRODUCER
+    ))
+    return True
