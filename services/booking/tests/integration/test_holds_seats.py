@@ -15,7 +15,7 @@ import pytest
 import redis.asyncio as aioredis
 from prometheus_client import REGISTRY
 
-from booking.service_layer.holds import reserve_for_waitlist
+from booking.service_layer.seats import reserve_for_waitlist
 from smartslot_common.testing import IsolatedStack, wait_for
 
 pytestmark = pytest.mark.integration

@@ -216,3 +216,74 @@ class Appointment(BaseModel):
     currency: str
     created_at: datetime
     updated_at: datetime
+
+
+# --- response bodies (documentation: the gateway's OpenAPI generator reads them; handlers may render through them) ---
+
+
+class Clinic(BaseModel):
+    id: uuid.UUID
+    name: str
+    timezone: str
+    address: str | None
+    created_at: datetime
+
+
+class Service(BaseModel):
+    id: uuid.UUID
+    name: str
+    duration_minutes: int
+    price_cents: int
+    currency: str
+    cancellation_policy: CancellationPolicy
+    created_at: datetime
+
+
+class Provider(BaseModel):
+    id: uuid.UUID
+    user_id: uuid.UUID
+    clinic_id: uuid.UUID
+    display_name: str
+    timezone: str
+    service_ids: list[uuid.UUID]
+    created_at: datetime
+
+
+class Slot(BaseModel):
+    id: uuid.UUID
+    provider_id: uuid.UUID
+    service_id: uuid.UUID
+    starts_at: datetime
+    ends_at: datetime
+    capacity: int
+    held: int
+    booked: int
+    status: str
+    version: int
+
+
+class WorkingHours(BaseModel):
+    """The answer to setting working hours: the rules stored and how many slots they created."""
+
+    provider_id: uuid.UUID
+    rules: list[WorkingHoursRuleIn]
+    slots_created: int
+
+
+class TimeOff(BaseModel):
+    id: uuid.UUID
+    provider_id: uuid.UUID
+    starts_at: datetime
+    ends_at: datetime
+    reason: str
+    blocked_slot_ids: list[uuid.UUID]
+    cancelled_appointment_ids: list[uuid.UUID]
+    created_at: datetime
+
+
+class CancellationQuote(BaseModel):
+    fee_cents: int
+    currency: str
+    policy: dict[str, Any] = Field(description="the service's cancellation policy, as it was created")
+    appointment_id: uuid.UUID
+    quoted_at: datetime
