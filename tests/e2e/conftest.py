@@ -29,6 +29,11 @@ class RunningStack:
     admin_email: str
     admin_password: str
     processes: ServiceStack | None
+    jwt_secret: str | None = None  # known when the tests started the stack: the JWT attack tests sign with it
+
+
+# Whole-stack tests are not meant to meet a rate limit (the gateway's own tests cover 429s).
+UNLIMITED = {f"SMARTSLOT_GATEWAY_RATE_LIMIT_{rule}": "1000000/minute" for rule in ("USER", "IP", "AUTH", "BOOKING")}
 
 
 @pytest.fixture(scope="session")
@@ -42,13 +47,14 @@ async def running_stack(stack: IsolatedStack) -> AsyncIterator[RunningStack]:
             os.environ.get("SMARTSLOT_BOOTSTRAP_ADMIN_EMAIL", "admin@example.com"),
             os.environ.get("SMARTSLOT_BOOTSTRAP_ADMIN_PASSWORD", "smartslot-admin"),
             None,
+            os.environ.get("SMARTSLOT_JWT_SECRET"),
         )
         return
     admin_email, admin_password = f"admin-{stack.run_id}@example.com", secrets.token_urlsafe(16)
-    env = stack_settings(stack.env, admin_email, admin_password)
+    env = stack_settings(stack.env, admin_email, admin_password, **UNLIMITED)
     async with running_services(env, REPO_ROOT / "var" / "test-logs" / stack.run_id) as processes:
         yield RunningStack(processes.services["gateway"].url, stack.database_url, admin_email, admin_password,
-                           processes)
+                           processes, env["SMARTSLOT_JWT_SECRET"])
 
 
 @pytest.fixture(scope="session")

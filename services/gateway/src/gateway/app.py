@@ -1,35 +1,59 @@
-"""The gateway's application factory: identity, authentication, routing to the services."""
+"""The gateway's application factory: identity, authentication, rate limits, routing to the services, docs."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 
 import aiohttp
 from aiohttp import web
 
+from gateway.adapters.rate_limits import RateLimiter
+from gateway.adapters.role_marks import RoleMarks
 from gateway.adapters.tokens import TokenIssuer
-from gateway.app_keys import HTTP, POOL, SETTINGS, TOKENS
+from gateway.adapters.tokens import token_issuer as _token_issuer
+from gateway.adapters.upstreams import Upstreams
+from gateway.app_keys import HTTP, POOL, RATE_LIMITER, REDIS, ROLE_MARKS, SETTINGS, TOKENS, UPSTREAMS
+from gateway.entrypoints.cors import enable_cors
+from gateway.entrypoints.docs import add_docs_routes
+from gateway.entrypoints.health import routes as health_routes
 from gateway.entrypoints.identity import routes as identity_routes
 from gateway.entrypoints.proxy import add_proxy_routes
+from gateway.entrypoints.rate_limiting import rate_limits
 from gateway.service_layer.accounts import ensure_admin
 from gateway.settings import GatewaySettings
 from smartslot_common.db import postgres_readiness, service_pool_context
-from smartslot_common.http import create_base_app
+from smartslot_common.http import ReadinessCheck, create_base_app
+from smartslot_common.redis import redis_context
 
 SCHEMA = "identity"
 
 
 def token_issuer(settings: GatewaySettings) -> TokenIssuer:
-    secret = settings.jwt_secret.get_secret_value()
-    return TokenIssuer(secret, secret, "HS256", settings.jwt_issuer, settings.jwt_audience,
-                       settings.access_token_ttl_seconds)
+    """The settings' issuer, proven by one round trip so that a mismatched key pair fails at start-up."""
+    issuer = _token_issuer(settings)
+    issuer.verify(issuer.issue(uuid.UUID(int=0), "client"))
+    return issuer
 
 
 async def _http_client(app: web.Application) -> AsyncIterator[None]:
     connector = aiohttp.TCPConnector(limit=200, limit_per_host=100, keepalive_timeout=30)
     async with aiohttp.ClientSession(connector=connector, auto_decompress=False) as session:
         app[HTTP] = session
+        app[UPSTREAMS] = Upstreams(session, app[SETTINGS])
         yield
+
+
+async def _redis_users(app: web.Application) -> AsyncIterator[None]:
+    """The rate limiter and the role marks, on the one Redis client (which may be down: both fail open)."""
+    settings, redis = app[SETTINGS], app[REDIS]
+    timeout = settings.rate_limit_redis_timeout_seconds
+    # A mark outlives every token issued before it, with a minute to spare for clock skew between replicas.
+    mark_ttl = settings.access_token_ttl_seconds + 60
+    app[ROLE_MARKS] = RoleMarks(redis, settings.redis_key("role"), mark_ttl, timeout)
+    if settings.rate_limit_enabled:
+        app[RATE_LIMITER] = RateLimiter(redis, settings.redis_key("ratelimit"), timeout)
+    yield
 
 
 async def _bootstrap_admin(app: web.Application) -> None:
@@ -39,16 +63,30 @@ async def _bootstrap_admin(app: web.Application) -> None:
                            settings.bootstrap_admin_password.get_secret_value())
 
 
+async def _redis_ping(app: web.Application) -> None:
+    await app[REDIS].ping()
+
+
 def create_app(settings: GatewaySettings) -> web.Application:
     """An unstarted gateway for these settings."""
-    app = create_base_app([postgres_readiness(POOL)])
+    app = create_base_app([
+        postgres_readiness(POOL),
+        ReadinessCheck("redis", _redis_ping, "rate limits and role freshness fail open until Redis is back",
+                       critical=False),
+    ], max_body_bytes=settings.max_body_bytes)
+    app.middlewares.append(rate_limits)
     app[SETTINGS] = settings
     app[TOKENS] = token_issuer(settings)
     app.cleanup_ctx.extend([
         service_pool_context(POOL, settings, SCHEMA),
+        redis_context(REDIS, settings.redis_url.get_secret_value(), required=False),
+        _redis_users,
         _http_client,
     ])
     app.on_startup.append(_bootstrap_admin)
     app.add_routes(identity_routes)
+    app.add_routes(health_routes)
     add_proxy_routes(app)
+    add_docs_routes(app)
+    enable_cors(app, settings.cors_origins)
     return app

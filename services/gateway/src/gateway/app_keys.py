@@ -2,12 +2,20 @@
 
 import aiohttp
 import asyncpg
+import redis.asyncio as aioredis
 from aiohttp import web
 
+from gateway.adapters.rate_limits import RateLimiter
+from gateway.adapters.role_marks import RoleMarks
 from gateway.adapters.tokens import TokenIssuer
+from gateway.adapters.upstreams import Upstreams
 from gateway.settings import GatewaySettings
 
 SETTINGS = web.AppKey("settings", GatewaySettings)
 POOL = web.AppKey("pool", asyncpg.Pool)
 TOKENS = web.AppKey("tokens", TokenIssuer)
 HTTP = web.AppKey("http", aiohttp.ClientSession)
+REDIS = web.AppKey("redis", aioredis.Redis)
+UPSTREAMS = web.AppKey("upstreams", Upstreams)
+ROLE_MARKS = web.AppKey("role_marks", RoleMarks)
+RATE_LIMITER = web.AppKey("rate_limiter", RateLimiter)

@@ -1,11 +1,12 @@
 """Gateway settings: env prefix `SMARTSLOT_GATEWAY_`, plus the shared identity knobs."""
 
+import json
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import Annotated, ClassVar, Literal
 
-from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from limits import parse
-from pydantic_settings import SettingsConfigDict
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
+from pydantic_settings import NoDecode, SettingsConfigDict
 
 from smartslot_common.settings import ServiceSettings, shared
 
@@ -22,7 +23,8 @@ class GatewaySettings(ServiceSettings):
     waitlist_url: str = "http://127.0.0.1:8083"
     notifier_url: str = "http://127.0.0.1:8084"
     max_body_bytes: int = Field(64 * 1024, ge=1024, le=16 * 1024 * 1024)
-    cors_origins: list[str] = Field(default_factory=list, description="origins allowed to call from a browser")
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="origins allowed to call from a browser: comma-separated or a JSON list")
 
     # Routing: every upstream call has a deadline; `None` per upstream means the shared default.
     upstream_timeout_seconds: float = Field(5.0, gt=0, le=120)
@@ -54,6 +56,15 @@ class GatewaySettings(ServiceSettings):
     access_token_ttl_seconds: int = shared(900, "access_token_ttl_seconds", ge=60, le=86400)
     bootstrap_admin_email: str | None = shared(None, "bootstrap_admin_email")
     bootstrap_admin_password: SecretStr | None = shared(None, "bootstrap_admin_password")
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _origins(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        if value.strip().startswith("["):
+            return json.loads(value)
+        return [origin.strip() for origin in value.split(",") if origin.strip()]
 
     @field_validator("rate_limit_user", "rate_limit_ip", "rate_limit_auth", "rate_limit_booking")
     @classmethod

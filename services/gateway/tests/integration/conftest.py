@@ -118,8 +118,12 @@ def gateway_settings(stack: IsolatedStack, booking_url: str, **overrides: Any) -
         "jwt_secret": secrets.token_urlsafe(48), "booking_url": booking_url,
         "availability_url": f"http://127.0.0.1:{free_port()}",  # nobody listens: an upstream that is down
         "upstream_timeout_seconds": UPSTREAM_TIMEOUT_SECONDS,
-        "bootstrap_admin_email": f"Admin-{stack.run_id}@Example.com", "bootstrap_admin_password": PASSWORD,
+        # Mixed case on purpose (normalised on the way in); not the e2e stack's admin, which shares the database.
+        "bootstrap_admin_email": f"Gateway-Admin-{stack.run_id}@Example.com", "bootstrap_admin_password": PASSWORD,
         "db_pool_min_size": 1, "db_pool_max_size": 5,
+        # Generous limits: only the rate-limit tests (with gateways of their own) are meant to meet one.
+        **dict.fromkeys(("rate_limit_user", "rate_limit_ip", "rate_limit_auth", "rate_limit_booking"),
+                        "100000/minute"),
     }
     return GatewaySettings(**(values | overrides))
 
@@ -168,8 +172,8 @@ async def extra_gateway(gateway: GatewayApi) -> AsyncIterator[Any]:
     async def start(**changes: Any) -> GatewayApi:
         settings = gateway.settings.model_copy(update=changes)
         http = TestClient(TestServer(create_app(settings)))
+        started.append(http)  # before starting: a start-up that fails half-way is cleaned up too
         await http.start_server()
-        started.append(http)
         return GatewayApi(http, settings, gateway.upstream, gateway.admin_email, gateway.admin_password)
 
     try:

@@ -173,7 +173,9 @@ async def test_an_admin_changes_a_role_and_the_next_token_carries_it(gateway: An
     assert answer.status == 200
     assert answer.body == user | {"role": "provider"}
     assert (await gateway.call("GET", "/v1/me", await gateway.token(user["email"]))).body["role"] == "provider"
-    assert (await gateway.call("GET", "/v1/me", old_token)).body["role"] == "provider", "me reads the database"
+    stale = await gateway.call("GET", "/v1/me", old_token)
+    assert is_problem(stale, 401, "unauthorized"), "a token carrying the old role stops working at once"
+    assert "role has changed" in stale.body["detail"]
 
 
 async def test_changing_the_role_of_nobody_or_to_a_made_up_role_fails_cleanly(gateway: Any) -> None:
@@ -242,3 +244,19 @@ async def test_no_bootstrap_settings_means_no_admin_is_made(
     before = await identity_db.fetchval("SELECT count(*) FROM users")
     await extra_gateway(bootstrap_admin_email=None, bootstrap_admin_password=None)
     assert await identity_db.fetchval("SELECT count(*) FROM users") == before
+
+
+async def test_a_demoted_admins_token_stops_working_at_once_everywhere(gateway: Any) -> None:
+    admin = await gateway.admin_token()
+    email = gateway.email("deputy")
+    deputy = await gateway.call("POST", "/v1/admin/users", admin, json={
+        "email": email, "password": PASSWORD, "name": "Deputy", "role": "admin"})
+    token = await gateway.token(email)
+    assert (await gateway.call("GET", "/v1/admin/users", token)).status == 200
+    demoted = await gateway.call("PATCH", f"/v1/admin/users/{deputy.body['id']}", admin, json={"role": "client"})
+    assert demoted.status == 200
+    for method, path in [("GET", "/v1/admin/users"), ("GET", "/v1/services"), ("GET", "/v1/me")]:
+        assert is_problem(await gateway.call(method, path, token), 401, "unauthorized"), path
+    fresh = await gateway.token(email)
+    assert (await gateway.call("GET", "/v1/me", fresh)).body["role"] == "client"
+    assert is_problem(await gateway.call("GET", "/v1/admin/users", fresh), 404, "not_found")

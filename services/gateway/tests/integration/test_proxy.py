@@ -38,7 +38,8 @@ async def test_forged_headers_in_any_spelling_do_not_reach_the_upstream(gateway:
     received = answer.body["headers"]
     assert (received["x-smartslot-user-id"], received["x-smartslot-user-role"]) == (user["id"], "client")
     assert sorted(name for name in received if name.startswith("x-smartslot-")) == [
-        "x-smartslot-user-id", "x-smartslot-user-role"]
+        "x-smartslot-user-email", "x-smartslot-user-id", "x-smartslot-user-name", "x-smartslot-user-role"]
+    assert (received["x-smartslot-user-email"], received["x-smartslot-user-name"]) == (user["email"], user["name"])
     for never in ("authorization", "cookie", "x-forwarded-for", "x-internal"):
         assert never not in received, never
     assert received["idempotency-key"] == "k-1"
@@ -101,7 +102,7 @@ async def test_a_down_upstream_is_a_quick_503_upstream_unavailable(gateway: Any)
     elapsed = time.monotonic() - started
     assert (answer.status, answer.code) == (503, "upstream_unavailable")
     assert answer.headers["Content-Type"].startswith("application/problem+json")
-    assert answer.headers["Retry-After"] == "1"
+    assert int(answer.headers["Retry-After"]) >= 1
     assert "availability" in answer.body["detail"]
     assert elapsed < 1.0, f"a refused connection should fail fast, took {elapsed:.2f}s"
 

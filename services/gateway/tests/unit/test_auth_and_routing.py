@@ -29,43 +29,44 @@ def request_with(authorization: str | None) -> web.Request:
     return make_mocked_request("GET", "/v1/me", headers=headers, app=app)
 
 
-def status_of(authorization: str | None, roles: frozenset[str] | None = None) -> tuple[int, str]:
+async def status_of(authorization: str | None, roles: frozenset[str] | None = None) -> tuple[int, str]:
     try:
-        require(request_with(authorization), roles)
+        await require(request_with(authorization), roles)
     except ProblemError as problem:
         return problem.status, problem.code
     return 200, "ok"
 
 
-def test_a_valid_bearer_token_names_the_caller() -> None:
-    caller = authenticate(request_with(f"Bearer {TOKENS_UNDER_TEST.issue(USER, 'provider')}"))
-    assert (caller.user_id, caller.role) == (USER, "provider")
+async def test_a_valid_bearer_token_names_the_caller() -> None:
+    token = TOKENS_UNDER_TEST.issue(USER, "provider", "dr@example.com", "Dr. Zoë")
+    caller = await authenticate(request_with(f"Bearer {token}"))
+    assert (caller.user_id, caller.role, caller.email, caller.name) == (USER, "provider", "dr@example.com", "Dr. Zoë")
 
 
-def test_the_scheme_is_case_insensitive() -> None:
-    assert status_of(f"bearer {TOKENS_UNDER_TEST.issue(USER, 'client')}") == (200, "ok")
+async def test_the_scheme_is_case_insensitive() -> None:
+    assert await status_of(f"bearer {TOKENS_UNDER_TEST.issue(USER, 'client')}") == (200, "ok")
 
 
 @pytest.mark.parametrize(
     "authorization",
     [None, "", "Bearer", "Bearer ", "Basic dXNlcjpwYXNz", "Token abc", "Bearer not.a.token"],
 )
-def test_without_a_valid_bearer_token_the_answer_is_401(authorization: str | None) -> None:
+async def test_without_a_valid_bearer_token_the_answer_is_401(authorization: str | None) -> None:
     with pytest.raises(ProblemError) as refused:
-        authenticate(request_with(authorization))
+        await authenticate(request_with(authorization))
     assert (refused.value.status, refused.value.code) == (401, "unauthorized")
     assert refused.value.headers["WWW-Authenticate"].startswith("Bearer")
 
 
 @pytest.mark.parametrize("role", ["system", "root", ""])
-def test_a_signed_token_with_a_role_outside_the_three_is_401(role: str) -> None:
-    assert status_of(f"Bearer {TOKENS_UNDER_TEST.issue(USER, role)}") == (401, "unauthorized")
+async def test_a_signed_token_with_a_role_outside_the_three_is_401(role: str) -> None:
+    assert await status_of(f"Bearer {TOKENS_UNDER_TEST.issue(USER, role)}") == (401, "unauthorized")
 
 
-def test_a_signed_token_whose_subject_is_not_a_uuid_is_401() -> None:
+async def test_a_signed_token_whose_subject_is_not_a_uuid_is_401() -> None:
     token = jwt.encode({"iss": "smartslot", "aud": "smartslot-api", "sub": "alice", "role": "admin",
                         "iat": 0, "exp": 2**31}, SECRET, algorithm="HS256", headers={"typ": "at+jwt"})
-    assert status_of(f"Bearer {token}") == (401, "unauthorized")
+    assert await status_of(f"Bearer {token}") == (401, "unauthorized")
 
 
 @pytest.mark.parametrize(
@@ -76,8 +77,10 @@ def test_a_signed_token_whose_subject_is_not_a_uuid_is_401() -> None:
         ("admin", ADMIN, 200), ("client", ADMIN, 404), ("provider", ADMIN, 404),
     ],
 )
-def test_a_role_the_route_does_not_admit_sees_404(role: str, roles: frozenset[str] | None, expected: int) -> None:
-    assert status_of(f"Bearer {TOKENS_UNDER_TEST.issue(USER, role)}", roles)[0] == expected
+async def test_a_role_the_route_does_not_admit_sees_404(
+    role: str, roles: frozenset[str] | None, expected: int
+) -> None:
+    assert (await status_of(f"Bearer {TOKENS_UNDER_TEST.issue(USER, role)}", roles))[0] == expected
 
 
 # --- the RBAC table --------------------------------------------------------------------------------------------

@@ -33,6 +33,7 @@ def _zone(name: str) -> str:
 
 TimeZoneName = Annotated[str, AfterValidator(_zone)]
 Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
+MAX_PRICE_CENTS = 100_000_000  # a million in major units: far above any appointment, far below the column's range
 
 
 class Strict(BaseModel):
@@ -72,7 +73,7 @@ CancellationPolicy = Annotated[FlexiblePolicy | StrictPolicy | TieredPolicy, Fie
 class CreateService(Strict):
     name: str = Field(min_length=1, max_length=200)
     duration_minutes: int = Field(ge=5, le=480)
-    price_cents: int = Field(ge=0)
+    price_cents: int = Field(ge=0, le=MAX_PRICE_CENTS)
     currency: Currency
     cancellation_policy: CancellationPolicy
 
@@ -153,7 +154,7 @@ class UpdateService(Strict):
 
     name: str = Field(None, min_length=1, max_length=200)
     duration_minutes: int = Field(None, ge=5, le=480)
-    price_cents: int = Field(None, ge=0)
+    price_cents: int = Field(None, ge=0, le=MAX_PRICE_CENTS)
     currency: Currency = None
     cancellation_policy: CancellationPolicy = None
 

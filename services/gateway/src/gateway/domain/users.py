@@ -25,6 +25,10 @@ class User:
     def can_book(self) -> bool:
         return False
 
+    def can_see_operations(self) -> bool:
+        """Service health and dependencies (`GET /v1/admin/health`)."""
+        return False
+
     def public(self) -> dict[str, object]:
         """What `GET /v1/me` shows."""
         return {"id": self.id, "email": self.email, "name": self.name, "role": self.role}
@@ -48,6 +52,9 @@ class Admin(User):
         return True
 
     def can_manage_catalog(self) -> bool:
+        return True
+
+    def can_see_operations(self) -> bool:
         return True
 
 

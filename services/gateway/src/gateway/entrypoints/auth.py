@@ -3,40 +3,79 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
 import jwt
 from aiohttp import web
 
-from gateway.app_keys import TOKENS
+from gateway.app_keys import ROLE_MARKS, TOKENS
+from gateway.domain.users import USER_KINDS, User, user_of
 from smartslot_common.http.identity import Caller
 from smartslot_common.http.problems import ProblemError
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+CALLER = web.RequestKey("caller", Caller)  # authenticated: signature, claims and role freshness checked
+VERIFIED = web.RequestKey("verified", Caller)  # signature and claims checked (the rate limiter's view)
 
 
 def _unauthorized(detail: str) -> ProblemError:
     return ProblemError(401, "unauthorized", detail, headers={"WWW-Authenticate": 'Bearer realm="smartslot"'})
 
 
-def authenticate(request: web.Request) -> Caller:
-    """The verified caller of a request bearing an access token; `401 unauthorized` otherwise."""
+def _not_found() -> ProblemError:
+    return ProblemError(404, "not_found", "No such resource.")
+
+
+def _bearer(request: web.Request) -> str:
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token:
+    if scheme.lower() != "bearer" or not token.strip():
         raise _unauthorized("Send an access token: Authorization: Bearer <token>.")
+    return token.strip()
+
+
+def verified_caller(request: web.Request) -> Caller:
+    """The caller a valid access token names (signature and claims only); `401 unauthorized` otherwise."""
+    if VERIFIED in request:
+        return request[VERIFIED]
     try:
-        claims = request.app[TOKENS].verify(token.strip())
-        caller = Caller(uuid.UUID(str(claims["sub"])), claims["role"])  # type: ignore[arg-type]
-    except (jwt.InvalidTokenError, ValueError, KeyError):
+        claims = request.app[TOKENS].verify(_bearer(request))
+        role, email, name = claims["role"], claims.get("email"), claims.get("name")
+        caller = Caller(uuid.UUID(str(claims["sub"])), role, email, name)  # type: ignore[arg-type]
+    except (jwt.InvalidTokenError, ValueError, KeyError, TypeError):
         raise _unauthorized("The access token is not valid.") from None
-    if caller.role not in ("client", "provider", "admin"):
+    if caller.role not in USER_KINDS or not all(isinstance(v, str | None) for v in (caller.email, caller.name)):
         raise _unauthorized("The access token is not valid.")
+    request[VERIFIED] = caller
     return caller
 
 
-def require(request: web.Request, roles: frozenset[str] | None) -> Caller:
+async def authenticate(request: web.Request) -> Caller:
+    """The verified caller of this request, whose token's role is still the user's role; `401` otherwise."""
+    if CALLER in request:
+        return request[CALLER]
+    caller = verified_caller(request)
+    marks = request.app.get(ROLE_MARKS)
+    if marks is not None and not await marks.is_current(caller.user_id, caller.role):
+        raise _unauthorized("Your role has changed since this token was issued; sign in again.")
+    request[CALLER] = caller
+    return caller
+
+
+def as_user(caller: Caller) -> User:
+    """The caller as the kind of user their role makes them, to ask it role questions."""
+    return user_of(caller.role, caller.user_id, caller.email or "", caller.name or "")
+
+
+async def require(request: web.Request, roles: frozenset[str] | None) -> Caller:
     """Authenticate, then admit only `roles` (None: any role); others get `404` so nothing leaks."""
-    caller = authenticate(request)
+    caller = await authenticate(request)
     if roles is not None and caller.role not in roles:
-        raise ProblemError(404, "not_found", "No such resource.")
+        raise _not_found()
     return caller
+
+
+async def require_that(request: web.Request, allowed: Callable[[User], bool]) -> User:
+    """Authenticate, then admit only users for whom `allowed` holds (e.g. `User.can_manage_users`); else `404`."""
+    user = as_user(await authenticate(request))
+    if not allowed(user):
+        raise _not_found()
+    return user

@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import uuid
+from operator import methodcaller
 
 from aiohttp import web
 
 from gateway.adapters import users
-from gateway.app_keys import POOL, SETTINGS, TOKENS
+from gateway.app_keys import POOL, ROLE_MARKS, SETTINGS, TOKENS
 from gateway.entrypoints import schemas
-from gateway.entrypoints.auth import authenticate, require
+from gateway.entrypoints.auth import authenticate, require_that
 from gateway.service_layer import accounts
 from smartslot_common.http import json_response, read_json
 from smartslot_common.http.problems import ProblemError
 
 routes = web.RouteTableDef()
-ADMIN = frozenset({"admin"})
+MANAGES_USERS = methodcaller("can_manage_users")
 
 
 @routes.post("/v1/auth/register")
@@ -35,13 +36,13 @@ async def token(request: web.Request) -> web.Response:
     if user is None:
         raise ProblemError(401, "invalid_credentials", "The email or password is wrong.")
     ttl = request.app[SETTINGS].access_token_ttl_seconds
-    access_token = request.app[TOKENS].issue(user.id, user.role)
+    access_token = request.app[TOKENS].issue(user.id, user.role, user.email, user.name)
     return json_response({"access_token": access_token, "token_type": "bearer", "expires_in": ttl})
 
 
 @routes.get("/v1/me")
 async def me(request: web.Request) -> web.Response:
-    user = await users.get(request.app[POOL], authenticate(request).user_id)
+    user = await users.get(request.app[POOL], (await authenticate(request)).user_id)
     if user is None:
         raise ProblemError(401, "unauthorized", "The account no longer exists.")
     return json_response(user.public())
@@ -49,7 +50,7 @@ async def me(request: web.Request) -> web.Response:
 
 @routes.post("/v1/admin/users")
 async def create_user(request: web.Request) -> web.Response:
-    require(request, ADMIN)
+    await require_that(request, MANAGES_USERS)
     body = await read_json(request, schemas.CreateUser)
     try:
         user = await accounts.register(request.app[POOL], body.email, body.password, body.name, body.role)
@@ -60,7 +61,7 @@ async def create_user(request: web.Request) -> web.Response:
 
 @routes.get("/v1/admin/users")
 async def list_users(request: web.Request) -> web.Response:
-    require(request, ADMIN)
+    await require_that(request, MANAGES_USERS)
     limit = _limit(request)
     after = _cursor(request)
     page = await users.list_page(request.app[POOL], after, limit + 1)
@@ -71,7 +72,7 @@ async def list_users(request: web.Request) -> web.Response:
 
 @routes.patch("/v1/admin/users/{user_id}")
 async def change_role(request: web.Request) -> web.Response:
-    require(request, ADMIN)
+    await require_that(request, MANAGES_USERS)
     body = await read_json(request, schemas.ChangeRole)
     try:
         user_id = uuid.UUID(request.match_info["user_id"])
@@ -80,6 +81,8 @@ async def change_role(request: web.Request) -> web.Response:
     user = await accounts.change_role(request.app[POOL], user_id, body.role)
     if user is None:
         raise ProblemError(404, "not_found", "No such user.")
+    if ROLE_MARKS in request.app:  # tokens that carry the old role stop working on their next request
+        await request.app[ROLE_MARKS].mark(user.id, user.role)
     return json_response(user.public())
 
 

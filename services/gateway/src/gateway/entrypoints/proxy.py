@@ -1,13 +1,18 @@
-"""Forwarding public calls to the services, with the verified identity and nothing the caller forged."""
+"""Forwarding public calls to the services, with the verified identity and nothing the caller forged.
+
+Bodies are checked here before any upstream is asked: too large is `413`, not JSON is `415`, malformed is `400`.
+"""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Awaitable, Callable
 
-import aiohttp
+import orjson
 from aiohttp import web
 
-from gateway.app_keys import HTTP, SETTINGS
+from gateway.adapters.upstreams import UpstreamUnavailable
+from gateway.app_keys import UPSTREAMS
 from gateway.entrypoints.auth import require
 from gateway.routing import ROUTES, Route
 from smartslot_common.http.identity import identity_headers
@@ -15,41 +20,44 @@ from smartslot_common.http.middleware import REQUEST_ID, REQUEST_ID_HEADER
 from smartslot_common.http.problems import ProblemError
 
 FORWARDED_REQUEST_HEADERS = ("Content-Type", "Accept", "Idempotency-Key")
-RETURNED_HEADERS = ("Content-Type", "Retry-After", "Location", "Content-Disposition", "ETag")
+RETURNED_HEADERS = ("Content-Type", "Retry-After", "Location", "Content-Disposition", "ETag", "Idempotent-Replayed")
+METHODS_WITH_BODIES = frozenset({"POST", "PUT", "PATCH"})
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def upstream_url(request: web.Request, upstream: str) -> str:
-    base = getattr(request.app[SETTINGS], f"{upstream}_url").rstrip("/")
-    return base + request.rel_url.path_qs
-
-
-def _outgoing_headers(request: web.Request, route: Route) -> dict[str, str]:
-    """Only the headers a service needs; identity comes from the verified token, never from the caller."""
-    headers = {name: request.headers[name] for name in FORWARDED_REQUEST_HEADERS if name in request.headers}
-    headers.update(identity_headers(require(request, route.roles)))
-    headers[REQUEST_ID_HEADER] = request[REQUEST_ID]
-    return headers
+async def checked_body(request: web.Request) -> bytes | None:
+    """The body to forward: none for GET/DELETE; otherwise empty or well-formed JSON within the size limit."""
+    if request.method not in METHODS_WITH_BODIES:
+        return None
+    raw = await request.read()  # over `client_max_size`: aiohttp raises 413, rendered as a problem
+    if not raw:
+        return raw
+    if request.content_type != "application/json":
+        raise ProblemError(415, detail="Send the body as application/json.")
+    try:
+        orjson.loads(raw)
+    except orjson.JSONDecodeError as error:
+        raise ProblemError(400, "malformed_json", f"The body is not valid JSON: {error}.") from None
+    return raw
 
 
 async def forward(request: web.Request, route: Route) -> web.Response:
     """Send the request to its upstream and relay the answer; `503 upstream_unavailable` when it cannot."""
-    headers = _outgoing_headers(request, route)
-    body = await request.read() if request.can_read_body else None
-    timeout = aiohttp.ClientTimeout(total=request.app[SETTINGS].upstream_timeout_seconds)
+    caller = await require(request, route.roles)
+    body = await checked_body(request)
+    headers = {name: request.headers[name] for name in FORWARDED_REQUEST_HEADERS if name in request.headers}
+    headers.update(identity_headers(caller))  # identity comes from the verified token, never from the caller
+    headers[REQUEST_ID_HEADER] = request[REQUEST_ID]
     try:
-        async with request.app[HTTP].request(
-            request.method, upstream_url(request, route.upstream), data=body, headers=headers, timeout=timeout,
-            allow_redirects=False,
-        ) as upstream:
-            payload = await upstream.read()
-            relayed = {name: upstream.headers[name] for name in RETURNED_HEADERS if name in upstream.headers}
-            return web.Response(status=upstream.status, body=payload, headers=relayed)
-    except (TimeoutError, aiohttp.ClientError):
+        answer = await request.app[UPSTREAMS].call(
+            route.upstream, request.method, request.rel_url.raw_path_qs, body, headers)
+    except UpstreamUnavailable as down:
         raise ProblemError(
             503, "upstream_unavailable", f"The {route.upstream} service is not answering; try again shortly.",
-            headers={"Retry-After": "1"},
+            headers={"Retry-After": str(max(1, math.ceil(down.retry_after)))},
         ) from None
+    relayed = {name: answer.headers[name] for name in RETURNED_HEADERS if name in answer.headers}
+    return web.Response(status=answer.status, body=answer.body, headers=relayed)
 
 
 def _handler(route: Route) -> Handler:

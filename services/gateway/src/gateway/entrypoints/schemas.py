@@ -31,3 +31,26 @@ class CreateUser(Register):
 
 class ChangeRole(Strict):
     role: Literal["client", "provider", "admin"]
+
+
+# --- answers (documented in the OpenAPI document) ---------------------------------------------------------------
+
+
+class UserOut(BaseModel):
+    """A user as the API shows it."""
+
+    id: str
+    email: str
+    name: str
+    role: Literal["client", "provider", "admin"]
+
+
+class AccessToken(BaseModel):
+    access_token: str
+    token_type: Literal["bearer"]
+    expires_in: int = Field(description="seconds until the token expires")
+
+
+class UserPage(BaseModel):
+    items: list[UserOut]
+    next_cursor: str | None

@@ -18,6 +18,10 @@ class EmailTaken(Exception):
     """Another account already uses this email."""
 
 
+class BootstrapAdminConflict(Exception):
+    """The bootstrap admin's email belongs to an account that is not an admin: refuse to start."""
+
+
 async def register(pool: asyncpg.Pool, email: str, password: str, name: str, role: str = "client") -> User:
     user = await users.insert(pool, normalise_email(email), name.strip(), role, await hash_password(password))
     if user is None:
@@ -32,12 +36,26 @@ async def authenticate(pool: asyncpg.Pool, email: str, password: str) -> User | 
 
 
 async def ensure_admin(pool: asyncpg.Pool, email: str, password: str) -> None:
-    """Create the bootstrap administrator if no account has that email yet."""
+    """Create the bootstrap administrator unless it exists; refuse when a non-admin already holds the email.
+
+    Someone who registered the admin's address first must neither become the admin nor silently leave the
+    deployment without one.
+    """
+    email = normalise_email(email)
     try:
         await register(pool, email, password, "Administrator", role="admin")
-        log.info("bootstrap_admin_created", email=normalise_email(email))
+        log.info("bootstrap_admin_created", email=email)
+        return
     except EmailTaken:
-        log.info("bootstrap_admin_exists", email=normalise_email(email))
+        pass
+    existing, _ = await users.credentials(pool, email)
+    if existing is None or existing.role != "admin":
+        raise BootstrapAdminConflict(
+            f"SMARTSLOT_BOOTSTRAP_ADMIN_EMAIL {email} belongs to an existing "
+            f"{existing.role if existing else 'unknown'} account, not an admin: choose another address "
+            "(or have an admin change that account's role) and start again"
+        )
+    log.info("bootstrap_admin_exists", email=email)
 
 
 async def change_role(pool: asyncpg.Pool, user_id: uuid.UUID, role: str) -> User | None:

@@ -1,0 +1,118 @@
+"""Calls to the services behind the gateway: pooled, under a deadline, retried only when idempotent, and guarded by a
+circuit breaker per upstream so that a service that is down costs callers nothing but a quick 503."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import aiohttp
+from multidict import CIMultiDictProxy
+
+from gateway import metrics
+from gateway.adapters.breaker import BreakerOpen, CircuitBreaker, State
+from gateway.settings import UPSTREAM_NAMES, GatewaySettings
+
+RETRYABLE_METHODS = frozenset({"GET"})  # never POST/PUT/PATCH/DELETE: a retry could apply a change twice
+UNAVAILABLE_STATUSES = frozenset({502, 503, 504})
+
+
+@dataclass(frozen=True)
+class UpstreamAnswer:
+    status: int
+    body: bytes
+    headers: CIMultiDictProxy[str]
+
+
+class UpstreamUnavailable(Exception):
+    """The upstream did not answer in time, refused the connection, or its breaker is open."""
+
+    def __init__(self, upstream: str, retry_after: float) -> None:
+        self.upstream = upstream
+        self.retry_after = retry_after
+        super().__init__(f"{upstream} unavailable")
+
+
+def _breaker(name: str, settings: GatewaySettings) -> CircuitBreaker:
+    gauge = metrics.BREAKER_STATE.labels(upstream=name)
+    gauge.set(State.CLOSED.value)
+    return CircuitBreaker(settings.breaker_failure_threshold, settings.breaker_cooldown_seconds,
+                          on_change=lambda state: gauge.set(state.value))
+
+
+class Upstreams:
+    """The gateway's client of every upstream service."""
+
+    def __init__(self, session: aiohttp.ClientSession, settings: GatewaySettings) -> None:
+        self._session = session
+        self._settings = settings
+        self.breakers = {name: _breaker(name, settings) for name in UPSTREAM_NAMES}
+
+    async def call(self, upstream: str, method: str, path_qs: str, body: bytes | None,
+                   headers: Mapping[str, str]) -> UpstreamAnswer:
+        """The upstream's answer; `UpstreamUnavailable` when it is down, stuck past its deadline, or known down."""
+        breaker = self.breakers[upstream]
+        try:
+            breaker.before_call()
+        except BreakerOpen as open_:
+            metrics.BREAKER_REJECTIONS.labels(upstream=upstream).inc()
+            raise UpstreamUnavailable(upstream, open_.retry_after) from None
+        try:
+            answer = await self._attempts(upstream, method, path_qs, body, headers)
+        except UpstreamUnavailable:
+            self._failed(upstream, breaker)
+            raise
+        except BaseException:  # cancelled: no verdict on the upstream, but a half-open probe slot must be freed
+            breaker.release_probe()
+            raise
+        if answer.status in UNAVAILABLE_STATUSES:
+            self._failed(upstream, breaker)
+        else:
+            breaker.record_success()
+        return answer
+
+    def _failed(self, upstream: str, breaker: CircuitBreaker) -> None:
+        metrics.UPSTREAM_FAILURES.labels(upstream=upstream).inc()
+        breaker.record_failure()
+
+    async def _attempts(self, upstream: str, method: str, path_qs: str, body: bytes | None,
+                        headers: Mapping[str, str]) -> UpstreamAnswer:
+        """One attempt, or for a GET up to `get_retries` more with full-jitter backoff, all within one deadline."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._settings.timeout_for(upstream)
+        url = self._settings.url_for(upstream) + path_qs
+        attempts = 1 + (self._settings.get_retries if method in RETRYABLE_METHODS else 0)
+        for attempt in range(attempts):
+            last = attempt == attempts - 1
+            try:
+                answer = await self._once(method, url, body, headers, deadline - loop.time())
+            except aiohttp.ClientConnectionError:
+                if last or not await self._backoff(upstream, attempt, deadline):
+                    raise UpstreamUnavailable(upstream, 1.0) from None
+                continue
+            except (TimeoutError, aiohttp.ClientError):  # deadline spent, or a broken answer: not worth a retry
+                raise UpstreamUnavailable(upstream, 1.0) from None
+            if answer.status in UNAVAILABLE_STATUSES and not last and await self._backoff(upstream, attempt, deadline):
+                continue
+            return answer
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    async def _once(self, method: str, url: str, body: bytes | None, headers: Mapping[str, str],
+                    remaining: float) -> UpstreamAnswer:
+        if remaining <= 0:
+            raise TimeoutError
+        timeout = aiohttp.ClientTimeout(total=remaining)
+        async with self._session.request(method, url, data=body, headers=dict(headers), timeout=timeout,
+                                         allow_redirects=False) as response:
+            return UpstreamAnswer(response.status, await response.read(), response.headers)
+
+    async def _backoff(self, upstream: str, attempt: int, deadline: float) -> bool:
+        """Sleep a full-jitter backoff if it fits before the deadline; False when it does not."""
+        delay = random.uniform(0, self._settings.retry_backoff_seconds * 2**attempt)
+        if asyncio.get_running_loop().time() + delay >= deadline:
+            return False
+        metrics.UPSTREAM_RETRIES.labels(upstream=upstream).inc()
+        await asyncio.sleep(delay)
+        return True

@@ -1,0 +1,19 @@
+"""Every instrument the gateway exports, created in one place."""
+
+from prometheus_client import Counter, Gauge
+
+RATE_LIMITED = Counter("smartslot_gateway_rate_limited_total", "Requests refused with 429, by rule", ["rule"])
+REDIS_FAIL_OPEN = Counter(
+    "smartslot_gateway_redis_fail_open_total",
+    "Checks let through because Redis did not answer in time (rate limits, role freshness)", ["check"],
+)
+UPSTREAM_RETRIES = Counter("smartslot_gateway_upstream_retries_total", "Idempotent GETs tried again", ["upstream"])
+UPSTREAM_FAILURES = Counter(
+    "smartslot_gateway_upstream_failures_total", "Upstream calls that failed (transport, timeout, 502-504)",
+    ["upstream"],
+)
+BREAKER_REJECTIONS = Counter(
+    "smartslot_gateway_breaker_rejections_total", "Calls answered 503 at once because the breaker was open",
+    ["upstream"],
+)
+BREAKER_STATE = Gauge("smartslot_gateway_breaker_state", "0 closed, 1 half-open, 2 open", ["upstream"])

@@ -1,0 +1,1 @@
+"""The OpenAPI document of the public API: generated, checked in, served at /v1/openapi.json."""

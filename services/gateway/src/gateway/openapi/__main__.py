@@ -1,0 +1,5 @@
+import sys
+
+from gateway.openapi.generate import main
+
+sys.exit(main())

@@ -1,0 +1,194 @@
+"""Models the OpenAPI document needs that no service defines (yet): problem details, list pages, request and
+response bodies of calls whose service side is still being built, and the gateway's operator answers.
+
+Imported only by the generator, never by the running gateway.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, RootModel
+
+from booking.entrypoints.schemas import Appointment, Clinic, HoldRequest, Provider, SeatAtTimeRequest, Service, Slot
+
+State = Literal["ok", "unknown", "degraded", "down"]
+
+
+class FieldError(BaseModel):
+    field: str = Field(description="dotted path of the failing field, or the parameter's name")
+    message: str
+    type: str
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem: every 4xx and 5xx answer has this shape."""
+
+    model_config = ConfigDict(extra="allow", json_schema_extra={"additionalProperties": True})
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    code: str = Field(description="the stable error code; see each response's description for the possible ones")
+    trace_id: str | None = None
+    errors: list[FieldError] | None = Field(None, description="the failing fields, on validation errors")
+
+
+class PageParameters(BaseModel):
+    """`?limit=&cursor=` of a list."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    limit: int = Field(50, ge=1, le=200)
+    cursor: str | None = Field(None, min_length=1, max_length=1000)
+
+
+class SeatRequest(RootModel[HoldRequest | SeatAtTimeRequest]):
+    """A named slot, or a service at a start time (booking picks the provider when none is named)."""
+
+
+class ServicePage(BaseModel):
+    items: list[Service]
+    next_cursor: str | None
+
+
+class ClinicPage(BaseModel):
+    items: list[Clinic]
+    next_cursor: str | None
+
+
+class ProviderPage(BaseModel):
+    items: list[Provider]
+    next_cursor: str | None
+
+
+class AppointmentPage(BaseModel):
+    items: list[Appointment]
+    next_cursor: str | None
+
+
+class AvailableSlot(BaseModel):
+    slot_id: uuid.UUID
+    provider_id: uuid.UUID
+    service_id: uuid.UUID
+    starts_at: datetime
+    ends_at: datetime
+    capacity: int
+    remaining: int
+
+
+class Availability(BaseModel):
+    slots: list[AvailableSlot]
+
+
+class ScheduleQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    date: date
+
+
+class Schedule(BaseModel):
+    date: date
+    timezone: str
+    slots: list[Slot]
+    appointments: list[Appointment]
+
+
+class Notification(BaseModel):
+    id: uuid.UUID
+    kind: str
+    title: str
+    body: str
+    appointment_id: uuid.UUID | None
+    created_at: datetime
+    read_at: datetime | None
+
+
+class NotificationPage(BaseModel):
+    items: list[Notification]
+    next_cursor: str | None
+
+
+class JoinWaitlist(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    service_id: uuid.UUID
+    provider_id: uuid.UUID | None = None
+    slot_id: uuid.UUID | None = None
+    starts_from: AwareDatetime | None = Field(None, alias="from")
+    starts_to: AwareDatetime | None = Field(None, alias="to")
+
+
+class WaitlistEntry(BaseModel):
+    id: uuid.UUID
+    status: Literal["waiting", "offered", "booked", "expired", "cancelled"]
+    position: int | None = None
+    service_id: uuid.UUID
+    client_id: uuid.UUID | None = None
+
+
+class WaitlistPage(BaseModel):
+    items: list[WaitlistEntry]
+    next_cursor: str | None
+
+
+class AnalyticsQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    starts_from: AwareDatetime = Field(alias="from")
+    starts_to: AwareDatetime = Field(alias="to")
+
+
+class BookingCounts(BaseModel):
+    confirmed: int
+    cancelled: int
+    completed: int
+    expired: int
+    no_show: int
+
+
+class WaitlistFigures(BaseModel):
+    offers: int
+    accepted: int
+    fill_rate: float
+
+
+class Analytics(BaseModel):
+    bookings: BookingCounts
+    utilization: float
+    cancellation_rate: float
+    fees_cents: int
+    hold_conversion: float
+    waitlist: WaitlistFigures
+    by_provider: list[dict[str, Any]]
+    by_clinic: list[dict[str, Any]]
+
+
+class ServiceHealth(BaseModel):
+    status: State
+    latency_ms: float
+
+
+class DependencyHealth(BaseModel):
+    postgres: State
+    redis: State
+    rabbitmq: State
+
+
+class AdminHealth(BaseModel):
+    status: Literal["ok", "degraded"]
+    services: dict[str, ServiceHealth]
+    dependencies: DependencyHealth
+
+
+class Liveness(BaseModel):
+    status: Literal["ok"]
+
+
+class Readiness(BaseModel):
+    status: Literal["ready", "unavailable"]
+    checks: dict[str, str]
+    down: list[str] | None = None
