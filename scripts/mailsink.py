@@ -53,19 +53,22 @@ class SaveToDirectory:
         self.directory = directory
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        received_at = datetime.now(UTC)
         content = envelope.original_content or b""
-        # Envelope recipients include Bcc ones, which the message headers do not show.
+        # Envelope recipients include Bcc ones, which the message headers do not show. The arrival time lets a
+        # benchmark measure "event published -> email received" from the file alone.
         header = (
             f"X-Mailsink-Envelope-From: {envelope.mail_from}\r\n"
             f"X-Mailsink-Envelope-To: {', '.join(envelope.rcpt_tos)}\r\n"
+            f"X-Mailsink-Received-At: {received_at.isoformat()}\r\n"
         ).encode()
-        path = await asyncio.to_thread(self._save, header + content)
+        path = await asyncio.to_thread(self._save, header + content, received_at)
         subject = message_from_bytes(content, policy=default_policy).get("Subject", "")
         log.info("from=%s to=%s subject=%r saved=%s", envelope.mail_from, ",".join(envelope.rcpt_tos), subject, path)
         return "250 Message accepted for delivery"
 
-    def _save(self, data: bytes) -> Path:
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
+    def _save(self, data: bytes, received_at: datetime) -> Path:
+        stamp = received_at.strftime("%Y%m%dT%H%M%S.%fZ")
         path = self.directory / f"{stamp}-{uuid.uuid4().hex[:8]}.eml"
         # Write then rename, so that a test polling the directory never reads half a message.
         partial = path.with_suffix(".part")

@@ -1,18 +1,18 @@
-"""The notifier's application factory: consumes events, keeps the in-app feed."""
+"""The notifier's application factory: consumes events into the feed, emails, reminders and webhooks."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
 from notifier.app_keys import AMQP, POOL, SETTINGS
-from notifier.entrypoints.consumers import HANDLERS
-from notifier.entrypoints.http import routes
+from notifier.entrypoints import admin_webhooks, consumers, http, jobs
 from notifier.settings import NotifierSettings
 from smartslot_common.db import postgres_readiness, service_pool_context
 from smartslot_common.http import create_base_app
 from smartslot_common.messaging import amqp_context, amqp_readiness, consumer_context
 
 SCHEMA = "notifier"
+CONSUMER = "notifier"
 
 
 def create_app(settings: NotifierSettings) -> web.Application:
@@ -22,10 +22,16 @@ def create_app(settings: NotifierSettings) -> web.Application:
         amqp_readiness(AMQP),
     ])
     app[SETTINGS] = settings
+    # Torn down in reverse: the consumer stops first (finishing its after-commit sends), the pool last.
     app.cleanup_ctx.extend([
         service_pool_context(POOL, settings, SCHEMA),
         amqp_context(AMQP, settings.amqp_url.get_secret_value(), settings.namespace),
-        consumer_context(POOL, AMQP, "notifier", settings.namespace, HANDLERS),
+        jobs.http_session,
+        jobs.delivery_worker,
+        jobs.reminder_poller,
+        consumer_context(POOL, AMQP, CONSUMER, settings.namespace, consumers.handlers,
+                         prefetch=settings.consumer_prefetch),
     ])
-    app.add_routes(routes)
+    app.add_routes(http.routes)
+    app.add_routes(admin_webhooks.routes)
     return app

@@ -1,11 +1,15 @@
 """Typed keys of what the notifier's application holds."""
 
+import aiohttp
 import asyncpg
 from aio_pika.abc import AbstractRobustConnection
 from aiohttp import web
 
+from notifier.service_layer.delivery_worker import DeliveryWorker
 from notifier.settings import NotifierSettings
 
 SETTINGS = web.AppKey("settings", NotifierSettings)
 POOL = web.AppKey("pool", asyncpg.Pool)
 AMQP = web.AppKey("amqp", AbstractRobustConnection)
+HTTP = web.AppKey("http", aiohttp.ClientSession)
+WORKER = web.AppKey("worker", DeliveryWorker)

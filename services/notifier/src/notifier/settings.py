@@ -1,7 +1,8 @@
 """Notifier settings: env prefix `SMARTSLOT_NOTIFIER_`."""
 
-from typing import ClassVar
+from typing import ClassVar, Self
 
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from smartslot_common.settings import ServiceSettings
@@ -12,5 +13,43 @@ class NotifierSettings(ServiceSettings):
     service_name: ClassVar[str] = "notifier"
 
     port: int = 8084
+
+    # SMTP
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 1025
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_use_tls: bool = False  # implicit TLS (port 465); STARTTLS is used whenever the server offers it
+    smtp_timeout_seconds: float = Field(10.0, gt=0)
+    mail_from: str = "SmartSlot <no-reply@smartslot.localhost>"
+    message_id_domain: str = "smartslot.localhost"
+
+    # reminders: one row per offset before the start; the poller sends what is due by the database clock
+    reminder_offsets_seconds: tuple[int, ...] = (24 * 3600, 3600)
+    reminder_poll_interval_seconds: float = Field(5.0, gt=0)
+    reminder_batch_size: int = Field(100, ge=1)
+
+    # deliveries (email and webhook): claimed with a lease, retried with capped exponential backoff
+    delivery_poll_interval_seconds: float = Field(1.0, gt=0)
+    delivery_batch_size: int = Field(50, ge=1)
+    delivery_lease_seconds: float = Field(60.0, gt=0)
+    delivery_retry_base_seconds: float = Field(2.0, gt=0)
+    delivery_retry_cap_seconds: float = Field(600.0, gt=0)
+    email_max_attempts: int = Field(10, ge=1)
+
+    # webhooks
+    webhook_timeout_seconds: float = Field(10.0, gt=0)
+    webhook_max_attempts: int = Field(8, ge=1)
+    webhook_disable_after_failures: int = Field(10, ge=1)
+
+    consumer_prefetch: int = Field(32, ge=1)
+
+    @model_validator(mode="after")
+    def _lease_outlives_a_send(self) -> Self:
+        # A claimed delivery is retried by anyone once its lease ends: a send still running then would be doubled.
+        longest = max(self.smtp_timeout_seconds, self.webhook_timeout_seconds)
+        if self.delivery_lease_seconds <= longest:
+            raise ValueError(f"delivery_lease_seconds must exceed the longest send timeout ({longest}s)")
+        if any(offset <= 0 for offset in self.reminder_offsets_seconds):
+            raise ValueError("reminder_offsets_seconds must be positive")
+        return self

@@ -1,17 +1,15 @@
-"""Event handlers: each runs in the transaction that also records the event in the inbox."""
+"""The notifier's event handlers, built from the started app (they need its delivery worker)."""
 
 from __future__ import annotations
 
-import asyncpg
+from collections.abc import Mapping
 
-from notifier.adapters import feed
-from notifier.domain.messages import hold_placed
-from smartslot_common.contracts.events import APPOINTMENT_LOCKED
-from smartslot_common.messaging import Event
+from aiohttp import web
 
-
-async def on_appointment_locked(connection: asyncpg.Connection, event: Event) -> None:
-    await feed.add(connection, hold_placed(event.payload), event.id)
+from notifier.app_keys import SETTINGS, WORKER
+from notifier.service_layer.events import EventHandlers
+from smartslot_common.messaging import Handler
 
 
-HANDLERS = {APPOINTMENT_LOCKED: on_appointment_locked}
+def handlers(app: web.Application) -> Mapping[str, Handler]:
+    return EventHandlers(app[SETTINGS], app[WORKER]).mapping()

@@ -1,4 +1,4 @@
-"""The notifier owns schema `notifier`: notifications and its processed-event inbox."""
+"""The notifier owns schema `notifier`: notifications, deliveries, reminders, webhook endpoints and its inbox."""
 
 SCHEMA = "notifier"
 COMPONENTS = ("inbox",)

@@ -1,0 +1,1 @@
+"""The notifier's ports to the outside: its tables, SMTP and webhook HTTP."""

@@ -1,0 +1,159 @@
+"""The `notifier.deliveries` table: the persistent queue of outbound emails and webhook calls.
+
+A worker claims due rows in `FOR UPDATE SKIP LOCKED` batches by pushing `next_attempt_at` one lease ahead (database
+clock) and counting the attempt; the row then stays `pending` until the outcome is recorded. A worker that dies
+mid-send leaves the row to be claimed again when the lease ends, with the same Message-ID / webhook-id.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from notifier.domain.emails import Email
+
+_CLAIM = """
+WITH due AS (
+    SELECT d.id, e.secret, coalesce(e.enabled, true) AS endpoint_enabled
+    FROM deliveries d LEFT JOIN webhook_endpoints e ON e.id = d.endpoint_id
+    WHERE d.status = 'pending' AND d.next_attempt_at <= now() {extra}
+    ORDER BY d.next_attempt_at
+    LIMIT $1
+    FOR UPDATE OF d SKIP LOCKED
+)
+UPDATE deliveries d
+SET attempts = d.attempts + 1, next_attempt_at = now() + make_interval(secs => $2), updated_at = now()
+FROM due WHERE d.id = due.id
+RETURNING d.id, d.channel, d.kind, d.recipient, d.message_id, d.content, d.attempts, d.max_attempts,
+          d.created_at, d.endpoint_id, due.secret, due.endpoint_enabled
+"""
+CLAIM_DUE = _CLAIM.format(extra="")
+CLAIM_THESE = _CLAIM.format(extra="AND d.id = ANY($3::uuid[])")
+LOG_COLUMNS = ("id, kind AS event_type, status, attempts, max_attempts, last_response_code, last_error, "
+               "next_attempt_at, created_at, updated_at, sent_at, message_id AS webhook_id, "
+               "content->>'event_id' AS event_id")
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A delivery this worker now holds for one attempt."""
+
+    id: uuid.UUID
+    channel: str
+    kind: str
+    recipient: str
+    message_id: str
+    content: dict[str, Any]
+    attempts: int
+    max_attempts: int
+    created_at: datetime
+    endpoint_id: uuid.UUID | None
+    secret: str | None
+    endpoint_enabled: bool
+
+
+async def add_email(
+    connection: asyncpg.Connection, source_id: uuid.UUID, email: Email, message_id_domain: str, max_attempts: int
+) -> uuid.UUID | None:
+    """Queue one email; None if this source already queued it (the Message-ID is fixed here, once)."""
+    delivery_id = uuid.uuid4()
+    return await connection.fetchval(
+        "INSERT INTO deliveries (id, channel, kind, source_id, appointment_id, recipient, message_id, content, "
+        "max_attempts) VALUES ($1, 'email', $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING RETURNING id",
+        delivery_id, email.kind, source_id, uuid.UUID(email.appointment_id) if email.appointment_id else None,
+        email.to, f"<{delivery_id}@{message_id_domain}>", email.to_content(), max_attempts,
+    )
+
+
+async def add_webhooks(
+    connection: asyncpg.Connection, source_id: uuid.UUID, event_type: str, appointment_id: uuid.UUID | None,
+    body: str, event_id: uuid.UUID, max_attempts: int,
+) -> list[uuid.UUID]:
+    """Queue one call per enabled endpoint subscribed to `event_type`; the body is fixed here, once."""
+    rows = await connection.fetch(
+        "INSERT INTO deliveries (id, channel, kind, source_id, appointment_id, endpoint_id, recipient, message_id, "
+        "content, max_attempts) "
+        "SELECT id, 'webhook', $1, $2, $3, endpoint_id, url, 'msg_' || replace(id::text, '-', ''), $4, $5 "
+        "FROM (SELECT gen_random_uuid() AS id, e.id AS endpoint_id, e.url FROM webhook_endpoints e "
+        "      WHERE e.enabled AND e.event_types @> ARRAY[$1::text]) AS subscribed "
+        "ON CONFLICT DO NOTHING RETURNING id",
+        event_type, source_id, appointment_id, {"body": body, "event_id": str(event_id)}, max_attempts,
+    )
+    return [row["id"] for row in rows]
+
+
+async def claim_due(pool: asyncpg.Pool, limit: int, lease_seconds: float) -> list[Claimed]:
+    """Up to `limit` due deliveries nobody else holds, now held by the caller for one lease."""
+    return [Claimed(**row) for row in await pool.fetch(CLAIM_DUE, limit, lease_seconds)]
+
+
+async def claim(pool: asyncpg.Pool, ids: list[uuid.UUID], lease_seconds: float) -> list[Claimed]:
+    """These deliveries, if still due and not held by anyone else."""
+    return [Claimed(**row) for row in await pool.fetch(CLAIM_THESE, len(ids), lease_seconds, ids)]
+
+
+async def mark_sent(connection: asyncpg.Connection, delivery_id: uuid.UUID, code: int | None) -> None:
+    await connection.execute(
+        "UPDATE deliveries SET status = 'sent', sent_at = now(), updated_at = now(), last_response_code = $2, "
+        "last_error = NULL WHERE id = $1 AND status = 'pending'",
+        delivery_id, code,
+    )
+
+
+async def retry_later(
+    connection: asyncpg.Connection, delivery_id: uuid.UUID, delay: float, code: int | None, error: str | None
+) -> None:
+    await connection.execute(
+        "UPDATE deliveries SET next_attempt_at = now() + make_interval(secs => $2), updated_at = now(), "
+        "last_response_code = $3, last_error = $4 WHERE id = $1 AND status = 'pending'",
+        delivery_id, delay, code, error,
+    )
+
+
+async def mark_failed(
+    connection: asyncpg.Connection, delivery_id: uuid.UUID, code: int | None, error: str | None
+) -> None:
+    await connection.execute(
+        "UPDATE deliveries SET status = 'failed', updated_at = now(), last_response_code = $2, last_error = $3 "
+        "WHERE id = $1 AND status = 'pending'",
+        delivery_id, code, error,
+    )
+
+
+async def fail_pending_of_endpoint(connection: asyncpg.Connection, endpoint_id: uuid.UUID, reason: str) -> int:
+    """Give up every pending delivery of a disabled endpoint."""
+    status = await connection.execute(
+        "UPDATE deliveries SET status = 'failed', updated_at = now(), last_error = $2 "
+        "WHERE endpoint_id = $1 AND status = 'pending'",
+        endpoint_id, reason,
+    )
+    return int(status.split()[-1])
+
+
+async def pending_count(pool: asyncpg.Pool) -> int:
+    return await pool.fetchval("SELECT count(*) FROM deliveries WHERE status = 'pending'")
+
+
+async def endpoint_log(
+    pool: asyncpg.Pool, endpoint_id: uuid.UUID, limit: int, after: tuple[datetime, uuid.UUID] | None,
+    status: str | None,
+) -> list[dict[str, Any]]:
+    """One endpoint's deliveries, newest first (keyset pagination)."""
+    conditions, args = ["endpoint_id = $1"], [endpoint_id]
+    if status:
+        args.append(status)
+        conditions.append(f"status = ${len(args)}")
+    if after:
+        args.extend(after)
+        conditions.append(f"(created_at, id) < (${len(args) - 1}, ${len(args)})")
+    args.append(limit)
+    rows = await pool.fetch(
+        f"SELECT {LOG_COLUMNS} FROM deliveries WHERE {' AND '.join(conditions)} "
+        f"ORDER BY created_at DESC, id DESC LIMIT ${len(args)}",
+        *args,
+    )
+    return [dict(row) for row in rows]

@@ -1,0 +1,70 @@
+"""The `notifier.reminders` table: one row per reminder, turned into a delivery when due (database clock)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from notifier.domain.reminders import PlannedReminder
+
+
+@dataclass(frozen=True)
+class DueReminder:
+    id: uuid.UUID
+    appointment_id: uuid.UUID
+    offset_seconds: int
+    due_at: datetime
+    appointment: dict[str, Any]
+    lag_seconds: float
+
+
+async def schedule(
+    connection: asyncpg.Connection, appointment_id: uuid.UUID, user_id: uuid.UUID, starts_at: datetime,
+    planned: list[PlannedReminder], appointment: dict[str, Any],
+) -> None:
+    """Store the planned reminders of an appointment (one live row per offset)."""
+    await connection.executemany(
+        "INSERT INTO reminders (id, appointment_id, user_id, offset_seconds, starts_at, due_at, appointment) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+        [(uuid.uuid4(), appointment_id, user_id, item.offset_seconds, starts_at, item.due_at, appointment)
+         for item in planned],
+    )
+
+
+async def cancel(connection: asyncpg.Connection, appointment_id: uuid.UUID) -> int:
+    """Cancel the appointment's reminders that have not gone out yet."""
+    status = await connection.execute(
+        "UPDATE reminders SET status = 'cancelled', updated_at = now() "
+        "WHERE appointment_id = $1 AND status = 'scheduled'",
+        appointment_id,
+    )
+    return int(status.split()[-1])
+
+
+async def take_due(connection: asyncpg.Connection, limit: int) -> list[DueReminder]:
+    """Mark up to `limit` due reminders sent and return them; call inside the transaction that queues them.
+
+    A reminder whose appointment has already started (the notifier was down meanwhile) is marked `missed` instead.
+    """
+    await connection.execute(
+        "UPDATE reminders SET status = 'missed', updated_at = now() "
+        "WHERE id IN (SELECT id FROM reminders WHERE status = 'scheduled' AND due_at <= now() AND starts_at <= now() "
+        "             FOR UPDATE SKIP LOCKED)"
+    )
+    rows = await connection.fetch(
+        "WITH due AS (SELECT id FROM reminders WHERE status = 'scheduled' AND due_at <= now() "
+        "             ORDER BY due_at LIMIT $1 FOR UPDATE SKIP LOCKED) "
+        "UPDATE reminders r SET status = 'sent', sent_at = now(), updated_at = now() FROM due WHERE r.id = due.id "
+        "RETURNING r.id, r.appointment_id, r.offset_seconds, r.due_at, r.appointment, "
+        "          extract(epoch FROM now() - r.due_at)::float8 AS lag_seconds",
+        limit,
+    )
+    return [DueReminder(**row) for row in rows]
+
+
+async def database_now(connection: asyncpg.Connection) -> datetime:
+    return await connection.fetchval("SELECT now()")

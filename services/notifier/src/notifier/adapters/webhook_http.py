@@ -1,0 +1,37 @@
+"""Webhook calls over HTTP (aiohttp): one signed POST per attempt, with a timeout, redirects not followed."""
+
+from __future__ import annotations
+
+import time
+
+import aiohttp
+
+from notifier.domain.deliveries import Attempt, Outcome
+from notifier.domain.signing import signed_headers
+from smartslot_common.messaging.errors import describe
+
+USER_AGENT = "SmartSlot-Webhooks/1"
+
+
+class WebhookSender:
+    """POSTs signed bodies; 2xx is delivered, 410 means the endpoint is gone, anything else is retried."""
+
+    def __init__(self, session: aiohttp.ClientSession, timeout_seconds: float) -> None:
+        self._session = session
+        self._timeout = aiohttp.ClientTimeout(total=timeout_seconds)
+
+    async def send(self, url: str, secret: str, message_id: str, body: str) -> Attempt:
+        data = body.encode()
+        headers = signed_headers(secret, message_id, int(time.time()), data) | {"user-agent": USER_AGENT}
+        try:
+            async with self._session.post(
+                url, data=data, headers=headers, timeout=self._timeout, allow_redirects=False
+            ) as response:
+                status = response.status
+        except (aiohttp.ClientError, TimeoutError, OSError, ValueError) as error:
+            return Attempt(Outcome.TRANSIENT, None, describe(error) or type(error).__name__)
+        if 200 <= status < 300:
+            return Attempt(Outcome.SENT, status)
+        if status == 410:
+            return Attempt(Outcome.GONE, status, "410 Gone")
+        return Attempt(Outcome.TRANSIENT, status, f"HTTP {status}")

@@ -1,0 +1,52 @@
+"""Emails as data: subject, text, HTML and an optional calendar part, rendered from the package's templates."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+import jinja2
+
+
+@dataclass(frozen=True)
+class Email:
+    """One email to one person; `ics` is the calendar object to attach, with its iTIP method."""
+
+    kind: str
+    to: str
+    to_name: str | None
+    subject: str
+    text: str
+    html: str
+    appointment_id: str | None
+    ics: str | None = None
+    ics_method: str | None = None
+
+    def to_content(self) -> dict[str, Any]:
+        """The stored form (a delivery's `content`), rendered once so every attempt sends the same bytes."""
+        return {
+            "kind": self.kind, "to": self.to, "to_name": self.to_name, "subject": self.subject, "text": self.text,
+            "html": self.html, "appointment_id": self.appointment_id, "ics": self.ics, "ics_method": self.ics_method,
+        }
+
+    @classmethod
+    def from_content(cls, content: dict[str, Any]) -> Email:
+        return cls(**{name: content.get(name) for name in cls.__dataclass_fields__})
+
+
+@cache
+def _environment(autoescape: bool) -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("notifier", "templates"),
+        autoescape=autoescape,
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+    )
+
+
+def render(kind: str, context: dict[str, Any]) -> tuple[str, str]:
+    """The text and HTML bodies of `kind` (`<kind>.txt`, `<kind>.html`)."""
+    text = _environment(False).get_template(f"{kind}.txt").render(context)
+    html = _environment(True).get_template(f"{kind}.html").render(context)
+    return text, html

@@ -1,0 +1,1 @@
+"""HTTP routes, event consumers and background jobs."""

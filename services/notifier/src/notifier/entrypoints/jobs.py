@@ -1,0 +1,67 @@
+"""Background jobs as cleanup contexts: the webhook HTTP session, the delivery worker and the reminder poller."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from notifier.adapters.smtp import SmtpSender
+from notifier.adapters.webhook_http import WebhookSender
+from notifier.app_keys import HTTP, POOL, SETTINGS, WORKER
+from notifier.service_layer.delivery_worker import DeliveryWorker
+from notifier.service_layer.reminder_poller import ReminderPoller
+
+STOP_GRACE_SECONDS = 15.0
+
+
+async def http_session(app: web.Application) -> AsyncIterator[None]:
+    """The outbound HTTP session for webhook calls (no cookies, no environment proxies)."""
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar(), trust_env=False) as session:
+        app[HTTP] = session
+        yield
+
+
+async def _stop(task: asyncio.Task[Any], stop: Callable[[], None]) -> None:
+    """Ask a loop to finish what it holds; cancel it if it takes longer than the grace period."""
+    stop()
+    try:
+        await asyncio.wait_for(asyncio.shield(task), STOP_GRACE_SECONDS)
+    except TimeoutError:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+def _background(run: Callable[[], Coroutine[Any, Any, None]], stop: Callable[[], None], name: str) -> Any:
+    @contextlib.asynccontextmanager
+    async def running() -> AsyncIterator[None]:
+        task = asyncio.create_task(run(), name=name)
+        try:
+            yield
+        finally:
+            await _stop(task, stop)
+
+    return running()
+
+
+async def delivery_worker(app: web.Application) -> AsyncIterator[None]:
+    """Send and retry deliveries while the app runs."""
+    settings = app[SETTINGS]
+    worker = DeliveryWorker(
+        app[POOL], settings, SmtpSender(settings), WebhookSender(app[HTTP], settings.webhook_timeout_seconds)
+    )
+    app[WORKER] = worker
+    async with _background(worker.run, worker.stop, "notifier-deliveries"):
+        yield
+
+
+async def reminder_poller(app: web.Application) -> AsyncIterator[None]:
+    """Dispatch due reminders while the app runs."""
+    poller = ReminderPoller(app[POOL], app[SETTINGS], app[WORKER])
+    async with _background(poller.run, poller.stop, "notifier-reminders"):
+        yield

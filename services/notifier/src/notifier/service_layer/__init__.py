@@ -1,0 +1,1 @@
+"""Use cases: applying events, sending deliveries, dispatching reminders, managing webhook endpoints."""

@@ -1,0 +1,21 @@
+"""What the service layer needs from the outside world, as protocols (real adapters and test fakes both fit)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Protocol
+
+from notifier.domain.deliveries import Attempt
+from notifier.domain.emails import Email
+
+
+class EmailSender(Protocol):
+    async def send(self, email: Email, message_id: str, date: datetime) -> Attempt:
+        """Hand one email over; never raises for delivery problems, it reports them."""
+        ...
+
+
+class WebhookCaller(Protocol):
+    async def send(self, url: str, secret: str, message_id: str, body: str) -> Attempt:
+        """Make one signed call; never raises for delivery problems, it reports them."""
+        ...

@@ -1,0 +1,70 @@
+"""Turn due reminders into feed entries and queued emails, a batch per transaction, then send them.
+
+Due is decided by the database clock; rows are taken with `FOR UPDATE SKIP LOCKED` and marked sent in the
+transaction that queues their emails, so several notifier processes never send one reminder twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+
+import asyncpg
+
+from notifier import metrics
+from notifier.adapters import deliveries, feed, reminders
+from notifier.domain import notices
+from notifier.domain.notices import Letterhead
+from notifier.service_layer.delivery_worker import DeliveryWorker
+from notifier.settings import NotifierSettings
+from smartslot_common.contracts.payloads import AppointmentPayload
+from smartslot_common.logging import get_logger
+from smartslot_common.messaging.errors import describe
+
+log = get_logger(__name__)
+
+
+class ReminderPoller:
+    def __init__(self, pool: asyncpg.Pool, settings: NotifierSettings, worker: DeliveryWorker) -> None:
+        self._pool = pool
+        self._settings = settings
+        self._worker = worker
+        self._letterhead = Letterhead(settings.mail_from)
+        self._stopping = asyncio.Event()
+
+    async def dispatch_due(self) -> int:
+        """Queue one batch of due reminders and send them; the number dispatched."""
+        queued: list[uuid.UUID] = []
+        async with self._pool.acquire() as connection, connection.transaction():
+            due = await reminders.take_due(connection, self._settings.reminder_batch_size)
+            for reminder in due:
+                appointment = AppointmentPayload.model_validate(reminder.appointment)
+                notice = notices.reminder(appointment, reminder.offset_seconds, self._letterhead, reminder.due_at)
+                await feed.add(connection, notice.feed, reminder.id)
+                metrics.NOTIFICATIONS.labels("feed", "created").inc()
+                if notice.email is not None:
+                    delivery_id = await deliveries.add_email(
+                        connection, reminder.id, notice.email, self._settings.message_id_domain,
+                        self._settings.email_max_attempts,
+                    )
+                    queued += [delivery_id] if delivery_id else []
+        for reminder in due:
+            metrics.REMINDER_LAG.observe(max(0.0, reminder.lag_seconds))
+        await self._worker.send_now(queued)
+        return len(due)
+
+    async def run(self) -> None:
+        """Poll until stopped."""
+        while not self._stopping.is_set():
+            dispatched = 0
+            try:
+                dispatched = await self.dispatch_due()
+            except Exception as error:  # the loop outlives any one pass: a dead poller would send nothing more
+                log.exception("reminder poll failed; trying again", error=describe(error))
+            if dispatched < self._settings.reminder_batch_size:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), self._settings.reminder_poll_interval_seconds)
+
+    def stop(self) -> None:
+        self._stopping.set()
