@@ -20,6 +20,7 @@ CLIENT_OR_PROVIDER = frozenset({"client", "provider"})
 BOOKING = "booking.entrypoints.schemas:"
 APPOINTMENTS = "booking.entrypoints.routes_appointments:"
 AVAILABILITY = "availability.entrypoints.http:"
+WEBHOOKS = "notifier.entrypoints.admin_webhooks:"
 IDENTITY = "gateway.entrypoints.schemas:"
 OWN = "gateway.openapi.models:"
 
@@ -149,6 +150,20 @@ ROUTES: tuple[Route, ...] = (
               response=OWN + "NotificationPage")),
     Route("POST", "/v1/notifications/{id}/read", "notifier", ANY,
           Doc("Mark a notification read", "notifications", response=OWN + "Notification")),
+    # admin: webhooks (the notifier delivers them)
+    Route("POST", "/v1/admin/webhooks", "notifier", ADMIN,
+          Doc("Register a webhook endpoint (its signing secret is shown only here)", "admin", WEBHOOKS + "EndpointIn",
+              response="object", status=201)),
+    Route("GET", "/v1/admin/webhooks", "notifier", ADMIN,
+          Doc("List webhook endpoints", "admin", query=OWN + "PageParameters", response="object")),
+    Route("GET", "/v1/admin/webhooks/{id}", "notifier", ADMIN,
+          Doc("Get a webhook endpoint", "admin", response="object")),
+    Route("PATCH", "/v1/admin/webhooks/{id}", "notifier", ADMIN,
+          Doc("Change or re-enable a webhook endpoint", "admin", WEBHOOKS + "EndpointChange", response="object")),
+    Route("DELETE", "/v1/admin/webhooks/{id}", "notifier", ADMIN,
+          Doc("Remove a webhook endpoint and its delivery log", "admin", status=204)),
+    Route("GET", "/v1/admin/webhooks/{id}/deliveries", "notifier", ADMIN,
+          Doc("A webhook endpoint's delivery log", "admin", query=WEBHOOKS + "LogQuery", response="object")),
     # admin
     Route("GET", "/v1/admin/analytics", "availability", ADMIN,
           Doc("Booking analytics over a period", "admin", query=OWN + "AnalyticsQuery", response=OWN + "Analytics")),
