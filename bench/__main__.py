@@ -14,18 +14,19 @@ import uvloop
 
 from bench import baseline, report
 from bench.environment import bench_environment
-from bench.scenarios import booking
+from bench.scenarios import availability, booking
 
 SHORT = {"rate": 200.0, "seconds": 10.0, "storm_clients": 1000}
 FULL = {"rate": 400.0, "seconds": 30.0, "storm_clients": 5000}
 
 
 async def run(profile: dict) -> int:
-    async with bench_environment() as env:
+    async with bench_environment(**availability.GATEWAY_SETTINGS) as env:
         base = await baseline.trivial_handler(env.session, profile["rate"], profile["seconds"])
         results = [
             await booking.instant_bookings(env, profile["rate"], profile["seconds"]),
             await booking.hot_slot_storm(env, profile["storm_clients"]),
+            await availability.cached_reads(env, profile["rate"], profile["seconds"]),
         ]
     rows = [base.summary()] + [result.outcome.summary() | {"facts": result.facts, "invariants": result.invariants}
                                for result in results]

@@ -6,10 +6,11 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from availability.adapters.cache import SlotCache
-from availability.app_keys import AMQP, CACHE, POOL, READ_POOL, REDIS, SETTINGS
+from availability.adapters.cache import PageCache
+from availability.app_keys import AMQP, CACHE, POOL, READ_POOL, REDIS, SEARCH, SETTINGS
+from availability.entrypoints import analytics, http, schedule
 from availability.entrypoints.consumers import handlers
-from availability.entrypoints.http import routes
+from availability.service_layer.search import SearchDeps, new_flights
 from availability.settings import AvailabilitySettings
 from smartslot_common.db import create_pool, ping, pool_context, postgres_readiness
 from smartslot_common.http import ReadinessCheck, create_base_app
@@ -36,9 +37,13 @@ async def _read_pool(app: web.Application) -> AsyncIterator[None]:
     await pool.close()
 
 
-async def _cache(app: web.Application) -> AsyncIterator[None]:
+async def _search(app: web.Application) -> AsyncIterator[None]:
+    """The cache and what a search needs, with this process's single flights."""
     settings = app[SETTINGS]
-    app[CACHE] = SlotCache(app[REDIS], settings.redis_key(), settings.cache_ttl_seconds)
+    app[CACHE] = PageCache(app[REDIS], settings.redis_key(), settings.cache_ttl_seconds, settings.fence_ttl_seconds)
+    page_flights, service_flights = new_flights()
+    app[SEARCH] = SearchDeps(app[CACHE], app[READ_POOL], app[POOL], settings.service_ttl_seconds,
+                             settings.unknown_service_ttl_seconds, page_flights, service_flights)
     yield
 
 
@@ -61,9 +66,10 @@ def create_app(settings: AvailabilitySettings) -> web.Application:
         pool_context(POOL, settings.database_url.get_secret_value(), SCHEMA, 1, settings.db_pool_max_size),
         _read_pool,
         redis_context(REDIS, settings.redis_url.get_secret_value()),
-        _cache,
+        _search,
         amqp_context(AMQP, settings.amqp_url.get_secret_value(), settings.namespace),
     ])
     app.cleanup_ctx.append(consumer_context(POOL, AMQP, "availability", settings.namespace, handlers(app)))
-    app.add_routes(routes)
+    for table in (http.routes, schedule.routes, analytics.routes):
+        app.add_routes(table)
     return app

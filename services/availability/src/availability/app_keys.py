@@ -5,12 +5,14 @@ import redis.asyncio as aioredis
 from aio_pika.abc import AbstractRobustConnection
 from aiohttp import web
 
-from availability.adapters.cache import SlotCache
+from availability.adapters.cache import PageCache
+from availability.service_layer.search import SearchDeps
 from availability.settings import AvailabilitySettings
 
 SETTINGS = web.AppKey("settings", AvailabilitySettings)
 POOL = web.AppKey("pool", asyncpg.Pool)
 READ_POOL = web.AppKey("read_pool", asyncpg.Pool)
 REDIS = web.AppKey("redis", aioredis.Redis)
-CACHE = web.AppKey("cache", SlotCache)
+CACHE = web.AppKey("cache", PageCache)
+SEARCH = web.AppKey("search", SearchDeps)
 AMQP = web.AppKey("amqp", AbstractRobustConnection)

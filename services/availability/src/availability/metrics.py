@@ -2,5 +2,20 @@
 
 from prometheus_client import Counter
 
-CACHE_REQUESTS = Counter("smartslot_availability_cache_requests_total", "Cache look-ups", ["outcome"])
-CACHE_INVALIDATIONS = Counter("smartslot_availability_cache_invalidations_total", "Cache generations dropped")
+# One per search: `hit` when every day page came from the cache, `miss` when any had to be filled, `error` when
+# Redis could not be asked (the search then reads the database, uncached).
+CACHE_REQUESTS = Counter("smartslot_availability_cache_requests_total", "Searches by cache outcome", ["outcome"])
+# One per day page a search needed: `hit`, `miss` (absent) or `stale` (present but older than its fence).
+CACHE_PAGES = Counter("smartslot_availability_cache_pages_total", "Day pages looked up", ["outcome"])
+# Database queries that filled pages, by pool: `replica`, or `primary` when the replica was behind a fence.
+FILL_QUERIES = Counter("smartslot_availability_fill_queries_total", "Queries that filled day pages", ["pool"])
+FILL_REFUSALS = Counter(
+    "smartslot_availability_fill_refusals_total", "Fills not cached because the replica was behind the fence"
+)
+PAGES_STORED = Counter("smartslot_availability_pages_stored_total", "Day pages written to the cache")
+SINGLE_FLIGHT_JOINS = Counter(
+    "smartslot_availability_single_flight_joins_total", "Look-ups that waited for a fill already running", ["kind"]
+)
+CACHE_INVALIDATIONS = Counter(
+    "smartslot_availability_cache_invalidations_total", "Cache scopes invalidated by events", ["scope"]
+)

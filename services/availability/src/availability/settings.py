@@ -1,8 +1,8 @@
 """Availability settings: env prefix `SMARTSLOT_AVAILABILITY_`, plus the shared replica URL."""
 
-from typing import ClassVar
+from typing import ClassVar, Self
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from smartslot_common.settings import ServiceSettings, shared
@@ -14,5 +14,16 @@ class AvailabilitySettings(ServiceSettings):
 
     port: int = 8082
     replica_database_url: SecretStr | None = shared(None, "replica_database_url")
-    cache_ttl_seconds: int = Field(30, ge=1, le=3600)
+    cache_ttl_seconds: int = Field(30, ge=1, le=3600, description="lifetime of a cached day page")
+    # A fence must outlive every page it judges, and any replica lag worth caching through.
+    fence_ttl_seconds: int = Field(3600, ge=2, le=7 * 86400, description="lifetime of an invalidation's WAL fence")
+    service_ttl_seconds: int = Field(60, ge=1, le=3600, description="how long 'this service exists' is cached")
+    unknown_service_ttl_seconds: int = Field(5, ge=1, le=300, description="how long 'no such service' is cached")
     max_range_days: int = Field(31, ge=1)
+    max_analytics_days: int = Field(366, ge=1)
+
+    @model_validator(mode="after")
+    def _fences_outlive_pages(self) -> Self:
+        if self.fence_ttl_seconds <= self.cache_ttl_seconds:
+            raise ValueError("fence_ttl_seconds must exceed cache_ttl_seconds")
+        return self

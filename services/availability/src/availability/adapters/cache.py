@@ -1,49 +1,160 @@
-"""Cache-aside in Redis with per-service generations: invalidation is one INCR, old pages age out by TTL."""
+"""Day pages in Redis, judged by WAL positions ("fences") so that replica lag never re-caches what an event changed.
+
+Keys (under the deployment's prefix):
+- `avail:page:<service>:<scope>:<day>`: `{"lsn": N, "slots": [...]}`, the open slots of one scope (a provider, or
+  `all` providers) starting on one UTC day, read from a database that had replayed WAL up to N. TTL: short.
+- `avail:fence:<service>:<scope>:<day>`, `avail:fence:<service>:<scope>`, `avail:fence`: the WAL position an
+  invalidation requires of that day, of every day of that scope, of everything. TTL: long.
+- `avail:service:<service>`: "1" the service exists, "0" it does not (short TTL).
+
+A page is valid only while its `lsn` is at least every fence over it, and it is only stored if it is (both checked
+inside Redis by a script, so no invalidation can slip between the check and the write). An invalidation raises the
+fences to the primary's WAL position after the change and deletes the day pages it names.
+"""
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 import orjson
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError
 
-from availability import metrics
+from availability.domain.invalidation import EVERY_PROVIDER, Invalidation
+from availability.domain.search import Entry
+
+# KEYS: the global fence, the scope's fence, then (day fence, page) pairs; ARGV: lsn, ttl ms, one value per pair.
+STORE = """
+local lsn = tonumber(ARGV[1])
+for i = 1, 2 do
+  if tonumber(redis.call('GET', KEYS[i]) or '0') > lsn then return 0 end
+end
+local stored, value = 0, 3
+for i = 3, #KEYS, 2 do
+  if tonumber(redis.call('GET', KEYS[i]) or '0') <= lsn then
+    redis.call('SET', KEYS[i + 1], ARGV[value], 'PX', ARGV[2])
+    stored = stored + 1
+  end
+  value = value + 1
+end
+return stored
+"""
+
+# KEYS: ARGV[3] fences to raise, then pages and other keys to delete; ARGV: lsn, fence ttl ms, number of fences.
+INVALIDATE = """
+local lsn = tonumber(ARGV[1])
+local fences = tonumber(ARGV[3])
+for i = 1, fences do
+  local current = redis.call('GET', KEYS[i])
+  if current and tonumber(current) >= lsn then
+    redis.call('PEXPIRE', KEYS[i], ARGV[2])
+  else
+    redis.call('SET', KEYS[i], ARGV[1], 'PX', ARGV[2])
+  end
+end
+for i = fences + 1, #KEYS do redis.call('DEL', KEYS[i]) end
+return fences
+"""
 
 
-class SlotCache:
-    """Pages of availability answers, keyed by query and the service's current generation."""
+@dataclass
+class Lookup:
+    """What the cache holds for a search: valid pages, the fence each other day must reach, the service's status."""
 
-    def __init__(self, client: aioredis.Redis, prefix: str, ttl_seconds: int) -> None:
+    pages: dict[date, list[Entry]] = field(default_factory=dict)
+    required: dict[date, int] = field(default_factory=dict)
+    stale: int = 0
+    service_known: bool | None = None
+
+
+class PageCache:
+    """Availability's day pages and their fences in Redis."""
+
+    def __init__(self, client: aioredis.Redis, prefix: str, ttl_seconds: int, fence_ttl_seconds: int) -> None:
         self._client = client
-        self._prefix = prefix
-        self._ttl = ttl_seconds
+        self._prefix = prefix + "avail:"
+        self._ttl_ms = ttl_seconds * 1000
+        self._fence_ttl_ms = fence_ttl_seconds * 1000
+        self._store = client.register_script(STORE)
+        self._invalidate = client.register_script(INVALIDATE)
 
-    def _generation_key(self, service_id: uuid.UUID | str) -> str:
-        return f"{self._prefix}avail:{service_id}:generation"
+    # --- keys ------------------------------------------------------------------------------------------------------
 
-    async def get_or_fill(
-        self, service_id: uuid.UUID, query_key: str, fill: Callable[[], Awaitable[list[dict[str, Any]]]]
-    ) -> list[dict[str, Any]]:
-        """The cached page, or the filled one stored for next time; Redis trouble falls through to `fill`."""
-        try:
-            generation = await self._client.get(self._generation_key(service_id)) or b"0"
-            page_key = f"{self._prefix}avail:{service_id}:g{generation.decode()}:{query_key}"
-            cached = await self._client.get(page_key)
-        except RedisError:
-            metrics.CACHE_REQUESTS.labels(outcome="error").inc()
-            return await fill()
-        if cached is not None:
-            metrics.CACHE_REQUESTS.labels(outcome="hit").inc()
-            return orjson.loads(cached)
-        metrics.CACHE_REQUESTS.labels(outcome="miss").inc()
-        page = await fill()
-        await self._client.set(page_key, orjson.dumps(page), ex=self._ttl)
-        return page
+    def page_key(self, service_id: str, scope: str, day: date) -> str:
+        return f"{self._prefix}page:{service_id}:{scope}:{day.isoformat()}"
 
-    async def invalidate(self, service_id: uuid.UUID | str) -> None:
-        """Drop every cached page of a service."""
-        await self._client.incr(self._generation_key(service_id))
-        metrics.CACHE_INVALIDATIONS.inc()
+    def day_fence_key(self, service_id: str, scope: str, day: date) -> str:
+        return f"{self._prefix}fence:{service_id}:{scope}:{day.isoformat()}"
+
+    def _scope_fence(self, service_id: str, scope: str) -> str:
+        return f"{self._prefix}fence:{service_id}:{scope}"
+
+    def _global_fence(self) -> str:
+        return f"{self._prefix}fence"
+
+    def _service_key(self, service_id: str) -> str:
+        return f"{self._prefix}service:{service_id}"
+
+    # --- reading and filling ---------------------------------------------------------------------------------------
+
+    async def look_up(self, service_id: str, scope: str, days: list[date]) -> Lookup:
+        """One round trip: the valid pages of `days`, the fences of the others, and whether the service exists."""
+        keys = [self._global_fence(), self._scope_fence(service_id, scope), self._service_key(service_id)]
+        for day in days:
+            keys += [self.page_key(service_id, scope, day), self.day_fence_key(service_id, scope, day)]
+        values = await self._client.mget(keys)
+        lookup = Lookup(service_known=None if values[2] is None else values[2] == b"1")
+        floor = max(_position(values[0]), _position(values[1]))
+        for index, day in enumerate(days):
+            raw_page, fence = values[3 + 2 * index], max(floor, _position(values[4 + 2 * index]))
+            page = orjson.loads(raw_page) if raw_page is not None else None
+            if page is not None and page["lsn"] >= fence:
+                lookup.pages[day] = page["slots"]
+            else:
+                lookup.required[day] = fence
+                lookup.stale += page is not None
+        return lookup
+
+    async def store(self, service_id: str, scope: str, pages: Mapping[date, list[Entry]], lsn: int) -> int:
+        """Store pages read at WAL position `lsn`, each only if no fence over it is higher; how many were stored."""
+        if not pages:
+            return 0
+        keys = [self._global_fence(), self._scope_fence(service_id, scope)]
+        values: list[Any] = [lsn, self._ttl_ms]
+        for day, slots in pages.items():
+            keys += [self.day_fence_key(service_id, scope, day), self.page_key(service_id, scope, day)]
+            values.append(orjson.dumps({"lsn": lsn, "slots": slots}))
+        return int(await self._store(keys=keys, args=values))
+
+    async def remember_service(self, service_id: str, exists: bool, ttl_seconds: int) -> None:
+        """Cache whether a service exists."""
+        await self._client.set(self._service_key(service_id), b"1" if exists else b"0", ex=ttl_seconds)
+
+    # --- invalidating ----------------------------------------------------------------------------------------------
+
+    async def invalidate(self, invalidation: Invalidation, lsn: int) -> None:
+        """Raise the fences of what `invalidation` names to `lsn` and delete the day pages it names."""
+        fences, deleted = self._invalidation_keys(invalidation)
+        if fences or deleted:
+            await self._invalidate(keys=[*fences, *deleted], args=[lsn, self._fence_ttl_ms, len(fences)])
+
+    def _invalidation_keys(self, invalidation: Invalidation) -> tuple[list[str], list[str]]:
+        fences: list[str] = [self._global_fence()] if invalidation.everything else []
+        deleted: list[str] = [self._service_key(service) for service in sorted(invalidation.services)]
+        for scope in sorted(invalidation.days, key=lambda s: (s.service_id, s.provider_id, s.day)):
+            for who in (scope.provider_id, EVERY_PROVIDER):
+                fences.append(self.day_fence_key(scope.service_id, who, scope.day))
+                deleted.append(self.page_key(scope.service_id, who, scope.day))
+        for service, provider in sorted(invalidation.providers):
+            fences += [self._scope_fence(service, provider), self._scope_fence(service, EVERY_PROVIDER)]
+        return _unique(fences), _unique(deleted)
+
+
+def _position(raw: bytes | None) -> int:
+    return int(raw) if raw is not None else 0
+
+
+def _unique(keys: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(keys))

@@ -1,15 +1,18 @@
-"""Availability search over HTTP."""
+"""Availability search over HTTP: `GET /v1/availability`."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 
+import orjson
 from aiohttp import web
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 
-from availability.adapters import slots
-from availability.app_keys import CACHE, READ_POOL, SETTINGS
+from availability.app_keys import SEARCH, SETTINGS
+from availability.domain.errors import ServiceNotFound
+from availability.entrypoints.params import Instant
+from availability.service_layer.search import Search, open_slots
 from smartslot_common.http import json_response
 from smartslot_common.http.json import parse_query
 from smartslot_common.http.problems import ProblemError
@@ -18,41 +21,38 @@ routes = web.RouteTableDef()
 
 
 class AvailabilityQuery(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """`?service_id=&from=&to=[&provider_id=][&clinic_id=]`: slots starting in [from, to)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
     service_id: uuid.UUID
     provider_id: uuid.UUID | None = None
     clinic_id: uuid.UUID | None = None
-    from_: AwareDatetime = Field(alias="from")
-    to: AwareDatetime
+    from_: Instant = Field(alias="from")
+    to: Instant
 
-    @model_validator(mode="after")
-    def _ordered(self) -> AvailabilityQuery:
-        if self.from_ > self.to:
-            raise ValueError("from must not be after to")
-        return self
 
-    def cache_key(self) -> str:
-        return f"{self.provider_id}:{self.clinic_id}:{self.from_.isoformat()}:{self.to.isoformat()}"
+def check_range(start: datetime, end: datetime, max_days: int) -> None:
+    """`422 validation_error` naming `to` when the range runs backwards or is longer than `max_days`."""
+    if start > end:
+        raise _bad_range("from must not be after to", "order")
+    if end - start > timedelta(days=max_days):
+        raise _bad_range(f"at most {max_days} days after from", "range")
+
+
+def _bad_range(message: str, kind: str) -> ProblemError:
+    return ProblemError(422, "validation_error", f"The range is not valid: {message}.",
+                        errors=[{"field": "to", "message": message, "type": kind}])
 
 
 @routes.get("/v1/availability")
 async def availability(request: web.Request) -> web.Response:
+    """Open slots of a service, ordered by start."""
     query = parse_query(request, AvailabilityQuery)
-    if query.to - query.from_ > timedelta(days=request.app[SETTINGS].max_range_days):
-        raise ProblemError(422, "validation_error", "The range may span at most 31 days.", errors=[
-            {"field": "to", "message": "at most 31 days after from", "type": "range"}])
-    pool = request.app[READ_POOL]
-    if not await slots.service_exists(pool, query.service_id):
-        raise ProblemError(404, "not_found", "No such service.")
-
-    async def fill() -> list[dict]:
-        rows = await slots.open_slots(pool, query.service_id, query.from_, query.to, query.provider_id,
-                                      query.clinic_id)
-        return [_jsonable(row) for row in rows]
-
-    return json_response({"slots": await request.app[CACHE].get_or_fill(query.service_id, query.cache_key(), fill)})
-
-
-def _jsonable(row: dict) -> dict:
-    return {key: (str(value) if isinstance(value, uuid.UUID) else value.isoformat() if hasattr(value, "isoformat")
-                  else value) for key, value in row.items()}
+    check_range(query.from_, query.to, request.app[SETTINGS].max_range_days)
+    search = Search(query.service_id, query.from_, query.to, query.provider_id, query.clinic_id)
+    try:
+        found = await open_slots(request.app[SEARCH], search)
+    except ServiceNotFound:
+        raise ProblemError(404, "not_found", "No such service.") from None
+    return json_response({"slots": [orjson.Fragment(text) for text in found]})

@@ -1,0 +1,87 @@
+"""What an event makes stale: cached pages of one (service, provider, UTC day), of a provider's service, or all.
+
+Pages are kept per (service, provider) and per (service, every provider), each per UTC day of slot start. A change
+to one slot touches the provider's page and the every-provider page of that service and day. A schedule change
+names a provider and (usually) its services but no day, so it drops every day of them; an event that cannot be
+read drops everything.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from pydantic import ValidationError
+
+from availability.domain.days import utc_day_of
+from smartslot_common.contracts.events import SCHEDULE_CHANGED
+from smartslot_common.contracts.payloads import AppointmentPayload, Payload, SlotPayload
+
+EVERY_PROVIDER = "all"
+
+
+@dataclass(frozen=True)
+class DayScope:
+    """One provider's slots of one service starting on one UTC day."""
+
+    service_id: str
+    provider_id: str
+    day: date
+
+
+@dataclass(frozen=True)
+class Invalidation:
+    """The cache scopes one event makes stale."""
+
+    days: frozenset[DayScope] = field(default_factory=frozenset)
+    providers: frozenset[tuple[str, str]] = field(default_factory=frozenset)  # (service, provider): every day
+    services: frozenset[str] = field(default_factory=frozenset)  # whose "does it exist" answer may have changed
+    everything: bool = False
+
+    @property
+    def is_empty(self) -> bool:
+        return not (self.days or self.providers or self.services or self.everything)
+
+
+class ScheduleChangedPayload(Payload):
+    """`schedule.changed`: a provider's slots changed in bulk (working hours, horizon, deletions)."""
+
+    provider_id: uuid.UUID
+    service_ids: list[uuid.UUID] | None = None
+
+
+def for_event(event_type: str, payload: dict[str, Any]) -> Invalidation:
+    """The scopes `event_type` with `payload` makes stale; everything when the payload cannot be read."""
+    try:
+        if event_type == SCHEDULE_CHANGED:
+            return _schedule_changed(ScheduleChangedPayload.model_validate(payload))
+        if event_type.startswith("appointment."):
+            return _appointment(AppointmentPayload.model_validate(payload))
+        if event_type.startswith("slot."):
+            return _slot(SlotPayload.model_validate(payload))
+    except ValidationError:
+        return Invalidation(everything=True)
+    return Invalidation()
+
+
+def _appointment(payload: AppointmentPayload) -> Invalidation:
+    service = str(payload.service_id)
+    days = {DayScope(service, str(payload.provider_id), utc_day_of(payload.starts_at))}
+    if payload.previous is not None:  # a reschedule frees the seat it left
+        days.add(DayScope(service, str(payload.previous.provider_id), utc_day_of(payload.previous.starts_at)))
+    return Invalidation(days=frozenset(days))
+
+
+def _slot(payload: SlotPayload) -> Invalidation:
+    scope = DayScope(str(payload.service_id), str(payload.provider_id), utc_day_of(payload.starts_at))
+    return Invalidation(days=frozenset({scope}))
+
+
+def _schedule_changed(payload: ScheduleChangedPayload) -> Invalidation:
+    if not payload.service_ids:  # which services changed is unknown: any of the provider's could have
+        return Invalidation(everything=True)
+    services = frozenset(map(str, payload.service_ids))
+    provider = str(payload.provider_id)
+    return Invalidation(providers=frozenset((service, provider) for service in services), services=services)

@@ -1,0 +1,57 @@
+"""A search's answer from cached day pages: entries as stored, and the selection a query makes from them.
+
+A page holds a (service, provider-or-every-provider, UTC day)'s slots with a free seat, including those the
+waitlist has first call on (with the instant that ends), so the answer can be computed at read time: what started
+since the page was filled, or is still reserved, is left out without another query. Each slot's public answer is
+kept as JSON text, so a cache hit copies it into the response instead of decoding and encoding it again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import date, datetime
+from typing import Any
+
+import orjson
+
+from availability.domain.days import utc_day_of
+
+PUBLIC_FIELDS = ("slot_id", "provider_id", "service_id", "starts_at", "ends_at", "capacity", "remaining")
+Entry = dict[str, Any]
+
+
+def entry(row: Mapping[str, Any]) -> Entry:
+    """A slot row as a page stores it: the public answer `a` as JSON text, and what selection needs: start `t`,
+    reservation end `r` (epoch seconds) and clinic `c`."""
+    reserved_until: datetime | None = row["reserved_until"]
+    answer = {
+        "slot_id": str(row["slot_id"]), "provider_id": str(row["provider_id"]), "service_id": str(row["service_id"]),
+        "starts_at": row["starts_at"].isoformat(), "ends_at": row["ends_at"].isoformat(),
+        "capacity": row["capacity"], "remaining": row["remaining"],
+    }
+    return {"a": orjson.dumps(answer).decode(), "t": row["starts_at"].timestamp(),
+            "r": reserved_until.timestamp() if reserved_until else None, "c": str(row["clinic_id"])}
+
+
+def pages_by_day(rows: Iterable[Mapping[str, Any]], days: Iterable[date]) -> dict[date, list[Entry]]:
+    """Rows (ordered by start) split into one page per day of `days`; a day without rows gets an empty page."""
+    pages: dict[date, list[Entry]] = {day: [] for day in days}
+    for row in rows:
+        page = pages.get(utc_day_of(row["starts_at"]))
+        if page is not None:
+            page.append(entry(row))
+    return pages
+
+
+def select(
+    pages: Iterable[list[Entry]], start: float, end: float, now: float, clinic_id: str | None = None
+) -> list[str]:
+    """The public answers (JSON texts) of the entries that start in [start, end) after `now`, are not reserved at
+    `now`, and belong to the clinic if one is named; pages must come in day order (each is ordered by start)."""
+    return [
+        item["a"]
+        for page in pages
+        for item in page
+        if start <= item["t"] < end and item["t"] > now and (item["r"] is None or item["r"] <= now)
+        and (clinic_id is None or item["c"] == clinic_id)
+    ]

@@ -1,0 +1,1 @@
+"""Availability's use cases: search, the provider day view, analytics."""

@@ -1,0 +1,173 @@
+"""Search open slots: cached day pages where valid, one replica query per burst for the rest.
+
+A fill reads the replica's replay position first, then the data. If the replica has not replayed up to the fence
+of a day it fills (an invalidation it has not caught up with), the answer comes from the primary instead and
+nothing is cached, so replica lag can never put a page back that an event has just made stale.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime
+
+import asyncpg
+from redis.exceptions import RedisError
+
+from availability import metrics
+from availability.adapters import slots
+from availability.adapters.cache import Lookup, PageCache
+from availability.domain.days import ONE_DAY, utc_days, utc_midnight
+from availability.domain.errors import ServiceNotFound
+from availability.domain.invalidation import EVERY_PROVIDER
+from availability.domain.search import Entry, pages_by_day, select
+from availability.service_layer.single_flight import SingleFlight
+from smartslot_common.logging import get_logger
+
+log = get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class Search:
+    """One availability question."""
+
+    service_id: uuid.UUID
+    start: datetime
+    end: datetime
+    provider_id: uuid.UUID | None = None
+    clinic_id: uuid.UUID | None = None
+
+    @property
+    def scope(self) -> str:
+        return str(self.provider_id) if self.provider_id else EVERY_PROVIDER
+
+
+@dataclass(frozen=True)
+class PageFlight:
+    """A day page to fill, with the fence it must reach (a later invalidation makes it another flight)."""
+
+    service_id: uuid.UUID
+    scope: str
+    day: date
+    fence: int
+
+
+@dataclass
+class SearchDeps:
+    """What a search uses: the cache, both pools, the single flights and the service-existence TTLs."""
+
+    cache: PageCache
+    read_pool: asyncpg.Pool
+    primary_pool: asyncpg.Pool
+    service_ttl_seconds: int
+    unknown_service_ttl_seconds: int
+    page_flights: SingleFlight[PageFlight, list[Entry]]
+    service_flights: SingleFlight[uuid.UUID, bool]
+
+
+def new_flights() -> tuple[SingleFlight[PageFlight, list[Entry]], SingleFlight[uuid.UUID, bool]]:
+    """The single flights of one process: day pages, and service existence."""
+    return (SingleFlight(lambda n: metrics.SINGLE_FLIGHT_JOINS.labels(kind="page").inc(n)),
+            SingleFlight(lambda n: metrics.SINGLE_FLIGHT_JOINS.labels(kind="service").inc(n)))
+
+
+async def open_slots(deps: SearchDeps, search: Search, now: float | None = None) -> list[str]:
+    """The open slots of a search as JSON texts, ordered by start; `ServiceNotFound` for an unknown service."""
+    now = time.time() if now is None else now
+    days = utc_days(max(search.start, datetime.fromtimestamp(now, search.start.tzinfo)), search.end)
+    lookup, cached = await _look_up(deps.cache, search, days)
+    await _require_service(deps, search.service_id, lookup.service_known, cached)
+    filled = await _fill(deps, search, lookup.required, cached) if lookup.required else {}
+    _count(lookup, cached)
+    pages = lookup.pages | filled
+    clinic = str(search.clinic_id) if search.clinic_id else None
+    return select((pages[day] for day in days), search.start.timestamp(), search.end.timestamp(), now, clinic)
+
+
+async def _look_up(cache: PageCache, search: Search, days: list[date]) -> tuple[Lookup, bool]:
+    """The cache's answer, and whether the cache can be used; with Redis unreachable every day must be read."""
+    try:
+        return await cache.look_up(str(search.service_id), search.scope, days), True
+    except RedisError as error:
+        log.warning("cache_unavailable_reading_database", error=str(error))
+        return Lookup(required=dict.fromkeys(days, 0)), False
+
+
+def _count(lookup: Lookup, cached: bool) -> None:
+    outcome = "error" if not cached else "miss" if lookup.required else "hit"
+    metrics.CACHE_REQUESTS.labels(outcome=outcome).inc()
+    if cached:
+        metrics.CACHE_PAGES.labels(outcome="hit").inc(len(lookup.pages))
+        metrics.CACHE_PAGES.labels(outcome="stale").inc(lookup.stale)
+        metrics.CACHE_PAGES.labels(outcome="miss").inc(len(lookup.required) - lookup.stale)
+
+
+# --- service existence ------------------------------------------------------------------------------------------
+
+
+async def _require_service(deps: SearchDeps, service_id: uuid.UUID, known: bool | None, cached: bool) -> None:
+    if known is None:
+        answers = await deps.service_flights.get([service_id], lambda ids: _check_services(deps, ids, cached))
+        known = answers[service_id]
+    if not known:
+        raise ServiceNotFound(f"No service {service_id}.")
+
+
+async def _check_services(deps: SearchDeps, service_ids: list[uuid.UUID], cached: bool) -> dict[uuid.UUID, bool]:
+    return {service_id: await _check_service(deps, service_id, cached) for service_id in service_ids}
+
+
+async def _check_service(deps: SearchDeps, service_id: uuid.UUID, cached: bool) -> bool:
+    """Ask the replica, and the primary before saying no (a service created a moment ago may not be replayed yet)."""
+    exists = await slots.service_exists(deps.read_pool, service_id)
+    if not exists and deps.read_pool is not deps.primary_pool:
+        exists = await slots.service_exists(deps.primary_pool, service_id)
+    if cached:
+        ttl = deps.service_ttl_seconds if exists else deps.unknown_service_ttl_seconds
+        try:
+            await deps.cache.remember_service(str(service_id), exists, ttl)
+        except RedisError as error:
+            log.warning("cache_write_failed", error=str(error))
+    return exists
+
+
+# --- filling day pages ------------------------------------------------------------------------------------------
+
+
+async def _fill(deps: SearchDeps, search: Search, required: dict[date, int], cached: bool) -> dict[date, list[Entry]]:
+    flights = [PageFlight(search.service_id, search.scope, day, fence) for day, fence in required.items()]
+    pages = await deps.page_flights.get(flights, lambda claimed: _fill_flights(deps, search, claimed, cached))
+    return {flight.day: page for flight, page in pages.items()}
+
+
+async def _fill_flights(
+    deps: SearchDeps, search: Search, flights: list[PageFlight], cached: bool
+) -> dict[PageFlight, list[Entry]]:
+    """One query for the days of `flights`: cached when the replica is at or past their fences, else the primary's
+    answer, uncached."""
+    days = sorted(flight.day for flight in flights)
+    start, end = utc_midnight(days[0]), utc_midnight(days[-1] + ONE_DAY)
+    lsn, rows = await slots.open_slots(deps.read_pool, search.service_id, start, end, search.provider_id)
+    metrics.FILL_QUERIES.labels(pool="replica").inc()
+    if lsn >= max(flight.fence for flight in flights):
+        pages = pages_by_day(rows, days)
+        if cached:
+            await _store(deps.cache, search, pages, lsn)
+    else:
+        metrics.FILL_REFUSALS.inc()
+        log.debug("replica_behind_fence_reading_primary", replica_lsn=lsn,
+                 fence=max(flight.fence for flight in flights))
+        _, rows = await slots.open_slots(deps.primary_pool, search.service_id, start, end, search.provider_id)
+        metrics.FILL_QUERIES.labels(pool="primary").inc()
+        pages = pages_by_day(rows, days)
+    return {flight: pages[flight.day] for flight in flights}
+
+
+async def _store(cache: PageCache, search: Search, pages: dict[date, list[Entry]], lsn: int) -> None:
+    try:
+        stored = await cache.store(str(search.service_id), search.scope, pages, lsn)
+    except RedisError as error:
+        log.warning("cache_write_failed", error=str(error))
+        return
+    metrics.PAGES_STORED.inc(stored)
