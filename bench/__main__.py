@@ -14,10 +14,10 @@ import uvloop
 
 from bench import baseline, report
 from bench.environment import bench_environment
-from bench.scenarios import availability, booking
+from bench.scenarios import availability, booking, notifications
 
-SHORT = {"rate": 200.0, "seconds": 10.0, "storm_clients": 1000}
-FULL = {"rate": 400.0, "seconds": 30.0, "storm_clients": 5000}
+SHORT = {"rate": 200.0, "seconds": 10.0, "storm_clients": 1000, "email_rate": 50.0}
+FULL = {"rate": 400.0, "seconds": 30.0, "storm_clients": 5000, "email_rate": 200.0}
 
 
 async def run(profile: dict) -> int:
@@ -27,6 +27,7 @@ async def run(profile: dict) -> int:
             await booking.instant_bookings(env, profile["rate"], profile["seconds"]),
             await booking.hot_slot_storm(env, profile["storm_clients"]),
             await availability.cached_reads(env, profile["rate"], profile["seconds"]),
+            await notifications.confirmation_emails(env, profile["email_rate"], profile["seconds"]),
         ]
     rows = [base.summary()] + [result.outcome.summary() | {"facts": result.facts, "invariants": result.invariants}
                                for result in results]

@@ -12,7 +12,7 @@ import aiohttp
 
 from smartslot_common.api_client import ApiClient
 from smartslot_common.testing import isolated_stack
-from smartslot_common.testing.processes import ServiceStack, running_services, stack_settings
+from smartslot_common.testing.processes import ServiceStack, mail_sink, running_services, stack_settings
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BENCH_SETTINGS = {
@@ -29,6 +29,7 @@ class BenchEnvironment:
     database_url: str
     session: aiohttp.ClientSession
     admin_token: str
+    mail_dir: Path
 
     def url(self, service: str) -> str:
         return self.processes.services[service].url
@@ -43,9 +44,13 @@ async def bench_environment(**extra_env: str) -> AsyncIterator[BenchEnvironment]
     """An isolated stack for one benchmark run, torn down afterwards."""
     async with isolated_stack() as stack:
         admin, password = f"bench-admin-{stack.run_id}@example.com", secrets.token_urlsafe(16)
-        env = stack_settings(stack.env, admin, password, **BENCH_SETTINGS, **extra_env)
         log_dir = REPO_ROOT / "var" / "bench-logs" / stack.run_id
-        connector = aiohttp.TCPConnector(limit=0, force_close=False)
-        async with running_services(env, log_dir) as processes, aiohttp.ClientSession(connector=connector) as session:
-            token = await ApiClient(session, processes.services["gateway"].url).token(admin, password)
-            yield BenchEnvironment(processes, stack.database_url, session, token)
+        async with mail_sink(REPO_ROOT / "scripts" / "mailsink.py", log_dir / "mail") as (smtp_port, mail_dir):
+            env = stack_settings(stack.env, admin, password, **BENCH_SETTINGS, **extra_env,
+                                 SMARTSLOT_NOTIFIER_SMTP_HOST="127.0.0.1", SMARTSLOT_NOTIFIER_SMTP_PORT=str(smtp_port))
+            connector = aiohttp.TCPConnector(limit=0, force_close=False)
+            async with running_services(env, log_dir) as processes, aiohttp.ClientSession(
+                connector=connector
+            ) as session:
+                token = await ApiClient(session, processes.services["gateway"].url).token(admin, password)
+                yield BenchEnvironment(processes, stack.database_url, session, token, mail_dir)

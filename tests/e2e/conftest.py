@@ -3,12 +3,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import secrets
-import sys
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,10 +14,11 @@ import asyncpg
 import pytest
 
 from smartslot_common.api_client import ApiClient
-from smartslot_common.testing import IsolatedStack, wait_for
-from smartslot_common.testing.processes import ServiceStack, free_port, running_services, stack_settings
+from smartslot_common.testing import IsolatedStack
+from smartslot_common.testing.processes import ServiceStack, mail_sink, running_services, stack_settings
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+MAIL_SINK = REPO_ROOT / "scripts" / "mailsink.py"
 
 
 @dataclass
@@ -56,38 +54,12 @@ async def running_stack(stack: IsolatedStack) -> AsyncIterator[RunningStack]:
         return
     admin_email, admin_password = f"admin-{stack.run_id}@example.com", secrets.token_urlsafe(16)
     logs = REPO_ROOT / "var" / "test-logs" / stack.run_id
-    async with mail_sink(logs / "mail") as (smtp_port, mail_dir):
+    async with mail_sink(MAIL_SINK, logs / "mail") as (smtp_port, mail_dir):
         env = stack_settings(stack.env, admin_email, admin_password, **UNLIMITED,
                              SMARTSLOT_NOTIFIER_SMTP_HOST="127.0.0.1", SMARTSLOT_NOTIFIER_SMTP_PORT=str(smtp_port))
         async with running_services(env, logs) as processes:
             yield RunningStack(processes.services["gateway"].url, stack.database_url, admin_email, admin_password,
                                processes, env["SMARTSLOT_JWT_SECRET"], mail_dir)
-
-
-@asynccontextmanager
-async def mail_sink(mail_dir: Path) -> AsyncIterator[tuple[int, Path]]:
-    """The local SMTP sink `make run` uses (scripts/mailsink.py), on a free port, saving into `mail_dir`."""
-    port = free_port()
-    sink = await asyncio.create_subprocess_exec(
-        sys.executable, str(REPO_ROOT / "scripts" / "mailsink.py"), "--host", "127.0.0.1", "--port", str(port),
-        "--dir", str(mail_dir), stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
-    )
-
-    async def listening() -> bool:
-        try:
-            _, writer = await asyncio.open_connection("127.0.0.1", port)
-        except OSError:
-            return False
-        writer.close()
-        await writer.wait_closed()
-        return True
-
-    try:
-        await wait_for(listening, 15, what="the SMTP sink to listen")
-        yield port, mail_dir
-    finally:
-        sink.terminate()
-        await sink.wait()
 
 
 @pytest.fixture(scope="session")

@@ -6,6 +6,7 @@ failing test can show.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
 import signal
@@ -156,3 +157,29 @@ async def running_services(env: dict[str, str], log_dir: Path) -> AsyncIterator[
         yield processes
     finally:
         processes.stop_all()
+
+
+@asynccontextmanager
+async def mail_sink(script: Path, mail_dir: Path) -> AsyncIterator[tuple[int, Path]]:
+    """The local SMTP sink `make run` uses (`script`, scripts/mailsink.py), on a free port, saving into `mail_dir`."""
+    port = free_port()
+    sink = await asyncio.create_subprocess_exec(
+        sys.executable, str(script), "--host", "127.0.0.1", "--port", str(port),
+        "--dir", str(mail_dir), stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+    )
+
+    async def listening() -> bool:
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+        except OSError:
+            return False
+        writer.close()
+        await writer.wait_closed()
+        return True
+
+    try:
+        await wait_for(listening, 15, what="the SMTP sink to listen")
+        yield port, mail_dir
+    finally:
+        sink.terminate()
+        await sink.wait()
