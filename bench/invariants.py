@@ -1,4 +1,7 @@
-"""The invariants every benchmark scenario is checked against afterwards (I1 and I2 of the design)."""
+"""The invariants every benchmark scenario is checked against afterwards (I1 and I2 of the design).
+
+The I1 queries live once, in `booking.invariants` (the checker booking also runs as a periodic job).
+"""
 
 from __future__ import annotations
 
@@ -6,18 +9,7 @@ import uuid
 
 import asyncpg
 
-OVERLAPS = """
-SELECT count(*) FROM booking.slots a JOIN booking.slots b
-  ON a.provider_id = b.provider_id AND a.id < b.id
- AND tstzrange(a.starts_at, a.ends_at) && tstzrange(b.starts_at, b.ends_at)
-WHERE a.status <> 'deleted' AND b.status <> 'deleted'
-"""
-OVERFULL = "SELECT count(*) FROM booking.slots WHERE held + booked > capacity OR held < 0 OR booked < 0"
-COUNTER_DRIFT = """
-SELECT count(*) FROM booking.slots s
-WHERE s.held <> (SELECT count(*) FROM booking.appointments a WHERE a.slot_id = s.id AND a.status = 'locked')
-   OR s.booked <> (SELECT count(*) FROM booking.appointments a WHERE a.slot_id = s.id AND a.status = 'confirmed')
-"""
+from booking.invariants import check_double_booking
 
 
 async def check(database_url: str, answered_ids: list[str]) -> dict[str, int]:
@@ -29,10 +21,8 @@ async def check(database_url: str, answered_ids: list[str]) -> dict[str, int]:
             "SELECT count(*) FROM booking.appointments WHERE id = ANY($1::uuid[])",
             [uuid.UUID(value) for value in answered_ids],
         )
-        return {
-            "I1_overlapping_slots": await connection.fetchval(OVERLAPS),
-            "I1_overfull_slots": await connection.fetchval(OVERFULL),
-            "I1_counter_drift": await connection.fetchval(COUNTER_DRIFT),
+        double_booking = await check_double_booking(connection)
+        return {f"I1_{name}": count for name, count in double_booking.items()} | {
             "I2_answered_but_missing": len(answered_ids) - stored,
         }
     finally:

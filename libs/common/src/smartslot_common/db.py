@@ -11,6 +11,7 @@ from aiohttp import web
 
 from smartslot_common.errors import DependencyUnavailable
 from smartslot_common.http.health import ReadinessCheck
+from smartslot_common.runtime_metrics import track_pool
 from smartslot_common.settings import ServiceSettings
 
 POSTGRES_HINT = "start it with `make infra` (or `pg_ctlcluster <version> main start`)"
@@ -24,14 +25,15 @@ async def _init_connection(connection: asyncpg.Connection) -> None:
 
 
 async def create_pool(
-    dsn: str, schema: str | None = None, min_size: int = 2, max_size: int = 10, **kwargs: Any
+    dsn: str, schema: str | None = None, min_size: int = 2, max_size: int = 10, pool_name: str | None = None,
+    **kwargs: Any,
 ) -> asyncpg.Pool:
     """A pool whose connections speak UTC, decode JSON and see `schema` first on their search path."""
     server_settings = {"timezone": "UTC", "application_name": f"smartslot-{schema or 'app'}"}
     if schema:
         server_settings["search_path"] = f"{schema},public"
     try:
-        return await asyncpg.create_pool(
+        pool = await asyncpg.create_pool(
             dsn,
             min_size=min_size,
             max_size=max_size,
@@ -41,6 +43,8 @@ async def create_pool(
         )
     except (OSError, asyncpg.PostgresError) as error:
         raise DependencyUnavailable("PostgreSQL", _safe_target(dsn), POSTGRES_HINT, error) from error
+    track_pool(pool, pool_name or schema or "app")
+    return pool
 
 
 def _safe_target(dsn: str) -> str:

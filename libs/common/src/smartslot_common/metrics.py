@@ -19,12 +19,24 @@ HTTP_DURATION = Histogram(
 )
 OUTBOX_PUBLISHED = Counter("smartslot_outbox_published_total", "Outbox events published", ["event_type"])
 OUTBOX_BACKLOG = Gauge("smartslot_outbox_backlog", "Outbox rows not yet published")
+OUTBOX_OLDEST_AGE = Gauge(
+    "smartslot_outbox_oldest_unsent_age_seconds", "Age of the oldest unpublished outbox row (0 when none)"
+)
 EVENTS_CONSUMED = Counter(
     "smartslot_events_consumed_total", "Events handled by consumers", ["consumer", "event_type", "outcome"]
 )
 EVENT_HANDLE_DURATION = Histogram(
     "smartslot_event_handle_duration_seconds", "Time to handle one event", ["consumer"], buckets=LATENCY_BUCKETS
 )
+
+# Messages waiting in a consumer's queues, by queue kind (`main`, `dead_letter`), from a periodic passive declare.
+QUEUE_MESSAGES = Gauge(
+    "smartslot_consumer_queue_messages", "Messages waiting in a consumer's queue", ["consumer", "queue"]
+)
+# Runtime: how late the event loop wakes a task that asked to sleep (a blocked loop delays every request).
+LOOP_LAG_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+EVENT_LOOP_LAG = Histogram("smartslot_event_loop_lag_seconds", "Event-loop wake-up delay", buckets=LOOP_LAG_BUCKETS)
+EVENT_LOOP_LAG_LAST = Gauge("smartslot_event_loop_lag_last_seconds", "Most recent event-loop wake-up delay")
 
 
 async def metrics_handler(_: web.Request) -> web.Response:

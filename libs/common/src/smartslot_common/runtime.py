@@ -10,6 +10,7 @@ from typing import TypeVar
 import pydantic
 import uvloop
 from aiohttp import web
+from pydantic import AliasChoices
 from pydantic_settings import SettingsError
 
 from smartslot_common.errors import DependencyUnavailable
@@ -22,11 +23,16 @@ SEE_README = "see the configuration table in README.md"
 
 
 def _variable(settings_class: type[ServiceSettings], field_or_alias: str) -> str:
-    """The environment variable behind an error's location: a shared alias as is, a field with its service prefix."""
+    """The environment variable behind an error's location: a shared field's `SMARTSLOT_*` alias, or the field with
+    its service prefix (a location may name either the field or the alias, depending on how it failed)."""
     field = settings_class.model_fields.get(field_or_alias)
-    if field is not None and field.validation_alias is None:
+    if field is None:
+        return field_or_alias.upper()
+    alias = field.validation_alias
+    if alias is None:
         return (settings_class.model_config.get("env_prefix", "") + field_or_alias).upper()
-    return field_or_alias.upper()
+    first = alias.choices[0] if isinstance(alias, AliasChoices) else alias
+    return str(first).upper()
 
 
 def _settings_problem(settings_class: type[ServiceSettings], error: pydantic.ValidationError) -> str:

@@ -29,7 +29,8 @@ def test_a_missing_jwt_secret_stops_the_gateway_with_one_line_naming_the_variabl
 
     assert done.returncode == 2
     (line,) = done.stderr.splitlines()
-    assert line.startswith("gateway: invalid settings (SMARTSLOT_JWT_SECRET: Field required)")
+    assert line.startswith("gateway: invalid settings (SMARTSLOT_JWT_SECRET: ")
+    assert "required with HS256" in line
     assert "Traceback" not in done.stderr
 
 

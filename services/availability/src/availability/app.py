@@ -31,7 +31,7 @@ async def _read_pool(app: web.Application) -> AsyncIterator[None]:
         yield
         return
     pool = await create_pool(settings.replica_database_url.get_secret_value(), SCHEMA,
-                             settings.db_pool_min_size, settings.db_pool_max_size)
+                             settings.db_pool_min_size, settings.db_pool_max_size, pool_name="availability_replica")
     app[READ_POOL] = pool
     yield
     await pool.close()

@@ -1,6 +1,6 @@
 """Every instrument booking exports, created in one place."""
 
-from prometheus_client import Counter
+from prometheus_client import Counter, Gauge
 
 HOLDS = Counter("smartslot_booking_holds_total", "Holds placed", ["origin"])
 CONFLICTS = Counter(
@@ -29,3 +29,7 @@ HOLD_LOCKS_LOST = Counter(
     "smartslot_booking_hold_locks_lost_total", "One-seat holds whose Redis lock could not be kept for the TTL"
 )
 HOLD_EXPIRIES = Counter("smartslot_booking_hold_expiries_total", "Holds expired by the sweeper after their deadline")
+# Set by the periodic invariant check (booking.invariants); every value must stay 0.
+INVARIANT_VIOLATIONS = Gauge(
+    "smartslot_invariant_violations", "Rows violating a SmartSlot invariant, by invariant", ["invariant"]
+)

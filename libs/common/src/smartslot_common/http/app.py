@@ -9,6 +9,7 @@ from aiohttp import web
 from smartslot_common.http.health import READINESS_CHECKS, ReadinessCheck, healthz, readyz
 from smartslot_common.http.middleware import problem_errors, red_metrics, request_context
 from smartslot_common.metrics import metrics_handler
+from smartslot_common.runtime_metrics import loop_lag_context
 
 DEFAULT_MAX_BODY_BYTES = 64 * 1024
 
@@ -28,4 +29,5 @@ def create_base_app(
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics_handler)
+    app.cleanup_ctx.append(loop_lag_context)
     return app

@@ -25,11 +25,12 @@ from smartslot_common.messaging.envelope import Event, InvalidEnvelope
 from smartslot_common.messaging.errors import PermanentError, describe
 from smartslot_common.messaging.topology import (
     RETRY_DELAYS,
+    dead_letter_queue_name,
     declare_consumer_queues,
     queue_name,
     retry_queue_name,
 )
-from smartslot_common.metrics import EVENT_HANDLE_DURATION, EVENTS_CONSUMED
+from smartslot_common.metrics import EVENT_HANDLE_DURATION, EVENTS_CONSUMED, QUEUE_MESSAGES
 
 AfterCommit = Callable[[], Awaitable[None]]
 Handler = Callable[[asyncpg.Connection, Event], Awaitable[AfterCommit | None]]
@@ -45,6 +46,7 @@ _DATABASE_GONE = (
     asyncpg.CannotConnectNowError,
 )
 _DATABASE_WAIT_CAP_SECONDS = 30.0
+QUEUE_DEPTH_INTERVAL_SECONDS = 15.0
 
 
 class _DatabaseUnavailable(Exception):
@@ -75,6 +77,7 @@ class EventConsumer:
         self._queue: AbstractQueue | None = None
         self._consumer_tag: str | None = None
         self._in_flight: set[asyncio.Task[Any]] = set()
+        self._depth_task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         """Open a channel, (re)declare this consumer's queues and start consuming."""
@@ -89,10 +92,16 @@ class EventConsumer:
         except BaseException:
             await self.stop()
             raise
+        self._depth_task = asyncio.create_task(self._watch_queue_depth(), name=f"queue-depth-{self._consumer}")
         log.info("consuming events", consumer=self._consumer, queue=self._queue.name)
 
     async def stop(self, timeout: float = 10.0) -> None:
         """Stop taking messages, give the ones in hand `timeout` seconds to finish, and close the channel."""
+        if self._depth_task is not None:
+            self._depth_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._depth_task
+            self._depth_task = None
         if self._queue is not None and self._consumer_tag is not None:
             with contextlib.suppress(*BROKER_ERRORS):
                 await self._queue.cancel(self._consumer_tag)
@@ -101,6 +110,24 @@ class EventConsumer:
             with contextlib.suppress(*BROKER_ERRORS):
                 await self._channel.close()
         self._channel = self._queue = self._consumer_tag = None
+
+    async def measure_queue_depth(self) -> None:
+        """Set the main and dead-letter queue depth gauges from a passive declare on a channel of its own (a
+        failed passive declare closes its channel, which must not be the consuming one)."""
+        queues = {"main": queue_name(self._namespace, self._consumer),
+                  "dead_letter": dead_letter_queue_name(self._namespace, self._consumer)}
+        async with self._connection.channel() as channel:
+            for kind, name in queues.items():
+                queue = await channel.declare_queue(name, passive=True)
+                QUEUE_MESSAGES.labels(self._consumer, kind).set(queue.declaration_result.message_count)
+
+    async def _watch_queue_depth(self) -> None:
+        while True:
+            try:
+                await self.measure_queue_depth()
+            except BROKER_ERRORS as error:  # an outage: the gauges keep their last value
+                log.debug("queue depth not measured", error=describe(error))
+            await asyncio.sleep(QUEUE_DEPTH_INTERVAL_SECONDS)
 
     async def _finish_in_flight(self, timeout: float) -> None:
         if not self._in_flight:

@@ -13,7 +13,7 @@ import asyncpg
 from smartslot_common.logging import get_logger
 from smartslot_common.messaging.envelope import Event, InvalidEnvelope
 from smartslot_common.messaging.errors import PublishFailed, Unroutable, describe
-from smartslot_common.metrics import OUTBOX_BACKLOG, OUTBOX_PUBLISHED
+from smartslot_common.metrics import OUTBOX_BACKLOG, OUTBOX_OLDEST_AGE, OUTBOX_PUBLISHED
 
 log = get_logger(__name__)
 
@@ -148,8 +148,13 @@ class OutboxRelay:
         )
 
     async def _update_backlog(self) -> None:
-        backlog = await self._pool.fetchval(f"SELECT count(*) FROM {self._table} WHERE published_at IS NULL")
-        OUTBOX_BACKLOG.set(backlog)
+        row = await self._pool.fetchrow(
+            "SELECT count(*) AS backlog,"
+            " coalesce(extract(epoch FROM now() - min(created_at)), 0)::float8 AS oldest_age"
+            f" FROM {self._table} WHERE published_at IS NULL"
+        )
+        OUTBOX_BACKLOG.set(row["backlog"])
+        OUTBOX_OLDEST_AGE.set(max(0.0, row["oldest_age"]))
 
     async def _drain_until_lost(self, wake: _Wakeup) -> None:
         while True:

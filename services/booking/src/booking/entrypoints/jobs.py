@@ -1,7 +1,8 @@
 """Booking's background jobs, each a cleanup context: started with the app, cancelled and awaited on shutdown.
 
 - the hold-expiry sweeper, every `sweep_interval_seconds`;
-- the horizon job, at start-up and then every `HORIZON_INTERVAL_SECONDS`.
+- the horizon job, at start-up and then every `HORIZON_INTERVAL_SECONDS`;
+- the invariant check, every `INVARIANT_CHECK_INTERVAL_SECONDS` (exports `smartslot_invariant_violations`).
 
 Several booking processes run both at once; the jobs themselves make that safe (SKIP LOCKED, an advisory lock).
 """
@@ -14,6 +15,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 
+from booking import invariants
 from booking.app_keys import LOCK, POOL, SETTINGS
 from booking.service_layer import horizon, sweeper
 from smartslot_common.logging import get_logger
@@ -21,6 +23,7 @@ from smartslot_common.logging import get_logger
 log = get_logger(__name__)
 # Several runs a day, so a missed run (a restart, an outage) costs hours, never a day of unbookable slots.
 HORIZON_INTERVAL_SECONDS = 6 * 3600
+INVARIANT_CHECK_INTERVAL_SECONDS = 60.0
 CleanupContext = Callable[[web.Application], AsyncIterator[None]]
 
 
@@ -74,9 +77,19 @@ async def _extend_horizon(app: web.Application) -> horizon.HorizonRun | None:
     return run
 
 
+async def _check_invariants(app: web.Application) -> dict[str, int]:
+    # Grace: one sweep period plus slack, so a hold the sweeper is about to take is not counted (I4).
+    grace = app[SETTINGS].sweep_interval_seconds + invariants.DEFAULT_DEADLINE_GRACE_SECONDS
+    counts = await invariants.check_pool(app[POOL], grace)
+    if any(counts.values()):
+        log.error("invariant_violations", **counts)
+    return counts
+
+
 def contexts() -> list[CleanupContext]:
     """The jobs to append to the app's cleanup contexts (after the pool and the lock they use)."""
     return [
         background("hold-sweeper", lambda app: app[SETTINGS].sweep_interval_seconds, _sweep),
         background("horizon", lambda _: HORIZON_INTERVAL_SECONDS, _extend_horizon),
+        background("invariants", lambda _: INVARIANT_CHECK_INTERVAL_SECONDS, _check_invariants),
     ]

@@ -1,0 +1,119 @@
+"""The invariant checker: counts what must never exist (I1, I3, I4) and exports the counts as gauges.
+
+`python -m booking.invariants` prints the counts as JSON and exits 1 when any is non-zero; booking runs the same
+check periodically (`entrypoints/jobs.py`) and sets `smartslot_invariant_violations{invariant=...}`. It reads the
+waitlist's schema too (read-only), guarded by `to_regclass` so it works before those tables exist.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+import asyncpg
+import orjson
+
+from booking.metrics import INVARIANT_VIOLATIONS
+
+# A hold or offer may outlive its deadline by one sweep period; beyond this it is a violation (I4).
+DEFAULT_DEADLINE_GRACE_SECONDS = 5.0
+# An outbox row unpublished for longer than this means the relay or the broker is stuck (I3).
+DEFAULT_OUTBOX_MAX_AGE_SECONDS = 60.0
+
+OVERLAPS = """
+SELECT count(*) FROM booking.slots a JOIN booking.slots b
+  ON a.provider_id = b.provider_id AND a.id < b.id
+ AND tstzrange(a.starts_at, a.ends_at) && tstzrange(b.starts_at, b.ends_at)
+WHERE a.status <> 'deleted' AND b.status <> 'deleted'
+"""
+OVERFULL = "SELECT count(*) FROM booking.slots WHERE held + booked > capacity OR held < 0 OR booked < 0"
+COUNTER_DRIFT = """
+SELECT count(*) FROM booking.slots s
+WHERE s.held <> (SELECT count(*) FROM booking.appointments a WHERE a.slot_id = s.id AND a.status = 'locked')
+   OR s.booked <> (SELECT count(*) FROM booking.appointments a WHERE a.slot_id = s.id AND a.status = 'confirmed')
+"""
+HOLDS_PAST_DEADLINE = """
+SELECT count(*) FROM booking.appointments
+WHERE status = 'locked' AND hold_expires_at < now() - make_interval(secs => $1)
+"""
+OFFERS_PAST_DEADLINE = """
+SELECT count(*) FROM waitlist.offers
+WHERE status = 'pending' AND deadline < now() - make_interval(secs => $1)
+"""
+OUTBOX_STUCK = (
+    "SELECT count(*) FROM {table} WHERE published_at IS NULL AND created_at < now() - make_interval(secs => $1)"
+)
+INVARIANTS = (
+    "overlapping_slots", "overfull_slots", "counter_drift", "holds_past_deadline", "offers_past_deadline",
+    "booking_outbox_stuck", "waitlist_outbox_stuck",
+)
+
+
+async def _exists(connection: asyncpg.Connection, table: str) -> bool:
+    return await connection.fetchval("SELECT to_regclass($1) IS NOT NULL", table)
+
+
+async def check_double_booking(connection: asyncpg.Connection) -> dict[str, int]:
+    """I1: overlapping live slots of one provider, over-full slots, counters that disagree with appointments."""
+    return {
+        "overlapping_slots": await connection.fetchval(OVERLAPS),
+        "overfull_slots": await connection.fetchval(OVERFULL),
+        "counter_drift": await connection.fetchval(COUNTER_DRIFT),
+    }
+
+
+async def check(
+    connection: asyncpg.Connection,
+    deadline_grace_seconds: float = DEFAULT_DEADLINE_GRACE_SECONDS,
+    outbox_max_age_seconds: float = DEFAULT_OUTBOX_MAX_AGE_SECONDS,
+) -> dict[str, int]:
+    """Counts of every invariant violation (all must be 0)."""
+    counts = await check_double_booking(connection)
+    counts["holds_past_deadline"] = await connection.fetchval(HOLDS_PAST_DEADLINE, deadline_grace_seconds)
+    counts["offers_past_deadline"] = (
+        await connection.fetchval(OFFERS_PAST_DEADLINE, deadline_grace_seconds)
+        if await _exists(connection, "waitlist.offers") else 0
+    )
+    for schema in ("booking", "waitlist"):
+        table = f"{schema}.outbox"
+        stuck = await connection.fetchval(OUTBOX_STUCK.format(table=table), outbox_max_age_seconds) \
+            if await _exists(connection, table) else 0
+        counts[f"{schema}_outbox_stuck"] = stuck
+    return counts
+
+
+def export(counts: dict[str, int]) -> None:
+    """Set `smartslot_invariant_violations{invariant=...}` from a check's counts."""
+    for invariant, count in counts.items():
+        INVARIANT_VIOLATIONS.labels(invariant).set(count)
+
+
+async def check_pool(pool: asyncpg.Pool, deadline_grace_seconds: float) -> dict[str, int]:
+    """Run the check on one pooled connection and export the counts (booking's periodic job)."""
+    async with pool.acquire() as connection:
+        counts = await check(connection, deadline_grace_seconds)
+    export(counts)
+    return counts
+
+
+async def _main(database_url: str) -> int:
+    connection = await asyncpg.connect(database_url)
+    try:
+        counts = await check(connection)
+    finally:
+        await connection.close()
+    print(orjson.dumps(counts, option=orjson.OPT_INDENT_2).decode())
+    return 1 if any(counts.values()) else 0
+
+
+def main() -> None:
+    """Entry point of `python -m booking.invariants`: print the counts, exit 1 on any violation."""
+    from booking.settings import BookingSettings
+    from smartslot_common.runtime import load_or_exit
+
+    settings = load_or_exit(BookingSettings)
+    sys.exit(asyncio.run(_main(settings.database_url.get_secret_value())))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,28 @@
+"""A running booking app's `/metrics` (shared, runtime and booking instruments) passes `promtool check metrics`."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+
+import pytest
+
+pytestmark = pytest.mark.integration
+PROMTOOL = shutil.which("promtool")
+
+
+@pytest.mark.skipif(PROMTOOL is None, reason="promtool is not installed (apt-get install prometheus)")
+async def test_exposition_passes_promtool(booking_http, api, catalog) -> None:
+    await api.slot(catalog, api.future(days=41))  # some RED samples and pool use
+    async with booking_http.get("/metrics") as response:
+        assert response.status == 200
+        body = await response.read()
+    for name in (b"smartslot_db_pool_connections{", b"smartslot_event_loop_lag_seconds_bucket",
+                 b"smartslot_outbox_oldest_unsent_age_seconds", b"smartslot_http_requests_total{"):
+        assert name in body
+    process = await asyncio.create_subprocess_exec(
+        PROMTOOL, "check", "metrics", stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )
+    output, _ = await asyncio.wait_for(process.communicate(body), 30)
+    assert process.returncode == 0, output.decode()
