@@ -10,6 +10,10 @@ from aiohttp import web
 from smartslot_common.errors import DependencyUnavailable
 
 REDIS_HINT = "start it with `make infra` (or `redis-server --daemonize yes`)"
+# What a Redis call raises when the server is unreachable or the connection broke mid-command. Under uvloop a command
+# written to a transport that was just closed fails with a bare RuntimeError ("unable to perform operation on
+# <TCPTransport closed=True>") rather than a ConnectionError, so callers that degrade without Redis catch it too.
+REDIS_UNAVAILABLE: tuple[type[BaseException], ...] = (aioredis.RedisError, OSError, RuntimeError)
 MAX_CONNECTIONS = 128
 POOL_WAIT_SECONDS = 2.0
 
@@ -32,7 +36,7 @@ async def connect_redis(url: str, required: bool = True) -> aioredis.Redis:
     client = _client(url)
     try:
         await client.ping()
-    except (OSError, aioredis.RedisError) as error:
+    except REDIS_UNAVAILABLE as error:
         if required:
             await client.aclose()
             target = url.split("@")[-1].removeprefix("redis://")

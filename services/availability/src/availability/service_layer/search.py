@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 import asyncpg
-from redis.exceptions import RedisError
 
 from availability import metrics
 from availability.adapters import slots
@@ -24,6 +23,7 @@ from availability.domain.invalidation import EVERY_PROVIDER
 from availability.domain.search import Entry, pages_by_day, select
 from availability.service_layer.single_flight import SingleFlight
 from smartslot_common.logging import get_logger
+from smartslot_common.redis import REDIS_UNAVAILABLE
 
 log = get_logger(__name__)
 
@@ -89,7 +89,7 @@ async def _look_up(cache: PageCache, search: Search, days: list[date]) -> tuple[
     """The cache's answer, and whether the cache can be used; with Redis unreachable every day must be read."""
     try:
         return await cache.look_up(str(search.service_id), search.scope, days), True
-    except RedisError as error:
+    except REDIS_UNAVAILABLE as error:
         log.warning("cache_unavailable_reading_database", error=str(error))
         return Lookup(required=dict.fromkeys(days, 0)), False
 
@@ -127,7 +127,7 @@ async def _check_service(deps: SearchDeps, service_id: uuid.UUID, cached: bool) 
         ttl = deps.service_ttl_seconds if exists else deps.unknown_service_ttl_seconds
         try:
             await deps.cache.remember_service(str(service_id), exists, ttl)
-        except RedisError as error:
+        except REDIS_UNAVAILABLE as error:
             log.warning("cache_write_failed", error=str(error))
     return exists
 
@@ -167,7 +167,7 @@ async def _fill_flights(
 async def _store(cache: PageCache, search: Search, pages: dict[date, list[Entry]], lsn: int) -> None:
     try:
         stored = await cache.store(str(search.service_id), search.scope, pages, lsn)
-    except RedisError as error:
+    except REDIS_UNAVAILABLE as error:
         log.warning("cache_write_failed", error=str(error))
         return
     metrics.PAGES_STORED.inc(stored)

@@ -17,7 +17,9 @@ import time
 from dataclasses import dataclass
 
 import redis.asyncio as aioredis
-from redis.exceptions import LockError, RedisError
+from redis.exceptions import LockError
+
+from smartslot_common.redis import REDIS_UNAVAILABLE
 
 CLOCK_DRIFT_FACTOR = 0.01
 MAX_IN_FLIGHT = 64  # under redis-py's default pool size, leaving connections to the cache and health checks
@@ -52,7 +54,7 @@ class SlotLock:
         try:
             async with self._in_flight:
                 return bool(await master.lock(key, timeout=ttl_ms / 1000).do_acquire(token))
-        except (RedisError, OSError):
+        except REDIS_UNAVAILABLE:
             return None
 
     async def acquire(self, slot_id: object, ttl_ms: int) -> HeldLock | None:
@@ -76,7 +78,7 @@ class SlotLock:
         try:
             async with self._in_flight:
                 return bool(await lock.do_extend(ttl_ms / 1000, replace_ttl=True))
-        except (LockError, RedisError, OSError):
+        except (LockError, *REDIS_UNAVAILABLE):
             return False
 
     async def extend(self, held: HeldLock, ttl_ms: int) -> bool:
@@ -96,5 +98,5 @@ class SlotLock:
             try:
                 async with self._in_flight:
                     await master.lock(held.key).do_release(held.token)
-            except (LockError, RedisError, OSError):
+            except (LockError, *REDIS_UNAVAILABLE):
                 continue

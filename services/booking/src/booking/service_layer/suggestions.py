@@ -21,11 +21,11 @@ from typing import Any, TypeVar
 import asyncpg
 import orjson
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError
 
 from booking import metrics
 from booking.domain.errors import NoProviderAvailable, SlotHeld, SlotUnavailable
 from smartslot_common.logging import get_logger
+from smartslot_common.redis import REDIS_UNAVAILABLE
 
 T = TypeVar("T")
 LIMIT = 5
@@ -111,7 +111,7 @@ class Suggestions:
             return None
         try:
             raw = await self._cache.get(key)
-        except (RedisError, OSError):
+        except REDIS_UNAVAILABLE:
             return None
         return orjson.loads(raw) if raw is not None else None
 
@@ -128,7 +128,7 @@ class Suggestions:
         found = [_render(row) for row in rows]
         if self._cache is not None:
             # Redis down: the next storm of losers shares one query per process instead.
-            with contextlib.suppress(RedisError, OSError):
+            with contextlib.suppress(*REDIS_UNAVAILABLE):
                 await self._cache.set(key, orjson.dumps(found), px=self._cache_ms)
         return found
 

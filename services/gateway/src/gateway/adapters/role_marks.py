@@ -17,6 +17,7 @@ import redis.asyncio as aioredis
 
 from gateway import metrics
 from smartslot_common.logging import get_logger
+from smartslot_common.redis import REDIS_UNAVAILABLE
 
 log = get_logger(__name__)
 
@@ -38,7 +39,7 @@ class RoleMarks:
         try:
             async with asyncio.timeout(self.timeout_seconds):
                 await self.redis.set(self._key(user_id), role, ex=self.ttl_seconds)
-        except (OSError, aioredis.RedisError, TimeoutError) as error:
+        except (*REDIS_UNAVAILABLE, TimeoutError) as error:
             metrics.REDIS_FAIL_OPEN.labels(check="role_mark").inc()
             log.warning("role_mark_not_written", user_id=str(user_id), error=str(error) or type(error).__name__)
             return False
@@ -49,7 +50,7 @@ class RoleMarks:
         try:
             async with asyncio.timeout(self.timeout_seconds):
                 marked = await self.redis.get(self._key(user_id))
-        except (OSError, aioredis.RedisError, TimeoutError):
+        except (*REDIS_UNAVAILABLE, TimeoutError):
             metrics.REDIS_FAIL_OPEN.labels(check="role_freshness").inc()
             return True
         return marked is None or marked.decode() == role

@@ -1,0 +1,319 @@
+"""What every fault test shares: a whole stack of its own (with chosen servers behind TCP proxies), a small catalog
+built through the gateway, a recorder of every answer with its time, and the I1-I5 checks afterwards."""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import email.policy
+import secrets
+import sys
+import time
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import aiohttp
+import asyncpg
+
+from smartslot_common.api_client import Answer, ApiClient
+from smartslot_common.testing import isolated_stack, wait_for
+from smartslot_common.testing.faults import TcpProxy
+from smartslot_common.testing.processes import ServiceStack, free_port, stack_settings
+
+try:  # booking's own invariant checker (I1, I3, I4), when this checkout has it
+    from booking.invariants import check as booking_invariants
+except ImportError:  # pragma: no cover - older checkouts: the I1 queries below are enough
+    booking_invariants = None
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+UNLIMITED = {f"SMARTSLOT_GATEWAY_RATE_LIMIT_{rule}": "1000000/minute" for rule in ("USER", "IP", "AUTH", "BOOKING")}
+# Which shared server a proxy can stand in front of, by the setting that names it.
+SERVER_SETTINGS = {"redis": "SMARTSLOT_REDIS_URL", "amqp": "SMARTSLOT_AMQP_URL", "postgres": "SMARTSLOT_DATABASE_URL"}
+
+
+def _via(url: str, port: int) -> str:
+    """`url` with its host and port replaced by the proxy's (credentials, path and query kept)."""
+    parts = urlsplit(url)
+    userinfo = parts.netloc.rpartition("@")[0]
+    netloc = (userinfo + "@" if userinfo else "") + f"127.0.0.1:{port}"
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+def _target(url: str) -> tuple[str, int]:
+    parts = urlsplit(url)
+    default = {"redis": 6379, "amqp": 5672, "postgresql": 5432}.get(parts.scheme, 0)
+    return parts.hostname or "127.0.0.1", parts.port or default
+
+
+@dataclass
+class ChaosServices(ServiceStack):
+    """The five services, where some see a server through a proxy: `overrides[service]` replaces settings."""
+
+    overrides: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def env_for(self, name: str) -> dict[str, str]:
+        return super().env_for(name) | self.overrides.get(name, {})
+
+
+@dataclass
+class Recorder:
+    """Every answer a test's clients got, with when it came, and the fault windows the test opened."""
+
+    started: float = field(default_factory=time.monotonic)
+    answers: list[tuple[float, int | str, Answer | None]] = field(default_factory=list)
+    windows: list[list[float]] = field(default_factory=list)
+
+    async def call(self, api: ApiClient, method: str, path: str, token: str, body: dict,
+                   headers: dict[str, str] | None = None) -> Answer | None:
+        """One call; a connection error is recorded by its class name instead of a status."""
+        try:
+            answer = await api.call(method, path, token, body, headers=headers)
+        except (TimeoutError, aiohttp.ClientError) as error:
+            self.answers.append((time.monotonic(), type(error).__name__, None))
+            return None
+        self.answers.append((time.monotonic(), answer.status, answer))
+        return answer
+
+    def fault_opens(self) -> None:
+        self.windows.append([time.monotonic(), float("inf")])
+
+    def fault_closes(self, grace: float = 0.0) -> None:
+        """The fault is over; answers up to `grace` seconds later still count as inside it."""
+        self.windows[-1][1] = time.monotonic() + grace
+
+    def inside_fault(self, at: float) -> bool:
+        return any(opened <= at <= closed for opened, closed in self.windows)
+
+    def statuses(self) -> Counter:
+        return Counter(status for _, status, _ in self.answers)
+
+    def created_ids(self) -> list[str]:
+        return [answer.body["id"] for _, status, answer in self.answers if status == 201 and answer is not None]
+
+    def server_errors_outside_faults(self) -> list[tuple[float, int | str, object]]:
+        return [(round(at - self.started, 3), status, answer.body if answer else None)
+                for at, status, answer in self.answers
+                if isinstance(status, int) and status >= 500 and not self.inside_fault(at)]
+
+
+@dataclass
+class Chaos:
+    """One fault test's world: its services, proxies, API client, database and mail folder."""
+
+    services: ChaosServices
+    proxies: dict[str, TcpProxy]
+    api: ApiClient
+    database_url: str
+    mail_dir: Path
+    admin: str
+    db: asyncpg.Connection
+
+    async def restart(self, name: str) -> None:
+        """Start a killed service again; wait until it is ready and the gateway routes to it again (its circuit
+        breaker may have opened while the service was gone)."""
+        self.services.start(name)
+        await self.services.wait_ready(name, timeout=60)
+
+        async def routed() -> bool:
+            return (await self.api.call("GET", "/v1/services", self.admin)).status == 200
+
+        if name == "booking":
+            await wait_for(routed, 30, interval=0.2, what="the gateway to route to booking again")
+
+
+@asynccontextmanager
+async def chaos_stack(proxied: dict[str, tuple[str, ...]] | None = None, gateway_proxy: bool = False,
+                      smtp_proxy: bool = False, **settings: str) -> AsyncIterator[Chaos]:
+    """An isolated stack; `proxied` maps a server (`redis`, `amqp`, `postgres`) to the services that reach it
+    through a proxy (one proxy per server, shared by those services); `gateway_proxy` puts one in front of the
+    gateway too, as `proxies["gateway"]`, for clients to call through; `smtp_proxy` one between the notifier and
+    the mail sink, as `proxies["smtp"]`."""
+    async with AsyncExitStack() as stack:
+        isolated = await stack.enter_async_context(isolated_stack())
+        logs = REPO_ROOT / "var" / "test-logs" / f"chaos-{isolated.run_id}"
+        smtp_port, mail_dir = await stack.enter_async_context(mail_sink(logs / "mail"))
+        proxies: dict[str, TcpProxy] = {}
+        if smtp_proxy:
+            proxies["smtp"] = await stack.enter_async_context(TcpProxy(0, "127.0.0.1", smtp_port))
+            smtp_port = proxies["smtp"].port
+        admin_email, admin_password = f"admin-{isolated.run_id}@example.com", secrets.token_urlsafe(16)
+        env = stack_settings(isolated.env, admin_email, admin_password, **UNLIMITED,
+                             SMARTSLOT_NOTIFIER_SMTP_HOST="127.0.0.1", SMARTSLOT_NOTIFIER_SMTP_PORT=str(smtp_port),
+                             **settings)
+        overrides: dict[str, dict[str, str]] = {}
+        for server, names in (proxied or {}).items():
+            setting = SERVER_SETTINGS[server]
+            host, port = _target(env[setting])
+            proxy = await stack.enter_async_context(TcpProxy(0, host, port))
+            proxies[server] = proxy
+            for name in names:
+                overrides.setdefault(name, {})[setting] = _via(env[setting], proxy.port)
+        services = ChaosServices(env, logs, overrides=overrides)
+        stack.callback(services.stop_all)
+        await services.start_all()
+        gateway_url = services.services["gateway"].url
+        if gateway_proxy:
+            proxy = await stack.enter_async_context(TcpProxy(0, "127.0.0.1", services.services["gateway"].port))
+            proxies["gateway"] = proxy
+        session = await stack.enter_async_context(aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=200), timeout=aiohttp.ClientTimeout(total=30)))
+        api = ApiClient(session, gateway_url)
+        db = await asyncpg.connect(isolated.database_url)
+        stack.push_async_callback(db.close)
+        yield Chaos(services, proxies, api, isolated.database_url, mail_dir,
+                    await api.token(admin_email, admin_password), db)
+
+
+@asynccontextmanager
+async def mail_sink(mail_dir: Path) -> AsyncIterator[tuple[int, Path]]:
+    """The local SMTP sink (scripts/mailsink.py) on a free port, saving each message into `mail_dir` as .eml."""
+    port = free_port()
+    sink = await asyncio.create_subprocess_exec(
+        sys.executable, str(REPO_ROOT / "scripts" / "mailsink.py"), "--host", "127.0.0.1", "--port", str(port),
+        "--dir", str(mail_dir), stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+    )
+
+    async def listening() -> bool:
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+        except OSError:
+            return False
+        writer.close()
+        await writer.wait_closed()
+        return True
+
+    try:
+        await wait_for(listening, 15, what="the SMTP sink to listen")
+        yield port, mail_dir
+    finally:
+        sink.terminate()
+        await sink.wait()
+
+
+# --- A small world through the public API ------------------------------------------------------------------
+
+
+async def _created(api: ApiClient, path: str, token: str | None, body: dict) -> dict:
+    answer = await api.call("POST", path, token, body)
+    assert answer.status == 201, (path, answer.status, answer.body)
+    return answer.body
+
+
+async def clients(api: ApiClient, count: int) -> list[str]:
+    """`count` new clients, signed in: their tokens."""
+
+    async def one() -> str:
+        email_address, password = f"client-{secrets.token_hex(6)}@example.com", secrets.token_urlsafe(12)
+        await _created(api, "/v1/auth/register", None, {"email": email_address, "password": password, "name": "Ada"})
+        return await api.token(email_address, password)
+
+    return list(await asyncio.gather(*(one() for _ in range(count))))
+
+
+async def slots(api: ApiClient, admin: str, count: int) -> list[str]:
+    """A service, a clinic, a provider and `count` of their slots (one a day, on the hour): the slot ids."""
+    service = await _created(api, "/v1/services", admin, {
+        "name": f"Consultation {secrets.token_hex(3)}", "duration_minutes": 30, "price_cents": 5000,
+        "currency": "EUR", "cancellation_policy": {"kind": "flexible"}})
+    clinic = await _created(api, "/v1/clinics", admin, {"name": "Mitte", "timezone": "Europe/Berlin"})
+    user = await _created(api, "/v1/admin/users", admin, {
+        "email": f"dr-{secrets.token_hex(5)}@example.com", "password": secrets.token_urlsafe(12),
+        "name": "Dr. Weber", "role": "provider"})
+    provider = await _created(api, "/v1/providers", admin, {
+        "user_id": user["id"], "clinic_id": clinic["id"], "display_name": "Dr. Weber", "service_ids": [service["id"]]})
+    first = (datetime.now(UTC) + timedelta(days=2)).replace(minute=0, second=0, microsecond=0)
+    ids = []
+    for index in range(count):
+        slot = await _created(api, f"/v1/providers/{provider['id']}/slots", admin, {
+            "service_id": service["id"], "starts_at": (first + timedelta(hours=index)).isoformat()})
+        ids.append(str(slot["id"]))
+    return ids
+
+
+# --- The invariants ----------------------------------------------------------------------------------------
+
+OVERFULL = "SELECT count(*) FROM booking.slots WHERE held + booked > capacity OR held < 0 OR booked < 0"
+COUNTER_DRIFT = """
+SELECT count(*) FROM booking.slots s
+WHERE s.held <> (SELECT count(*) FROM booking.appointments a WHERE a.slot_id = s.id AND a.status = 'locked')
+   OR s.booked <> (SELECT count(*) FROM booking.appointments a WHERE a.slot_id = s.id AND a.status = 'confirmed')
+"""
+DOUBLE_BOOKED = """
+SELECT count(*) FROM (
+  SELECT a.slot_id FROM booking.appointments a JOIN booking.slots s ON s.id = a.slot_id
+  WHERE a.status IN ('locked', 'confirmed') GROUP BY a.slot_id, s.capacity HAVING count(*) > s.capacity
+) over_capacity
+"""
+
+
+async def assert_no_double_booking_and_no_lost_answer(chaos: Chaos, recorder: Recorder) -> None:
+    """I1 and I2 (every 201 is in the database), and I5 (no 5xx outside a fault window)."""
+    answered = [uuid.UUID(value) for value in recorder.created_ids()]
+    stored = await chaos.db.fetchval("SELECT count(*) FROM booking.appointments WHERE id = ANY($1::uuid[])", answered)
+    violations = {
+        "I2_answered_but_missing": len(answered) - stored,
+        "I1_overfull_slots": await chaos.db.fetchval(OVERFULL),
+        "I1_counter_drift": await chaos.db.fetchval(COUNTER_DRIFT),
+        "I1_two_live_seats_in_a_one_seat_slot": await chaos.db.fetchval(DOUBLE_BOOKED),
+    }
+    if booking_invariants is not None:
+        violations |= await booking_invariants(chaos.db)
+    assert set(violations.values()) == {0}, violations
+    assert recorder.server_errors_outside_faults() == [], recorder.server_errors_outside_faults()
+
+
+def emails_by_appointment(mail_dir: Path, distinct: bool = False) -> Counter:
+    """How many messages the sink holds per appointment (`distinct`: how many different Message-IDs)."""
+    seen: set[tuple[str, str]] = set()
+    counts: Counter = Counter()
+    for path in mail_dir.glob("*.eml"):
+        message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        appointment = message["X-SmartSlot-Appointment-Id"]
+        if not appointment:
+            continue
+        if distinct and (str(appointment), str(message["Message-ID"])) in seen:
+            continue
+        seen.add((str(appointment), str(message["Message-ID"])))
+        counts[str(appointment)] += 1
+    return counts
+
+
+async def assert_each_confirmation_published_and_emailed_once(chaos: Chaos, confirmed: list[str],
+                                                              timeout: float = 60,
+                                                              resent_same_message: bool = False) -> None:
+    """I3: one `appointment.confirmed` outbox row per confirmation, published; one email delivery and one message
+    in the sink per confirmation, and none for anything else. `resent_same_message` accepts a message sent twice
+    with the same Message-ID (SMTP accepted it, the sender died before recording that) as one email."""
+    ids = [uuid.UUID(value) for value in confirmed]
+
+    async def published() -> bool:
+        return await chaos.db.fetchval(
+            "SELECT count(*) FROM booking.outbox WHERE event_type = 'appointment.confirmed' "
+            "AND published_at IS NOT NULL") >= len(ids)
+
+    await wait_for(published, timeout, interval=0.2, what="every confirmation to be published")
+    rows = await chaos.db.fetch(
+        "SELECT (envelope->'payload'->>'appointment_id')::uuid AS id, count(*) AS events, "
+        "count(published_at) AS published FROM booking.outbox WHERE event_type = 'appointment.confirmed' GROUP BY 1")
+    assert {row["id"]: (row["events"], row["published"]) for row in rows} == dict.fromkeys(ids, (1, 1))
+
+    async def mailed() -> bool:
+        return sum(emails_by_appointment(chaos.mail_dir).values()) >= len(ids)
+
+    await wait_for(mailed, timeout, interval=0.2, what="every confirmation to be emailed")
+    deliveries = await chaos.db.fetch(
+        "SELECT appointment_id, count(*) AS n, count(*) FILTER (WHERE status = 'sent') AS sent "
+        "FROM notifier.deliveries WHERE channel = 'email' GROUP BY 1")
+    assert {row["appointment_id"]: (row["n"], row["sent"]) for row in deliveries} == dict.fromkeys(ids, (1, 1))
+    assert emails_by_appointment(chaos.mail_dir, distinct=resent_same_message) == Counter(
+        dict.fromkeys(confirmed, 1)), emails_by_appointment(chaos.mail_dir)
+
+
+async def gather_all(*calls: Awaitable) -> list:
+    return list(await asyncio.gather(*calls))
