@@ -14,10 +14,10 @@ import uvloop
 
 from bench import baseline, report
 from bench.environment import bench_environment
-from bench.scenarios import availability, booking, notifications
+from bench.scenarios import availability, booking, notifications, waitlist
 
-SHORT = {"rate": 200.0, "seconds": 10.0, "storm_clients": 1000, "email_rate": 50.0}
-FULL = {"rate": 400.0, "seconds": 30.0, "storm_clients": 5000, "email_rate": 200.0}
+SHORT = {"rate": 200.0, "seconds": 10.0, "storm_clients": 1000, "email_rate": 50.0, "waitlist_rate": 20.0}
+FULL = {"rate": 400.0, "seconds": 30.0, "storm_clients": 5000, "email_rate": 200.0, "waitlist_rate": 50.0}
 
 
 async def run(profile: dict) -> int:
@@ -28,6 +28,7 @@ async def run(profile: dict) -> int:
             await booking.hot_slot_storm(env, profile["storm_clients"]),
             await availability.cached_reads(env, profile["rate"], profile["seconds"]),
             await notifications.confirmation_emails(env, profile["email_rate"], profile["seconds"]),
+            await waitlist.cancellation_to_offer(env, profile["waitlist_rate"], profile["seconds"]),
         ]
     rows = [base.summary()] + [result.outcome.summary() | {"facts": result.facts, "invariants": result.invariants}
                                for result in results]
@@ -46,9 +47,10 @@ def main() -> None:
     parser.add_argument("--rate", type=float, help="offered requests per second for open-loop scenarios")
     parser.add_argument("--seconds", type=float, help="duration of each open-loop scenario")
     parser.add_argument("--storm-clients", type=int, help="clients in the hot-slot storm")
+    parser.add_argument("--waitlist-rate", type=float, help="cancellations per second in the waitlist scenario")
     args = parser.parse_args()
     profile = dict(FULL if args.full else SHORT)
-    for name in ("rate", "seconds", "storm_clients"):
+    for name in ("rate", "seconds", "storm_clients", "waitlist_rate"):
         if getattr(args, name) is not None:
             profile[name] = getattr(args, name)
     sys.exit(uvloop.run(run(profile)))

@@ -1,0 +1,1 @@
+"""Adapters: the waitlist's PostgreSQL repositories and its client of booking's internal endpoints."""

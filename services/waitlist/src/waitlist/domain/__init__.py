@@ -1,0 +1,1 @@
+"""The waitlist's pure domain: what clients wait for, who is next for a freed seat, and the offer's lifecycle."""

@@ -1,0 +1,1 @@
+"""Entrypoints: HTTP routes, event consumers and the sweeper job."""

@@ -1,0 +1,298 @@
+"""Waitlist against the real PostgreSQL, Redis and RabbitMQ of this run (`stack`), with a real booking service.
+
+Booking and the waitlist are served in-process by aiohttp's TestServer (the kill -9 test runs them as processes),
+and called with the identity headers the gateway would send. Every test makes its own catalog and clients.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+import orjson
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from booking.app import create_app as create_booking
+from booking.settings import BookingSettings
+from smartslot_common.http.identity import EMAIL_HEADER, NAME_HEADER, ROLE_HEADER, USER_ID_HEADER
+from smartslot_common.testing import IsolatedStack, wait_for
+from waitlist.adapters.booking import BookingPort
+from waitlist.app import create_app as create_waitlist
+from waitlist.settings import WaitlistSettings
+
+OFFER_TTL_SECONDS = 2
+SWEEP_SECONDS = 0.2
+BUFFER_SECONDS = 600
+
+
+def _servers(stack: IsolatedStack) -> dict[str, Any]:
+    return {"database_url": stack.database_url, "redis_url": stack.redis_url, "amqp_url": stack.amqp_url,
+            "namespace": stack.namespace, "db_pool_min_size": 1, "db_pool_max_size": 6}
+
+
+def booking_settings(stack: IsolatedStack, **overrides: Any) -> BookingSettings:
+    values = _servers(stack) | {"sweep_interval_seconds": SWEEP_SECONDS, "waitlist_buffer_seconds": BUFFER_SECONDS,
+                                "booking_horizon_days": 30}
+    return BookingSettings(**(values | overrides))
+
+
+def waitlist_settings(stack: IsolatedStack, booking_url: str, **overrides: Any) -> WaitlistSettings:
+    values = _servers(stack) | {
+        "booking_url": booking_url, "offer_ttl_seconds": OFFER_TTL_SECONDS, "sweep_interval_seconds": SWEEP_SECONDS,
+        "request_lease_seconds": 3.0, "recheck_seconds": 0.5, "booking_timeout_seconds": 2.0,
+        "busy_retry_delay_seconds": 0.05,
+    }
+    return WaitlistSettings(**(values | overrides))
+
+
+@dataclass(frozen=True)
+class Who:
+    """A caller as the gateway forwards it."""
+
+    role: str
+    user_id: uuid.UUID = field(default_factory=uuid.uuid4)
+    email: str | None = None
+    name: str | None = None
+
+    @property
+    def headers(self) -> dict[str, str]:
+        headers = {USER_ID_HEADER: str(self.user_id), ROLE_HEADER: self.role}
+        if self.email:
+            headers[EMAIL_HEADER] = self.email
+        if self.name:
+            headers[NAME_HEADER] = self.name
+        return headers
+
+
+def client(label: str = "client") -> Who:
+    user_id = uuid.uuid4()
+    return Who("client", user_id, f"{label}-{user_id.hex[:6]}@example.com", label.title())
+
+
+ADMIN = Who("admin")
+SYSTEM = Who("system")
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    body: Any
+
+    @property
+    def code(self) -> str | None:
+        return self.body.get("code") if isinstance(self.body, dict) else None
+
+
+class Api:
+    """Calls one service directly, as the gateway would."""
+
+    def __init__(self, http: TestClient | Any, base_url: str = "") -> None:
+        self.http = http
+        self.base_url = base_url
+
+    async def call(self, method: str, path: str, who: Who | None, json: Any = None) -> Reply:
+        headers = dict(who.headers) if who else {}
+        data = None
+        if json is not None:
+            data, headers["Content-Type"] = orjson.dumps(json), "application/json"
+        async with self.http.request(method, self.base_url + path, data=data, headers=headers) as response:
+            raw = await response.read()
+            return Reply(response.status, orjson.loads(raw) if raw and "json" in response.content_type else None)
+
+    async def created(self, path: str, json: Any, who: Who = ADMIN) -> dict[str, Any]:
+        reply = await self.call("POST", path, who, json)
+        assert reply.status == 201, reply.body
+        return reply.body
+
+
+@dataclass(frozen=True)
+class Catalog:
+    service_id: str
+    provider_id: str
+
+
+def future(days: int = 5, minutes: int = 0) -> datetime:
+    return (datetime.now(UTC) + timedelta(days=days, minutes=minutes)).replace(second=0, microsecond=0)
+
+
+async def make_catalog(booking: Api) -> Catalog:
+    service = await booking.created("/v1/services", {
+        "name": "Check-up", "duration_minutes": 30, "price_cents": 4500, "currency": "EUR",
+        "cancellation_policy": {"kind": "flexible"},
+    })
+    clinic = await booking.created("/v1/clinics", {"name": "Mitte", "timezone": "Europe/Berlin"})
+    provider = await booking.created("/v1/providers", {
+        "user_id": str(uuid.uuid4()), "clinic_id": clinic["id"], "display_name": "Dr. Weber",
+        "service_ids": [service["id"]],
+    })
+    return Catalog(service["id"], provider["id"])
+
+
+async def make_slot(booking: Api, catalog: Catalog, starts_at: datetime, capacity: int = 1) -> str:
+    slot = await booking.created(f"/v1/providers/{catalog.provider_id}/slots", {
+        "service_id": catalog.service_id, "starts_at": starts_at.isoformat(), "capacity": capacity,
+    })
+    return slot["id"]
+
+
+async def book(booking: Api, slot_id: str) -> dict[str, Any]:
+    """Someone books the slot outright (so that a cancellation can free it)."""
+    return await booking.created("/v1/appointments", {"slot_id": slot_id}, client("booker"))
+
+
+async def cancel_as_admin(booking: Api, appointment_id: str) -> None:
+    reply = await booking.call("POST", f"/v1/appointments/{appointment_id}/cancel", ADMIN, {})
+    assert reply.status == 200, reply.body
+
+
+async def join(waitlist: Api, who: Who, **wish: Any) -> dict[str, Any]:
+    reply = await waitlist.call("POST", "/v1/waitlist", who, {key: str(value) for key, value in wish.items()})
+    assert reply.status == 201, reply.body
+    return reply.body
+
+
+class Db:
+    """Reads of what the services wrote, for checking what they claimed (a pool: tests read concurrently)."""
+
+    def __init__(self, connection: asyncpg.Pool) -> None:
+        self.connection = connection
+
+    async def offers(self, slot_id: str) -> list[asyncpg.Record]:
+        return await self.connection.fetch(
+            "SELECT * FROM waitlist.offers WHERE slot_id = $1::uuid ORDER BY created_at", slot_id
+        )
+
+    async def made(self, slot_id: str) -> list[str]:
+        """Client ids in the order `waitlist.offer_made` was written for the slot."""
+        rows = await self.connection.fetch(
+            "SELECT envelope->'payload'->>'client_id' AS client FROM waitlist.outbox "
+            "WHERE event_type = 'waitlist.offer_made' AND envelope->'payload'->>'slot_id' = $1 "
+            "ORDER BY created_at, seq",
+            slot_id,
+        )
+        return [row["client"] for row in rows]
+
+    async def events(self, kind: str, slot_id: str) -> list[dict]:
+        rows = await self.connection.fetch(
+            "SELECT envelope->'payload' AS payload FROM waitlist.outbox WHERE event_type = $1 "
+            "AND envelope->'payload'->>'slot_id' = $2 ORDER BY created_at, seq", kind, slot_id,
+        )
+        return [row["payload"] for row in rows]
+
+    async def seats_done(self, slot_id: str) -> bool:
+        """Every freed seat of the slot finished its walk (claimed, or handed back and confirmed), no request in
+        flight, no offer open."""
+        row = await self.connection.fetchrow(
+            "SELECT count(*) AS seats, count(*) FILTER (WHERE status = 'done') AS done, "
+            "(SELECT count(*) FROM waitlist.offers WHERE slot_id = $1::uuid AND status IN ('requesting', 'pending')) "
+            "AS live FROM waitlist.seats WHERE slot_id = $1::uuid", slot_id,
+        )
+        return row["seats"] > 0 and row["seats"] == row["done"] and row["live"] == 0
+
+    async def slot(self, slot_id: str) -> asyncpg.Record:
+        return await self.connection.fetchrow(
+            "SELECT capacity, held, booked, reserved_until FROM booking.slots WHERE id = $1::uuid", slot_id
+        )
+
+    async def entry_status(self, entry_id: str) -> str:
+        return await self.connection.fetchval("SELECT status FROM waitlist.entries WHERE id = $1::uuid", entry_id)
+
+    async def appointment_status(self, appointment_id: uuid.UUID) -> str:
+        return await self.connection.fetchval("SELECT status FROM booking.appointments WHERE id = $1", appointment_id)
+
+
+async def serve(app) -> TestClient:
+    http = TestClient(TestServer(app))
+    await http.start_server()
+    return http
+
+
+@pytest.fixture(scope="session")
+async def booking_http(stack: IsolatedStack) -> AsyncIterator[TestClient]:
+    http = await serve(create_booking(booking_settings(stack)))
+    try:
+        yield http
+    finally:
+        await http.close()
+
+
+@pytest.fixture(scope="session")
+def booking(booking_http: TestClient) -> Api:
+    return Api(booking_http)
+
+
+@pytest.fixture(scope="session")
+def booking_url(booking_http: TestClient) -> str:
+    return str(booking_http.make_url("")).rstrip("/")
+
+
+StartWaitlist = Callable[..., Awaitable[Api]]
+
+
+@pytest.fixture(scope="module")
+async def start_waitlist(stack: IsolatedStack, booking_url: str) -> AsyncIterator[StartWaitlist]:
+    """Start waitlist apps (competing consumers on the run's queue) with changed settings; closed after the module."""
+    started: list[TestClient] = []
+
+    async def start(booking_port: BookingPort | None = None, **overrides: Any) -> Api:
+        http = await serve(create_waitlist(waitlist_settings(stack, booking_url, **overrides), booking=booking_port))
+        started.append(http)
+        return Api(http)
+
+    try:
+        yield start
+    finally:
+        for http in started:
+            await http.close()
+
+
+@pytest.fixture
+async def own_waitlist(stack: IsolatedStack, booking_url: str) -> AsyncIterator[StartWaitlist]:
+    """Like `start_waitlist`, but the apps stop when the test ends (so no other consumer outlives it)."""
+    started: list[TestClient] = []
+
+    async def start(booking_port: BookingPort | None = None, **overrides: Any) -> Api:
+        http = await serve(create_waitlist(waitlist_settings(stack, booking_url, **overrides), booking=booking_port))
+        started.append(http)
+        return Api(http)
+
+    try:
+        yield start
+    finally:
+        for http in started:
+            await http.close()
+
+
+@pytest.fixture(scope="module")
+async def waitlist(start_waitlist: StartWaitlist) -> Api:
+    """The module's waitlist, offering for OFFER_TTL_SECONDS."""
+    return await start_waitlist()
+
+
+@pytest.fixture(scope="session")
+async def db(stack: IsolatedStack) -> AsyncIterator[Db]:
+    async def codecs(connection: asyncpg.Connection) -> None:
+        for type_name in ("json", "jsonb"):
+            await connection.set_type_codec(type_name, encoder=lambda value: orjson.dumps(value).decode(),
+                                            decoder=orjson.loads, schema="pg_catalog")
+
+    pool = await asyncpg.create_pool(stack.database_url, min_size=1, max_size=4, init=codecs)
+    try:
+        yield Db(pool)
+    finally:
+        await pool.close()
+
+
+@pytest.fixture
+async def catalog(booking: Api) -> Catalog:
+    return await make_catalog(booking)
+
+
+async def settled(db: Db, slot_id: str, timeout: float = 20.0) -> None:
+    """Wait until every freed seat of the slot finished its walk down the queue."""
+    await wait_for(lambda: db.seats_done(slot_id), timeout, what=f"the seats of slot {slot_id} to settle")
