@@ -170,9 +170,10 @@ async def claim_seat(
 async def _bookable(connection: asyncpg.Connection, slot_id: uuid.UUID, now: datetime, public: bool) -> Slot:
     """The slot after the chain (exists, live, not full, not started), and not reserved for a public claim."""
     slot, reserved_until = await _read_slot(connection, slot_id)
-    if slot is not None and slot.status == "open" and slot.remaining <= 0 and await expire_overdue_holds(
-        connection, slot_id
-    ):
+    if slot is not None and slot.status == "open" and slot.remaining <= 0:
+        # Read again even when this call expired nothing: the wait for the holds' row locks may have been for a
+        # concurrent confirm or sweep that freed the seat itself, and the first read no longer says so.
+        await expire_overdue_holds(connection, slot_id)
         slot, reserved_until = await _read_slot(connection, slot_id)
     slot = validate_bookable(slot, now)
     if public and reserved_until is not None and reserved_until > now:
