@@ -21,6 +21,7 @@ BOOKING = "booking.entrypoints.schemas:"
 APPOINTMENTS = "booking.entrypoints.routes_appointments:"
 AVAILABILITY = "availability.entrypoints.http:"
 WEBHOOKS = "notifier.entrypoints.admin_webhooks:"
+WAITLIST = "waitlist.entrypoints.schemas:"
 IDENTITY = "gateway.entrypoints.schemas:"
 OWN = "gateway.openapi.models:"
 
@@ -139,11 +140,14 @@ ROUTES: tuple[Route, ...] = (
               media_type="text/calendar")),
     # waitlist
     Route("POST", "/v1/waitlist", "waitlist", CLIENT,
-          Doc("Join the waitlist", "waitlist", OWN + "JoinWaitlist", response=OWN + "WaitlistEntry", status=201)),
+          Doc("Join the waitlist", "waitlist", WAITLIST + "JoinWaitlist", response=WAITLIST + "WaitlistEntry",
+              status=201, errors=("conflict", "waitlist_quota"))),
     Route("GET", "/v1/waitlist", "waitlist", CLIENT_OR_ADMIN,
           Doc("List waitlist entries (own, or all for admins)", "waitlist", query=OWN + "PageParameters",
-              response=OWN + "WaitlistPage")),
-    Route("DELETE", "/v1/waitlist/{id}", "waitlist", CLIENT, Doc("Leave the waitlist", "waitlist", status=204)),
+              response=WAITLIST + "WaitlistPage")),
+    Route("DELETE", "/v1/waitlist/{id}", "waitlist", CLIENT,
+          Doc("Leave the waitlist (an entry holding an offer is declined by cancelling its appointment)", "waitlist",
+              status=204, errors=("invalid_transition",))),
     # notifications
     Route("GET", "/v1/notifications", "notifier", ANY,
           Doc("The caller's notification feed", "notifications", query=OWN + "PageParameters",

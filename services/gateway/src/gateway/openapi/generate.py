@@ -30,6 +30,7 @@ CODE_STATUS = {
     "slot_overlap": 409, "no_provider_available": 409, "invalid_transition": 409, "conflicting_appointments": 409,
     "idempotency_in_flight": 409, "conflict": 409, "hold_expired": 410, "payload_too_large": 413,
     "unsupported_media_type": 415, "validation_error": 422, "idempotency_mismatch": 422, "hold_quota": 429,
+    "waitlist_quota": 429,
     "rate_limited": 429, "upstream_unavailable": 503,
 }
 BODY_CODES = ("malformed_json", "payload_too_large", "unsupported_media_type", "validation_error")

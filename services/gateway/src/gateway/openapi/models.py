@@ -112,27 +112,7 @@ class NotificationPage(BaseModel):
     next_cursor: str | None
 
 
-class JoinWaitlist(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-    service_id: uuid.UUID
-    provider_id: uuid.UUID | None = None
-    slot_id: uuid.UUID | None = None
-    starts_from: AwareDatetime | None = Field(None, alias="from")
-    starts_to: AwareDatetime | None = Field(None, alias="to")
-
-
-class WaitlistEntry(BaseModel):
-    id: uuid.UUID
-    status: Literal["waiting", "offered", "booked", "expired", "cancelled"]
-    position: int | None = None
-    service_id: uuid.UUID
-    client_id: uuid.UUID | None = None
-
-
-class WaitlistPage(BaseModel):
-    items: list[WaitlistEntry]
-    next_cursor: str | None
 
 
 class AnalyticsQuery(BaseModel):
