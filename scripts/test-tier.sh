@@ -18,12 +18,22 @@ if ((${#dirs[@]} == 0)); then
   exit 0
 fi
 
-echo "==> $tier tests: ${dirs[*]}"
-status=0
-# shellcheck disable=SC2086 # PYTEST_ARGS holds several options on purpose
-.venv/bin/pytest -q ${PYTEST_ARGS:-} "${dirs[@]}" || status=$?
-if ((status == 5)); then
-  echo "==> $tier tests: none collected yet; not a failure"
-  exit 0
+# One pytest process per directory: each test package gets its own isolated database, vhost and key prefix (the
+# session fixture), so one package's fixtures (availability's, say, writing booking rows directly) can never leak
+# into another package's whole-database assertions. Every directory runs; the tier fails if any of them failed.
+failed=()
+for dir in "${dirs[@]}"; do
+  echo "==> $tier tests: $dir"
+  status=0
+  # shellcheck disable=SC2086 # PYTEST_ARGS holds several options on purpose
+  .venv/bin/pytest -q ${PYTEST_ARGS:-} "$dir" || status=$?
+  if ((status == 5)); then
+    echo "==> $tier tests: none collected in $dir; not a failure"
+  elif ((status != 0)); then
+    failed+=("$dir")
+  fi
+done
+if ((${#failed[@]} > 0)); then
+  echo "==> $tier tests FAILED in: ${failed[*]}"
+  exit 1
 fi
-exit "$status"
