@@ -13,12 +13,12 @@ from booking.entrypoints.commands import OnCommit, execute
 from booking.entrypoints.paths import path_uuid
 from booking.service_layer import assignment, holds, seats
 from booking.service_layer.suggestions import Suggestions, Target, offering_alternatives
-from booking.service_layer.unit_of_work import in_transaction
 from booking.settings import BookingSettings
 from smartslot_common.http import read_json
 from smartslot_common.http.identity import Caller, require_role
 from smartslot_common.http.json import parse_model
 from smartslot_common.http.problems import ProblemError
+from smartslot_common.unit_of_work import in_transaction
 
 routes = web.RouteTableDef()
 SeatBody = schemas.HoldRequest | schemas.SeatAtTimeRequest

@@ -18,8 +18,8 @@ from booking.adapters import repository as repo
 from booking.adapters.slot_lock import SlotLock
 from booking.domain.errors import BookingError, HoldExpired, NotFound
 from booking.service_layer import access, seats
-from booking.service_layer.unit_of_work import in_transaction
 from smartslot_common.http.identity import Caller
+from smartslot_common.unit_of_work import in_transaction
 
 OnCommit = Callable[[asyncpg.Connection, Any], Awaitable[None]]
 Access = Callable[[asyncpg.Connection, Caller, asyncpg.Record], Awaitable[bool]]

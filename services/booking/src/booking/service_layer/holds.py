@@ -24,11 +24,11 @@ from booking.adapters.slot_lock import HeldLock, SlotLock
 from booking.domain.errors import HoldQuota, SlotUnavailable
 from booking.domain.slot import Slot, validate_bookable
 from booking.service_layer import seats, transitions
-from booking.service_layer.unit_of_work import in_transaction
 from smartslot_common.contracts.events import APPOINTMENT_CONFIRMED, APPOINTMENT_LOCKED
 from smartslot_common.http.identity import Caller
 from smartslot_common.logging import get_logger
 from smartslot_common.messaging import add_to_outbox
+from smartslot_common.unit_of_work import in_transaction
 
 log = get_logger(__name__)
 CAS_ATTEMPTS = 3  # a compare-and-set lost to another seat of a roomy slot is worth another go

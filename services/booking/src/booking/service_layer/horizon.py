@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import asyncpg
 
 from booking.service_layer.schedules import extend_provider
-from booking.service_layer.unit_of_work import in_transaction
+from smartslot_common.unit_of_work import in_transaction
 
 # pg_try_advisory_xact_lock key of the job: any fixed 64-bit number unique within the database.
 LOCK_KEY = 0x5353_484F_5249_5A4E  # "SSHORIZN"

@@ -13,7 +13,7 @@ from booking import metrics
 from booking.adapters import repository as repo
 from booking.adapters.slot_lock import SlotLock
 from booking.service_layer.seats import expire_within, release_lock
-from booking.service_layer.unit_of_work import in_transaction
+from smartslot_common.unit_of_work import in_transaction
 
 BATCH_SIZE = 100
 REASON = "hold deadline passed"

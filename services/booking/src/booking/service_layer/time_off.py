@@ -20,10 +20,10 @@ from booking.service_layer.access import require_provider_access
 from booking.service_layer.lifecycle import cancel_within
 from booking.service_layer.schedules import LIVE, PRODUCER, lock_provider, slot_payload
 from booking.service_layer.seats import release_lock
-from booking.service_layer.unit_of_work import in_transaction
 from smartslot_common.contracts.events import SLOT_BLOCKED
 from smartslot_common.http.identity import Caller
 from smartslot_common.messaging import Event, add_to_outbox
+from smartslot_common.unit_of_work import in_transaction
 
 OnCommit = Callable[[asyncpg.Connection, Any], Awaitable[None]]  # stores the idempotent answer in the transaction
 

@@ -6,53 +6,15 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
-
 from aiohttp import web
 
+from smartslot_common.jobs import CleanupContext, background
 from smartslot_common.logging import get_logger
 from waitlist.app_keys import OFFERER, POOL, SETTINGS
 from waitlist.service_layer import sweeper
 
 log = get_logger(__name__)
 HOUSEKEEPING_INTERVAL_SECONDS = 10.0
-CleanupContext = Callable[[web.Application], AsyncIterator[None]]
-
-
-async def repeat(name: str, interval: float, work: Callable[[], Awaitable[object]]) -> None:
-    """Run `work` now and then every `interval` seconds; a failed run is logged once per outage and the next comes on
-    time, so the job outlives database or booking outages."""
-    loop = asyncio.get_running_loop()
-    next_run, failing = loop.time(), False
-    while True:
-        try:
-            await work()
-        except Exception:
-            if not failing:
-                log.warning("job_run_failed", job=name, exc_info=True)
-            failing = True
-        else:
-            if failing:
-                log.info("job_recovered", job=name)
-            failing = False
-        next_run = max(next_run + interval, loop.time())
-        await asyncio.sleep(next_run - loop.time())
-
-
-def background(name: str, interval: Callable[[web.Application], float],
-               work: Callable[[web.Application], Awaitable[object]]) -> CleanupContext:
-    """A cleanup context running `work(app)` every `interval(app)` seconds while the app runs."""
-
-    async def context(app: web.Application) -> AsyncIterator[None]:
-        task = asyncio.create_task(repeat(name, interval(app), lambda: work(app)), name=f"waitlist-{name}")
-        yield
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-    return context
 
 
 async def _sweep(app: web.Application) -> None:

@@ -14,13 +14,13 @@ from collections.abc import Awaitable, Callable, Sequence
 import asyncpg
 
 from smartslot_common.logging import get_logger
+from smartslot_common.unit_of_work import in_transaction
 from waitlist.adapters import offers as repo
 from waitlist.adapters import seats
 from waitlist.adapters.booking import BookingPort, HoldAnswer, HoldRequest, Verdict
 from waitlist.domain.offers import idempotency_key
 from waitlist.service_layer import offering
 from waitlist.service_layer.followups import Followup, Policy, ReturnSlot, SendHold
-from waitlist.service_layer.unit_of_work import in_transaction
 from waitlist.settings import WaitlistSettings
 
 log = get_logger(__name__)

@@ -10,12 +10,12 @@ import asyncpg
 
 from smartslot_common.http.identity import Caller
 from smartslot_common.messaging import add_to_outbox
+from smartslot_common.unit_of_work import in_transaction
 from waitlist import metrics
 from waitlist.adapters import entries as repo
 from waitlist.domain.errors import DuplicateEntry, EntryBusy, EntryNotFound, EntryQuota
 from waitlist.domain.model import CANCELLED, OFFERED, WAITING, Wish, check_wish
 from waitlist.service_layer.events import joined_event
-from waitlist.service_layer.unit_of_work import in_transaction
 
 
 async def join(pool: asyncpg.Pool, who: Caller, wish: Wish, max_live: int) -> asyncpg.Record:

@@ -17,13 +17,13 @@ from dataclasses import dataclass
 
 import asyncpg
 
+from smartslot_common.unit_of_work import in_transaction
 from waitlist import metrics
 from waitlist.adapters import entries, seats
 from waitlist.adapters import offers as repo
 from waitlist.service_layer import walk
 from waitlist.service_layer.dispatch import Offerer
 from waitlist.service_layer.followups import Followup, ReturnSlot, SendHold
-from waitlist.service_layer.unit_of_work import in_transaction
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,5 @@
-"""The loop every background job runs in (no servers needed): it outlives failed runs, keeps its cadence, and stops
-when cancelled."""
+"""The periodic job loop every service's background jobs share: a failed run is logged once per outage, the next
+run comes on time, an overrun does not cause a burst, and the loop stops when cancelled."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 from itertools import pairwise
 
-from booking.entrypoints.jobs import repeat
+from smartslot_common.jobs import repeat
 
 
 async def test_a_failed_run_is_logged_and_the_next_one_still_comes() -> None:
