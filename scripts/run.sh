@@ -84,6 +84,10 @@ export_settings() {
   export SMARTSLOT_BOOTSTRAP_ADMIN_EMAIL="${SMARTSLOT_BOOTSTRAP_ADMIN_EMAIL:-admin@example.com}"
   export SMARTSLOT_BOOTSTRAP_ADMIN_PASSWORD="${SMARTSLOT_BOOTSTRAP_ADMIN_PASSWORD:-smartslot-admin}"
   export SMARTSLOT_GATEWAY_PORT="${SMARTSLOT_GATEWAY_PORT:-8080}"
+  # On a loopback stack every caller shares the address 127.0.0.1, so the per-address limits (10 sign-ins a minute
+  # in production) would meet one developer running the test suite; per-user limits stay as in production.
+  export SMARTSLOT_GATEWAY_RATE_LIMIT_AUTH="${SMARTSLOT_GATEWAY_RATE_LIMIT_AUTH:-600/minute}"
+  export SMARTSLOT_GATEWAY_RATE_LIMIT_IP="${SMARTSLOT_GATEWAY_RATE_LIMIT_IP:-6000/minute}"
   ensure_local_secrets
   # Log lines reach var/log/stack.log as they happen, not when a pipe buffer fills.
   export PYTHONUNBUFFERED=1
