@@ -15,7 +15,7 @@ INSTALL_STAMP := var/stamps/install
 
 # Test tiers: only the directories that exist; scripts/test-tier.sh also treats "no tests collected" as a pass.
 UNIT_TESTS := $(wildcard libs/common/tests/unit services/*/tests/unit tests/unit)
-INTEGRATION_TESTS := $(wildcard libs/common/tests/integration services/*/tests/integration tests/deploy)
+INTEGRATION_TESTS := $(wildcard libs/common/tests/integration services/*/tests/integration tests/tracing tests/deploy)
 E2E_TESTS := $(wildcard tests/e2e)
 CHAOS_TESTS := $(wildcard tests/chaos)
 TIER := scripts/test-tier.sh
