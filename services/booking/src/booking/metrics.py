@@ -33,3 +33,10 @@ HOLD_EXPIRIES = Counter("smartslot_booking_hold_expiries_total", "Holds expired 
 INVARIANT_VIOLATIONS = Gauge(
     "smartslot_invariant_violations", "Rows violating a SmartSlot invariant, by invariant", ["invariant"]
 )
+TRANSITIONS = Counter(
+    "smartslot_booking_transitions_total", "Appointment status changes (confirmations, cancellations, expiries, ...)",
+    ["to_status"],
+)
+IDEMPOTENT_REPLAYS = Counter(
+    "smartslot_booking_idempotent_replays_total", "Requests answered from a stored Idempotency-Key answer"
+)

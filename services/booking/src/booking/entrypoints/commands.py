@@ -9,6 +9,7 @@ import asyncpg
 import orjson
 from aiohttp import web
 
+from booking import metrics
 from booking.app_keys import POOL
 from booking.domain.errors import BookingError
 from booking.entrypoints.errors import to_problem
@@ -62,6 +63,7 @@ async def execute(
     fingerprint = idempotency.fingerprint(request.method, request.path, _canonical(await request.read()))
     outcome = await idempotency.claim(pool, caller.user_id, key, fingerprint)
     if isinstance(outcome, idempotency.Replay):
+        metrics.IDEMPOTENT_REPLAYS.inc()
         return _replay(outcome)
 
     async def on_commit(connection: asyncpg.Connection, result: Any) -> None:

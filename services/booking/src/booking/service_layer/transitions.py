@@ -10,6 +10,7 @@ from typing import Any
 
 import asyncpg
 
+from booking import metrics
 from booking.adapters import repository as repo
 from booking.domain.appointment import state_of
 from booking.domain.errors import InvalidTransition
@@ -36,6 +37,7 @@ async def transition(
     )
     if row is None:  # only possible if the caller did not lock the row: refuse rather than guess
         raise InvalidTransition("The appointment changed meanwhile; read it again.")
+    metrics.TRANSITIONS.labels(to_status=next_status).inc()
     await repo.record_transition(
         connection, appointment["id"], appointment["status"], next_status,
         actor.user_id if actor else None, actor.role if actor else "system", reason,
