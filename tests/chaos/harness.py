@@ -7,7 +7,6 @@ import asyncio
 import email
 import email.policy
 import secrets
-import sys
 import time
 import uuid
 from collections import Counter
@@ -24,7 +23,7 @@ import asyncpg
 from smartslot_common.api_client import Answer, ApiClient
 from smartslot_common.testing import isolated_stack, wait_for
 from smartslot_common.testing.faults import TcpProxy
-from smartslot_common.testing.processes import ServiceStack, free_port, stack_settings
+from smartslot_common.testing.processes import ServiceStack, mail_sink, stack_settings
 
 try:  # booking's own invariant checker (I1, I3, I4), when this checkout has it
     from booking.invariants import check as booking_invariants
@@ -32,6 +31,7 @@ except ImportError:  # pragma: no cover - older checkouts: the I1 queries below 
     booking_invariants = None
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+MAIL_SINK = REPO_ROOT / "scripts" / "mailsink.py"
 UNLIMITED = {f"SMARTSLOT_GATEWAY_RATE_LIMIT_{rule}": "1000000/minute" for rule in ("USER", "IP", "AUTH", "BOOKING")}
 # Which shared server a proxy can stand in front of, by the setting that names it.
 SERVER_SETTINGS = {"redis": "SMARTSLOT_REDIS_URL", "amqp": "SMARTSLOT_AMQP_URL", "postgres": "SMARTSLOT_DATABASE_URL"}
@@ -137,7 +137,7 @@ async def chaos_stack(proxied: dict[str, tuple[str, ...]] | None = None, gateway
     async with AsyncExitStack() as stack:
         isolated = await stack.enter_async_context(isolated_stack())
         logs = REPO_ROOT / "var" / "test-logs" / f"chaos-{isolated.run_id}"
-        smtp_port, mail_dir = await stack.enter_async_context(mail_sink(logs / "mail"))
+        smtp_port, mail_dir = await stack.enter_async_context(mail_sink(MAIL_SINK, logs / "mail"))
         proxies: dict[str, TcpProxy] = {}
         if smtp_proxy:
             proxies["smtp"] = await stack.enter_async_context(TcpProxy(0, "127.0.0.1", smtp_port))
@@ -168,32 +168,6 @@ async def chaos_stack(proxied: dict[str, tuple[str, ...]] | None = None, gateway
         stack.push_async_callback(db.close)
         yield Chaos(services, proxies, api, isolated.database_url, mail_dir,
                     await api.token(admin_email, admin_password), db)
-
-
-@asynccontextmanager
-async def mail_sink(mail_dir: Path) -> AsyncIterator[tuple[int, Path]]:
-    """The local SMTP sink (scripts/mailsink.py) on a free port, saving each message into `mail_dir` as .eml."""
-    port = free_port()
-    sink = await asyncio.create_subprocess_exec(
-        sys.executable, str(REPO_ROOT / "scripts" / "mailsink.py"), "--host", "127.0.0.1", "--port", str(port),
-        "--dir", str(mail_dir), stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
-    )
-
-    async def listening() -> bool:
-        try:
-            _, writer = await asyncio.open_connection("127.0.0.1", port)
-        except OSError:
-            return False
-        writer.close()
-        await writer.wait_closed()
-        return True
-
-    try:
-        await wait_for(listening, 15, what="the SMTP sink to listen")
-        yield port, mail_dir
-    finally:
-        sink.terminate()
-        await sink.wait()
 
 
 # --- A small world through the public API ------------------------------------------------------------------
