@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import asyncpg
 import pytest
@@ -206,7 +207,9 @@ async def test_a_deleted_service_takes_its_future_slots_and_rules_along(api: Any
     hours = [{"weekday": day, "start": "09:00", "end": "10:00", "service_id": catalog.service_id} for day in range(7)]
     reply = await api.call("PUT", f"/v1/providers/{catalog.provider_id}/working-hours", api.admin(), {"rules": hours})
     assert reply.status == 200
-    slot = await api.slot(catalog, api.future(days=2, minutes=17))
+    # 14:17 local: outside the daily 09:00-10:00 rule whatever the time of the run (a relative time could fall inside).
+    afternoon = api.future(days=2).astimezone(ZoneInfo(catalog.zone)).replace(hour=14, minute=17)
+    slot = await api.slot(catalog, afternoon)
     held = await api.hold(slot["id"], api.client())
     assert (await api.call("POST", f"/v1/appointments/{held.body['id']}/cancel", api.admin())).status == 200
 
