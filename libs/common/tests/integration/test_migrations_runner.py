@@ -8,10 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-import sys
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import asyncpg
 import pytest
@@ -168,36 +165,13 @@ async def test_the_connection_gets_its_search_path_back(connect: Connect, schema
     assert await connection.fetchval("SELECT to_regclass('slots')") is None  # unqualified names see public again
 
 
-@pytest.fixture
-def make_service(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str, dict[str, str]], str]]:
-    """Write a throwaway service package with a migrations package; return its importable name."""
-    monkeypatch.syspath_prepend(str(tmp_path))
-    made: list[str] = []
-
-    def make(init: str, files: dict[str, str]) -> str:
-        name = f"svc_{uuid.uuid4().hex[:10]}"
-        package = tmp_path / name / "migrations"
-        package.mkdir(parents=True)
-        (tmp_path / name / "__init__.py").write_text("")
-        (package / "__init__.py").write_text(init)
-        for filename, sql in files.items():
-            (package / filename).write_text(sql)
-        made.append(name)
-        return name
-
-    yield make
-    for name in made:
-        for module in [module for module in sys.modules if module == name or module.startswith(name + ".")]:
-            del sys.modules[module]
-
-
 async def test_components_are_applied_before_the_services_own_files(
     connect: Connect, schema: str, make_service: Callable[[str, dict[str, str]], str]
 ) -> None:
     # The service's own file needs the outbox table, so it only works when the component went first.
     service = make_service(
-        f'SCHEMA = "{schema}"\nCOMPONENTS = ("outbox", "inbox")\n',
         {"0001_pending.sql": "CREATE VIEW pending AS SELECT id FROM outbox WHERE published_at IS NULL;"},
+        init=f'SCHEMA = "{schema}"\nCOMPONENTS = ("outbox", "inbox")\n',
     )
     connection = await connect()
     loaded_schema, plan = load_plan(service)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -234,9 +235,9 @@ def booking_url(booking_http: TestClient) -> str:
 StartWaitlist = Callable[..., Awaitable[Api]]
 
 
-@pytest.fixture(scope="module")
-async def start_waitlist(stack: IsolatedStack, booking_url: str) -> AsyncIterator[StartWaitlist]:
-    """Start waitlist apps (competing consumers on the run's queue) with changed settings; closed after the module."""
+@asynccontextmanager
+async def _waitlist_apps(stack: IsolatedStack, booking_url: str) -> AsyncIterator[StartWaitlist]:
+    """Start waitlist apps (competing consumers on the run's queue) with changed settings; all closed on exit."""
     started: list[TestClient] = []
 
     async def start(booking_port: BookingPort | None = None, **overrides: Any) -> Api:
@@ -249,23 +250,20 @@ async def start_waitlist(stack: IsolatedStack, booking_url: str) -> AsyncIterato
     finally:
         for http in started:
             await http.close()
+
+
+@pytest.fixture(scope="module")
+async def start_waitlist(stack: IsolatedStack, booking_url: str) -> AsyncIterator[StartWaitlist]:
+    """Waitlist apps that live until the end of the module."""
+    async with _waitlist_apps(stack, booking_url) as start:
+        yield start
 
 
 @pytest.fixture
 async def own_waitlist(stack: IsolatedStack, booking_url: str) -> AsyncIterator[StartWaitlist]:
     """Like `start_waitlist`, but the apps stop when the test ends (so no other consumer outlives it)."""
-    started: list[TestClient] = []
-
-    async def start(booking_port: BookingPort | None = None, **overrides: Any) -> Api:
-        http = await serve(create_waitlist(waitlist_settings(stack, booking_url, **overrides), booking=booking_port))
-        started.append(http)
-        return Api(http)
-
-    try:
+    async with _waitlist_apps(stack, booking_url) as start:
         yield start
-    finally:
-        for http in started:
-            await http.close()
 
 
 @pytest.fixture(scope="module")
