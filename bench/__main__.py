@@ -1,7 +1,10 @@
 """`python -m bench`: run the benchmark scenarios against a fresh isolated stack and report.
 
-The default is short (well under 5 minutes); `--full` runs the whole matrix. Loopback only, bounded in count and
-time. After every scenario the invariants are checked and printed; a violation makes the run fail.
+The default is short (under 5 minutes); `--full` runs the whole matrix. Loopback only, bounded in count and time.
+First the baselines (wrk, wrk through a gateway hop, pgbench with the booking transaction, our driver on a trivial
+handler), then the scenarios, then load sweeps of availability reads and instant bookings. Every result is also
+shown as ratios to the baselines, and the sweeps are plotted. After every scenario and sweep point the invariants
+are checked; a violation makes the run fail (exit 1).
 """
 
 from __future__ import annotations
@@ -9,48 +12,112 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 
 import uvloop
 
-from bench import baseline, report
+from bench import baselines, plot, report
 from bench.environment import bench_environment
+from bench.ratios import ratios
 from bench.scenarios import availability, booking, notifications, waitlist
+from bench.sweep import rates_with, sweep
 
-SHORT = {"rate": 200.0, "seconds": 10.0, "storm_clients": 1000, "email_rate": 50.0, "waitlist_rate": 20.0}
-FULL = {"rate": 400.0, "seconds": 30.0, "storm_clients": 5000, "email_rate": 200.0, "waitlist_rate": 50.0}
+SHORT = {"rate": 200.0, "seconds": 8.0, "storm_clients": 1000, "email_rate": 50.0, "waitlist_rate": 20.0,
+         "baseline_seconds": 5.0, "wrk_connections": 50, "pgbench_clients": 8,
+         "availability_sweep": [50.0, 100.0, 400.0], "booking_sweep": [50.0, 100.0, 300.0]}
+FULL = {"rate": 400.0, "seconds": 30.0, "storm_clients": 5000, "email_rate": 200.0, "waitlist_rate": 50.0,
+        "baseline_seconds": 15.0, "wrk_connections": 100, "pgbench_clients": 16,
+        "availability_sweep": [50.0, 100.0, 200.0, 400.0, 600.0, 800.0, 1200.0, 1600.0],
+        "booking_sweep": [25.0, 50.0, 100.0, 200.0, 300.0, 400.0, 600.0, 800.0]}
+PLOT = "latency_vs_load.png"
+
+
+def violated(rows: list[dict], sweeps: dict[str, dict]) -> bool:
+    """Whether any scenario or sweep point broke an invariant."""
+    checks = [row.get("invariants", {}) for row in rows]
+    checks += [point["invariants"] for entry in sweeps.values() for point in entry["points"]]
+    return any(any(check.values()) for check in checks)
+
+
+async def _sweeps(env, profile: dict, measured: dict[str, booking.ScenarioResult], bases: dict) -> dict[str, dict]:
+    """The two load sweeps; each reuses its scenario's main run as the point at the main rate."""
+    rate, seconds = profile["rate"], profile["seconds"]
+    print("sweep: availability reads through the gateway", flush=True)
+    reads = await sweep(lambda r: availability.cached_reads(env, r, seconds),
+                        rates_with(profile["availability_sweep"], rate), {rate: measured["availability"]})
+    print("sweep: instant bookings", flush=True)
+    books = await sweep(lambda r: booking.instant_bookings(env, r, seconds),
+                        rates_with(profile["booking_sweep"], rate), {rate: measured["instant"]})
+
+    def capacity(name: str) -> tuple[str, float] | None:
+        base = bases.get(name, {})
+        usable = "error" not in base and base.get("rate")
+        return (f"{report.BASELINE_LABELS[name]} max", base["rate"]) if usable else None
+
+    return {
+        "availability_via_gateway": {"title": "availability reads through the gateway", "points": reads,
+                                     "capacity": capacity("wrk_gateway")},
+        "instant_bookings": {"title": "instant bookings (booking service)", "points": books,
+                             "capacity": capacity("pgbench_booking")},
+    }
 
 
 async def run(profile: dict) -> int:
+    started = time.monotonic()
     async with bench_environment(**availability.GATEWAY_SETTINGS) as env:
-        base = await baseline.trivial_handler(env.session, profile["rate"], profile["seconds"])
-        results = [
-            await booking.instant_bookings(env, profile["rate"], profile["seconds"]),
-            await booking.hot_slot_storm(env, profile["storm_clients"]),
-            await availability.cached_reads(env, profile["rate"], profile["seconds"]),
-            await notifications.confirmation_emails(env, profile["email_rate"], profile["seconds"]),
-            await waitlist.cancellation_to_offer(env, profile["waitlist_rate"], profile["seconds"]),
-        ]
-    rows = [base.summary()] + [result.outcome.summary() | {"facts": result.facts, "invariants": result.invariants}
-                               for result in results]
-    document = {"profile": profile, "results": rows, "markdown": report.markdown(rows, base.summary())}
-    folder = report.save(document)
+        bases = await baselines.measure(env, profile)
+        rate, seconds = profile["rate"], profile["seconds"]
+        print("scenarios", flush=True)
+        measured = {
+            "instant": await booking.instant_bookings(env, rate, seconds),
+            "storm": await booking.hot_slot_storm(env, profile["storm_clients"]),
+            "availability": await availability.cached_reads(env, rate, seconds),
+            "emails": await notifications.confirmation_emails(env, profile["email_rate"], seconds),
+            "waitlist": await waitlist.cancellation_to_offer(env, profile["waitlist_rate"], seconds),
+        }
+        sweeps = await _sweeps(env, profile, measured, bases)
+    rows = [result.outcome.summary() | {"facts": result.facts, "invariants": result.invariants}
+            for result in measured.values()]
+    for row in rows:
+        row["ratios"] = ratios(row, bases)
+    folder = report.new_folder()
+    subtitle = f"{time.strftime('%Y-%m-%d %H:%M')}, {profile['seconds']:g} s per point"
+    plot.latency_against_load(sweeps, folder / PLOT, subtitle)
+    document = {"profile": profile, "baselines": bases, "results": rows, "sweeps": sweeps, "plot": PLOT,
+                "markdown": report.markdown(rows, bases, sweeps),
+                "elapsed_seconds": round(time.monotonic() - started, 1)}
+    report.save(document, folder)
     print(document["markdown"])
-    for row in rows[1:]:
+    for row in rows:
         print(f"{row['scenario']}: facts {json.dumps(row['facts'])}; invariants {json.dumps(row['invariants'])}")
-    print(f"saved in {folder}")
-    return 1 if any(any(row.get("invariants", {}).values()) for row in rows) else 0
+    print(f"saved in {folder} (results.json, results.md, {PLOT})")
+    if violated(rows, sweeps):
+        print("INVARIANT VIOLATED: see the invariants above and in results.json")
+        return 1
+    return 0
+
+
+def _rates(text: str) -> list[float]:
+    return [float(part) for part in text.split(",") if part.strip()]
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--full", action="store_true", help="the whole matrix (longer)")
     parser.add_argument("--rate", type=float, help="offered requests per second for open-loop scenarios")
-    parser.add_argument("--seconds", type=float, help="duration of each open-loop scenario")
+    parser.add_argument("--seconds", type=float, help="duration of each open-loop scenario and sweep point")
     parser.add_argument("--storm-clients", type=int, help="clients in the hot-slot storm")
+    parser.add_argument("--email-rate", type=float, help="bookings per second in the confirmation-to-email scenario")
     parser.add_argument("--waitlist-rate", type=float, help="cancellations per second in the waitlist scenario")
+    parser.add_argument("--baseline-seconds", type=float, help="duration of each wrk and pgbench baseline")
+    parser.add_argument("--availability-sweep", type=_rates, metavar="R1,R2,...",
+                        help="offered rates of the availability sweep besides --rate ('' for none)")
+    parser.add_argument("--booking-sweep", type=_rates, metavar="R1,R2,...",
+                        help="offered rates of the instant-booking sweep besides --rate ('' for none)")
     args = parser.parse_args()
     profile = dict(FULL if args.full else SHORT)
-    for name in ("rate", "seconds", "storm_clients", "waitlist_rate"):
+    for name in ("rate", "seconds", "storm_clients", "email_rate", "waitlist_rate", "baseline_seconds",
+                 "availability_sweep", "booking_sweep"):
         if getattr(args, name) is not None:
             profile[name] = getattr(args, name)
     sys.exit(uvloop.run(run(profile)))

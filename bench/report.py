@@ -1,33 +1,107 @@
-"""Benchmark output: a JSON document and a markdown table, printed and saved under bench/results/."""
+"""Benchmark output: a JSON document, a markdown report and the latency plot, printed and saved together under
+bench/results/<timestamp>/.
+
+The markdown has four tables: the scenarios, the baselines measured in the same run, every scenario as ratios to
+those baselines, and the load sweeps behind the plot.
+"""
 
 from __future__ import annotations
 
 import json
+import os
 import platform
 import time
 from pathlib import Path
 
+from bench.ratios import BOOKING_BASELINES, DRIVER_BASELINE, HTTP_BASELINES
+
 RESULTS = Path(__file__).resolve().parent / "results"
+BASELINE_LABELS = {"wrk_direct": "wrk direct", "wrk_gateway": "wrk via gateway", "pgbench_booking": "pgbench",
+                   DRIVER_BASELINE: "driver floor"}
+MISSING = "—"
 
 
-def markdown(rows: list[dict], baseline: dict | None) -> str:
-    """One line per scenario, with p50/p99 also as multiples of the trivial-handler baseline."""
-    lines = ["| scenario | offered/s | achieved/s | p50 ms | p99 ms | p99 / baseline p99 | statuses |",
-             "|---|---|---|---|---|---|---|"]
-    base_p99 = baseline["p99_ms"] if baseline else None
-    for row in rows:
-        ratio = f"{row['p99_ms'] / base_p99:.1f}x" if base_p99 else "—"
-        offered = "burst" if row["offered_rate"] == float("inf") else row["offered_rate"]
-        lines.append(f"| {row['scenario']} | {offered} | {row['achieved_rate']} | {row['p50_ms']:.2f} | "
-                     f"{row['p99_ms']:.2f} | {ratio} | {row['statuses']} |")
-    return "\n".join(lines)
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)] + ["| " + " | ".join(row) + " |"
+                                                                             for row in rows]
 
 
-def save(document: dict) -> Path:
-    """Write the run's JSON and markdown next to each other; return the folder."""
+def _ms(value: float | None) -> str:
+    return MISSING if value is None else f"{value:.2f}"
+
+
+def _rate(value: float | None) -> str:
+    if value is None:
+        return MISSING
+    return "burst" if value == float("inf") else f"{value:,.0f}"
+
+
+def share(value: float | None) -> str:
+    """A rate ratio as a percentage of the baseline's ceiling."""
+    return MISSING if value is None else f"{value * 100:.1f} %"
+
+
+def times(value: float | None) -> str:
+    """A latency ratio as a multiple of the baseline's."""
+    return MISSING if value is None else f"{value:.1f}x"
+
+
+def scenarios_table(rows: list[dict]) -> list[str]:
+    return _table(["scenario", "offered/s", "achieved/s", "p50 ms", "p90 ms", "p99 ms", "statuses"], [
+        [row["scenario"], _rate(row["offered_rate"]), _rate(row["achieved_rate"]), _ms(row["p50_ms"]),
+         _ms(row["p90_ms"]), _ms(row["p99_ms"]), str(row["statuses"]) + (f" errors {row['errors']}"
+                                                                         if row.get("errors") else "")]
+        for row in rows])
+
+
+def baselines_table(baselines: dict[str, dict]) -> list[str]:
+    return _table(["baseline", "tool", "load", "rate/s", "p50 ms", "p90 ms", "p99 ms", "errors"], [
+        [name, row.get("tool", MISSING), row.get("load", MISSING), _rate(row.get("rate")), _ms(row.get("p50_ms")),
+         _ms(row.get("p90_ms")), _ms(row.get("p99_ms")),
+         f"**{row['error']}**" if "error" in row else str(row.get("errors", 0))]
+        for name, row in baselines.items()])
+
+
+def ratios_table(rows: list[dict]) -> list[str]:
+    compared = HTTP_BASELINES + BOOKING_BASELINES
+    header = (["scenario"] + [f"achieved ÷ {BASELINE_LABELS[name]}" for name in compared]
+              + [f"p99 ÷ {BASELINE_LABELS[name]}" for name in (*compared, DRIVER_BASELINE)])
+    return _table(header, [
+        [row["scenario"]] + [share(row["ratios"].get(f"rate_vs_{name}")) for name in compared]
+        + [times(row["ratios"].get(f"p99_vs_{name}")) for name in (*compared, DRIVER_BASELINE)]
+        for row in rows])
+
+
+def sweeps_table(sweeps: dict[str, dict]) -> list[str]:
+    return _table(["sweep", "offered/s", "achieved/s", "p50 ms", "p90 ms", "p99 ms", "statuses"], [
+        [name, _rate(point["offered_rate"]), _rate(point["achieved_rate"]), _ms(point["p50_ms"]),
+         _ms(point["p90_ms"]), _ms(point["p99_ms"]), str(point["statuses"])]
+        for name, sweep in sweeps.items() for point in sweep["points"]])
+
+
+def markdown(rows: list[dict], baselines: dict[str, dict], sweeps: dict[str, dict]) -> str:
+    """The whole report: scenarios, baselines, ratios (each row needs its `ratios`), sweeps."""
+    sections = [
+        ("Scenarios (latency from each request's intended start)", scenarios_table(rows)),
+        ("Baselines, measured in the same run on the same machine", baselines_table(baselines)),
+        ("Ratios: achieved rate as a share of the baseline's ceiling, p99 as a multiple of the baseline's p99",
+         ratios_table(rows)),
+    ]
+    if sweeps:
+        sections.append(("Load sweeps (the plot)", sweeps_table(sweeps)))
+    return "\n\n".join(f"### {title}\n\n" + "\n".join(table) for title, table in sections)
+
+
+def new_folder() -> Path:
+    """This run's folder under bench/results/."""
     folder = RESULTS / time.strftime("%Y%m%d-%H%M%S")
     folder.mkdir(parents=True, exist_ok=True)
-    document["machine"] = {"cpus": __import__("os").cpu_count(), "python": platform.python_version()}
+    return folder
+
+
+def save(document: dict, folder: Path) -> Path:
+    """Write the run's JSON and markdown into `folder` (next to its plot); return the folder."""
+    document["machine"] = {"cpus": os.cpu_count(), "python": platform.python_version()}
     (folder / "results.json").write_text(json.dumps(document, indent=2, default=str))
     (folder / "results.md").write_text(document["markdown"] + "\n")
     return folder
