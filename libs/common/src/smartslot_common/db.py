@@ -24,6 +24,15 @@ async def _init_connection(connection: asyncpg.Connection) -> None:
         )
 
 
+async def _keep_session(_: asyncpg.Connection) -> None:
+    """Release without asyncpg's default reset query (one more round trip per checkout).
+
+    asyncpg still rolls back an unfinished transaction and drops listener callbacks before calling this. Pooled
+    connections never change session state: no `SET`, no session-level advisory locks (only `pg_advisory_xact_lock`),
+    no cursors outside transactions, and the outbox relay `UNLISTEN`s before it gives its connection back.
+    """
+
+
 async def create_pool(
     dsn: str, schema: str | None = None, min_size: int = 2, max_size: int = 10, pool_name: str | None = None,
     **kwargs: Any,
@@ -38,6 +47,7 @@ async def create_pool(
             min_size=min_size,
             max_size=max_size,
             init=_init_connection,
+            reset=_keep_session,
             server_settings=server_settings,
             **kwargs,
         )

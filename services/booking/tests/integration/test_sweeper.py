@@ -115,6 +115,11 @@ async def test_an_expired_hold_leaves_an_audit_row_events_and_no_redis_lock(
     assert not await api.http.app[REDIS].exists(lock_key), "the Redis lock goes with the hold, not at its TTL"
 
 
+async def _none_locked(db: asyncpg.Connection, ids: list[uuid.UUID]) -> bool:
+    return not await db.fetchval(
+        "SELECT count(*) FROM appointments WHERE id = ANY($1::uuid[]) AND status = 'locked'", ids)
+
+
 async def test_two_sweepers_side_by_side_expire_every_hold_exactly_once(
     api: Any, catalog: Any, db: asyncpg.Connection, second_pool: asyncpg.Pool
 ) -> None:
@@ -128,8 +133,10 @@ async def test_two_sweepers_side_by_side_expire_every_hold_exactly_once(
         sweeper.sweep(api.http.app[POOL], lock, batch_size=5), sweeper.sweep(second_pool, lock, batch_size=5))
 
     # The app's own background sweeper is a third one in the race; each of the three may win any batch, so only
-    # the outcome is asserted, not the split.
+    # the outcome is asserted, not the split. Rows it has locked were skipped by the two sweeps above, which may
+    # return before its batch commits: wait for that commit.
     ids = [uuid.UUID(hold["id"]) for hold in made]
+    await wait_for(lambda: _none_locked(db, ids), timeout=10, what="every due hold to leave `locked`")
     rows = await db.fetch("SELECT appointment_id, count(*) FROM appointment_transitions"
                           " WHERE appointment_id = ANY($1::uuid[]) AND to_status = 'expired' GROUP BY 1", ids)
     assert len(rows) == len(made), "every due hold is expired"

@@ -104,14 +104,25 @@ class OutboxRelay:
                 await asyncio.sleep(delay)
 
     async def _publish_rows(self, connection: asyncpg.Connection, rows: Sequence[asyncpg.Record]) -> int:
-        settled = 0
-        for row in rows:
-            if not await self._publish_row(connection, row):
-                break  # the broker is in trouble: leave the rest of the batch for the next round
-            settled += 1
-        return settled
+        """Publish the batch at once (one channel, so in created order) and settle each row by its confirm.
 
-    async def _publish_row(self, connection: asyncpg.Connection, row: asyncpg.Record) -> bool:
+        Confirms are awaited together rather than one by one: the broker's round trip is paid once per batch. Rows
+        the broker confirmed or returned as unroutable are marked in one statement each; the others wait with a
+        back-off. Should some fail, the ones after them may already be out: consumers are idempotent, and
+        nothing here promises order across a failure.
+        """
+        outcomes = await asyncio.gather(*(self._publish_row(row) for row in rows))
+        published = [row["id"] for row, outcome in zip(rows, outcomes, strict=True) if outcome is None]
+        unroutable = [row["id"] for row, outcome in zip(rows, outcomes, strict=True) if outcome == UNROUTABLE]
+        await self._mark_published(connection, published, None)
+        await self._mark_published(connection, unroutable, UNROUTABLE)
+        for row, outcome in zip(rows, outcomes, strict=True):
+            if outcome not in (None, UNROUTABLE):
+                await self._mark_failed(connection, row["id"], outcome)
+        return len(published) + len(unroutable)
+
+    async def _publish_row(self, row: asyncpg.Record) -> str | None:
+        """None once confirmed, `UNROUTABLE` if nobody subscribes, else why it was not published."""
         try:
             event = Event.from_json(row["envelope"])
             await self._publisher.publish(event)
@@ -120,21 +131,20 @@ class OutboxRelay:
             log.warning(
                 "outbox event is unroutable; nobody subscribes to it", event_id=str(row["id"]), schema=self._schema
             )
-            await self._mark_published(connection, row["id"], UNROUTABLE)
-            return True
+            return UNROUTABLE
         except (PublishFailed, InvalidEnvelope) as error:
-            await self._mark_failed(connection, row["id"], str(error))
-            return False
-        await self._mark_published(connection, row["id"], None)
+            return str(error)
         OUTBOX_PUBLISHED.labels(event.type).inc()
-        return True
+        return None
 
-    async def _mark_published(self, connection: asyncpg.Connection, event_id: object, error: str | None) -> None:
-        await connection.execute(
-            f"UPDATE {self._table} SET published_at = now(), attempts = attempts + 1, last_error = $2 WHERE id = $1",
-            event_id,
-            error,
-        )
+    async def _mark_published(self, connection: asyncpg.Connection, event_ids: list, error: str | None) -> None:
+        if event_ids:
+            await connection.execute(
+                f"UPDATE {self._table} SET published_at = now(), attempts = attempts + 1, last_error = $2"
+                " WHERE id = ANY($1::uuid[])",
+                event_ids,
+                error,
+            )
 
     async def _mark_failed(self, connection: asyncpg.Connection, event_id: object, error: str) -> None:
         log.warning("outbox event not published; will retry", event_id=str(event_id), schema=self._schema, error=error)

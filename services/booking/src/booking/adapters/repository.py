@@ -18,7 +18,7 @@ APPOINTMENT_COLUMNS = (
 )
 APPOINTMENT_CONTEXT = """
 SELECT p.timezone, p.display_name AS provider_name, p.user_id AS provider_user_id, s.name AS service_name,
-       s.price_cents, c.name AS clinic_name, c.address AS clinic_address
+       s.price_cents, s.currency, c.name AS clinic_name, c.address AS clinic_address
 FROM providers p JOIN clinics c ON c.id = p.clinic_id, services s
 WHERE p.id = $1 AND s.id = $2
 """
@@ -71,6 +71,18 @@ async def record_transition(
         "INSERT INTO appointment_transitions (appointment_id, from_status, to_status, actor_id, actor_role, reason) "
         "VALUES ($1, $2, $3, $4, $5, $6)",
         appointment_id, from_status, to_status, actor_id, actor_role, reason,
+    )
+
+
+async def record_first_transitions(
+    connection: asyncpg.Connection, appointment_id: uuid.UUID, steps: list[tuple[str | None, str]],
+    actor_id: uuid.UUID | None, actor_role: str | None, reason: str | None,
+) -> None:
+    """The audit rows of a new appointment that passes through several statuses at once (one statement)."""
+    await connection.executemany(
+        "INSERT INTO appointment_transitions (appointment_id, from_status, to_status, actor_id, actor_role, reason) "
+        "VALUES ($1, $2, $3, $4, $5, $6)",
+        [(appointment_id, before, after, actor_id, actor_role, reason) for before, after in steps],
     )
 
 

@@ -21,11 +21,11 @@ import asyncpg
 from booking import metrics
 from booking.adapters import repository as repo
 from booking.adapters.slot_lock import HeldLock, SlotLock
+from booking.domain.appointment import state_of
 from booking.domain.errors import HoldQuota, SlotUnavailable
 from booking.domain.slot import Slot, validate_bookable
-from booking.service_layer import seats, transitions
+from booking.service_layer import seats
 from smartslot_common.contracts.events import APPOINTMENT_CONFIRMED, APPOINTMENT_LOCKED
-from smartslot_common.http.identity import Caller
 from smartslot_common.logging import get_logger
 from smartslot_common.messaging import add_to_outbox
 from smartslot_common.unit_of_work import in_transaction
@@ -129,13 +129,12 @@ async def _claim(
     slot = await claim_seat(connection, command.slot_id, "booked" if command.instant else "held", now, command.public)
     ttl_seconds = command.ttl_seconds or policy.ttl_seconds
     keeps_lock = held is not None and not command.instant and slot.capacity == 1
+    context = await repo.appointment_context(connection, slot.provider_id, slot.service_id)
     appointment = await _insert(
-        connection, command, slot, now + timedelta(seconds=ttl_seconds), held.token if keeps_lock else None
+        connection, command, slot, context, now + timedelta(seconds=ttl_seconds), held.token if keeps_lock else None
     )
-    if command.instant:
-        appointment = await _confirm(connection, appointment, Caller(command.client_id, "client"))
     event_type = APPOINTMENT_CONFIRMED if command.instant else APPOINTMENT_LOCKED
-    await add_to_outbox(connection, await seats.appointment_event(connection, event_type, appointment))
+    await add_to_outbox(connection, seats.appointment_event_from(event_type, appointment, context))
     if on_commit is not None:
         await on_commit(connection, appointment)
     return _Claimed(appointment, keeps_lock, ttl_seconds * 1000, started)
@@ -204,22 +203,30 @@ async def expire_overdue_holds(connection: asyncpg.Connection, slot_id: uuid.UUI
 
 
 async def _insert(
-    connection: asyncpg.Connection, command: PlaceHold, slot: Slot, deadline: datetime, lock_token: str | None
+    connection: asyncpg.Connection, command: PlaceHold, slot: Slot, context: dict, deadline: datetime,
+    lock_token: str | None,
 ) -> asyncpg.Record:
-    """The appointment, `locked`, with its first audit row."""
+    """The appointment with its first audit rows: `locked`, or for an instant booking `locked` then `confirmed` in
+    the same statements (the State pattern still decides that a hold may be confirmed)."""
+    steps: list[tuple[str | None, str]] = [(None, "locked")]
+    if command.instant:
+        steps.append(("locked", state_of("locked").next_for("confirm")))
     try:
         appointment = await repo.insert_appointment(connection, {
             "id": uuid.uuid4(), "slot_id": slot.id, "provider_id": slot.provider_id, "service_id": slot.service_id,
-            "client_id": command.client_id, "status": "locked", "starts_at": slot.starts_at, "ends_at": slot.ends_at,
-            "hold_expires_at": deadline, "origin": command.origin, "assignment": command.assignment,
+            "client_id": command.client_id, "status": steps[-1][1], "starts_at": slot.starts_at,
+            "ends_at": slot.ends_at, "hold_expires_at": None if command.instant else deadline,
+            "origin": command.origin, "assignment": command.assignment,
             "assignment_reason": command.assignment_reason, "lock_token": lock_token,
             "client_email": command.client_email, "client_name": command.client_name,
-            "currency": await _currency(connection, slot.service_id),
+            "currency": context.get("currency"),
         })
     except asyncpg.UniqueViolationError:  # appointments_live_client_slot: one live seat per client and slot
         raise SlotUnavailable("You already have a seat in this slot.") from None
     actor_id, role = (command.client_id, "client") if command.public else (None, "system")
-    await repo.record_transition(connection, appointment["id"], None, "locked", actor_id, role, _why(command))
+    await repo.record_first_transitions(connection, appointment["id"], steps, actor_id, role, _why(command))
+    if command.instant:
+        metrics.TRANSITIONS.labels(to_status=steps[-1][1]).inc()
     return appointment
 
 
@@ -228,13 +235,3 @@ def _why(command: PlaceHold) -> str | None:
     if command.instant:
         return "instant booking"
     return None if command.public else f"{command.origin} offer"
-
-
-async def _confirm(connection: asyncpg.Connection, appointment: asyncpg.Record, actor: Caller) -> asyncpg.Record:
-    """Instant booking's second step: its seat was taken as `booked`, so no hold deadline remains."""
-    locked = await repo.lock_appointment(connection, appointment["id"])
-    return await transitions.transition(connection, locked, "confirm", actor, "instant booking", hold_expires_at=None)
-
-
-async def _currency(connection: asyncpg.Connection, service_id: uuid.UUID) -> str:
-    return await connection.fetchval("SELECT currency FROM services WHERE id = $1", service_id)

@@ -8,6 +8,7 @@ and every appointment event carries the same context.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -55,6 +56,11 @@ async def release_lock(lock: SlotLock | None, slot_id: uuid.UUID, token: str | N
 async def appointment_event(connection: asyncpg.Connection, kind: str, row: asyncpg.Record, **extra: Any) -> Event:
     """An appointment event with the context consumers need (zone, names, place), read in the same transaction."""
     context = await repo.appointment_context(connection, row["provider_id"], row["service_id"])
+    return appointment_event_from(kind, row, context, **extra)
+
+
+def appointment_event_from(kind: str, row: Mapping[str, Any], context: Mapping[str, Any], **extra: Any) -> Event:
+    """An appointment event from context the caller already read in its transaction."""
     return Event.create(kind, appointment_payload(row, context) | extra, PRODUCER)
 
 
