@@ -66,7 +66,9 @@ def run_service(create_app: Callable[[SettingsT], web.Application], settings_cla
     """Serve the app until SIGINT/SIGTERM; exit 2 with one line naming a dependency that is down."""
     settings = load_or_exit(settings_class)
     configure_logging(settings.service_name, settings.log_level, settings.log_json)
-    configure_tracing(settings.service_name, settings.otel_exporter_otlp_endpoint)
+    configure_tracing(
+        settings.service_name, settings.otel_exporter_otlp_endpoint, settings.otel_traces_sample_ratio
+    )
     try:
         web.run_app(
             create_app(settings),

@@ -40,6 +40,7 @@ class ServiceSettings(BaseSettings):
     log_level: str = shared("INFO", "log_level")
     log_json: bool = shared(True, "log_json")
     otel_exporter_otlp_endpoint: str | None = shared(None, "otel_exporter_otlp_endpoint")
+    otel_traces_sample_ratio: float = shared(1.0, "otel_traces_sample_ratio", ge=0.0, le=1.0)
     db_pool_min_size: int = shared(2, "db_pool_min_size", ge=1)
     db_pool_max_size: int = shared(10, "db_pool_max_size", ge=1)
 

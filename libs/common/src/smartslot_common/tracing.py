@@ -9,16 +9,27 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor, SpanExporter
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ParentBased, Sampler, TraceIdRatioBased
 
 _configured: TracerProvider | None = None
 
 
-def configure_tracing(service: str, otlp_endpoint: str | None = None) -> TracerProvider:
-    """Install the process-wide tracer provider once; export over OTLP/HTTP when an endpoint is given."""
+def configure_tracing(
+    service: str, otlp_endpoint: str | None = None, sample_ratio: float = 1.0, record: bool | None = None
+) -> TracerProvider:
+    """Install the process-wide tracer provider once; export over OTLP/HTTP when an endpoint is given.
+
+    Spans are recorded only where someone reads them (an exporter, or `record=True` for in-memory capture), for
+    `sample_ratio` of the traces that start here; a caller's sampling decision is followed. Unrecorded spans still
+    carry trace and span ids, so logs keep their `trace_id` and `traceparent` still travels with requests and events.
+    """
     global _configured
     if _configured is not None:
         return _configured
-    provider = TracerProvider(resource=Resource.create({"service.name": f"smartslot-{service}"}))
+    recording = bool(otlp_endpoint) if record is None else record
+    provider = TracerProvider(
+        resource=Resource.create({"service.name": f"smartslot-{service}"}), sampler=_sampler(recording, sample_ratio)
+    )
     if otlp_endpoint:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
@@ -30,9 +41,13 @@ def configure_tracing(service: str, otlp_endpoint: str | None = None) -> TracerP
     return provider
 
 
+def _sampler(recording: bool, sample_ratio: float) -> Sampler:
+    return ParentBased(TraceIdRatioBased(sample_ratio) if recording else ALWAYS_OFF)
+
+
 def in_memory_tracing(service: str = "test") -> InMemorySpanExporter:
     """Capture finished spans in memory (tests); safe to call more than once."""
-    provider = configure_tracing(service)
+    provider = configure_tracing(service, record=True)
     exporter = InMemorySpanExporter()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     return exporter
