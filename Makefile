@@ -14,7 +14,7 @@ SERVICES := gateway booking availability waitlist notifier
 INSTALL_STAMP := var/stamps/install
 
 # Test tiers: only the directories that exist; scripts/test-tier.sh also treats "no tests collected" as a pass.
-UNIT_TESTS := $(wildcard libs/common/tests/unit services/*/tests/unit tests/unit)
+UNIT_TESTS := $(wildcard libs/common/tests/unit services/*/tests/unit tests/unit bench/tests)
 INTEGRATION_TESTS := $(wildcard libs/common/tests/integration services/*/tests/integration tests/tracing tests/deploy)
 E2E_TESTS := $(wildcard tests/e2e)
 CHAOS_TESTS := $(wildcard tests/chaos)

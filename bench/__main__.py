@@ -123,4 +123,5 @@ def main() -> None:
     sys.exit(uvloop.run(run(profile)))
 
 
-main()
+if __name__ == "__main__":  # importable by the unit tests
+    main()

@@ -118,6 +118,7 @@ def row(summary: dict, histogram: HdrHistogram, untimed: int, clients: int, thre
         "rate": summary["tps"], "p50_ms": histogram.get_value_at_percentile(50) / 1000,
         "p90_ms": histogram.get_value_at_percentile(90) / 1000,
         "p99_ms": histogram.get_value_at_percentile(99) / 1000, "max_ms": histogram.get_max_value() / 1000,
+        "mean_ms": summary["latency_average_ms"],  # pgbench's own figure, to cross-check the log's
         "requests": summary["transactions"], "errors": summary["failed"] + untimed,
     }
 
@@ -127,7 +128,7 @@ def _log_lines(folder: Path) -> list[str]:
     return [line for path in folder.glob("booking*") for line in path.read_text().splitlines()]
 
 
-def _first_complaint(stderr: str) -> str:
+def first_complaint(stderr: str) -> str:
     """The line that says why pgbench stopped (a client aborted, say, when the pre-made slots ran out)."""
     lines = stderr.strip().splitlines() or ["no output"]
     return next((line for line in lines if ": error: client " in line), lines[-1])
@@ -153,7 +154,7 @@ async def run(database_url: str, clients: int, threads: int, seconds: float, slo
     result = row(summary, *latency_histogram(lines), clients, threads, seconds)
     result["written"] = await written(database_url)
     if process.returncode != 0 or not summary["tps"]:
-        result["error"] = f"pgbench exited with {process.returncode}: {_first_complaint(err.decode())}"
+        result["error"] = f"pgbench exited with {process.returncode}: {first_complaint(err.decode())}"
         if result["requests"] >= slots:
             result["error"] += f" (all {slots} pre-made slots were taken)"
     return result
