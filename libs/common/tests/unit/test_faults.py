@@ -1,4 +1,5 @@
-"""TcpProxy: forwards, cuts (refused + reset), restores on the same port, delays, and drops answers on demand."""
+"""TcpProxy: forwards, cuts (refused + reset), restores on the same port, delays, drops answers on demand, and holds
+a request back at a marker until released."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from smartslot_common.testing import wait_for
 from smartslot_common.testing.faults import TcpProxy
 
 
@@ -128,3 +130,49 @@ async def test_drop_responses_forwards_the_request_but_resets_before_the_answer(
     finally:
         server.close()
         await server.wait_closed()
+
+
+async def test_stall_at_holds_back_the_request_with_the_marker_until_unstalled(echo_port: int) -> None:
+    async with TcpProxy(0, "127.0.0.1", echo_port) as proxy:
+        proxy.stall_at(b"COMMIT")
+        assert await _roundtrip(proxy.port, b"SELECT 1") == b"SELECT 1"  # no marker: forwarded
+        reader, writer = await asyncio.open_connection("127.0.0.1", proxy.port)
+        writer.write(b"UPDATE; COMMIT")
+        await writer.drain()
+
+        async def stalled() -> bool:
+            return proxy.stalled
+
+        await wait_for(stalled, 5, interval=0.01, what="the proxy to hold the request back")
+        writer.write(b"; more")  # what follows on that connection waits behind it
+        await writer.drain()
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(reader.read(1024), 0.3)
+        assert await _roundtrip(proxy.port, b"COMMIT") == b"COMMIT"  # once: other connections flow on
+
+        proxy.unstall()
+        assert await asyncio.wait_for(reader.readexactly(20), 5) == b"UPDATE; COMMIT; more"
+        assert not proxy.stalled
+        assert proxy.stalls == 1
+        writer.close()
+        await writer.wait_closed()
+
+
+async def test_stall_at_sees_a_marker_split_between_two_chunks(echo_port: int) -> None:
+    async with TcpProxy(0, "127.0.0.1", echo_port) as proxy:
+        proxy.stall_at(b"MARKER")
+        reader, writer = await asyncio.open_connection("127.0.0.1", proxy.port)
+        writer.write(b"xxMAR")
+        await writer.drain()
+        assert await asyncio.wait_for(reader.readexactly(5), 5) == b"xxMAR"
+        writer.write(b"KERyy")
+        await writer.drain()
+
+        async def stalled() -> bool:
+            return proxy.stalled
+
+        await wait_for(stalled, 5, interval=0.01, what="the proxy to hold the second chunk back")
+        await proxy.restore()  # restore() releases a stall too
+        assert await asyncio.wait_for(reader.readexactly(5), 5) == b"KERyy"
+        writer.close()
+        await writer.wait_closed()

@@ -1,8 +1,10 @@
 """Fault injection for tests: an asyncio TCP proxy between a service and a server (or between a client and a service).
 
 `cut()` makes the server vanish (new connections refused, live ones reset), `restore()` brings it back, `delay()`
-adds latency to every chunk forwarded, and `drop_responses()` forwards requests but resets a connection as soon as
-the server's answer arrives (the answer is lost after the server acted on the request). The shared servers are never
+adds latency to every chunk forwarded, `drop_responses()` forwards requests but resets a connection as soon as
+the server's answer arrives (the answer is lost after the server acted on the request), and `stall_at(marker)` holds
+back the first request that contains `marker` (and whatever follows it on that connection) until `unstall()`, so a
+test can freeze a client at an exact point of its conversation with the server. The shared servers are never
 touched: only the proxy's own sockets.
 """
 
@@ -51,6 +53,10 @@ class TcpProxy:
         self._handlers: set[asyncio.Task] = set()
         self._delay = 0.0
         self._drop_responses = False
+        self._stall_marker: bytes | None = None
+        self._stalled = 0  # connections held back right now
+        self._unstalled = asyncio.Event()
+        self.stalls = 0  # connections held back so far
         self.connections = 0  # accepted so far, for tests that want to see the proxy in use
 
     @property
@@ -70,9 +76,10 @@ class TcpProxy:
         self._reset_all()
 
     async def restore(self) -> None:
-        """Forward again, without delay or dropped answers."""
+        """Forward again, without delay, dropped answers or held-back requests."""
         self._delay = 0.0
         self._drop_responses = False
+        self.unstall()
         await self.start()
 
     def delay(self, seconds: float) -> None:
@@ -82,6 +89,26 @@ class TcpProxy:
     def drop_responses(self, enabled: bool = True) -> None:
         """Forward what clients send, but reset a connection instead of relaying the server's answer on it."""
         self._drop_responses = enabled
+
+    def stall_at(self, marker: bytes) -> None:
+        """Once: the first connection whose client sends `marker` has that chunk and everything after it held back
+        (not forwarded to the server) until `unstall()`. The server never sees the request; the client waits for
+        an answer as if the network were slow. Other connections, and answers, flow on. `stalled` tells when it
+        happened."""
+        if not marker:
+            raise ValueError("an empty marker would match everything")
+        self._unstalled.clear()
+        self._stall_marker = marker
+
+    @property
+    def stalled(self) -> bool:
+        """A connection is being held back right now (`stall_at` matched, `unstall` not called yet)."""
+        return self._stalled > 0
+
+    def unstall(self) -> None:
+        """Forward what was held back, and disarm a `stall_at` that has not matched yet."""
+        self._stall_marker = None
+        self._unstalled.set()
 
     async def stop(self) -> None:
         await self._close_listener()
@@ -139,11 +166,17 @@ class TcpProxy:
     async def _pump(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, link: _Link, answer: bool
     ) -> None:
+        tail = b""  # the end of the previous chunk, so a marker split between two chunks is still seen
         try:
             while data := await reader.read(CHUNK):
                 if answer and self._drop_responses:
                     link.reset()
                     return
+                marker = self._stall_marker
+                if not answer and marker is not None:
+                    if marker in tail + data:
+                        await self._hold_back()
+                    tail = data[-(len(marker) - 1):] if len(marker) > 1 else b""
                 if self._delay:
                     await asyncio.sleep(self._delay)
                 writer.write(data)
@@ -152,3 +185,13 @@ class TcpProxy:
                 writer.write_eof()
         except (OSError, RuntimeError):
             link.reset()
+
+    async def _hold_back(self) -> None:
+        """This connection matched the stall marker: wait for `unstall()` before forwarding anything more of it."""
+        self._stall_marker = None  # once: other connections (and later requests) are not held back
+        self._stalled += 1
+        self.stalls += 1
+        try:
+            await self._unstalled.wait()
+        finally:
+            self._stalled -= 1
