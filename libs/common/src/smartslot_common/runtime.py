@@ -75,6 +75,7 @@ def run_service(create_app: Callable[[SettingsT], web.Application], settings_cla
             host=settings.host,
             port=settings.port,
             shutdown_timeout=settings.shutdown_timeout_seconds,
+            backlog=settings.listen_backlog,
             access_log=None,
             print=None,
             loop=uvloop.new_event_loop(),

@@ -32,6 +32,9 @@ class ServiceSettings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     shutdown_timeout_seconds: float = 10.0
+    # Connections the kernel queues before accept(); a burst beyond it is dropped and the client's SYN is retried a
+    # second later. The kernel caps it at net.core.somaxconn.
+    listen_backlog: int = Field(2048, ge=1)
 
     database_url: SecretStr = shared(SecretStr("postgresql://postgres@127.0.0.1:5432/smartslot"), "database_url")
     redis_url: SecretStr = shared(SecretStr("redis://127.0.0.1:6379/0"), "redis_url")
