@@ -8,6 +8,7 @@ import hmac
 import json
 import time
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import jwt
@@ -190,3 +191,35 @@ def test_a_tampered_role_claim_is_refused() -> None:
 @pytest.mark.parametrize("garbage", ["", "abc", "a.b.c", "Bearer x.y.z", "e30.e30.e30"])
 def test_garbage_is_refused_as_an_invalid_token(garbage: str) -> None:
     refused(garbage)
+
+
+def test_a_token_verified_once_is_refused_once_it_expires(monkeypatch: pytest.MonkeyPatch) -> None:
+    tokens = issuer(ttl=60)
+    token = tokens.issue(USER, "client")
+    assert tokens.verify(token)["sub"] == str(USER)  # verified, and remembered
+    later = datetime.now(UTC) + timedelta(seconds=61)
+    monkeypatch.setattr(time, "time", later.timestamp)  # the remembered claims' clock
+
+    class Later(datetime):  # PyJWT's clock
+        @classmethod
+        def now(cls, tz: Any = None) -> datetime:
+            return later
+
+    monkeypatch.setattr("jwt.api_jwt.datetime", Later)
+    with pytest.raises(jwt.ExpiredSignatureError):
+        tokens.verify(token)
+
+
+def test_remembered_claims_cannot_be_changed_by_a_caller() -> None:
+    tokens = issuer()
+    token = tokens.issue(USER, "client")
+    tokens.verify(token)["role"] = "admin"
+    assert tokens.verify(token)["role"] == "client"
+
+
+def test_a_token_refused_once_is_refused_again() -> None:
+    tokens = issuer()
+    forged = signed(claims(), key="another-secret-that-is-long-enough-for-hs256-0123456789")
+    for _ in range(2):
+        with pytest.raises(jwt.InvalidSignatureError):
+            tokens.verify(forged)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import time
 import uuid
-from dataclasses import dataclass
+from collections import OrderedDict
+from dataclasses import dataclass, field
 
 import jwt
 
@@ -12,6 +13,34 @@ from gateway.settings import GatewaySettings
 
 REQUIRED_CLAIMS = ["iss", "aud", "sub", "role", "exp", "iat"]
 TOKEN_TYPE = "at+jwt"
+VERIFIED_CACHE_SIZE = 10_000
+
+
+class _VerifiedTokens:
+    """The claims of tokens already verified, until their `exp`: a caller's next request skips the signature check.
+
+    Bounded (least recently used out first); only tokens that passed every check get in, and an entry is honoured
+    only while its token is unexpired, so the answer is the one `jwt.decode` would give.
+    """
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._entries: OrderedDict[str, dict[str, object]] = OrderedDict()
+
+    def get(self, token: str) -> dict[str, object] | None:
+        claims = self._entries.get(token)
+        if claims is None:
+            return None
+        if claims["exp"] <= time.time():  # type: ignore[operator]
+            del self._entries[token]
+            return None
+        self._entries.move_to_end(token)
+        return claims
+
+    def put(self, token: str, claims: dict[str, object]) -> None:
+        self._entries[token] = claims
+        if len(self._entries) > self._size:
+            self._entries.popitem(last=False)
 
 
 @dataclass(frozen=True)
@@ -24,6 +53,9 @@ class TokenIssuer:
     issuer: str
     audience: str
     ttl_seconds: int
+    _verified: _VerifiedTokens = field(
+        default_factory=lambda: _VerifiedTokens(VERIFIED_CACHE_SIZE), repr=False, compare=False
+    )
 
     def issue(self, user_id: uuid.UUID, role: str, email: str | None = None, name: str | None = None) -> str:
         """A signed access token naming the user, their role and (for the services' messages) email and name."""
@@ -37,12 +69,16 @@ class TokenIssuer:
 
     def verify(self, token: str) -> dict[str, object]:
         """The claims of a valid token; `jwt.InvalidTokenError` otherwise."""
+        if (known := self._verified.get(token)) is not None:
+            return dict(known)
         if jwt.get_unverified_header(token).get("typ") != TOKEN_TYPE:
             raise jwt.InvalidTokenError("wrong token type")
-        return jwt.decode(
+        claims = jwt.decode(
             token, self.verifying_key, algorithms=[self.algorithm], audience=self.audience, issuer=self.issuer,
             options={"require": REQUIRED_CLAIMS},
         )
+        self._verified.put(token, dict(claims))
+        return claims
 
 
 def token_issuer(settings: GatewaySettings) -> TokenIssuer:
