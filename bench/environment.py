@@ -17,7 +17,10 @@ from smartslot_common.testing.processes import ServiceStack, mail_sink, running_
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BENCH_SETTINGS = {
     "SMARTSLOT_LOG_LEVEL": "WARNING",  # one log line per request would measure the logger, not the booking
-    "SMARTSLOT_DB_POOL_MAX_SIZE": "20",
+    # Per service: five of them (and the bench's own connections) must fit well under PostgreSQL's max_connections
+    # (100 by default), which concurrent test runs on the same server share; at 20 each a run failed with "too many
+    # clients already". Ten is every service's default and plenty for two cores.
+    "SMARTSLOT_DB_POOL_MAX_SIZE": "10",
 }
 
 
