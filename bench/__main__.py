@@ -17,16 +17,18 @@ import time
 import uvloop
 
 from bench import baselines, plot, report
-from bench.environment import bench_environment
+from bench.environment import BenchEnvironment, bench_environment
 from bench.ratios import ratios
+from bench.report import progress
 from bench.scenarios import availability, booking, notifications, waitlist
+from bench.scenarios.booking import ScenarioResult
 from bench.sweep import rates_with, sweep
 
-SHORT = {"rate": 200.0, "seconds": 8.0, "storm_clients": 1000, "email_rate": 50.0, "waitlist_rate": 20.0,
-         "baseline_seconds": 5.0, "wrk_connections": 50, "pgbench_clients": 8,
+SHORT = {"rate": 200.0, "seconds": 6.0, "storm_clients": 1000, "email_rate": 50.0, "waitlist_rate": 20.0,
+         "baseline_seconds": 5.0, "wrk_connections": 50, "pgbench_clients": 8, "past_knee": 0,
          "availability_sweep": [50.0, 100.0, 400.0], "booking_sweep": [50.0, 100.0, 300.0]}
 FULL = {"rate": 400.0, "seconds": 30.0, "storm_clients": 5000, "email_rate": 200.0, "waitlist_rate": 50.0,
-        "baseline_seconds": 15.0, "wrk_connections": 100, "pgbench_clients": 16,
+        "baseline_seconds": 15.0, "wrk_connections": 100, "pgbench_clients": 16, "past_knee": 1,
         "availability_sweep": [50.0, 100.0, 200.0, 400.0, 600.0, 800.0, 1200.0, 1600.0],
         "booking_sweep": [25.0, 50.0, 100.0, 200.0, 300.0, 400.0, 600.0, 800.0]}
 PLOT = "latency_vs_load.png"
@@ -39,42 +41,51 @@ def violated(rows: list[dict], sweeps: dict[str, dict]) -> bool:
     return any(any(check.values()) for check in checks)
 
 
-async def _sweeps(env, profile: dict, measured: dict[str, booking.ScenarioResult], bases: dict) -> dict[str, dict]:
+def _capacity(bases: dict[str, dict], name: str) -> tuple[str, float] | None:
+    """A baseline's ceiling for the plot, if it was measured."""
+    base = bases.get(name, {})
+    usable = "error" not in base and base.get("rate")
+    return (f"{report.BASELINE_LABELS[name]} max", base["rate"]) if usable else None
+
+
+async def _sweeps(env: BenchEnvironment, profile: dict, measured: dict[str, ScenarioResult],
+                  bases: dict[str, dict]) -> dict[str, dict]:
     """The two load sweeps; each reuses its scenario's main run as the point at the main rate."""
-    rate, seconds = profile["rate"], profile["seconds"]
-    print("sweep: availability reads through the gateway", flush=True)
+    rate, seconds, past_knee = profile["rate"], profile["seconds"], profile["past_knee"]
+    progress("sweep: availability reads through the gateway")
     reads = await sweep(lambda r: availability.cached_reads(env, r, seconds),
-                        rates_with(profile["availability_sweep"], rate), {rate: measured["availability"]})
-    print("sweep: instant bookings", flush=True)
+                        rates_with(profile["availability_sweep"], rate), {rate: measured["availability"]}, past_knee)
+    progress("sweep: instant bookings")
     books = await sweep(lambda r: booking.instant_bookings(env, r, seconds),
-                        rates_with(profile["booking_sweep"], rate), {rate: measured["instant"]})
-
-    def capacity(name: str) -> tuple[str, float] | None:
-        base = bases.get(name, {})
-        usable = "error" not in base and base.get("rate")
-        return (f"{report.BASELINE_LABELS[name]} max", base["rate"]) if usable else None
-
+                        rates_with(profile["booking_sweep"], rate), {rate: measured["instant"]}, past_knee)
     return {
-        "availability_via_gateway": {"title": "availability reads through the gateway", "points": reads,
-                                     "capacity": capacity("wrk_gateway")},
-        "instant_bookings": {"title": "instant bookings (booking service)", "points": books,
-                             "capacity": capacity("pgbench_booking")},
+        "availability_via_gateway": reads | {"title": "availability reads through the gateway",
+                                             "capacity": _capacity(bases, "wrk_gateway")},
+        "instant_bookings": books | {"title": "instant bookings (booking service)",
+                                     "capacity": _capacity(bases, "pgbench_booking")},
     }
+
+
+async def _scenarios(env: BenchEnvironment, profile: dict) -> dict[str, ScenarioResult]:
+    rate, seconds = profile["rate"], profile["seconds"]
+    progress(f"scenario: instant bookings at {rate:g}/s")
+    measured = {"instant": await booking.instant_bookings(env, rate, seconds)}
+    progress(f"scenario: hot-slot storm of {profile['storm_clients']} clients")
+    measured["storm"] = await booking.hot_slot_storm(env, profile["storm_clients"])
+    progress(f"scenario: availability reads through the gateway at {rate:g}/s")
+    measured["availability"] = await availability.cached_reads(env, rate, seconds)
+    progress(f"scenario: confirmation to email at {profile['email_rate']:g}/s")
+    measured["emails"] = await notifications.confirmation_emails(env, profile["email_rate"], seconds)
+    progress(f"scenario: cancellation to waitlist offer at {profile['waitlist_rate']:g}/s")
+    measured["waitlist"] = await waitlist.cancellation_to_offer(env, profile["waitlist_rate"], seconds)
+    return measured
 
 
 async def run(profile: dict) -> int:
     started = time.monotonic()
     async with bench_environment(**availability.GATEWAY_SETTINGS) as env:
         bases = await baselines.measure(env, profile)
-        rate, seconds = profile["rate"], profile["seconds"]
-        print("scenarios", flush=True)
-        measured = {
-            "instant": await booking.instant_bookings(env, rate, seconds),
-            "storm": await booking.hot_slot_storm(env, profile["storm_clients"]),
-            "availability": await availability.cached_reads(env, rate, seconds),
-            "emails": await notifications.confirmation_emails(env, profile["email_rate"], seconds),
-            "waitlist": await waitlist.cancellation_to_offer(env, profile["waitlist_rate"], seconds),
-        }
+        measured = await _scenarios(env, profile)
         sweeps = await _sweeps(env, profile, measured, bases)
     rows = [result.outcome.summary() | {"facts": result.facts, "invariants": result.invariants}
             for result in measured.values()]
@@ -90,7 +101,7 @@ async def run(profile: dict) -> int:
     print(document["markdown"])
     for row in rows:
         print(f"{row['scenario']}: facts {json.dumps(row['facts'])}; invariants {json.dumps(row['invariants'])}")
-    print(f"saved in {folder} (results.json, results.md, {PLOT})")
+    print(f"saved in {folder} (results.json, results.md, {PLOT}) after {document['elapsed_seconds']:g} s")
     if violated(rows, sweeps):
         print("INVARIANT VIOLATED: see the invariants above and in results.json")
         return 1

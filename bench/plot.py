@@ -10,15 +10,10 @@ matplotlib.use("Agg")  # no display: the plot is only ever written to a file
 import matplotlib.pyplot as plt  # after use(): the backend must be chosen before pyplot is imported
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
+from bench.sweep import overloaded
+
 PERCENTILES = (("p50_ms", "p50", "o-"), ("p90_ms", "p90", "s-"), ("p99_ms", "p99", "^-"))
 PLAIN = FuncFormatter(lambda value, _: f"{value:g}")
-OVERLOADED_SHARE = 0.9  # a point that achieved less than this share of its offered rate, or failed more than 1 %
-
-
-def overloaded(point: dict) -> bool:
-    """The system did not keep up: requests were late or failed."""
-    failed = sum(point["errors"].values()) + sum(n for status, n in point["statuses"].items() if int(status) >= 500)
-    return point["achieved_rate"] < OVERLOADED_SHARE * point["offered_rate"] or failed > point["sent"] / 100
 
 
 def _panel(axes, title: str, points: list[dict], capacity: tuple[str, float] | None) -> None:

@@ -73,10 +73,13 @@ def ratios_table(rows: list[dict]) -> list[str]:
 
 
 def sweeps_table(sweeps: dict[str, dict]) -> list[str]:
-    return _table(["sweep", "offered/s", "achieved/s", "p50 ms", "p90 ms", "p99 ms", "statuses"], [
-        [name, _rate(point["offered_rate"]), _rate(point["achieved_rate"]), _ms(point["p50_ms"]),
-         _ms(point["p90_ms"]), _ms(point["p99_ms"]), str(point["statuses"])]
-        for name, sweep in sweeps.items() for point in sweep["points"]])
+    rows = []
+    for name, sweep in sweeps.items():
+        rows += [[name, _rate(point["offered_rate"]), _rate(point["achieved_rate"]), _ms(point["p50_ms"]),
+                  _ms(point["p90_ms"]), _ms(point["p99_ms"]), str(point["statuses"])] for point in sweep["points"]]
+        rows += [[name, _rate(rate), "skipped", MISSING, MISSING, MISSING, "beyond the knee"]
+                 for rate in sweep.get("skipped", ())]
+    return _table(["sweep", "offered/s", "achieved/s", "p50 ms", "p90 ms", "p99 ms", "statuses"], rows)
 
 
 def markdown(rows: list[dict], baselines: dict[str, dict], sweeps: dict[str, dict]) -> str:
@@ -90,6 +93,11 @@ def markdown(rows: list[dict], baselines: dict[str, dict], sweeps: dict[str, dic
     if sweeps:
         sections.append(("Load sweeps (the plot)", sweeps_table(sweeps)))
     return "\n\n".join(f"### {title}\n\n" + "\n".join(table) for title, table in sections)
+
+
+def progress(message: str) -> None:
+    """One line of progress, with the wall-clock time, flushed at once."""
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
 
 
 def new_folder() -> Path:

@@ -1,14 +1,21 @@
-"""Load sweeps: one scenario at several offered rates, each point checked like any run, for the latency-against-load
-plot. A point already measured at its rate (the scenario's main run) is reused, not run twice."""
+"""Load sweeps: one scenario at several offered rates, lowest first, each point checked like any run, for the
+latency-against-load plot.
+
+A point already measured at its rate (the scenario's main run) is reused, not run twice. Once a point did not keep
+up, the higher rates not yet measured are skipped (after `past_knee` more overloaded points): an open-loop run
+beyond the knee only adds a backlog that takes minutes to drain, and the plot already shows where the knee is.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable
 
+from bench.report import progress
 from bench.scenarios.booking import ScenarioResult
 
 Scenario = Callable[[float], Awaitable[ScenarioResult]]
 POINT_FIELDS = ("offered_rate", "achieved_rate", "sent", "p50_ms", "p90_ms", "p99_ms", "max_ms", "statuses", "errors")
+KEPT_UP_SHARE = 0.9  # a point that achieved less than this share of its offered rate, or failed more than 1 %
 
 
 def rates_with(rates: Iterable[float], main_rate: float) -> list[float]:
@@ -22,13 +29,27 @@ def point(result: ScenarioResult) -> dict:
     return {field: summary[field] for field in POINT_FIELDS} | {"invariants": result.invariants}
 
 
-async def sweep(scenario: Scenario, rates: Iterable[float], measured: dict[float, ScenarioResult]) -> list[dict]:
-    """`scenario` at each rate in turn (reusing `measured` points); one point per rate."""
-    points = []
+def overloaded(point: dict) -> bool:
+    """The system did not keep up with the point's offered rate: requests fell behind or failed (5xx, errors)."""
+    failed = sum(point["errors"].values()) + sum(n for status, n in point["statuses"].items() if int(status) >= 500)
+    return point["achieved_rate"] < KEPT_UP_SHARE * point["offered_rate"] or failed > point["sent"] / 100
+
+
+async def sweep(scenario: Scenario, rates: Iterable[float], measured: dict[float, ScenarioResult],
+                past_knee: int = 0) -> dict:
+    """`scenario` at each rate in turn (reusing `measured` points): {"points": [...], "skipped": [rates]}."""
+    points: list[dict] = []
+    skipped: list[float] = []
     for rate in rates:
         result = measured.get(rate)
+        if result is None and sum(overloaded(point) for point in points) > past_knee:
+            skipped.append(rate)
+            continue
         if result is None:
-            print(f"  sweep point: {rate:g}/s", flush=True)
+            progress(f"  sweep point: {rate:g}/s")
             result = await scenario(rate)
         points.append(point(result))
-    return points
+    if skipped:
+        progress(f"  skipped {', '.join(f'{rate:g}/s' for rate in skipped)}: beyond the knee (a lower rate did not "
+                 "keep up)")
+    return {"points": points, "skipped": skipped}

@@ -13,6 +13,7 @@ from bench.baselines import pgbench, wrk
 from bench.baselines.gateway_hop import ROUTE, gateway_in_front_of
 from bench.baselines.trivial import driver_floor, trivial_server
 from bench.environment import BenchEnvironment
+from bench.report import progress
 
 PGBENCH_THREADS = 2
 # A query like a reader's: the trivial server ignores it, the gateway forwards it whole.
@@ -29,18 +30,18 @@ async def measure(env: BenchEnvironment, profile: dict) -> dict[str, dict]:
     seconds, connections = profile["baseline_seconds"], profile["wrk_connections"]
     rows: dict[str, dict] = {}
     async with trivial_server() as url:
-        print("baseline: our driver on the trivial handler", flush=True)
+        progress("baseline: our driver on the trivial handler")
         rows["driver_trivial_aiohttp"] = await driver_floor(env.session, url, profile["rate"], profile["seconds"])
-        print("baseline: wrk on the trivial handler", flush=True)
+        progress("baseline: wrk on the trivial handler")
         rows["wrk_direct"] = await wrk.run("wrk_direct", url + "/", seconds, connections)
-        print("baseline: wrk through a gateway in front of the trivial handler", flush=True)
+        progress("baseline: wrk through a gateway in front of the trivial handler")
         async with gateway_in_front_of(env.processes, url, env.processes.log_dir) as gateway:
             rows["wrk_gateway"] = await wrk.run("wrk_gateway", gateway + ROUTE + QUERY, seconds, connections,
                                                 headers={"Authorization": f"Bearer {env.admin_token}"})
-    print("baseline: pgbench with the booking transaction", flush=True)
+    progress("baseline: pgbench with the booking transaction")
     rows["pgbench_booking"] = await pgbench.run(env.database_url, profile["pgbench_clients"], PGBENCH_THREADS, seconds,
                                                 pgbench_slots(seconds))
     for name, row in rows.items():
         if "error" in row:
-            print(f"baseline {name}: {row['error']}")
+            progress(f"baseline {name}: {row['error']}")
     return rows

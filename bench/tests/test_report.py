@@ -27,7 +27,7 @@ ROWS = [_row("instant_bookings", 200.0, 196.0, 50.0), _row("hot_slot_storm", flo
 SWEEPS = {"instant_bookings": {"title": "instant bookings", "points": [
     {"offered_rate": 50.0, "achieved_rate": 50.0, "p50_ms": 5.0, "p90_ms": 8.0, "p99_ms": 12.0,
      "statuses": {201: 400}},
-]}}
+], "skipped": [400.0]}}
 
 
 def _section(markdown: str, title_start: str) -> list[str]:
@@ -69,6 +69,12 @@ def test_a_storm_is_offered_as_a_burst_and_a_failed_baseline_shows_why() -> None
     assert "| hot_slot_storm | burst | 300 |" in markdown
     failed = "| wrk_gateway | wrk | 1 thread, 50 connections, 5 s | — | — | — | — | **wrk is not installed** |"
     assert failed in markdown
+
+
+def test_a_skipped_sweep_rate_is_listed_as_such() -> None:
+    lines = _section(report.markdown(ROWS, BASELINES, SWEEPS), "Load sweeps")
+
+    assert lines[-1] == "| instant_bookings | 400 | skipped | — | — | — | beyond the knee |"
 
 
 def test_no_sweep_no_sweep_table() -> None:
