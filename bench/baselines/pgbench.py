@@ -63,7 +63,7 @@ async def prepare(database_url: str, slots: int) -> None:
                 await connection.execute(statement, *([PROVIDERS] if "$1" in statement else []))
             await connection.execute(MAKE_SLOTS, slots, PROVIDERS)
             await connection.execute("CREATE SEQUENCE pgbench_slot_pick")
-        await connection.execute("ANALYZE")
+        await connection.execute("ANALYZE slots, services, providers, clinics")
     finally:
         await connection.close()
 
@@ -153,6 +153,8 @@ async def run(database_url: str, clients: int, threads: int, seconds: float, slo
     summary = parse_summary(out.decode())
     result = row(summary, *latency_histogram(lines), clients, threads, seconds)
     result["written"] = await written(database_url)
+    if result["written"]["appointments"] != result["requests"]:  # every committed transaction books one seat
+        result["error"] = f"{result['requests']} transactions but {result['written']['appointments']} appointments"
     if process.returncode != 0 or not summary["tps"]:
         result["error"] = f"pgbench exited with {process.returncode}: {first_complaint(err.decode())}"
         if result["requests"] >= slots:
