@@ -6,7 +6,13 @@ from __future__ import annotations
 import asyncio
 import email
 import email.policy
+import os
+import random
 import secrets
+import signal
+import socket
+import subprocess
+import sys
 import time
 import uuid
 from collections import Counter
@@ -21,9 +27,10 @@ import aiohttp
 import asyncpg
 
 from smartslot_common.api_client import Answer, ApiClient
+from smartslot_common.http.identity import Caller, identity_headers
 from smartslot_common.testing import isolated_stack, wait_for
 from smartslot_common.testing.faults import TcpProxy
-from smartslot_common.testing.processes import ServiceStack, mail_sink, stack_settings
+from smartslot_common.testing.processes import ServiceProcess, ServiceStack, mail_sink, stack_settings
 
 try:  # booking's own invariant checker (I1, I3, I4), when this checkout has it
     from booking.invariants import check as booking_invariants
@@ -33,6 +40,16 @@ except ImportError:  # pragma: no cover - older checkouts: the I1 queries below 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 MAIL_SINK = REPO_ROOT / "scripts" / "mailsink.py"
 UNLIMITED = {f"SMARTSLOT_GATEWAY_RATE_LIMIT_{rule}": "1000000/minute" for rule in ("USER", "IP", "AUTH", "BOOKING")}
+# Every chaos stack shares one PostgreSQL (max_connections=100) with whatever else runs on the machine: other test
+# runs, benchmarks, profilers, each a stack of five services. With the default pools (2..10 per process) a stack may
+# grow to 50 connections, and a pool that opens a connection mid-test while PostgreSQL is full fails the request in
+# hand ("too many clients already"): a 500 from booking, an email re-sent because the notifier could not record it.
+# So each process opens a few connections at start-up and never more: every connection a test needs is in hand
+# before the fault, and a stack takes at most about 20 of the 100.
+POOL = {"SMARTSLOT_DB_POOL_MIN_SIZE": "4", "SMARTSLOT_DB_POOL_MAX_SIZE": "4"}
+# The gateway's 5 s upstream deadline is for production; on a shared two-core machine a storm can queue a request
+# that long with no fault at all, and the 504 would read as a 5xx outside the fault window.
+PATIENT_GATEWAY = {"SMARTSLOT_GATEWAY_UPSTREAM_TIMEOUT_SECONDS": "30"}
 # Which shared server a proxy can stand in front of, by the setting that names it.
 SERVER_SETTINGS = {"redis": "SMARTSLOT_REDIS_URL", "amqp": "SMARTSLOT_AMQP_URL", "postgres": "SMARTSLOT_DATABASE_URL"}
 
@@ -45,6 +62,62 @@ def _via(url: str, port: int) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
+# Ports for the services, below the kernel's ephemeral range (32768-60999 by default): `free_port()` and every
+# `bind(0)` on the machine draw from that range, and a service binds its port only seconds after the port was chosen
+# (imports, pools, broker first), long enough for another test's proxy or service to take it meanwhile. It happened:
+# the notifier died with EADDRINUSE while another stack's service answered its /readyz. Below 20000 sit the servers
+# (5432, 5672, 6379, 8080, 9090, ...); 25672 is RabbitMQ's distribution port.
+SERVICE_PORTS = range(20000, 32000)
+
+
+def service_port() -> int:
+    """A loopback port nobody listens on right now, outside the ephemeral range."""
+    while True:
+        port = random.choice(SERVICE_PORTS)
+        if port == 25672:
+            continue
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        return port
+
+
+def _listening_inodes(port: int) -> set[str]:
+    """The socket inodes listening on `port` (any address), from /proc/net/tcp{,6}."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            rows = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            fields = row.split()
+            if fields[3] == "0A" and int(fields[1].rpartition(":")[2], 16) == port:  # 0A: LISTEN
+                inodes.add(fields[9])
+    return inodes
+
+
+def listens_on(pid: int, port: int) -> bool:
+    """Whether process `pid` itself holds a socket listening on `port` (Linux; elsewhere assumed true)."""
+    if not Path("/proc/net/tcp").exists():
+        return True
+    inodes = _listening_inodes(port)
+    try:
+        descriptors = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return False
+    for descriptor in descriptors:
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{descriptor}")
+        except OSError:
+            continue
+        if target.startswith("socket:[") and target[len("socket:["):-1] in inodes:
+            return True
+    return False
+
+
 def _target(url: str) -> tuple[str, int]:
     parts = urlsplit(url)
     default = {"redis": 6379, "amqp": 5672, "postgresql": 5432}.get(parts.scheme, 0)
@@ -53,12 +126,66 @@ def _target(url: str) -> tuple[str, int]:
 
 @dataclass
 class ChaosServices(ServiceStack):
-    """The five services, where some see a server through a proxy: `overrides[service]` replaces settings."""
+    """The five services, where some see a server through a proxy: `overrides[service]` replaces settings.
+
+    `replicas` adds instances of a service the gateway does not route to (`{"booking-2": "booking"}`): same
+    settings, servers and database, a port of their own; tests call them directly."""
 
     overrides: dict[str, dict[str, str]] = field(default_factory=dict)
+    replicas: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        for name in [*self.services, *self.replicas]:
+            self.services[name] = ServiceProcess(name, service_port(), self.log_dir / f"{name}.log")
 
     def env_for(self, name: str) -> dict[str, str]:
-        return super().env_for(name) | self.overrides.get(name, {})
+        service = self.replicas.get(name, name)
+        env = super().env_for(service)
+        env[f"SMARTSLOT_{service.upper()}_PORT"] = str(self.services[name].port)
+        return env | self.overrides.get(name, {})
+
+    def start(self, name: str) -> None:
+        service = self.services[name]
+        with service.log_path.open("ab") as log:
+            service.process = subprocess.Popen([sys.executable, "-m", self.replicas.get(name, name)],
+                                               env=self.env_for(name), stdout=log, stderr=subprocess.STDOUT)
+
+    async def wait_ready(self, name: str, timeout: float = 30.0) -> None:
+        """Ready, and the one answering is this process: not another program that took the port first."""
+        await super().wait_ready(name, timeout)
+        service = self.services[name]
+
+        async def own_port() -> bool:
+            assert service.process is not None
+            if service.process.poll() is not None:
+                raise AssertionError(f"{name} exited with {service.process.returncode}:\n{service.log_tail()}")
+            return listens_on(service.process.pid, service.port)
+
+        await wait_for(own_port, timeout, interval=0.1, what=f"{name} to listen on its own port {service.port}")
+
+    async def start_all(self) -> None:
+        await super().start_all()
+        for name in self.replicas:
+            self.start(name)
+        for name in self.replicas:
+            await self.wait_ready(name)
+
+    def pause(self, name: str) -> None:
+        """SIGSTOP: the process is frozen mid-whatever (a long GC pause, a VM stall); its sockets stay open."""
+        self.signal(name, signal.SIGSTOP)
+
+    def resume(self, name: str) -> None:
+        self.signal(name, signal.SIGCONT)
+
+    def stop(self, name: str, grace: float = 10.0) -> None:
+        self.resume(name)  # a paused process would not act on SIGTERM before its grace ran out
+        super().stop(name, grace)
+
+    def stop_all(self) -> None:
+        for name in self.replicas:
+            self.stop(name)
+        super().stop_all()
 
 
 @dataclass
@@ -113,6 +240,11 @@ class Chaos:
     mail_dir: Path
     admin: str
     db: asyncpg.Connection
+    session: aiohttp.ClientSession
+
+    def direct(self, name: str) -> ApiClient:
+        """A client of one service instance itself, bypassing the gateway (send `Client.identity` as headers)."""
+        return ApiClient(self.session, self.services.services[name].url)
 
     async def restart(self, name: str) -> None:
         """Start a killed service again; wait until it is ready and the gateway routes to it again (its circuit
@@ -129,11 +261,13 @@ class Chaos:
 
 @asynccontextmanager
 async def chaos_stack(proxied: dict[str, tuple[str, ...]] | None = None, gateway_proxy: bool = False,
-                      smtp_proxy: bool = False, **settings: str) -> AsyncIterator[Chaos]:
+                      smtp_proxy: bool = False, replicas: dict[str, str] | None = None,
+                      **settings: str) -> AsyncIterator[Chaos]:
     """An isolated stack; `proxied` maps a server (`redis`, `amqp`, `postgres`) to the services that reach it
     through a proxy (one proxy per server, shared by those services); `gateway_proxy` puts one in front of the
     gateway too, as `proxies["gateway"]`, for clients to call through; `smtp_proxy` one between the notifier and
-    the mail sink, as `proxies["smtp"]`."""
+    the mail sink, as `proxies["smtp"]`; `replicas` extra instances (`{"booking-2": "booking"}`, see
+    `ChaosServices`). `settings` override the stack's environment (`POOL` and `PATIENT_GATEWAY` included)."""
     async with AsyncExitStack() as stack:
         isolated = await stack.enter_async_context(isolated_stack())
         logs = REPO_ROOT / "var" / "test-logs" / f"chaos-{isolated.run_id}"
@@ -143,9 +277,8 @@ async def chaos_stack(proxied: dict[str, tuple[str, ...]] | None = None, gateway
             proxies["smtp"] = await stack.enter_async_context(TcpProxy(0, "127.0.0.1", smtp_port))
             smtp_port = proxies["smtp"].port
         admin_email, admin_password = f"admin-{isolated.run_id}@example.com", secrets.token_urlsafe(16)
-        env = stack_settings(isolated.env, admin_email, admin_password, **UNLIMITED,
-                             SMARTSLOT_NOTIFIER_SMTP_HOST="127.0.0.1", SMARTSLOT_NOTIFIER_SMTP_PORT=str(smtp_port),
-                             **settings)
+        env = stack_settings(isolated.env, admin_email, admin_password, **(UNLIMITED | POOL | PATIENT_GATEWAY | {
+            "SMARTSLOT_NOTIFIER_SMTP_HOST": "127.0.0.1", "SMARTSLOT_NOTIFIER_SMTP_PORT": str(smtp_port)} | settings))
         overrides: dict[str, dict[str, str]] = {}
         for server, names in (proxied or {}).items():
             setting = SERVER_SETTINGS[server]
@@ -154,8 +287,10 @@ async def chaos_stack(proxied: dict[str, tuple[str, ...]] | None = None, gateway
             proxies[server] = proxy
             for name in names:
                 overrides.setdefault(name, {})[setting] = _via(env[setting], proxy.port)
-        services = ChaosServices(env, logs, overrides=overrides)
+        services = ChaosServices(env, logs, overrides=overrides, replicas=replicas or {})
         stack.callback(services.stop_all)
+        # Runs before stop_all: a request a proxy still holds back would keep its service from stopping cleanly.
+        stack.callback(lambda: [proxy.unstall() for proxy in proxies.values()])
         await services.start_all()
         gateway_url = services.services["gateway"].url
         if gateway_proxy:
@@ -167,7 +302,7 @@ async def chaos_stack(proxied: dict[str, tuple[str, ...]] | None = None, gateway
         db = await asyncpg.connect(isolated.database_url)
         stack.push_async_callback(db.close)
         yield Chaos(services, proxies, api, isolated.database_url, mail_dir,
-                    await api.token(admin_email, admin_password), db)
+                    await api.token(admin_email, admin_password), db, session)
 
 
 # --- A small world through the public API ------------------------------------------------------------------
@@ -179,15 +314,36 @@ async def _created(api: ApiClient, path: str, token: str | None, body: dict) -> 
     return answer.body
 
 
-async def clients(api: ApiClient, count: int) -> list[str]:
-    """`count` new clients, signed in: their tokens."""
+@dataclass(frozen=True)
+class Client:
+    """A registered, signed-in client: a token for the gateway, and the identity headers the gateway would forward
+    for them, for tests that call one service instance directly."""
 
-    async def one() -> str:
+    token: str
+    id: uuid.UUID
+    email: str
+    name: str
+
+    @property
+    def identity(self) -> dict[str, str]:
+        return identity_headers(Caller(self.id, "client", self.email, self.name))
+
+
+async def client_accounts(api: ApiClient, count: int) -> list[Client]:
+    """`count` new clients, signed in."""
+
+    async def one() -> Client:
         email_address, password = f"client-{secrets.token_hex(6)}@example.com", secrets.token_urlsafe(12)
-        await _created(api, "/v1/auth/register", None, {"email": email_address, "password": password, "name": "Ada"})
-        return await api.token(email_address, password)
+        user = await _created(api, "/v1/auth/register", None,
+                              {"email": email_address, "password": password, "name": "Ada"})
+        return Client(await api.token(email_address, password), uuid.UUID(str(user["id"])), email_address, "Ada")
 
     return list(await asyncio.gather(*(one() for _ in range(count))))
+
+
+async def clients(api: ApiClient, count: int) -> list[str]:
+    """`count` new clients, signed in: their tokens."""
+    return [client.token for client in await client_accounts(api, count)]
 
 
 async def slots(api: ApiClient, admin: str, count: int) -> list[str]:
@@ -275,16 +431,27 @@ async def assert_each_confirmation_published_and_emailed_once(chaos: Chaos, conf
     rows = await chaos.db.fetch(
         "SELECT (envelope->'payload'->>'appointment_id')::uuid AS id, count(*) AS events, "
         "count(published_at) AS published FROM booking.outbox WHERE event_type = 'appointment.confirmed' GROUP BY 1")
-    assert {row["id"]: (row["events"], row["published"]) for row in rows} == dict.fromkeys(ids, (1, 1))
+    events = {row["id"]: (row["events"], row["published"]) for row in rows}
+    assert events == dict.fromkeys(ids, (1, 1)), events
 
     async def mailed() -> bool:
         return sum(emails_by_appointment(chaos.mail_dir).values()) >= len(ids)
 
     await wait_for(mailed, timeout, interval=0.2, what="every confirmation to be emailed")
-    deliveries = await chaos.db.fetch(
-        "SELECT appointment_id, count(*) AS n, count(*) FILTER (WHERE status = 'sent') AS sent "
-        "FROM notifier.deliveries WHERE channel = 'email' GROUP BY 1")
-    assert {row["appointment_id"]: (row["n"], row["sent"]) for row in deliveries} == dict.fromkeys(ids, (1, 1))
+
+    async def deliveries() -> dict:
+        rows = await chaos.db.fetch(
+            "SELECT appointment_id, count(*) AS n, count(*) FILTER (WHERE status = 'sent') AS sent "
+            "FROM notifier.deliveries WHERE channel = 'email' GROUP BY 1")
+        return {row["appointment_id"]: (row["n"], row["sent"]) for row in rows}
+
+    async def recorded() -> bool:
+        # The sink saves a message before it answers 250, and the notifier marks the delivery sent only after that
+        # answer: right after the last message shows up its row may still be `pending` for a moment.
+        return all(sent == n for n, sent in (await deliveries()).values())
+
+    await wait_for(recorded, timeout, interval=0.2, what="every email delivery to be recorded as sent")
+    assert await deliveries() == dict.fromkeys(ids, (1, 1)), await deliveries()
     assert emails_by_appointment(chaos.mail_dir, distinct=resent_same_message) == Counter(
         dict.fromkeys(confirmed, 1)), emails_by_appointment(chaos.mail_dir)
 
