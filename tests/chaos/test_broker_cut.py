@@ -1,7 +1,7 @@
 """(b) RabbitMQ cut for a while during bookings: booking's and notifier's AMQP go through a proxy that is cut.
 Bookings go on (201), the outbox backlog grows, then drains after the restore; every confirmation is published
-once and emailed once. The outage lasts SMARTSLOT_CHAOS_BROKER_OUTAGE_SECONDS (10 s by default; the issue's 60 s
-in the full chaos run: `SMARTSLOT_CHAOS_BROKER_OUTAGE_SECONDS=60 make chaos`)."""
+once and emailed once. The outage lasts SMARTSLOT_CHAOS_BROKER_OUTAGE_SECONDS: the issue's full minute by default,
+so `make chaos` runs it as specified; `SMARTSLOT_CHAOS_BROKER_OUTAGE_SECONDS=10 make chaos` for a quicker look."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from .harness import (
     slots,
 )
 
-OUTAGE_SECONDS = float(os.environ.get("SMARTSLOT_CHAOS_BROKER_OUTAGE_SECONDS", "10"))
+OUTAGE_SECONDS = float(os.environ.get("SMARTSLOT_CHAOS_BROKER_OUTAGE_SECONDS", "60"))
 BOOKINGS = 10
 pytestmark = [pytest.mark.chaos, pytest.mark.timeout(120 + 2 * OUTAGE_SECONDS)]
 
