@@ -16,7 +16,7 @@ import sys
 import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -30,7 +30,7 @@ from smartslot_common.api_client import Answer, ApiClient
 from smartslot_common.http.identity import Caller, identity_headers
 from smartslot_common.testing import isolated_stack, wait_for
 from smartslot_common.testing.faults import TcpProxy
-from smartslot_common.testing.processes import ServiceProcess, ServiceStack, mail_sink, stack_settings
+from smartslot_common.testing.processes import SERVICES, ServiceProcess, ServiceStack, mail_sink, stack_settings
 
 try:  # booking's own invariant checker (I1, I3, I4), when this checkout has it
     from booking.invariants import check as booking_invariants
@@ -47,6 +47,13 @@ UNLIMITED = {f"SMARTSLOT_GATEWAY_RATE_LIMIT_{rule}": "1000000/minute" for rule i
 # So each process opens a few connections at start-up and never more: every connection a test needs is in hand
 # before the fault, and a stack takes at most about 20 of the 100.
 POOL = {"SMARTSLOT_DB_POOL_MIN_SIZE": "4", "SMARTSLOT_DB_POOL_MAX_SIZE": "4"}
+# Fixed pools keep a stack from failing mid-test, but PostgreSQL may still be full when a stack starts (or restarts a
+# service): a service then exits at once, "too many clients already". That is the machine's load, not the fault under
+# test: the harness waits for room and tries again, for this long, before it gives up.
+POSTGRES_PATIENCE_SECONDS = 60.0  # within the tests' 120 s timeout
+TOO_MANY_CLIENTS = "too many clients already"
+ROOM = """SELECT current_setting('max_connections')::int - count(*) FROM pg_stat_activity
+WHERE backend_type = 'client backend'"""
 # The gateway's 5 s upstream deadline is for production; on a shared two-core machine a storm can queue a request
 # that long with no fault at all, and the 504 would read as a 5xx outside the fault window.
 PATIENT_GATEWAY = {"SMARTSLOT_GATEWAY_UPSTREAM_TIMEOUT_SECONDS": "30"}
@@ -133,6 +140,7 @@ class ChaosServices(ServiceStack):
 
     overrides: dict[str, dict[str, str]] = field(default_factory=dict)
     replicas: dict[str, str] = field(default_factory=dict)
+    postgres_room: Callable[[], Awaitable[int]] | None = None  # connections PostgreSQL can still accept
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -165,11 +173,35 @@ class ChaosServices(ServiceStack):
         await wait_for(own_port, timeout, interval=0.1, what=f"{name} to listen on its own port {service.port}")
 
     async def start_all(self) -> None:
-        await super().start_all()
-        for name in self.replicas:
+        names = [*SERVICES, *self.replicas]
+        for name in names:
             self.start(name)
-        for name in self.replicas:
-            await self.wait_ready(name)
+        for name in names:
+            await self.ready(name)
+
+    async def ready(self, name: str, timeout: float = 30.0) -> None:
+        """`wait_ready`; a service that could not open its pool because PostgreSQL was full is started again once
+        there is room, for up to POSTGRES_PATIENCE_SECONDS (any other failure fails at once)."""
+        deadline = time.monotonic() + POSTGRES_PATIENCE_SECONDS
+        while True:
+            try:
+                await self.wait_ready(name, timeout)
+                return
+            except AssertionError as error:
+                if TOO_MANY_CLIENTS not in str(error) or self.postgres_room is None or time.monotonic() >= deadline:
+                    raise
+            await self._wait_for_room(name, deadline)
+            self.start(name)
+
+    async def _wait_for_room(self, name: str, deadline: float) -> None:
+        assert self.postgres_room is not None
+        room, needed = self.postgres_room, int(self.env_for(name).get("SMARTSLOT_DB_POOL_MIN_SIZE", "2")) + 2
+
+        async def room_for_it() -> bool:
+            return await room() >= needed
+
+        await wait_for(room_for_it, max(1.0, deadline - time.monotonic()), interval=0.5,
+                       what=f"PostgreSQL to have room for {name}'s {needed} connections")
 
     def pause(self, name: str) -> None:
         """SIGSTOP: the process is frozen mid-whatever (a long GC pause, a VM stall); its sockets stay open."""
@@ -250,13 +282,25 @@ class Chaos:
         """Start a killed service again; wait until it is ready and the gateway routes to it again (its circuit
         breaker may have opened while the service was gone)."""
         self.services.start(name)
-        await self.services.wait_ready(name, timeout=60)
+        await self.services.ready(name, timeout=60)
 
         async def routed() -> bool:
             return (await self.api.call("GET", "/v1/services", self.admin)).status == 200
 
         if name == "booking":
             await wait_for(routed, 30, interval=0.2, what="the gateway to route to booking again")
+
+
+async def _patiently(attempt: Callable[[], Awaitable], what: str):
+    """`attempt()`, again while PostgreSQL refuses connections for being full, for up to POSTGRES_PATIENCE_SECONDS."""
+    deadline = time.monotonic() + POSTGRES_PATIENCE_SECONDS
+    while True:
+        try:
+            return await attempt()
+        except asyncpg.TooManyConnectionsError:
+            if time.monotonic() >= deadline:
+                raise AssertionError(f"PostgreSQL stayed full for {POSTGRES_PATIENCE_SECONDS}s: {what}") from None
+        await asyncio.sleep(1.0)  # a retry's pause, not a synchronisation: nothing to wait on but others' load
 
 
 @asynccontextmanager
@@ -269,7 +313,7 @@ async def chaos_stack(proxied: dict[str, tuple[str, ...]] | None = None, gateway
     the mail sink, as `proxies["smtp"]`; `replicas` extra instances (`{"booking-2": "booking"}`, see
     `ChaosServices`). `settings` override the stack's environment (`POOL` and `PATIENT_GATEWAY` included)."""
     async with AsyncExitStack() as stack:
-        isolated = await stack.enter_async_context(isolated_stack())
+        isolated = await _patiently(lambda: stack.enter_async_context(isolated_stack()), "creating the run's database")
         logs = REPO_ROOT / "var" / "test-logs" / f"chaos-{isolated.run_id}"
         smtp_port, mail_dir = await stack.enter_async_context(mail_sink(MAIL_SINK, logs / "mail"))
         proxies: dict[str, TcpProxy] = {}
@@ -287,7 +331,14 @@ async def chaos_stack(proxied: dict[str, tuple[str, ...]] | None = None, gateway
             proxies[server] = proxy
             for name in names:
                 overrides.setdefault(name, {})[setting] = _via(env[setting], proxy.port)
-        services = ChaosServices(env, logs, overrides=overrides, replicas=replicas or {})
+        # The test's own connection, opened first: it is also how the harness sees whether PostgreSQL has room.
+        db = await _patiently(lambda: asyncpg.connect(isolated.database_url), "the test's own connection")
+        stack.push_async_callback(db.close)
+
+        async def postgres_room() -> int:
+            return await db.fetchval(ROOM)
+
+        services = ChaosServices(env, logs, overrides=overrides, replicas=replicas or {}, postgres_room=postgres_room)
         stack.callback(services.stop_all)
         # Runs before stop_all: a request a proxy still holds back would keep its service from stopping cleanly.
         stack.callback(lambda: [proxy.unstall() for proxy in proxies.values()])
@@ -299,8 +350,6 @@ async def chaos_stack(proxied: dict[str, tuple[str, ...]] | None = None, gateway
         session = await stack.enter_async_context(aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=200), timeout=aiohttp.ClientTimeout(total=30)))
         api = ApiClient(session, gateway_url)
-        db = await asyncpg.connect(isolated.database_url)
-        stack.push_async_callback(db.close)
         yield Chaos(services, proxies, api, isolated.database_url, mail_dir,
                     await api.token(admin_email, admin_password), db, session)
 
