@@ -21,6 +21,8 @@ BENCH_SETTINGS = {
     # (100 by default), which concurrent test runs on the same server share; at 20 each a run failed with "too many
     # clients already". Ten is every service's default and plenty for two cores.
     "SMARTSLOT_DB_POOL_MAX_SIZE": "10",
+    # The admin token is issued once per run, and `make bench-full` outlasts the default 15 minutes.
+    "SMARTSLOT_ACCESS_TOKEN_TTL_SECONDS": "86400",
 }
 
 
