@@ -214,6 +214,10 @@ async def test_committed_event_is_applied_exactly_once_and_rolled_back_one_never
             _equals(lambda: world.queue_depth(queue_name(world.namespace, CONSUMER)), 0), WAIT, what="the queue drained"
         )
 
+        # The relay marks the batch after the broker's confirms; the consumer may have applied it before that.
+        await wait_for(lambda: world.pool.fetchval(
+            "SELECT published_at IS NOT NULL FROM outbox WHERE id = $1", committed.id), WAIT, what="the row marked")
+
     assert await world.count("SELECT count(*) FROM effects") == 1
     assert await world.count("SELECT count(*) FROM inbox WHERE consumer = $1", CONSUMER) == 1
     assert await world.count("SELECT count(*) FROM outbox") == 1
@@ -341,6 +345,26 @@ async def test_unroutable_event_is_marked_and_does_not_hold_up_the_batch(world: 
     assert await world.queue_depth(queue_name(world.namespace, CONSUMER)) == 1
 
 
+async def test_a_batch_is_settled_row_by_row_by_its_confirms(world: World) -> None:
+    first, refused, last = world.event(n=1), world.event(n=2), world.event(n=3)
+    await world.commit(first, refused, last)
+    sent: list[UUID] = []
+
+    class RefusesOne:
+        async def publish(self, event: Event) -> None:
+            if event.id == refused.id:
+                raise PublishFailed("nacked on purpose")
+            sent.append(event.id)
+
+    assert await world.relay(RefusesOne(), retry_base=30.0, retry_cap=30.0).drain_once() == 2
+
+    rows = await world.pool.fetch("SELECT id, published_at, attempts, last_error, next_attempt_at > now() AS later"
+                                  " FROM outbox")
+    state = {row["id"]: (row["published_at"] is not None, row["attempts"], row["later"]) for row in rows}
+    assert state == {first.id: (True, 1, False), refused.id: (False, 1, True), last.id: (True, 1, False)}
+    assert sent == [first.id, last.id], "published in created order"
+
+
 # (f) broker outage
 
 
@@ -370,6 +394,11 @@ async def test_relay_keeps_rows_while_the_broker_is_unreachable_and_publishes_th
                     _equals(lambda: world.count("SELECT count(*) FROM effects"), 3),
                     WAIT,
                     what="the events held back during the outage applied",
+                )
+                await wait_for(  # marked after the confirms: the consumer can be quicker than that
+                    _equals(lambda: world.count("SELECT count(*) FROM outbox WHERE published_at IS NULL"), 0),
+                    WAIT,
+                    what="every row marked published",
                 )
         finally:
             await publisher.close()

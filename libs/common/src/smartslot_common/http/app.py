@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from aiohttp import web
 
 from smartslot_common.http.health import READINESS_CHECKS, ReadinessCheck, healthz, readyz
-from smartslot_common.http.middleware import problem_errors, red_metrics, request_context
+from smartslot_common.http.middleware import problem_errors, red_metrics, request_context, trace_context
 from smartslot_common.metrics import metrics_handler
 from smartslot_common.runtime_metrics import loop_lag_context
 
@@ -19,11 +19,11 @@ def create_base_app(
 ) -> web.Application:
     """An unstarted application with the shared middlewares and operator routes.
 
-    Outermost first: the request id, RED metrics, then problem+json for whatever goes wrong inside. The server
-    span wraps them all when tracing is configured (the aiohttp server instrumentation adds it).
+    Outermost first: trace ids, the request id, RED metrics, then problem+json for whatever goes wrong inside. When
+    spans are recorded, the aiohttp server instrumentation's span wraps them all and `trace_context` steps aside.
     """
     app = web.Application(
-        middlewares=[request_context, red_metrics, problem_errors], client_max_size=max_body_bytes
+        middlewares=[trace_context, request_context, red_metrics, problem_errors], client_max_size=max_body_bytes
     )
     app[READINESS_CHECKS] = list(readiness)
     app.router.add_get("/healthz", healthz)

@@ -1,4 +1,4 @@
-"""Middlewares: request id and log context, problem+json for every error, RED metrics."""
+"""Middlewares: trace ids, request id and log context, problem+json for every error, RED metrics."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 
 import structlog
 from aiohttp import web
+from opentelemetry import propagate, trace
 
 from smartslot_common import metrics
 from smartslot_common.http.problems import ProblemError, problem_response
@@ -25,6 +26,18 @@ def _route_template(request: web.Request) -> str:
 
 
 QUIET_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+_tracer = trace.get_tracer(__name__)
+
+
+@web.middleware
+async def trace_context(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Trace ids for the request's logs, problems and events: the caller's trace (W3C `traceparent`) continued, or a
+    new one. Where the aiohttp instrumentation is on (spans recorded), its server span has done this already."""
+    if trace.get_current_span().get_span_context().is_valid:
+        return await handler(request)
+    with _tracer.start_as_current_span(request.method, context=propagate.extract(request.headers),
+                                       kind=trace.SpanKind.SERVER):
+        return await handler(request)
 
 
 @web.middleware

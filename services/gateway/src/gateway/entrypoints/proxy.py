@@ -18,6 +18,7 @@ from gateway.routing import ROUTES, Route
 from smartslot_common.http.identity import identity_headers
 from smartslot_common.http.middleware import REQUEST_ID, REQUEST_ID_HEADER
 from smartslot_common.http.problems import ProblemError
+from smartslot_common.tracing import trace_headers
 
 FORWARDED_REQUEST_HEADERS = ("Content-Type", "Accept", "Idempotency-Key")
 RETURNED_HEADERS = ("Content-Type", "Retry-After", "Location", "Content-Disposition", "ETag", "Idempotent-Replayed")
@@ -48,6 +49,7 @@ async def forward(request: web.Request, route: Route) -> web.Response:
     headers = {name: request.headers[name] for name in FORWARDED_REQUEST_HEADERS if name in request.headers}
     headers.update(identity_headers(caller))  # identity comes from the verified token, never from the caller
     headers[REQUEST_ID_HEADER] = request[REQUEST_ID]
+    headers.update(trace_headers())  # the upstream continues this request's trace
     try:
         answer = await request.app[UPSTREAMS].call(
             route.upstream, request.method, request.rel_url.raw_path_qs, body, headers)

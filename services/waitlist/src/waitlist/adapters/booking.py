@@ -17,6 +17,7 @@ import orjson
 
 from smartslot_common.http.identity import ROLE_HEADER, USER_ID_HEADER
 from smartslot_common.logging import get_logger
+from smartslot_common.tracing import trace_headers
 
 log = get_logger(__name__)
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -106,7 +107,7 @@ class BookingClient:
 
     async def hold(self, request: HoldRequest, key: str) -> HoldAnswer:
         """Ask booking to hold the slot for the client (origin `waitlist`); never raises."""
-        headers = self._identity | {IDEMPOTENCY_HEADER: key, "Content-Type": "application/json"}
+        headers = self._identity | {IDEMPOTENCY_HEADER: key, "Content-Type": "application/json"} | trace_headers()
         try:
             async with self._session.post(self._base + "/internal/v1/holds", data=orjson.dumps(request.body()),
                                           headers=headers) as response:
@@ -121,7 +122,7 @@ class BookingClient:
         """True: handed back now; False: it was not reserved (public already); None: no answer (try again)."""
         url = f"{self._base}/internal/v1/slots/{slot_id}/release-reservation"
         try:
-            async with self._session.post(url, headers=self._identity) as response:
+            async with self._session.post(url, headers=self._identity | trace_headers()) as response:
                 await response.read()
                 if response.status in (204, 404):
                     return response.status == 204
