@@ -1,0 +1,57 @@
+"""Where the time goes: py-spy's collapsed stacks summarised, and CPU seconds grouped by process role."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from bench.profiling import cpu, stacks
+
+
+def test_collapsed_stacks_give_self_and_inclusive_shares(tmp_path: Path) -> None:
+    raw = tmp_path / "booking.txt"
+    raw.write_text("main;handle;execute 30\nmain;handle;render 10\nmain;idle 60\nnot a sample line\n")
+
+    text = stacks.summary(stacks.load(raw))
+
+    assert text.startswith("100 samples")
+    assert "| 60.0 % | `idle` |" in text
+    assert "| 30.0 % | `execute` |" in text
+    assert "| 40.0 % | `handle` |" in text  # inclusive: execute and render beneath it
+    assert "| 100.0 % | `main` |" in text
+
+
+def test_a_recursive_frame_counts_once_per_sample(tmp_path: Path) -> None:
+    raw = tmp_path / "gateway.txt"
+    raw.write_text("a;b;a 10\n")
+    assert "| 100.0 % | `a` |" in stacks.summary(stacks.load(raw))
+
+
+def test_no_samples_says_so() -> None:
+    assert stacks.summary([]) == "no samples"
+
+
+def test_processes_are_grouped_by_role() -> None:
+    services = {101: "booking"}
+    assert cpu.role(101, "python -m booking", services, "db1") == "booking"
+    assert cpu.role(7, "postgres: 15/main: postgres db1 127.0.0.1(5) idle", services, "db1") == "postgres (this run)"
+    assert cpu.role(8, "postgres: 15/main: postgres db12 127.0.0.1(5) idle", services, "db1") == "postgres (other)"
+    assert cpu.role(9, "/usr/lib/erlang/erts/bin/beam.smp -W w", services, "db1") == "rabbitmq"
+    assert cpu.role(os.getpid(), "python -m bench.profile", services, "db1") == "load driver (this process)"
+
+
+def test_cpu_spent_between_snapshots_is_summed_by_role() -> None:
+    before = cpu.Snapshot({1: ("python -m booking", 1.0), 2: ("redis-server", 5.0)})
+    after = cpu.Snapshot({1: ("python -m booking", 3.5), 2: ("redis-server", 5.5), 3: ("redis-server", 0.5)})
+
+    totals = cpu.spent(before, after, {1: "booking"}, "db")
+
+    assert totals == {"booking": 2.5, "redis": 1.0}
+    assert list(totals) == ["booking", "redis"]
+    table = cpu.table(totals, wall_seconds=2.0, requests=500)
+    assert "CPU 3.5 s = 1.75 cores busy, 500 requests" in table
+    assert "| booking | 2.5 | 71 % | 1.25 | 5.00 |" in table
+
+
+def test_a_snapshot_of_this_machine_sees_this_process() -> None:
+    assert os.getpid() in cpu.snapshot().processes
