@@ -20,14 +20,16 @@ from bench import baselines, plot, report
 from bench.environment import BenchEnvironment, bench_environment
 from bench.ratios import ratios
 from bench.report import progress
-from bench.scenarios import availability, booking, notifications, waitlist
+from bench.scenarios import availability, booking, mixed, notifications, waitlist
 from bench.scenarios.booking import ScenarioResult
 from bench.sweep import rates_with, sweep
 
 SHORT = {"rate": 200.0, "seconds": 6.0, "storm_clients": 1000, "email_rate": 50.0, "waitlist_rate": 20.0,
+         "funnel_rate": 50.0,
          "baseline_seconds": 5.0, "wrk_connections": 50, "pgbench_clients": 8, "past_knee": 0,
          "availability_sweep": [50.0, 100.0, 400.0], "booking_sweep": [50.0, 100.0, 300.0]}
 FULL = {"rate": 400.0, "seconds": 30.0, "storm_clients": 5000, "email_rate": 200.0, "waitlist_rate": 50.0,
+        "funnel_rate": 100.0,
         "baseline_seconds": 15.0, "wrk_connections": 100, "pgbench_clients": 16, "past_knee": 1,
         "availability_sweep": [50.0, 100.0, 200.0, 400.0, 600.0, 800.0, 1200.0, 1600.0],
         "booking_sweep": [25.0, 50.0, 100.0, 200.0, 300.0, 400.0, 600.0, 800.0]}
@@ -78,6 +80,10 @@ async def _scenarios(env: BenchEnvironment, profile: dict) -> dict[str, Scenario
     measured["emails"] = await notifications.confirmation_emails(env, profile["email_rate"], seconds)
     progress(f"scenario: cancellation to waitlist offer at {profile['waitlist_rate']:g}/s")
     measured["waitlist"] = await waitlist.cancellation_to_offer(env, profile["waitlist_rate"], seconds)
+    progress(f"scenario: hold then confirm at {profile['funnel_rate']:g} funnels/s")
+    measured["funnel"] = await mixed.hold_confirm_funnel(env, profile["funnel_rate"], seconds)
+    progress(f"scenario: a mixed day (90 % reads, 10 % bookings and cancellations) at {rate:g}/s")
+    measured["mixed"] = await mixed.mixed_day(env, rate, seconds)
     return measured
 
 
@@ -120,6 +126,7 @@ def main() -> None:
     parser.add_argument("--storm-clients", type=int, help="clients in the hot-slot storm")
     parser.add_argument("--email-rate", type=float, help="bookings per second in the confirmation-to-email scenario")
     parser.add_argument("--waitlist-rate", type=float, help="cancellations per second in the waitlist scenario")
+    parser.add_argument("--funnel-rate", type=float, help="hold-then-confirm funnels per second")
     parser.add_argument("--baseline-seconds", type=float, help="duration of each wrk and pgbench baseline")
     parser.add_argument("--availability-sweep", type=_rates, metavar="R1,R2,...",
                         help="offered rates of the availability sweep besides --rate ('' for none)")
@@ -127,7 +134,7 @@ def main() -> None:
                         help="offered rates of the instant-booking sweep besides --rate ('' for none)")
     args = parser.parse_args()
     profile = dict(FULL if args.full else SHORT)
-    for name in ("rate", "seconds", "storm_clients", "email_rate", "waitlist_rate", "baseline_seconds",
+    for name in ("rate", "seconds", "storm_clients", "email_rate", "waitlist_rate", "funnel_rate", "baseline_seconds",
                  "availability_sweep", "booking_sweep"):
         if getattr(args, name) is not None:
             profile[name] = getattr(args, name)

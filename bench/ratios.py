@@ -12,7 +12,8 @@ HTTP_BASELINES = ("wrk_direct", "wrk_gateway")
 BOOKING_BASELINES = ("pgbench_booking",)
 DRIVER_BASELINE = "driver_trivial_aiohttp"
 # Scenarios whose every request writes a booking (name prefixes).
-BOOKING_SCENARIOS = ("instant_bookings", "hot_slot_storm", "confirmation_to_email", "availability_bookings")
+BOOKING_SCENARIOS = ("instant_bookings", "hot_slot_storm", "confirmation_to_email", "availability_bookings",
+                     "hold_confirm_funnel")
 
 
 def books(scenario: str) -> bool:

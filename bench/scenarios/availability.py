@@ -10,7 +10,6 @@ has been consumed.
 from __future__ import annotations
 
 import asyncio
-import secrets
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -23,6 +22,7 @@ from bench.driver import open_loop
 from bench.environment import BenchEnvironment
 from bench.invariants import check
 from bench.scenarios.booking import ScenarioResult
+from bench.scenarios.clients import register_clients
 from smartslot_common.testing import wait_for
 
 # The gateway's per-caller limits would turn an open-loop read benchmark into a rate-limiter benchmark.
@@ -35,15 +35,7 @@ PROVIDERS, SLOTS_PER_PROVIDER = 10, 96  # a day of 15-minute slots each, from to
 WRITE_SHARE = 0.01  # one booking per hundred reads
 
 
-async def _client_token(env: BenchEnvironment) -> str:
-    email, password = f"bench-reader-{secrets.token_hex(4)}@example.com", secrets.token_urlsafe(12)
-    registered = await env.api.register(email, password, "Reader")
-    if registered.status != 201:
-        raise RuntimeError(f"benchmark set-up refused: {registered.status} {registered.body}")
-    return await env.api.token(email, password)
-
-
-def _questions(catalog: BenchCatalog) -> list[dict[str, str]]:
+def questions_for(catalog: BenchCatalog) -> list[dict[str, str]]:
     """What readers ask: every provider for a day and for a week, and each provider for a day."""
     start = (datetime.now(UTC) + timedelta(days=1)).replace(minute=0, second=0, microsecond=0)
     day, week = start + timedelta(days=1), start + timedelta(days=7)
@@ -97,7 +89,7 @@ async def _still_listed(env: BenchEnvironment, token: str, catalog: BenchCatalog
     finally:
         await connection.close()
     listed: set[str] = set()
-    for question in _questions(catalog):
+    for question in questions_for(catalog):
         async with env.session.get(env.url("gateway") + "/v1/availability", params=question,
                                    headers={"Authorization": f"Bearer {token}"}) as response:
             listed |= {slot["slot_id"] for slot in (await response.json())["slots"]}
@@ -108,7 +100,7 @@ async def cached_reads(env: BenchEnvironment, rate: float, seconds: float) -> Sc
     """Open-loop searches at `rate`/s for `seconds` through the gateway, with bookings at 1 % of that rate."""
     catalog = await make_catalog(env.api, env.admin_token, providers=PROVIDERS)
     slots = await add_slots(env.database_url, catalog, per_provider=SLOTS_PER_PROVIDER)
-    token, questions = await _client_token(env), _questions(catalog)
+    [token], questions = await register_clients(env, 1), questions_for(catalog)
     write_rate = max(rate * WRITE_SHARE, 0.5)
     writes = min(int(write_rate * seconds), len(slots))
     to_book = [slots[(n * 37) % len(slots)] for n in range(writes)]  # spread over providers and hours

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import email
 import email.policy
-import secrets
 import time
 from datetime import datetime
 from pathlib import Path
@@ -17,18 +16,10 @@ from bench.driver import HIGHEST_US, LOWEST_US, SIGNIFICANT_FIGURES, open_loop
 from bench.environment import BenchEnvironment
 from bench.invariants import check
 from bench.scenarios.booking import ScenarioResult
+from bench.scenarios.clients import register_clients
 from smartslot_common.testing import wait_for
 
 CLIENTS = 20
-
-
-async def _clients(env: BenchEnvironment) -> list[str]:
-    tokens = []
-    for _ in range(CLIENTS):
-        email_address, password = f"bench-{secrets.token_hex(5)}@example.com", secrets.token_urlsafe(12)
-        await env.api.register(email_address, password, "Bench Client")
-        tokens.append(await env.api.token(email_address, password))
-    return tokens
 
 
 def _arrivals(mail_dir: Path) -> dict[str, float]:
@@ -44,7 +35,7 @@ def _arrivals(mail_dir: Path) -> dict[str, float]:
 
 async def confirmation_emails(env: BenchEnvironment, rate: float, seconds: float) -> ScenarioResult:
     """`POST /v1/appointments` through the gateway at `rate`/s; latency of the booking, then of its email."""
-    tokens = await _clients(env)
+    tokens = await register_clients(env, CLIENTS)
     catalog = await make_catalog(env.api, env.admin_token, providers=10)
     count = int(rate * seconds)
     slots = await add_slots(env.database_url, catalog, per_provider=count // 10 + 1)
