@@ -91,7 +91,7 @@ test-int: install infra replica ## Integration tests against the real PostgreSQL
 test-e2e: install infra ## End-to-end tests: the whole stack through the gateway
 	$(TIER) e2e $(E2E_TESTS)
 
-# SMARTSLOT_CHAOS_BROKER_OUTAGE_SECONDS=60 gives the broker outage the issue's full minute (10 s by default).
+# The broker outage lasts a full minute; SMARTSLOT_CHAOS_BROKER_OUTAGE_SECONDS=10 shortens it.
 chaos: install infra ## Fault-injection tests (tests/chaos): every scenario
 	$(TIER) chaos $(CHAOS_TESTS)
 

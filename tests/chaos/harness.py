@@ -6,11 +6,8 @@ from __future__ import annotations
 import asyncio
 import email
 import email.policy
-import os
-import random
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -30,7 +27,14 @@ from smartslot_common.api_client import Answer, ApiClient
 from smartslot_common.http.identity import Caller, identity_headers
 from smartslot_common.testing import isolated_stack, wait_for
 from smartslot_common.testing.faults import TcpProxy
-from smartslot_common.testing.processes import SERVICES, ServiceProcess, ServiceStack, mail_sink, stack_settings
+from smartslot_common.testing.processes import (
+    SERVICES,
+    ServiceProcess,
+    ServiceStack,
+    mail_sink,
+    service_port,
+    stack_settings,
+)
 
 try:  # booking's own invariant checker (I1, I3, I4), when this checkout has it
     from booking.invariants import check as booking_invariants
@@ -69,62 +73,6 @@ def _via(url: str, port: int) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
-# Ports for the services, below the kernel's ephemeral range (32768-60999 by default): `free_port()` and every
-# `bind(0)` on the machine draw from that range, and a service binds its port only seconds after the port was chosen
-# (imports, pools, broker first), long enough for another test's proxy or service to take it meanwhile. It happened:
-# the notifier died with EADDRINUSE while another stack's service answered its /readyz. Below 20000 sit the servers
-# (5432, 5672, 6379, 8080, 9090, ...); 25672 is RabbitMQ's distribution port.
-SERVICE_PORTS = range(20000, 32000)
-
-
-def service_port() -> int:
-    """A loopback port nobody listens on right now, outside the ephemeral range."""
-    while True:
-        port = random.choice(SERVICE_PORTS)
-        if port == 25672:
-            continue
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-        return port
-
-
-def _listening_inodes(port: int) -> set[str]:
-    """The socket inodes listening on `port` (any address), from /proc/net/tcp{,6}."""
-    inodes = set()
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        try:
-            rows = Path(table).read_text().splitlines()[1:]
-        except OSError:
-            continue
-        for row in rows:
-            fields = row.split()
-            if fields[3] == "0A" and int(fields[1].rpartition(":")[2], 16) == port:  # 0A: LISTEN
-                inodes.add(fields[9])
-    return inodes
-
-
-def listens_on(pid: int, port: int) -> bool:
-    """Whether process `pid` itself holds a socket listening on `port` (Linux; elsewhere assumed true)."""
-    if not Path("/proc/net/tcp").exists():
-        return True
-    inodes = _listening_inodes(port)
-    try:
-        descriptors = os.listdir(f"/proc/{pid}/fd")
-    except OSError:
-        return False
-    for descriptor in descriptors:
-        try:
-            target = os.readlink(f"/proc/{pid}/fd/{descriptor}")
-        except OSError:
-            continue
-        if target.startswith("socket:[") and target[len("socket:["):-1] in inodes:
-            return True
-    return False
-
-
 def _target(url: str) -> tuple[str, int]:
     parts = urlsplit(url)
     default = {"redis": 6379, "amqp": 5672, "postgresql": 5432}.get(parts.scheme, 0)
@@ -158,19 +106,6 @@ class ChaosServices(ServiceStack):
         with service.log_path.open("ab") as log:
             service.process = subprocess.Popen([sys.executable, "-m", self.replicas.get(name, name)],
                                                env=self.env_for(name), stdout=log, stderr=subprocess.STDOUT)
-
-    async def wait_ready(self, name: str, timeout: float = 30.0) -> None:
-        """Ready, and the one answering is this process: not another program that took the port first."""
-        await super().wait_ready(name, timeout)
-        service = self.services[name]
-
-        async def own_port() -> bool:
-            assert service.process is not None
-            if service.process.poll() is not None:
-                raise AssertionError(f"{name} exited with {service.process.returncode}:\n{service.log_tail()}")
-            return listens_on(service.process.pid, service.port)
-
-        await wait_for(own_port, timeout, interval=0.1, what=f"{name} to listen on its own port {service.port}")
 
     async def start_all(self) -> None:
         names = [*SERVICES, *self.replicas]

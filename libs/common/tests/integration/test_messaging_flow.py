@@ -358,11 +358,25 @@ async def test_a_batch_is_settled_row_by_row_by_its_confirms(world: World) -> No
 
     assert await world.relay(RefusesOne(), retry_base=30.0, retry_cap=30.0).drain_once() == 2
 
-    rows = await world.pool.fetch("SELECT id, published_at, attempts, last_error, next_attempt_at > now() AS later"
-                                  " FROM outbox")
-    state = {row["id"]: (row["published_at"] is not None, row["attempts"], row["later"]) for row in rows}
-    assert state == {first.id: (True, 1, False), refused.id: (False, 1, True), last.id: (True, 1, False)}
+    rows = await world.pool.fetch("SELECT id, published_at, attempts, next_attempt_at - now() AS wait FROM outbox")
+    state = {row["id"]: (row["published_at"] is not None, row["attempts"]) for row in rows}
+    assert state == {first.id: (True, 1), refused.id: (False, 1), last.id: (True, 1)}
     assert sent == [first.id, last.id], "published in created order"
+    wait = next(row["wait"] for row in rows if row["id"] == refused.id).total_seconds()
+    assert 0 < wait <= 30, "the broker refused it: due again after the base delay, not an exponential back-off"
+
+
+async def test_a_row_that_cannot_be_read_backs_off_exponentially(world: World) -> None:
+    broken = world.event()
+    await world.commit(broken)
+    await world.pool.execute("UPDATE outbox SET envelope = '{\"not\": \"an envelope\"}', attempts = 7 WHERE id = $1",
+                             broken.id)
+
+    assert await world.relay(retry_base=1.0, retry_cap=600.0).drain_once() == 0
+
+    wait = await world.pool.fetchval("SELECT extract(epoch FROM next_attempt_at - now()) FROM outbox WHERE id = $1",
+                                     broken.id)
+    assert 60 < wait <= 600, "1 s doubled per earlier attempt: 2^7 s"
 
 
 # (f) broker outage

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import re
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 import asyncpg
@@ -117,11 +118,11 @@ class OutboxRelay:
         await self._mark_published(connection, published, None)
         await self._mark_published(connection, unroutable, UNROUTABLE)
         for row, outcome in zip(rows, outcomes, strict=True):
-            if outcome not in (None, UNROUTABLE):
+            if isinstance(outcome, _Failure):
                 await self._mark_failed(connection, row["id"], outcome)
         return len(published) + len(unroutable)
 
-    async def _publish_row(self, row: asyncpg.Record) -> str | None:
+    async def _publish_row(self, row: asyncpg.Record) -> str | _Failure | None:
         """None once confirmed, `UNROUTABLE` if nobody subscribes, else why it was not published."""
         try:
             event = Event.from_json(row["envelope"])
@@ -132,8 +133,10 @@ class OutboxRelay:
                 "outbox event is unroutable; nobody subscribes to it", event_id=str(row["id"]), schema=self._schema
             )
             return UNROUTABLE
-        except (PublishFailed, InvalidEnvelope) as error:
-            return str(error)
+        except PublishFailed as error:
+            return _Failure(str(error), broker=True)
+        except InvalidEnvelope as error:
+            return _Failure(str(error), broker=False)
         OUTBOX_PUBLISHED.labels(event.type).inc()
         return None
 
@@ -146,13 +149,18 @@ class OutboxRelay:
                 error,
             )
 
-    async def _mark_failed(self, connection: asyncpg.Connection, event_id: object, error: str) -> None:
-        log.warning("outbox event not published; will retry", event_id=str(event_id), schema=self._schema, error=error)
+    async def _mark_failed(self, connection: asyncpg.Connection, event_id: object, failure: _Failure) -> None:
+        """Count the attempt. A row at fault waits with an exponential back-off; a row the broker did not take (it
+        is down, or the channel is gone) is due again after `retry_base`, so it leaves soon after the broker is back
+        rather than a whole back-off later."""
+        log.warning("outbox event not published; will retry", event_id=str(event_id), schema=self._schema,
+                    error=failure.error)
+        delay = "least($3::float8, $4::float8) * interval '1 second'" if failure.broker else _BACKOFF_SQL
         await connection.execute(
             f"UPDATE {self._table} SET attempts = attempts + 1, last_error = $2,"
-            f" next_attempt_at = now() + {_BACKOFF_SQL} WHERE id = $1",
+            f" next_attempt_at = now() + {delay} WHERE id = $1",
             event_id,
-            error,
+            failure.error,
             self._retry_cap,
             self._retry_base,
         )
@@ -188,6 +196,14 @@ class OutboxRelay:
                 with contextlib.suppress(*_OUTAGES):
                     connection.remove_termination_listener(wake.on_lost)
                     await connection.remove_listener(notify_channel(self._schema), wake.on_notify)
+
+
+@dataclass(frozen=True)
+class _Failure:
+    """Why a row was not published, and whether the broker (rather than the row) was at fault."""
+
+    error: str
+    broker: bool
 
 
 class _Wakeup:

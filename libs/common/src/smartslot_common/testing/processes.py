@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
 import secrets
 import signal
 import socket
@@ -31,6 +32,62 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+# Ports for the services, below the kernel's ephemeral range (32768-60999 by default): `free_port()` and every
+# `bind(0)` on the machine draw from that range, and a service binds its port only seconds after the port was chosen
+# (imports, pools, broker first), long enough for another test's proxy or service to take it meanwhile. It happened:
+# the notifier died with EADDRINUSE while another stack's service answered its /readyz. Below 20000 sit the servers
+# (5432, 5672, 6379, 8080, 9090, ...); 25672 is RabbitMQ's distribution port.
+SERVICE_PORTS = range(20000, 32000)
+
+
+def service_port() -> int:
+    """A loopback port nobody listens on right now, outside the ephemeral range."""
+    while True:
+        port = random.choice(SERVICE_PORTS)
+        if port == 25672:
+            continue
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        return port
+
+
+def _listening_inodes(port: int) -> set[str]:
+    """The socket inodes listening on `port` (any address), from /proc/net/tcp{,6}."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            rows = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            fields = row.split()
+            if fields[3] == "0A" and int(fields[1].rpartition(":")[2], 16) == port:  # 0A: LISTEN
+                inodes.add(fields[9])
+    return inodes
+
+
+def listens_on(pid: int, port: int) -> bool:
+    """Whether process `pid` itself holds a socket listening on `port` (Linux; elsewhere assumed true)."""
+    if not Path("/proc/net/tcp").exists():
+        return True
+    inodes = _listening_inodes(port)
+    try:
+        descriptors = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return False
+    for descriptor in descriptors:
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{descriptor}")
+        except OSError:
+            continue
+        if target.startswith("socket:[") and target[len("socket:["):-1] in inodes:
+            return True
+    return False
 
 
 @dataclass
@@ -62,7 +119,7 @@ class ServiceStack:
     def __post_init__(self) -> None:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         for name in SERVICES:
-            self.services[name] = ServiceProcess(name, free_port(), self.log_dir / f"{name}.log")
+            self.services[name] = ServiceProcess(name, service_port(), self.log_dir / f"{name}.log")
 
     def env_for(self, name: str) -> dict[str, str]:
         """The environment of one service: isolated servers, its port, and where its peers are."""
@@ -84,7 +141,8 @@ class ServiceStack:
         log.close()
 
     async def wait_ready(self, name: str, timeout: float = 30.0) -> None:
-        """Wait for `/readyz` to answer 200; fail with the service's log tail if it dies or times out."""
+        """Wait for `/readyz` to answer 200 from this very process (not another program that took the port first);
+        fail with the service's log tail if it dies or times out."""
         service = self.services[name]
 
         async def ready() -> bool:
@@ -92,12 +150,14 @@ class ServiceStack:
                 raise AssertionError(f"{name} exited with {service.process.returncode}:\n{service.log_tail()}")
             try:
                 async with aiohttp.ClientSession() as session, session.get(service.url + "/readyz") as response:
-                    return response.status == 200
+                    if response.status != 200:
+                        return False
             except aiohttp.ClientError:
                 return False
+            return service.process is None or listens_on(service.process.pid, service.port)
 
         try:
-            await wait_for(ready, timeout, interval=0.1, what=f"{name} to be ready")
+            await wait_for(ready, timeout, interval=0.1, what=f"{name} to be ready on its own port {service.port}")
         except AssertionError as error:
             raise AssertionError(f"{error}\n--- {name} log ---\n{service.log_tail()}") from None
 
