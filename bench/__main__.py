@@ -28,8 +28,10 @@ SHORT = {"rate": 200.0, "seconds": 6.0, "storm_clients": 1000, "email_rate": 50.
          "funnel_rate": 50.0,
          "baseline_seconds": 5.0, "wrk_connections": 50, "pgbench_clients": 8, "past_knee": 0,
          "availability_sweep": [50.0, 100.0, 400.0], "booking_sweep": [50.0, 100.0, 300.0]}
-FULL = {"rate": 400.0, "seconds": 30.0, "storm_clients": 5000, "email_rate": 200.0, "waitlist_rate": 50.0,
-        "funnel_rate": 100.0,
+# The scenarios run at rates this two-core machine sustains (past its knee an open-loop run only builds a backlog that
+# spills into the next scenario); the sweeps go beyond, up to the first point that does not keep up and one more.
+FULL = {"rate": 150.0, "seconds": 30.0, "storm_clients": 5000, "email_rate": 100.0, "waitlist_rate": 50.0,
+        "funnel_rate": 50.0,
         "baseline_seconds": 15.0, "wrk_connections": 100, "pgbench_clients": 16, "past_knee": 1,
         "availability_sweep": [50.0, 100.0, 200.0, 400.0, 600.0, 800.0, 1200.0, 1600.0],
         "booking_sweep": [25.0, 50.0, 100.0, 200.0, 300.0, 400.0, 600.0, 800.0]}
