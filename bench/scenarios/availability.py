@@ -90,10 +90,17 @@ async def _still_listed(env: BenchEnvironment, token: str, catalog: BenchCatalog
         await connection.close()
     listed: set[str] = set()
     for question in questions_for(catalog):
-        async with env.session.get(env.url("gateway") + "/v1/availability", params=question,
-                                   headers={"Authorization": f"Bearer {token}"}) as response:
-            listed |= {slot["slot_id"] for slot in (await response.json())["slots"]}
+        page = await wait_for(lambda question=question: _answer(env, token, question), 60,
+                              what="an answer to the check's search (the gateway sheds load after an overload)")
+        listed |= {slot["slot_id"] for slot in page["slots"]}
     return len(booked & listed)
+
+
+async def _answer(env: BenchEnvironment, token: str, question: dict[str, str]) -> dict | None:
+    """The search's page, or None while the stack still answers 503 (breaker open) or 429 after an overload."""
+    async with env.session.get(env.url("gateway") + "/v1/availability", params=question,
+                               headers={"Authorization": f"Bearer {token}"}) as response:
+        return await response.json() if response.status == 200 else None
 
 
 async def cached_reads(env: BenchEnvironment, rate: float, seconds: float) -> ScenarioResult:
