@@ -18,6 +18,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from gateway.app import create_app
 from gateway.settings import GatewaySettings
+from smartslot_common.api_client import Answer
 from smartslot_common.testing import IsolatedStack
 from smartslot_common.testing.processes import free_port
 
@@ -50,17 +51,6 @@ class Upstream:
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", self.echo)
         return app
-
-
-@dataclass(frozen=True)
-class Answer:
-    status: int
-    body: Any
-    headers: dict[str, str]
-
-    @property
-    def code(self) -> str | None:
-        return self.body.get("code") if isinstance(self.body, dict) else None
 
 
 @dataclass

@@ -3,11 +3,12 @@ a body that is too large, not JSON or malformed never reaches an upstream."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import orjson
 import pytest
+
+from smartslot_common.api_client import Answer
 
 pytestmark = pytest.mark.integration
 
@@ -20,23 +21,12 @@ def assert_problem(answer: Any, status: int, code: str) -> None:
     assert {"type", "title", "status", "detail", "code", "trace_id"} <= answer.body.keys()
 
 
-@dataclass(frozen=True)
-class Raw:
-    status: int
-    body: Any
-    headers: dict[str, str]
-
-    @property
-    def code(self) -> str | None:
-        return self.body.get("code") if isinstance(self.body, dict) else None
-
-
-async def _send(gateway: Any, method: str, path: str, headers: dict[str, str], body: bytes) -> Raw:
+async def _send(gateway: Any, method: str, path: str, headers: dict[str, str], body: bytes) -> Answer:
     """A request with exactly these bytes and headers (the API helper always sends well-formed JSON)."""
     async with gateway.http.request(method, path, data=body, headers=headers) as response:
         data = await response.read()
         parsed = orjson.loads(data) if "json" in response.content_type else data.decode()
-        return Raw(response.status, parsed, dict(response.headers))
+        return Answer(response.status, parsed, dict(response.headers))
 
 
 @pytest.fixture

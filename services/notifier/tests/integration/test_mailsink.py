@@ -4,7 +4,6 @@ sent and keeps each as a `.eml` file that parses back, arrival time and calendar
 from __future__ import annotations
 
 import asyncio
-import socket
 import sys
 from datetime import UTC, datetime
 from email import message_from_bytes
@@ -21,16 +20,11 @@ from notifier.domain.notices import Letterhead
 from notifier.settings import NotifierSettings
 from smartslot_common.contracts.payloads import AppointmentPayload
 from smartslot_common.testing import wait_for
+from smartslot_common.testing.processes import free_port
 
 pytestmark = pytest.mark.integration
 
 REPO_ROOT = Path(__file__).resolve().parents[4]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 async def accepting(port: int) -> bool:

@@ -7,8 +7,9 @@ from typing import Any, Self
 from uuid import UUID, uuid4
 
 import orjson
-from opentelemetry import propagate
 from pydantic import AwareDatetime, BaseModel, ConfigDict, ValidationError, field_validator
+
+from smartslot_common.tracing import trace_headers
 
 
 class InvalidEnvelope(ValueError):
@@ -63,6 +64,4 @@ class Event(BaseModel):
 
 def current_traceparent() -> str | None:
     """The W3C `traceparent` of the current OpenTelemetry context, if a span is active."""
-    carrier: dict[str, str] = {}
-    propagate.inject(carrier)
-    return carrier.get("traceparent")
+    return trace_headers().get("traceparent")
