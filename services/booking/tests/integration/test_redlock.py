@@ -1,20 +1,24 @@
 """Redlock over three real Redis masters: the usual one on 6379 (under this run's key prefix) plus two
-`redis-server` processes started here on free ports and stopped at the end."""
+`redis-server` processes started here on Unix sockets of their own and stopped at the end.
+
+Unix sockets, not "free" TCP ports: a port found free can be taken before the server binds it (by another test, or
+by the other extra master), and two clients would then talk to one server without noticing."""
 
 from __future__ import annotations
 
 import shutil
 import subprocess
+import tempfile
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 import redis.asyncio as aioredis
 
 from booking.adapters.slot_lock import HeldLock, LockUnavailable, SlotLock
 from smartslot_common.testing import IsolatedStack, wait_for
-from smartslot_common.testing.processes import free_port
 
 pytestmark = [
     pytest.mark.integration,
@@ -41,9 +45,9 @@ class Masters:
         return [value.decode() if value else None for value in values]
 
 
-def start_redis(port: int) -> subprocess.Popen[bytes]:
+def start_redis(socket: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+        ["redis-server", "--port", "0", "--unixsocket", str(socket), "--save", "", "--appendonly", "no",
          "--daemonize", "no"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
@@ -58,9 +62,11 @@ async def answers(client: aioredis.Redis) -> bool:
 
 @pytest.fixture
 async def masters(stack: IsolatedStack) -> AsyncIterator[Masters]:
-    ports = [free_port(), free_port()]
-    processes = [start_redis(port) for port in ports]
-    urls = [stack.redis_url, *(f"redis://127.0.0.1:{port}/0" for port in ports)]
+    # A short directory of its own: a socket's path must fit in 107 bytes, which pytest's tmp_path may not.
+    folder = Path(tempfile.mkdtemp(prefix="redlock-"))
+    sockets = [folder / "master-1.sock", folder / "master-2.sock"]
+    processes = [start_redis(socket) for socket in sockets]
+    urls = [stack.redis_url, *(f"unix://{socket}?db=0" for socket in sockets)]
     clients = [aioredis.Redis.from_url(url, socket_connect_timeout=1.0, socket_timeout=2.0) for url in urls]
     try:
         for client in clients:
@@ -74,6 +80,7 @@ async def masters(stack: IsolatedStack) -> AsyncIterator[Masters]:
             if process.poll() is None:
                 process.terminate()
                 process.wait(timeout=10)
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 async def test_all_three_masters_hold_the_token_with_a_ttl(masters: Masters) -> None:
