@@ -32,7 +32,8 @@ help: ## List the targets
 
 # --- Python environment ------------------------------------------------------------------------------------
 
-install: $(INSTALL_STAMP) ## Create .venv, install the locked dependencies and every package (editable); no-op when unchanged
+install: $(INSTALL_STAMP) ## Create .venv, install the locked dependencies, every package (editable) and shellcheck
+	@command -v shellcheck >/dev/null || scripts/infra.sh tools
 
 $(VENV)/pyvenv.cfg:
 	$(PYTHON) -m venv $(VENV)
@@ -51,8 +52,14 @@ $(INSTALL_STAMP): requirements.lock $(wildcard $(addsuffix /pyproject.toml,$(PAC
 lock: $(BIN)/uv ## Recompile requirements.lock from requirements.in (keeps current pins where they still fit)
 	$(BIN)/uv pip compile requirements.in -o requirements.lock --python-version 3.11
 
-lint: install ## Lint the whole repository with ruff
+# Every shell script under scripts/: *.sh, and any other file whose first line is a sh or bash shebang.
+SHELL_SCRIPTS = $(sort $(wildcard scripts/*.sh) \
+	$(shell awk 'FNR == 1 && /^#!.*[/ ](ba|da)?sh( |$$)/ { print FILENAME }' $$(find scripts -type f ! -name '*.pyc')))
+
+lint: install ## Lint the whole repository: ruff, shellcheck over scripts/
 	$(BIN)/ruff check .
+	@command -v shellcheck >/dev/null || { echo "make lint needs shellcheck: scripts/infra.sh tools" >&2; exit 1; }
+	shellcheck $(SHELL_SCRIPTS)
 
 # --- Local servers -----------------------------------------------------------------------------------------
 

@@ -6,6 +6,7 @@
 #   scripts/infra.sh replica       make a streaming read replica of the local cluster answer on 127.0.0.1:5433
 #   scripts/infra.sh stop-started  stop exactly the servers these commands started, nothing else
 #   scripts/infra.sh status        one line per server
+#   scripts/infra.sh tools         apt-get install the developer tools make lint needs (shellcheck) when absent
 #
 # Every server this script starts is recorded in var/run/started-by-smartslot, one line each:
 #   <boot id> <server> <manager> [<args>...]
@@ -605,8 +606,21 @@ cmd_status() {
   return "$down"
 }
 
+# Developer tools from Debian's packages, for make install. Without root it only says how to install them:
+# unit tests need none of them, so make install goes on and make lint names what is missing.
+cmd_tools() {
+  local packages=()
+  have shellcheck || packages+=(shellcheck)
+  ((${#packages[@]} > 0)) || return 0
+  if is_root; then
+    apt_install "${packages[@]}"
+  else
+    warn "make lint needs ${packages[*]}: sudo apt-get update && sudo apt-get install -y ${packages[*]}"
+  fi
+}
+
 usage() {
-  sed -n '2,9s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
+  sed -n '2,10s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
 }
 
 COMMAND=${1:-ensure}
@@ -615,6 +629,7 @@ case "$COMMAND" in
   replica) cmd_replica ;;
   stop-started) cmd_stop_started ;;
   status) cmd_status ;;
+  tools) cmd_tools ;;
   -h | --help | help) usage ;;
   *)
     usage >&2
