@@ -27,10 +27,12 @@ SELECT count(*) FROM booking.slots a JOIN booking.slots b
 WHERE a.status <> 'deleted' AND b.status <> 'deleted'
 """
 OVERFULL = "SELECT count(*) FROM booking.slots WHERE held + booked > capacity OR held < 0 OR booked < 0"
+# A completed or no-show appointment keeps the seat it was booked on: its time was used (or lost), never freed.
 COUNTER_DRIFT = """
 SELECT count(*) FROM booking.slots s
 WHERE s.held <> (SELECT count(*) FROM booking.appointments a WHERE a.slot_id = s.id AND a.status = 'locked')
-   OR s.booked <> (SELECT count(*) FROM booking.appointments a WHERE a.slot_id = s.id AND a.status = 'confirmed')
+   OR s.booked <> (SELECT count(*) FROM booking.appointments a
+                   WHERE a.slot_id = s.id AND a.status IN ('confirmed', 'completed', 'no_show'))
 """
 HOLDS_PAST_DEADLINE = """
 SELECT count(*) FROM booking.appointments

@@ -85,3 +85,14 @@ def test_moving_never_changes_where_a_sequence_ends(start: str, actions: list[st
         return path
 
     assert walk(actions) == walk([action for action in actions if action not in IN_PLACE_ACTIONS])
+
+
+@pytest.mark.parametrize("status", list(STATES))
+def test_only_a_confirmed_appointment_can_become_a_no_show(status: str) -> None:
+    """`POST /v1/appointments/{id}/no-show` from any other status is `409 invalid_transition`, naming the status."""
+    if status == "confirmed":
+        assert state_of(status).next_for("mark_no_show") == "no_show"
+        return
+    with pytest.raises(InvalidTransition, match=f"an appointment that is {status}") as refused:
+        state_of(status).next_for("mark_no_show")
+    assert refused.value.code == "invalid_transition"

@@ -8,6 +8,7 @@ APPOINTMENT_LOCKED: Final = "appointment.locked"
 APPOINTMENT_CONFIRMED: Final = "appointment.confirmed"
 APPOINTMENT_CANCELLED: Final = "appointment.cancelled"
 APPOINTMENT_COMPLETED: Final = "appointment.completed"
+APPOINTMENT_NO_SHOW: Final = "appointment.no_show"
 APPOINTMENT_EXPIRED: Final = "appointment.expired"
 APPOINTMENT_RESCHEDULED: Final = "appointment.rescheduled"
 SLOT_CREATED: Final = "slot.created"
@@ -26,6 +27,7 @@ EVENT_TYPES: Final = (
     APPOINTMENT_CONFIRMED,
     APPOINTMENT_CANCELLED,
     APPOINTMENT_COMPLETED,
+    APPOINTMENT_NO_SHOW,
     APPOINTMENT_EXPIRED,
     APPOINTMENT_RESCHEDULED,
     SLOT_CREATED,

@@ -22,7 +22,7 @@ class Payload(BaseModel):
 
 
 class AppointmentPayload(Payload):
-    """`appointment.locked|confirmed|cancelled|completed|expired|rescheduled`."""
+    """`appointment.locked|confirmed|cancelled|completed|no_show|expired|rescheduled`."""
 
     appointment_id: uuid.UUID
     status: str

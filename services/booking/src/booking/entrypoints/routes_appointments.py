@@ -1,5 +1,5 @@
-"""Appointment routes: the lifecycle after the hold (confirm, cancel, complete, reschedule), the cancellation quote,
-the calendar invitation, and reading appointments.
+"""Appointment routes: the lifecycle after the hold (confirm, cancel, complete, no-show, reschedule), the
+cancellation quote, the calendar invitation, and reading appointments.
 
 Every POST that changes an appointment runs through `commands.execute`, so an Idempotency-Key replays its answer.
 """
@@ -97,6 +97,14 @@ async def complete(request: web.Request) -> web.Response:
     appointment_id = _appointment_id(request)
     return await execute(request, who, 200, render, lambda on_commit: lifecycle.complete(
         request.app[POOL], appointment_id, who, on_commit))
+
+
+@routes.post("/v1/appointments/{appointment_id}/no-show")
+async def no_show(request: web.Request) -> web.Response:
+    who = require_role(request, "provider", "admin")
+    appointment_id = _appointment_id(request)
+    return await execute(request, who, 200, render, lambda on_commit: lifecycle.mark_no_show(
+        request.app[POOL], appointment_id, who, on_commit=on_commit))
 
 
 @routes.post("/v1/appointments/{appointment_id}/reschedule")

@@ -1,8 +1,8 @@
 """Acting on one appointment: lock its row, check the caller may act, run the transaction, answer after commit.
 
-Every use case on an existing appointment (confirm, cancel, complete, reschedule) follows the same shape: the row is
-locked first, a refusal that must still commit (an expired hold) is answered only after the commit, and Redis locks
-are freed only once the change is visible.
+Every use case on an existing appointment (confirm, cancel, complete, no-show, reschedule) follows the same shape:
+the row is locked first, a refusal that must still commit (an expired hold) is answered only after the commit, and
+Redis locks are freed only once the change is visible.
 """
 
 from __future__ import annotations

@@ -26,6 +26,7 @@ from smartslot_common.contracts.events import (
     APPOINTMENT_CANCELLED,
     APPOINTMENT_COMPLETED,
     APPOINTMENT_CONFIRMED,
+    APPOINTMENT_NO_SHOW,
 )
 from smartslot_common.http.identity import Caller
 from smartslot_common.logging import get_logger
@@ -191,13 +192,15 @@ async def mark_no_show(
 ) -> asyncpg.Record:
     """Its provider or an admin records that the client of a started, confirmed appointment did not come.
 
-    Internal only: the public API has no route for it, and there is no event type for it yet.
+    Like a completion, the seat stays taken (the time has passed; nobody else could have used it) and the slot is not
+    released; `appointment.no_show` tells the notifier to drop the pending reminders and analytics to count it.
     """
 
     async def work(connection: asyncpg.Connection) -> acting.Outcome:
         row = await acting.locked_for(connection, appointment_id, who, acting.is_its_provider_or_admin)
         await _started(connection, row, "mark_no_show")
         marked = await transition(connection, row, "mark_no_show", who, reason)
+        await add_to_outbox(connection, await seats.appointment_event(connection, APPOINTMENT_NO_SHOW, marked))
         await acting.answered(on_commit, connection, marked)
         return acting.Outcome(marked)
 
