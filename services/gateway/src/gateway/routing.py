@@ -132,6 +132,8 @@ ROUTES: tuple[Route, ...] = (
           _transition("Cancel an appointment", body=APPOINTMENTS + "CancelRequest", body_optional=True)),
     Route("POST", "/v1/appointments/{id}/complete", "booking", PROVIDER_OR_ADMIN,
           _transition("Mark an appointment completed")),
+    Route("POST", "/v1/appointments/{id}/no-show", "booking", PROVIDER_OR_ADMIN,
+          _transition("Mark an appointment a no-show (the client did not come)")),
     Route("POST", "/v1/appointments/{id}/reschedule", "booking", CLIENT,
           _transition("Move an appointment to another slot", ("invalid_transition", *SEAT_ERRORS),
                       body=APPOINTMENTS + "RescheduleRequest")),

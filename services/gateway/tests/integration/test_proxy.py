@@ -78,7 +78,8 @@ async def test_an_unauthenticated_call_is_401_and_never_reaches_the_upstream(gat
 @pytest.mark.parametrize(
     ("method", "path"),
     [("POST", "/v1/clinics"), ("POST", "/v1/services"), ("DELETE", "/v1/providers/p-1"),
-     ("GET", "/v1/admin/analytics"), ("POST", "/v1/appointments/a-1/complete")],
+     ("GET", "/v1/admin/analytics"), ("POST", "/v1/appointments/a-1/complete"),
+     ("POST", "/v1/appointments/a-1/no-show")],
 )
 async def test_a_client_on_a_route_it_may_not_use_sees_404_and_the_upstream_is_not_asked(
     gateway: Any, method: str, path: str

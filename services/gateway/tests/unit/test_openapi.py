@@ -70,6 +70,7 @@ def test_authenticated_calls_need_the_bearer_scheme_and_public_ones_do_not(docum
 @pytest.mark.parametrize(("method", "path"), [
     ("POST", "/v1/holds"), ("POST", "/v1/appointments"), ("POST", "/v1/appointments/{id}/confirm"),
     ("POST", "/v1/appointments/{id}/cancel"), ("POST", "/v1/appointments/{id}/complete"),
+    ("POST", "/v1/appointments/{id}/no-show"),
     ("POST", "/v1/appointments/{id}/reschedule"),
 ])
 def test_appointment_changing_posts_take_an_idempotency_key(document: dict, method: str, path: str) -> None:
