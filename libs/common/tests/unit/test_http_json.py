@@ -16,7 +16,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from asyncpg.pgproto.pgproto import UUID as AsyncpgUUID
 from hypothesis import given
 from hypothesis import strategies as st
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import AwareDatetime, BaseModel, Field, SecretStr
 
 from smartslot_common.http import create_base_app, json_response, read_json
 from smartslot_common.http.json import parse_query
@@ -39,6 +39,11 @@ class SearchQuery(BaseModel):
     limit: int = 20
 
 
+class WindowQuery(BaseModel):
+    starts_from: AwareDatetime = Field(alias="from")
+    to: AwareDatetime
+
+
 async def hold(request: web.Request) -> web.Response:
     return json_response(await read_json(request, HoldRequest), status=201)
 
@@ -47,11 +52,16 @@ async def search(request: web.Request) -> web.Response:
     return json_response(parse_query(request, SearchQuery))
 
 
+async def window(request: web.Request) -> web.Response:
+    return json_response(parse_query(request, WindowQuery))
+
+
 @pytest.fixture
 async def client() -> AsyncIterator[TestClient]:
     app = create_base_app()
     app.router.add_post("/holds", hold)
     app.router.add_get("/search", search)
+    app.router.add_get("/window", window)
     async with TestClient(TestServer(app)) as client:
         yield client
 
@@ -126,6 +136,29 @@ async def test_query_parameters_are_validated_with_the_same_422(client: TestClie
 
     problem = await _problem(await client.get("/search", params={"day": "someday", "limit": "x"}), 422)
     assert {error["field"] for error in problem["errors"]} == {"day", "limit"}
+
+
+async def test_a_timestamp_whose_plus_arrived_as_a_space_is_422_saying_to_encode_it(client: TestClient) -> None:
+    # What `curl "...?from=$(date -uIs)"` sends: the offset's "+" unencoded, which the query string decodes as a space.
+    response = await client.get("/window?from=2026-12-04T10:00:00+00:00&to=2026-12-05T10:00:00Z")
+
+    problem = await _problem(response, 422)
+    assert "`from`" in problem["detail"]
+    assert "`%2B`" in problem["detail"]
+    assert [error["field"] for error in problem["errors"]] == ["from"]
+
+
+async def test_an_encoded_plus_and_a_z_are_both_understood(client: TestClient) -> None:
+    response = await client.get("/window?from=2026-12-04T10:00:00%2B01:00&to=2026-12-05T10:00:00Z")
+
+    assert response.status == 200
+    assert await response.json() == {"starts_from": "2026-12-04T10:00:00+01:00", "to": "2026-12-05T10:00:00Z"}
+
+
+async def test_other_bad_timestamps_keep_the_plain_detail(client: TestClient) -> None:
+    problem = await _problem(await client.get("/window?from=tomorrow&to=2026-12-05 10:00"), 422)
+
+    assert problem["detail"] == "The request is not valid."
 
 
 def _written(data: Any) -> Any:

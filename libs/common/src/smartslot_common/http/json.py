@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import decimal
+import re
 import uuid
 from typing import Any, TypeVar
 
@@ -63,6 +64,26 @@ async def read_json(request: web.Request, model: type[ModelT]) -> ModelT:
     return parse_model(model, data)
 
 
+# A query string decodes "+" as a space, so an offset like "+00:00" sent unencoded arrives as " 00:00".
+_OFFSET_PLUS_AS_SPACE = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)? \d{2}(?::?\d{2})?")
+
+
+def _query_detail(query: dict[str, str], errors: list[dict[str, Any]]) -> str:
+    """The problem's detail; it names the usual cause when a failing timestamp lost its offset's `+`."""
+    failing = {error["field"] for error in errors}
+    mangled = [name for name, value in query.items() if name in failing and _OFFSET_PLUS_AS_SPACE.fullmatch(value)]
+    if not mangled:
+        return "The request is not valid."
+    names = ", ".join(f"`{name}`" for name in mangled)
+    return (f"The request is not valid: in {names} a space stands where the UTC offset's `+` belongs. A query "
+            "string decodes `+` as a space: send it as `%2B` (2026-12-04T10:00:00%2B00:00), or end the time with `Z`.")
+
+
 def parse_query(request: web.Request, model: type[ModelT]) -> ModelT:
     """The query string as a validated model (422 with the failing parameters)."""
-    return parse_model(model, dict(request.query))
+    query = dict(request.query)
+    try:
+        return model.model_validate(query)
+    except pydantic.ValidationError as error:
+        errors = validation_errors(error)
+        raise ProblemError(422, "validation_error", _query_detail(query, errors), errors=errors) from None
