@@ -52,7 +52,10 @@ class ApiClient:
         answer = await self.call("POST", "/v1/auth/token", json={"email": email, "password": password})
         if answer.status != 200:
             raise RuntimeError(f"sign-in as {email} refused: {answer.status} {answer.body}")
-        return answer.body["access_token"]
+        token = answer.body.get("access_token") if isinstance(answer.body, dict) else None
+        if not isinstance(token, str):
+            raise RuntimeError(f"sign-in as {email} answered without an access token: {answer.body}")
+        return token
 
     async def register(self, email: str, password: str, name: str) -> Answer:
         return await self.call("POST", "/v1/auth/register", json={"email": email, "password": password, "name": name})

@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from typing import Any
+from typing import Any, TypeAlias
 
 import asyncpg
 import orjson
 from aiohttp import web
+from asyncpg.pool import PoolConnectionProxy
 
 from smartslot_common.errors import DependencyUnavailable
 from smartslot_common.http.health import ReadinessCheck
 from smartslot_common.runtime_metrics import track_pool
 from smartslot_common.settings import ServiceSettings
+
+# What code that runs queries takes: a connection of its own, or one a pool lends (a proxy that forwards every call).
+Connection: TypeAlias = asyncpg.Connection | PoolConnectionProxy
+# For single statements that need no transaction, the pool itself will do too.
+ConnectionOrPool: TypeAlias = Connection | asyncpg.Pool
 
 POSTGRES_HINT = "start it with `make infra` (or `pg_ctlcluster <version> main start`)"
 

@@ -68,7 +68,8 @@ def _instrument_libraries() -> None:
         # The server instrumentation subclasses web.Application, which aiohttp discourages with a warning.
         warnings.simplefilter("ignore", DeprecationWarning)
         AioHttpServerInstrumentor().instrument()
-    AsyncPGInstrumentor().instrument()
+    # The instrumentation's constructor carries no annotations (the package types the rest).
+    AsyncPGInstrumentor().instrument()  # type: ignore[no-untyped-call]
     RedisInstrumentor().instrument()
 
 

@@ -10,6 +10,7 @@ from typing import TypeVar
 
 import asyncpg
 
+from smartslot_common.db import Connection
 from smartslot_common.logging import get_logger
 
 T = TypeVar("T")
@@ -19,7 +20,7 @@ log = get_logger(__name__)
 
 
 async def in_transaction(
-    pool: asyncpg.Pool, work: Callable[[asyncpg.Connection], Awaitable[T]], attempts: int = MAX_ATTEMPTS
+    pool: asyncpg.Pool, work: Callable[[Connection], Awaitable[T]], attempts: int = MAX_ATTEMPTS
 ) -> T:
     """Run `work` in a transaction on a pooled connection, retrying retryable failures up to `attempts` times."""
     for attempt in range(1, attempts + 1):

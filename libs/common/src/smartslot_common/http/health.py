@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import NotRequired, TypedDict
 
 from aiohttp import web
 
@@ -45,12 +46,18 @@ async def healthz(_: web.Request) -> web.Response:
     return json_response({"status": "ok"})
 
 
+class ReadinessBody(TypedDict):
+    status: str
+    checks: dict[str, str]  # check name: "ok" or why it failed
+    down: NotRequired[list[str]]  # the critical checks that failed
+
+
 async def readyz(request: web.Request) -> web.Response:
     """Readiness: 200 when every dependency answers, else 503 naming the ones that do not."""
     checks = request.app[READINESS_CHECKS]
     results = await asyncio.gather(*(_run_check(request.app, check) for check in checks))
     down = [check.name for check, reason in results if reason and check.critical]
-    body = {
+    body: ReadinessBody = {
         "status": "unavailable" if down else "ready",
         "checks": {check.name: reason or "ok" for check, reason in results},
     }

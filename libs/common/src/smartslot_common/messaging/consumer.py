@@ -12,6 +12,7 @@ import asyncpg
 import structlog
 from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractIncomingMessage, AbstractQueue
 
+from smartslot_common.db import Connection
 from smartslot_common.logging import get_logger
 from smartslot_common.messaging.deliveries import (
     BROKER_ERRORS,
@@ -33,7 +34,7 @@ from smartslot_common.messaging.topology import (
 from smartslot_common.metrics import EVENT_HANDLE_DURATION, EVENTS_CONSUMED, QUEUE_MESSAGES
 
 AfterCommit = Callable[[], Awaitable[None]]
-Handler = Callable[[asyncpg.Connection, Event], Awaitable[AfterCommit | None]]
+Handler = Callable[[Connection, Event], Awaitable[AfterCommit | None]]
 
 APPLIED, DUPLICATE, RETRIED, DEAD_LETTERED, IGNORED = "applied", "duplicate", "retried", "dead_lettered", "ignored"
 
@@ -119,7 +120,9 @@ class EventConsumer:
         async with self._connection.channel() as channel:
             for kind, name in queues.items():
                 queue = await channel.declare_queue(name, passive=True)
-                QUEUE_MESSAGES.labels(self._consumer, kind).set(queue.declaration_result.message_count)
+                count = queue.declaration_result.message_count  # declare-ok always carries it; typed optional
+                if count is not None:
+                    QUEUE_MESSAGES.labels(self._consumer, kind).set(count)
 
     async def _watch_queue_depth(self) -> None:
         while True:
@@ -223,7 +226,7 @@ class EventConsumer:
         finally:
             await self._pool.release(connection)
 
-    async def _claim(self, connection: asyncpg.Connection, event: Event) -> bool:
+    async def _claim(self, connection: Connection, event: Event) -> bool:
         claimed = await connection.fetchval(
             "INSERT INTO inbox (consumer, event_id, event_type) VALUES ($1, $2, $3)"
             " ON CONFLICT DO NOTHING RETURNING true",

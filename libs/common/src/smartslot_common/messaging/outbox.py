@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 import asyncpg
 
+from smartslot_common.db import Connection
 from smartslot_common.logging import get_logger
 from smartslot_common.messaging.envelope import Event, InvalidEnvelope
 from smartslot_common.messaging.errors import PublishFailed, Unroutable, describe
@@ -31,7 +33,7 @@ class Publisher(Protocol):
     async def publish(self, event: Event) -> None: ...
 
 
-async def add_to_outbox(connection: asyncpg.Connection, *events: Event) -> None:
+async def add_to_outbox(connection: Connection, *events: Event) -> None:
     """Write `events` to the outbox inside the caller's open business transaction."""
     if not connection.is_in_transaction():
         # Outside a transaction the event could be written while the change it reports is lost (or vice versa).
@@ -104,7 +106,7 @@ class OutboxRelay:
                 )
                 await asyncio.sleep(delay)
 
-    async def _publish_rows(self, connection: asyncpg.Connection, rows: Sequence[asyncpg.Record]) -> int:
+    async def _publish_rows(self, connection: Connection, rows: Sequence[asyncpg.Record]) -> int:
         """Publish the batch at once (one channel, so in created order) and settle each row by its confirm.
 
         Confirms are awaited together rather than one by one: the broker's round trip is paid once per batch. Rows
@@ -140,7 +142,7 @@ class OutboxRelay:
         OUTBOX_PUBLISHED.labels(event.type).inc()
         return None
 
-    async def _mark_published(self, connection: asyncpg.Connection, event_ids: list, error: str | None) -> None:
+    async def _mark_published(self, connection: Connection, event_ids: Sequence[uuid.UUID], error: str | None) -> None:
         if event_ids:
             await connection.execute(
                 f"UPDATE {self._table} SET published_at = now(), attempts = attempts + 1, last_error = $2"
@@ -149,7 +151,7 @@ class OutboxRelay:
                 error,
             )
 
-    async def _mark_failed(self, connection: asyncpg.Connection, event_id: object, failure: _Failure) -> None:
+    async def _mark_failed(self, connection: Connection, event_id: object, failure: _Failure) -> None:
         """Count the attempt. A row at fault waits with an exponential back-off; a row the broker did not take (it
         is down, or the channel is gone) is due again after `retry_base`, so it leaves soon after the broker is back
         rather than a whole back-off later."""
@@ -171,6 +173,7 @@ class OutboxRelay:
             " coalesce(extract(epoch FROM now() - min(created_at)), 0)::float8 AS oldest_age"
             f" FROM {self._table} WHERE published_at IS NULL"
         )
+        assert row is not None  # an aggregate without GROUP BY always returns one row
         OUTBOX_BACKLOG.set(row["backlog"])
         OUTBOX_OLDEST_AGE.set(max(0.0, row["oldest_age"]))
 

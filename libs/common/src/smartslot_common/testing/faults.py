@@ -34,7 +34,7 @@ class _Link:
     def __init__(self, client: asyncio.StreamWriter, server: asyncio.StreamWriter) -> None:
         self.client = client
         self.server = server
-        self.tasks: list[asyncio.Task] = []
+        self.tasks: list[asyncio.Task[None]] = []
 
     def reset(self) -> None:
         _reset(self.client)
@@ -50,7 +50,7 @@ class TcpProxy:
         self.target_port = target_port
         self._server: asyncio.Server | None = None
         self._links: set[_Link] = set()
-        self._handlers: set[asyncio.Task] = set()
+        self._handlers: set[asyncio.Task[object]] = set()
         self._delay = 0.0
         self._drop_responses = False
         self._stall_marker: bytes | None = None

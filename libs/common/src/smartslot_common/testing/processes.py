@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 import aiohttp
 
@@ -31,7 +32,8 @@ def free_port() -> int:
     """A loopback port nobody listens on right now."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+        # socket addresses are typed Any (their shape depends on the family); AF_INET's is (host, port).
+        return cast(int, probe.getsockname()[1])
 
 
 # Ports for the services, below the kernel's ephemeral range (32768-60999 by default): `free_port()` and every
@@ -97,7 +99,7 @@ class ServiceProcess:
     name: str
     port: int
     log_path: Path
-    process: subprocess.Popen | None = None
+    process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
