@@ -185,3 +185,28 @@ def _worker_key():
     from notifier.app_keys import WORKER
 
     return WORKER
+
+
+async def test_a_no_show_cancels_the_pending_reminders_and_tells_the_client_in_the_feed_only(notifier):
+    payload = await confirmed(notifier, starts_at=ahead(days=3))
+    no_show = await notifier.publish("appointment.no_show", payload | {"status": "no_show"})
+    await applied(notifier, no_show)
+    rows = await reminders_of(notifier, payload["appointment_id"])
+    assert [row["status"] for row in rows] == ["cancelled", "cancelled"]
+
+    await make_due(notifier, [row["id"] for row in rows])
+    poller = ReminderPoller(notifier.db, notifier.settings, notifier.app[_worker_key()])
+    await poller.dispatch_due()
+
+    [confirmation] = await notifier.mail_to(payload["client_email"], 1)
+    assert confirmation.kind == "confirmation"
+    emails_of_the_no_show = "SELECT count(*) FROM deliveries WHERE source_id = $1 AND channel = 'email'"
+    assert await notifier.db.fetchval(emails_of_the_no_show, no_show.id) == 0
+    assert [row["status"] for row in await reminders_of(notifier, payload["appointment_id"])] == ["cancelled"] * 2
+    assert await notifier.db.fetchval(
+        "SELECT count(*) FROM deliveries WHERE source_id = ANY($1::uuid[])", [row["id"] for row in rows]) == 0
+    assert reminder_mails(notifier, payload) == []
+    feed = (await notifier.call("GET", "/v1/notifications", notifier.headers("client", payload["client_id"]))).body
+    assert [(item["kind"], item["title"]) for item in feed["items"]] == [
+        ("no_show", "Marked as a no-show"), ("confirmation", "Booking confirmed")]
+    assert feed["items"][0]["appointment_id"] == payload["appointment_id"]

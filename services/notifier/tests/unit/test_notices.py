@@ -119,3 +119,18 @@ def test_reminder_says_how_soon():
 
 def test_a_waitlist_hold_is_told_by_its_offer_not_as_a_hold():
     assert notices.hold_placed(full(status="locked", hold_expires_at=STARTS)).feed.kind == "hold_placed"
+
+
+def test_a_no_show_is_a_feed_entry_naming_whom_to_contact_and_no_email():
+    notice = notices.no_show(full(status="no_show"))
+
+    assert notice.email is None
+    assert (notice.feed.kind, notice.feed.title) == ("no_show", "Marked as a no-show")
+    assert notice.feed.body == (f"Check-up with Dr. Weber on {BERLIN} was marked as a no-show: you were not seen. "
+                                "If you were there, please contact Praxis Mitte.")
+
+
+def test_a_no_show_without_names_still_reads():
+    body = notices.no_show(bare(status="no_show")).feed.body
+    assert body.startswith("Your appointment on Tuesday 1 December 2026, 08:30 UTC was marked as a no-show")
+    assert body.endswith("please contact the clinic.")

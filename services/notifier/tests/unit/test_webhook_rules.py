@@ -20,3 +20,7 @@ def test_event_types_must_be_ones_the_notifier_hears():
     assert event_type_problem(list(WEBHOOK_EVENT_TYPES)) is None
     assert event_type_problem([]) is not None
     assert "slot.created" in (event_type_problem(["appointment.confirmed", "slot.created"]) or "")
+
+
+def test_an_endpoint_may_ask_for_no_shows():
+    assert event_type_problem(["appointment.no_show", "appointment.completed"]) is None

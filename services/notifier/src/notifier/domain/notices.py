@@ -153,6 +153,16 @@ def expired(appointment: AppointmentPayload) -> Notice:
                              f"Your hold on {words.what} on {words.when} ended before it was confirmed."))
 
 
+def no_show(appointment: AppointmentPayload) -> Notice:
+    """The client learns the visit was recorded as missed, and whom to tell if that is wrong. Feed only: the record
+    may be corrected, and an email cannot be taken back."""
+    words = AppointmentWords(appointment)
+    who = appointment.clinic_name or appointment.provider_name or "the clinic"
+    return Notice(words.feed("no_show", "Marked as a no-show",
+                             f"{capitalised(words.what)} on {words.when} was marked as a no-show: you were not "
+                             f"seen. If you were there, please contact {who}."))
+
+
 def reminder(appointment: AppointmentPayload, offset_seconds: int, letterhead: Letterhead,
              stamped_at: datetime) -> Notice:
     words = AppointmentWords(appointment)

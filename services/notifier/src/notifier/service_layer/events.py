@@ -55,6 +55,7 @@ class EventHandlers:
             types.APPOINTMENT_RESCHEDULED: self._rescheduled,
             types.APPOINTMENT_EXPIRED: self._expired,
             types.APPOINTMENT_COMPLETED: self._completed,
+            types.APPOINTMENT_NO_SHOW: self._no_show,
             types.WAITLIST_OFFER_MADE: self._offer_made,
             types.WAITLIST_OFFER_EXPIRED: self._offer_expired,
         }
@@ -150,6 +151,11 @@ class EventHandlers:
     async def _completed(self, connection: asyncpg.Connection, event: Event) -> list[uuid.UUID]:
         await self._cancel_reminders(connection, parse(AppointmentPayload, event).appointment_id)
         return []
+
+    async def _no_show(self, connection: asyncpg.Connection, event: Event) -> list[uuid.UUID]:
+        appointment = parse(AppointmentPayload, event)
+        await self._cancel_reminders(connection, appointment.appointment_id)
+        return await self._tell(connection, notices.no_show(appointment), event.id)
 
     async def _offer_made(self, connection: asyncpg.Connection, event: Event) -> list[uuid.UUID]:
         return await self._tell(connection, notices.offer_made(parse(WaitlistOfferPayload, event)), event.id)
