@@ -152,7 +152,7 @@ class PageCache:
         return _unique(fences), _unique(deleted)
 
 
-def _position(raw: bytes | None) -> int:
+def _position(raw: bytes | str | None) -> int:  # redis-py types replies as either; this client reads bytes
     return int(raw) if raw is not None else 0
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import asyncpg
+from smartslot_common.db import Connection
 
 # On a replica: how far replay has got (everything committed up to there is visible to later snapshots).
 # On the primary: the insert position (everything committed before this call is at or below it).
@@ -13,11 +13,11 @@ SELECT COALESCE((CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELS
 PRIMARY_POSITION = "SELECT (pg_current_wal_insert_lsn() - '0/0'::pg_lsn)::bigint"
 
 
-async def position(connection: asyncpg.Connection) -> int:
+async def position(connection: Connection) -> int:
     """The WAL position this connection's database has made visible (replayed on a replica, inserted on a primary)."""
     return int(await connection.fetchval(POSITION))
 
 
-async def primary_position(connection: asyncpg.Connection) -> int:
+async def primary_position(connection: Connection) -> int:
     """The primary's WAL insert position now: past every transaction that committed before this call."""
     return int(await connection.fetchval(PRIMARY_POSITION))

@@ -15,9 +15,11 @@ denominator is 0):
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from typing import Any
+
+from smartslot_common.rows import Row
 
 STATUSES = ("confirmed", "cancelled", "completed", "expired", "no_show")
 
@@ -45,9 +47,11 @@ class Tally:
         return Tally(**{f.name: getattr(self, f.name) + getattr(other, f.name) for f in fields(self)})
 
     @classmethod
-    def from_row(cls, row: Mapping[str, Any]) -> Tally:
-        """A tally from a row holding (at least) every field."""
-        return cls(**{f.name: type(f.default)(row[f.name]) for f in fields(cls)})
+    def from_row(cls, row: Row) -> Tally:
+        """A tally from a row holding (at least) every field, each converted to its zero's type (sums of integer
+        columns arrive as Decimal)."""
+        zero = cls()
+        return cls(**{f.name: type(getattr(zero, f.name))(row[f.name]) for f in fields(cls)})
 
 
 def ratio(part: float, whole: float) -> float:

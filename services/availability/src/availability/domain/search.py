@@ -8,19 +8,28 @@ kept as JSON text, so a cache hit copies it into the response instead of decodin
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from datetime import date, datetime
-from typing import Any
+from typing import TypedDict
 
 import orjson
 
 from availability.domain.days import utc_day_of
+from smartslot_common.rows import Row
 
 PUBLIC_FIELDS = ("slot_id", "provider_id", "service_id", "starts_at", "ends_at", "capacity", "remaining")
-Entry = dict[str, Any]
 
 
-def entry(row: Mapping[str, Any]) -> Entry:
+class Entry(TypedDict):
+    """One slot in a cached page (short keys: pages are stored as JSON)."""
+
+    a: str  # the public answer, as JSON text
+    t: float  # start, epoch seconds
+    r: float | None  # end of the waitlist's reservation, epoch seconds
+    c: str  # clinic id
+
+
+def entry(row: Row) -> Entry:
     """A slot row as a page stores it: the public answer `a` as JSON text, and what selection needs: start `t`,
     reservation end `r` (epoch seconds) and clinic `c`."""
     reserved_until: datetime | None = row["reserved_until"]
@@ -33,7 +42,7 @@ def entry(row: Mapping[str, Any]) -> Entry:
             "r": reserved_until.timestamp() if reserved_until else None, "c": str(row["clinic_id"])}
 
 
-def pages_by_day(rows: Iterable[Mapping[str, Any]], days: Iterable[date]) -> dict[date, list[Entry]]:
+def pages_by_day(rows: Iterable[Row], days: Iterable[date]) -> dict[date, list[Entry]]:
     """Rows (ordered by start) split into one page per day of `days`; a day without rows gets an empty page."""
     pages: dict[date, list[Entry]] = {day: [] for day in days}
     for row in rows:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-import asyncpg
 from aiohttp import web
 
 from availability import metrics
@@ -31,6 +30,7 @@ from smartslot_common.contracts.events import (
     SLOT_CREATED,
     SLOT_RELEASED,
 )
+from smartslot_common.db import Connection
 from smartslot_common.logging import get_logger
 from smartslot_common.messaging import AfterCommit, Event
 
@@ -43,10 +43,10 @@ INVALIDATING = (
 log = get_logger(__name__)
 
 
-def handlers(app: web.Application) -> dict[str, Callable[[asyncpg.Connection, Event], Awaitable[AfterCommit | None]]]:
+def handlers(app: web.Application) -> dict[str, Callable[[Connection, Event], Awaitable[AfterCommit | None]]]:
     """One handler for every event that changes what is free."""
 
-    async def invalidate(connection: asyncpg.Connection, event: Event) -> None:
+    async def invalidate(connection: Connection, event: Event) -> None:
         invalidation = for_event(event.type, event.payload)
         if invalidation.everything:
             log.warning("event_not_understood_dropping_every_page", payload=event.payload)

@@ -45,7 +45,9 @@ class RateLimiter:
 
     def __init__(self, redis: aioredis.Redis, key_prefix: str, timeout_seconds: float) -> None:
         storage = RedisStorage("async+redis://", implementation="redispy", key_prefix=key_prefix,
-                               wrap_exceptions=True, connection_pool=redis.connection_pool)
+                               wrap_exceptions=True,
+                               # limits takes connection_pool (documented) but annotates **options as scalars
+                               connection_pool=redis.connection_pool)  # type: ignore[arg-type]
         self._limiter = SlidingWindowCounterRateLimiter(storage)
         self._timeout = timeout_seconds
 

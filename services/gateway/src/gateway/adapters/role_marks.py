@@ -19,6 +19,8 @@ from gateway import metrics
 from smartslot_common.logging import get_logger
 from smartslot_common.redis import REDIS_UNAVAILABLE
 
+_UNAVAILABLE: tuple[type[BaseException], ...] = (*REDIS_UNAVAILABLE, TimeoutError)
+
 log = get_logger(__name__)
 
 
@@ -39,7 +41,7 @@ class RoleMarks:
         try:
             async with asyncio.timeout(self.timeout_seconds):
                 await self.redis.set(self._key(user_id), role, ex=self.ttl_seconds)
-        except (*REDIS_UNAVAILABLE, TimeoutError) as error:
+        except _UNAVAILABLE as error:
             metrics.REDIS_FAIL_OPEN.labels(check="role_mark").inc()
             log.warning("role_mark_not_written", user_id=str(user_id), error=str(error) or type(error).__name__)
             return False
@@ -50,7 +52,7 @@ class RoleMarks:
         try:
             async with asyncio.timeout(self.timeout_seconds):
                 marked = await self.redis.get(self._key(user_id))
-        except (*REDIS_UNAVAILABLE, TimeoutError):
+        except _UNAVAILABLE:
             metrics.REDIS_FAIL_OPEN.labels(check="role_freshness").inc()
             return True
-        return marked is None or marked.decode() == role
+        return marked is None or marked == role.encode()

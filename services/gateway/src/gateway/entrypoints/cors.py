@@ -13,7 +13,8 @@ def enable_cors(app: web.Application, origins: list[str]) -> None:
     """Answer preflights and add CORS headers for `origins` on every route registered so far."""
     if not origins:
         return
-    options = aiohttp_cors.ResourceOptions(
+    # aiohttp-cors ships py.typed but leaves ResourceOptions' constructor unannotated.
+    options = aiohttp_cors.ResourceOptions(  # type: ignore[no-untyped-call]
         allow_credentials=False,  # bearer tokens travel in a header, never in cookies
         expose_headers=EXPOSED, allow_headers=ALLOWED_REQUEST_HEADERS, max_age=600,
     )

@@ -61,7 +61,9 @@ def _model_uses(routes: Iterable[Route]) -> list[tuple[str, JsonSchemaMode]]:
     uses: dict[tuple[str, JsonSchemaMode], None] = {(PROBLEM, "serialization"): None}
     for route in routes:
         doc = route.doc
-        for dotted, mode in ((doc.body, "validation"), (doc.query, "validation"), (doc.response, "serialization")):
+        parts: tuple[tuple[str | None, JsonSchemaMode], ...] = (
+            (doc.body, "validation"), (doc.query, "validation"), (doc.response, "serialization"))
+        for dotted, mode in parts:
             if dotted and dotted not in PLAIN:
                 uses[(dotted, mode)] = None
     return list(uses)
@@ -78,7 +80,8 @@ class Components:
             if names[model.__name__] != dotted:
                 raise ValueError(f"two models named {model.__name__}: {dotted} and {names[model.__name__]}")
         refs, defs = models_json_schema(models, ref_template=REF)
-        self.schemas: dict[str, Any] = _tidy(dict(sorted(defs.get("$defs", {}).items())))
+        self.schemas: dict[str, dict[str, Any]] = {
+            name: _tidy_object(schema) for name, schema in sorted(defs.get("$defs", {}).items())}
         self._refs = {use: refs[model] for use, model in zip(uses, models, strict=True)}
 
     def ref(self, dotted: str, mode: JsonSchemaMode) -> dict[str, Any]:
@@ -95,6 +98,10 @@ def _tidy(schema: Any) -> Any:
         return [_tidy(item) for item in schema]
     if not isinstance(schema, dict):
         return schema
+    return _tidy_object(schema)
+
+
+def _tidy_object(schema: dict[str, Any]) -> dict[str, Any]:
     tidy = {key: _tidy(value) for key, value in schema.items()}
     if "default" in tidy and tidy["default"] is None and not _allows_null(tidy):
         del tidy["default"]
