@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, TypeVar
 
 import asyncpg
 import orjson
@@ -19,6 +19,13 @@ from smartslot_common.settings import ServiceSettings
 Connection: TypeAlias = asyncpg.Connection | PoolConnectionProxy
 # For single statements that need no transaction, the pool itself will do too.
 ConnectionOrPool: TypeAlias = Connection | asyncpg.Pool
+
+T = TypeVar("T")
+
+
+class MissingRow(LookupError):
+    """A query that always returns a row (an INSERT ... RETURNING, a read of a row locked just before) returned none."""
+
 
 POSTGRES_HINT = "start it with `make infra` (or `pg_ctlcluster <version> main start`)"
 
@@ -105,3 +112,30 @@ def service_pool_context(
     """The service's primary pool, sized and located by its settings."""
     return pool_context(key, settings.database_url.get_secret_value(), schema,
                         settings.db_pool_min_size, settings.db_pool_max_size)
+
+
+# asyncpg's fetch methods are typed Any: these give code outside the adapters a checked type instead.
+
+
+async def fetch_value(connection: ConnectionOrPool, kind: type[T], query: str, *args: object) -> T:
+    """The first column of the query's first row, which must be a `kind`."""
+    value = await connection.fetchval(query, *args)
+    if not isinstance(value, kind):
+        raise TypeError(f"expected {kind.__name__} from {query!r}, got {type(value).__name__}")
+    return value
+
+
+async def fetch_optional(connection: ConnectionOrPool, kind: type[T], query: str, *args: object) -> T | None:
+    """The first column of the query's first row, or None when there is no row or the value is NULL."""
+    value = await connection.fetchval(query, *args)
+    if value is not None and not isinstance(value, kind):
+        raise TypeError(f"expected {kind.__name__} or None from {query!r}, got {type(value).__name__}")
+    return value
+
+
+async def fetch_one(connection: ConnectionOrPool, query: str, *args: object) -> asyncpg.Record:
+    """The query's first row, for queries that always return one."""
+    row = await connection.fetchrow(query, *args)
+    if row is None:
+        raise MissingRow(f"no row from {query!r}")
+    return row

@@ -10,7 +10,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from smartslot_common.db import create_pool, ping, pool_context
+from smartslot_common.db import MissingRow, create_pool, fetch_one, fetch_optional, fetch_value, ping, pool_context
 from smartslot_common.errors import DependencyUnavailable
 from smartslot_common.http import ReadinessCheck, create_base_app
 from smartslot_common.testing import IsolatedStack
@@ -99,3 +99,20 @@ async def test_the_cleanup_context_opens_the_pool_for_the_apps_life_and_closes_i
         pool = app[POOL]
 
     assert pool.is_closing()
+
+
+async def test_typed_fetches_give_the_value_of_the_asked_type_or_say_what_came_instead(
+    booking_pool: asyncpg.Pool,
+) -> None:
+    assert await fetch_value(booking_pool, int, "SELECT count(*) FROM generate_series(1, 3)") == 3
+    assert await fetch_optional(booking_pool, str, "SELECT NULL::text") is None
+    assert await fetch_optional(booking_pool, str, "SELECT 'x' WHERE false") is None
+    assert await fetch_optional(booking_pool, str, "SELECT $1::text", "yes") == "yes"
+    assert (await fetch_one(booking_pool, "SELECT 1 AS one"))["one"] == 1
+
+    with pytest.raises(TypeError, match=r"expected int from 'SELECT 1\.5::float8', got float"):
+        await fetch_value(booking_pool, int, "SELECT 1.5::float8")
+    with pytest.raises(TypeError, match="expected str or None"):
+        await fetch_optional(booking_pool, str, "SELECT 7")
+    with pytest.raises(MissingRow, match="no row from"):
+        await fetch_one(booking_pool, "SELECT 1 WHERE false")
