@@ -10,7 +10,7 @@ from smartslot_common.messaging.context import (
 )
 from smartslot_common.messaging.envelope import Event, InvalidEnvelope
 from smartslot_common.messaging.errors import MessagingError, PermanentError, PublishFailed, Unroutable
-from smartslot_common.messaging.outbox import OutboxRelay, add_to_outbox
+from smartslot_common.messaging.outbox import OutboxRelay, add_to_outbox, outbox_row
 from smartslot_common.messaging.publisher import EventPublisher
 from smartslot_common.messaging.topology import RETRY_DELAYS, declare_topology
 
@@ -33,5 +33,6 @@ __all__ = [
     "connect_amqp",
     "consumer_context",
     "declare_topology",
+    "outbox_row",
     "relay_context",
 ]

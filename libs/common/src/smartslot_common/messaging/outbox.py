@@ -41,8 +41,14 @@ async def add_to_outbox(connection: Connection, *events: Event) -> None:
     await connection.executemany(
         # ::text then ::jsonb keeps the insert independent of any jsonb codec set on the connection.
         "INSERT INTO outbox (id, event_type, envelope) VALUES ($1, $2, $3::text::jsonb)",
-        [(event.id, event.type, event.to_json().decode()) for event in events],
+        [outbox_row(event) for event in events],
     )
+
+
+def outbox_row(event: Event) -> tuple[uuid.UUID, str, str]:
+    """The outbox columns `(id, event_type, envelope)` of `event`, the envelope as JSON text (cast to jsonb in SQL),
+    for a statement that writes its outbox row together with the business change."""
+    return event.id, event.type, event.to_json().decode()
 
 
 def notify_channel(schema: str) -> str:

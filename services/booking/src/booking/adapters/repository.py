@@ -4,12 +4,14 @@ its `version`."""
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import asyncpg
 
 from booking.domain.slot import Slot
+from smartslot_common.db import Connection, ConnectionOrPool
 
 SLOT_COLUMNS = "id, provider_id, service_id, starts_at, ends_at, capacity, held, booked, status, version"
 APPOINTMENT_COLUMNS = (
@@ -24,25 +26,25 @@ WHERE p.id = $1 AND s.id = $2
 """
 
 
-async def database_now(connection: asyncpg.Connection) -> datetime:
+async def database_now(connection: Connection) -> datetime:
     """The database clock: the one clock every deadline uses."""
     return await connection.fetchval("SELECT clock_timestamp()")
 
 
 async def appointment_context(
-    connection: asyncpg.Connection, provider_id: uuid.UUID, service_id: uuid.UUID
+    connection: Connection, provider_id: uuid.UUID, service_id: uuid.UUID
 ) -> dict[str, Any]:
     """What an appointment's events tell consumers besides the appointment: zone, names, place, price."""
     row = await connection.fetchrow(APPOINTMENT_CONTEXT, provider_id, service_id)
     return dict(row) if row else {}
 
 
-async def get_slot(connection: asyncpg.Connection, slot_id: uuid.UUID) -> Slot | None:
+async def get_slot(connection: Connection, slot_id: uuid.UUID) -> Slot | None:
     row = await connection.fetchrow(f"SELECT {SLOT_COLUMNS} FROM slots WHERE id = $1", slot_id)
     return Slot(**dict(row)) if row else None
 
 
-async def take_seat(connection: asyncpg.Connection, slot: Slot, counter: str) -> bool:
+async def take_seat(connection: Connection, slot: Slot, counter: str) -> bool:
     """Compare-and-set: count one more `held` or `booked` seat if the slot is unchanged since it was read."""
     assert counter in ("held", "booked")
     status = await connection.execute(
@@ -54,7 +56,7 @@ async def take_seat(connection: asyncpg.Connection, slot: Slot, counter: str) ->
     return status == "UPDATE 1"
 
 
-async def insert_appointment(connection: asyncpg.Connection, values: dict[str, Any]) -> asyncpg.Record:
+async def insert_appointment(connection: Connection, values: dict[str, Any]) -> asyncpg.Record:
     columns = ", ".join(values)
     placeholders = ", ".join(f"${index}" for index in range(1, len(values) + 1))
     return await connection.fetchrow(
@@ -64,7 +66,7 @@ async def insert_appointment(connection: asyncpg.Connection, values: dict[str, A
 
 
 async def record_transition(
-    connection: asyncpg.Connection, appointment_id: uuid.UUID, from_status: str | None, to_status: str,
+    connection: Connection, appointment_id: uuid.UUID, from_status: str | None, to_status: str,
     actor_id: uuid.UUID | None, actor_role: str | None, reason: str | None,
 ) -> None:
     await connection.execute(
@@ -75,7 +77,7 @@ async def record_transition(
 
 
 async def record_first_transitions(
-    connection: asyncpg.Connection, appointment_id: uuid.UUID, steps: list[tuple[str | None, str]],
+    connection: Connection, appointment_id: uuid.UUID, steps: list[tuple[str | None, str]],
     actor_id: uuid.UUID | None, actor_role: str | None, reason: str | None,
 ) -> None:
     """The audit rows of a new appointment that passes through several statuses at once (one statement)."""
@@ -87,12 +89,12 @@ async def record_first_transitions(
 
 
 async def get_appointment(
-    connection: asyncpg.Connection | asyncpg.Pool, appointment_id: uuid.UUID
+    connection: ConnectionOrPool, appointment_id: uuid.UUID
 ) -> asyncpg.Record | None:
     return await connection.fetchrow(f"SELECT {APPOINTMENT_COLUMNS} FROM appointments WHERE id = $1", appointment_id)
 
 
-async def count_live_holds(connection: asyncpg.Connection, client_id: uuid.UUID) -> int:
+async def count_live_holds(connection: Connection, client_id: uuid.UUID) -> int:
     return await connection.fetchval(
         "SELECT count(*) FROM appointments WHERE client_id = $1 AND status = 'locked' "
         "AND hold_expires_at > clock_timestamp()",
@@ -100,7 +102,7 @@ async def count_live_holds(connection: asyncpg.Connection, client_id: uuid.UUID)
     )
 
 
-async def release_seat(connection: asyncpg.Connection, slot_id: uuid.UUID, counter: str) -> None:
+async def release_seat(connection: Connection, slot_id: uuid.UUID, counter: str) -> None:
     """Give back one `held` or `booked` seat (the CHECK constraint refuses going below zero)."""
     assert counter in ("held", "booked")
     await connection.execute(
@@ -109,9 +111,95 @@ async def release_seat(connection: asyncpg.Connection, slot_id: uuid.UUID, count
     )
 
 
-async def lock_appointment(connection: asyncpg.Connection, appointment_id: uuid.UUID) -> asyncpg.Record | None:
+async def lock_appointment(connection: Connection, appointment_id: uuid.UUID) -> asyncpg.Record | None:
     """The appointment row, locked for this transaction (every transition reads it this way)."""
     return await connection.fetchrow(
         f"SELECT {APPOINTMENT_COLUMNS}, version, lock_token FROM appointments WHERE id = $1 FOR UPDATE",
         appointment_id,
+    )
+
+
+# A claim's one read: the slot (with its waitlist reservation), the database clock, and the event context.
+SLOT_TO_CLAIM = """
+SELECT s.id, s.provider_id, s.service_id, s.starts_at, s.ends_at, s.capacity, s.held, s.booked, s.status,
+       s.version, s.reserved_until, clock_timestamp() AS now,
+       p.timezone, p.display_name AS provider_name, p.user_id AS provider_user_id, sv.name AS service_name,
+       sv.price_cents, sv.currency, c.name AS clinic_name, c.address AS clinic_address
+FROM (SELECT 1) AS clock LEFT JOIN (
+    slots s JOIN providers p ON p.id = s.provider_id JOIN clinics c ON c.id = p.clinic_id
+    JOIN services sv ON sv.id = s.service_id
+) ON s.id = $1
+"""
+_SLOT_FIELDS = ("id", "provider_id", "service_id", "starts_at", "ends_at", "capacity", "held", "booked", "status",
+                "version")
+_CONTEXT_FIELDS = ("timezone", "provider_name", "provider_user_id", "service_name", "price_cents", "currency",
+                   "clinic_name", "clinic_address")
+NEW_APPOINTMENT_FIELDS = (
+    "id", "slot_id", "provider_id", "service_id", "client_id", "status", "starts_at", "ends_at", "hold_expires_at",
+    "origin", "assignment", "assignment_reason", "lock_token", "client_email", "client_name", "currency",
+)
+
+
+@dataclass(frozen=True)
+class SlotToClaim:
+    """What a claim reads before it writes: the slot (None: no such slot), its reservation, the database clock and
+    the event context."""
+
+    slot: Slot | None
+    reserved_until: datetime | None
+    now: datetime
+    context: dict[str, Any]
+
+
+async def slot_to_claim(connection: Connection, slot_id: uuid.UUID) -> SlotToClaim:
+    """The slot and all a claim needs besides it, in one round trip."""
+    row = await connection.fetchrow(SLOT_TO_CLAIM, slot_id)
+    slot = Slot(**{field: row[field] for field in _SLOT_FIELDS}) if row["id"] is not None else None
+    return SlotToClaim(slot, row["reserved_until"], row["now"], {field: row[field] for field in _CONTEXT_FIELDS})
+
+
+def _seat_and_appointment(counter: str) -> str:
+    """One statement: the compare-and-set on the slot, then — only if it won — the appointment, its audit rows and its
+    event. A statement is atomic by itself, so nothing is half-written and no explicit transaction is needed."""
+    assert counter in ("held", "booked")
+    columns = ", ".join(NEW_APPOINTMENT_FIELDS)
+    values = ", ".join(f"${index}" for index in range(3, 3 + len(NEW_APPOINTMENT_FIELDS)))
+    after = 3 + len(NEW_APPOINTMENT_FIELDS)
+    steps, actor, event = after, after + 2, after + 5
+    return f"""
+WITH seat AS (
+    UPDATE slots SET {counter} = {counter} + 1, version = version + 1, updated_at = now()
+    WHERE id = $1 AND version = $2 AND status = 'open' AND held + booked < capacity
+    RETURNING id
+), appointment AS (
+    INSERT INTO appointments ({columns}) SELECT {values} FROM seat
+    RETURNING {APPOINTMENT_COLUMNS}
+), audit AS (
+    INSERT INTO appointment_transitions (appointment_id, from_status, to_status, actor_id, actor_role, reason)
+    SELECT appointment.id, step.from_status, step.to_status, ${actor}, ${actor + 1}, ${actor + 2}
+    FROM appointment, unnest(${steps}::text[], ${steps + 1}::text[]) WITH ORDINALITY
+        AS step(from_status, to_status, position)
+    ORDER BY step.position
+), event AS (
+    INSERT INTO outbox (id, event_type, envelope) SELECT ${event}, ${event + 1}, ${event + 2}::text::jsonb
+    FROM appointment
+)
+SELECT * FROM appointment
+"""
+
+
+_CLAIM_STATEMENTS = {counter: _seat_and_appointment(counter) for counter in ("held", "booked")}
+
+
+async def take_seat_with_appointment(
+    connection: Connection, slot: Slot, counter: str, appointment: dict[str, Any],
+    steps: list[tuple[str | None, str]], actor: tuple[uuid.UUID | None, str | None, str | None],
+    event: tuple[uuid.UUID, str, str],
+) -> asyncpg.Record | None:
+    """Take one `held` or `booked` seat by compare-and-set and write the appointment, its first audit rows
+    (`steps`, by `actor` = (id, role, reason)) and its outbox `event` (id, type, envelope JSON) in one statement;
+    None when the slot changed since it was read (nothing written)."""
+    return await connection.fetchrow(
+        _CLAIM_STATEMENTS[counter], slot.id, slot.version, *(appointment[field] for field in NEW_APPOINTMENT_FIELDS),
+        [before for before, _ in steps], [after for _, after in steps], *actor, *event,
     )

@@ -26,13 +26,14 @@ from booking.domain.errors import HoldQuota, SlotUnavailable
 from booking.domain.slot import Slot, validate_bookable
 from booking.service_layer import seats
 from smartslot_common.contracts.events import APPOINTMENT_CONFIRMED, APPOINTMENT_LOCKED
+from smartslot_common.db import Connection
 from smartslot_common.logging import get_logger
-from smartslot_common.messaging import add_to_outbox
+from smartslot_common.messaging import add_to_outbox, outbox_row
 from smartslot_common.unit_of_work import in_transaction
 
 log = get_logger(__name__)
 CAS_ATTEMPTS = 3  # a compare-and-set lost to another seat of a roomy slot is worth another go
-OnCommit = Callable[[asyncpg.Connection, Any], Awaitable[None]]
+OnCommit = Callable[[Connection, Any], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -85,7 +86,10 @@ async def place_hold(
     """Claim one seat: `locked` until `hold_expires_at` (database clock), or `confirmed` at once for `BookNow`."""
     held = await seats.acquire_lock(lock, command.slot_id, policy.gate_seconds)
     try:
-        claimed = await in_transaction(pool, lambda connection: _claim(connection, policy, command, held, on_commit))
+        claimed = await _claim_in_one_write(pool, policy, command, held, on_commit)
+        if claimed is None:  # the slot is full (overdue holds to expire first) or changed since it was read
+            claimed = await in_transaction(
+                pool, lambda connection: _claim(connection, policy, command, held, on_commit))
     except BaseException:
         await _give_back(lock, held)
         raise
@@ -118,29 +122,85 @@ async def _settle_lock(lock: SlotLock | None, held: HeldLock | None, claimed: _C
     await lock.release(held)
 
 
+async def _claim_in_one_write(
+    pool: asyncpg.Pool, policy: HoldPolicy, command: PlaceHold, held: HeldLock | None, on_commit: OnCommit | None,
+) -> _Claimed | None:
+    """The common claim in two round trips: one read (slot, clock, event context), one statement that takes the seat
+    by compare-and-set and writes the appointment, its audit rows and its event. A client's hold counts against
+    their quota first, and a claim whose answer is stored with it (Idempotency-Key, the assignment cursor) runs in a
+    transaction for that; an instant booking needs none. None when the slot is full or changed since it was read:
+    the caller then takes the transactional path, which expires overdue holds and reads again."""
+    if (command.public and not command.instant) or on_commit is not None:
+        return await in_transaction(pool, lambda connection: _write_claim(connection, policy, command, held, on_commit))
+    async with pool.acquire() as connection:
+        return await _write_claim(connection, policy, command, held, None)
+
+
+async def _write_claim(
+    connection: Connection, policy: HoldPolicy, command: PlaceHold, held: HeldLock | None,
+    on_commit: OnCommit | None,
+) -> _Claimed | None:
+    started = time.monotonic()
+    if command.public and not command.instant:
+        await _within_quota(connection, command.client_id, policy.max_live_holds)
+    found = await repo.slot_to_claim(connection, command.slot_id)
+    if found.slot is not None and found.slot.status == "open" and found.slot.remaining <= 0:
+        return None
+    try:
+        slot = validate_bookable(found.slot, found.now)
+        _refuse_reserved(command.public, found.reserved_until, found.now)
+    except SlotUnavailable:
+        metrics.CONFLICTS.labels(stage="database").inc()
+        raise
+    ttl_seconds = command.ttl_seconds or policy.ttl_seconds
+    keeps_lock = held is not None and not command.instant and slot.capacity == 1
+    values = _new_appointment(command, slot, found.context, found.now + timedelta(seconds=ttl_seconds),
+                              held.token if keeps_lock else None)
+    steps = _steps(command)
+    event = seats.appointment_event_from(_event_type(command), values, found.context)
+    try:
+        appointment = await repo.take_seat_with_appointment(
+            connection, slot, _counter(command), values, steps, _actor(command), outbox_row(event))
+    except asyncpg.UniqueViolationError:  # appointments_live_client_slot: one live seat per client and slot
+        raise SlotUnavailable("You already have a seat in this slot.") from None
+    if appointment is None:
+        return None
+    _count_transitions(command, steps)
+    if on_commit is not None:
+        await on_commit(connection, appointment)
+    return _Claimed(appointment, keeps_lock, ttl_seconds * 1000, started)
+
+
+def _counter(command: PlaceHold) -> str:
+    return "booked" if command.instant else "held"
+
+
+def _event_type(command: PlaceHold) -> str:
+    return APPOINTMENT_CONFIRMED if command.instant else APPOINTMENT_LOCKED
+
+
 async def _claim(
-    connection: asyncpg.Connection, policy: HoldPolicy, command: PlaceHold, held: HeldLock | None,
+    connection: Connection, policy: HoldPolicy, command: PlaceHold, held: HeldLock | None,
     on_commit: OnCommit | None,
 ) -> _Claimed:
     started = time.monotonic()
     now = await repo.database_now(connection)
     if command.public and not command.instant:
         await _within_quota(connection, command.client_id, policy.max_live_holds)
-    slot = await claim_seat(connection, command.slot_id, "booked" if command.instant else "held", now, command.public)
+    slot = await claim_seat(connection, command.slot_id, _counter(command), now, command.public)
     ttl_seconds = command.ttl_seconds or policy.ttl_seconds
     keeps_lock = held is not None and not command.instant and slot.capacity == 1
     context = await repo.appointment_context(connection, slot.provider_id, slot.service_id)
     appointment = await _insert(
         connection, command, slot, context, now + timedelta(seconds=ttl_seconds), held.token if keeps_lock else None
     )
-    event_type = APPOINTMENT_CONFIRMED if command.instant else APPOINTMENT_LOCKED
-    await add_to_outbox(connection, seats.appointment_event_from(event_type, appointment, context))
+    await add_to_outbox(connection, seats.appointment_event_from(_event_type(command), appointment, context))
     if on_commit is not None:
         await on_commit(connection, appointment)
     return _Claimed(appointment, keeps_lock, ttl_seconds * 1000, started)
 
 
-async def _within_quota(connection: asyncpg.Connection, client_id: uuid.UUID, limit: int) -> None:
+async def _within_quota(connection: Connection, client_id: uuid.UUID, limit: int) -> None:
     """`hold_quota` at `limit` live holds; concurrent holds of one client are serialised so both cannot pass."""
     await connection.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", f"booking.holds:{client_id}")
     if await repo.count_live_holds(connection, client_id) >= limit:
@@ -148,7 +208,7 @@ async def _within_quota(connection: asyncpg.Connection, client_id: uuid.UUID, li
 
 
 async def claim_seat(
-    connection: asyncpg.Connection, slot_id: uuid.UUID, counter: str, now: datetime, public: bool = True
+    connection: Connection, slot_id: uuid.UUID, counter: str, now: datetime, public: bool = True
 ) -> Slot:
     """Take one `held` or `booked` seat by compare-and-set after the validation chain, inside the caller's transaction.
 
@@ -166,7 +226,7 @@ async def claim_seat(
         raise
 
 
-async def _bookable(connection: asyncpg.Connection, slot_id: uuid.UUID, now: datetime, public: bool) -> Slot:
+async def _bookable(connection: Connection, slot_id: uuid.UUID, now: datetime, public: bool) -> Slot:
     """The slot after the chain (exists, live, not full, not started), and not reserved for a public claim."""
     slot, reserved_until = await _read_slot(connection, slot_id)
     if slot is not None and slot.status == "open" and slot.remaining <= 0:
@@ -175,12 +235,17 @@ async def _bookable(connection: asyncpg.Connection, slot_id: uuid.UUID, now: dat
         await expire_overdue_holds(connection, slot_id)
         slot, reserved_until = await _read_slot(connection, slot_id)
     slot = validate_bookable(slot, now)
-    if public and reserved_until is not None and reserved_until > now:
-        raise SlotUnavailable("This slot is offered to the waitlist first; try again later.")
+    _refuse_reserved(public, reserved_until, now)
     return slot
 
 
-async def _read_slot(connection: asyncpg.Connection, slot_id: uuid.UUID) -> tuple[Slot | None, datetime | None]:
+def _refuse_reserved(public: bool, reserved_until: datetime | None, now: datetime) -> None:
+    """A public claim may not take a slot the waitlist has first call on."""
+    if public and reserved_until is not None and reserved_until > now:
+        raise SlotUnavailable("This slot is offered to the waitlist first; try again later.")
+
+
+async def _read_slot(connection: Connection, slot_id: uuid.UUID) -> tuple[Slot | None, datetime | None]:
     row = await connection.fetchrow(f"SELECT {repo.SLOT_COLUMNS}, reserved_until FROM slots WHERE id = $1", slot_id)
     if row is None:
         return None, None
@@ -189,7 +254,7 @@ async def _read_slot(connection: asyncpg.Connection, slot_id: uuid.UUID) -> tupl
     return Slot(**fields), reserved_until
 
 
-async def expire_overdue_holds(connection: asyncpg.Connection, slot_id: uuid.UUID) -> int:
+async def expire_overdue_holds(connection: Connection, slot_id: uuid.UUID) -> int:
     """Expire the slot's holds past their deadline (database clock) and give their seats back; how many there were."""
     rows = await connection.fetch(
         f"SELECT {repo.APPOINTMENT_COLUMNS}, version, lock_token FROM appointments "
@@ -203,31 +268,54 @@ async def expire_overdue_holds(connection: asyncpg.Connection, slot_id: uuid.UUI
 
 
 async def _insert(
-    connection: asyncpg.Connection, command: PlaceHold, slot: Slot, context: dict, deadline: datetime,
+    connection: Connection, command: PlaceHold, slot: Slot, context: dict[str, Any], deadline: datetime,
     lock_token: str | None,
 ) -> asyncpg.Record:
-    """The appointment with its first audit rows: `locked`, or for an instant booking `locked` then `confirmed` in
-    the same statements (the State pattern still decides that a hold may be confirmed)."""
+    """The appointment with its first audit rows (statement by statement, inside the caller's transaction)."""
+    steps = _steps(command)
+    try:
+        appointment = await repo.insert_appointment(
+            connection, _new_appointment(command, slot, context, deadline, lock_token))
+    except asyncpg.UniqueViolationError:  # appointments_live_client_slot: one live seat per client and slot
+        raise SlotUnavailable("You already have a seat in this slot.") from None
+    await repo.record_first_transitions(connection, appointment["id"], steps, *_actor(command))
+    _count_transitions(command, steps)
+    return appointment
+
+
+def _steps(command: PlaceHold) -> list[tuple[str | None, str]]:
+    """The statuses a new appointment passes through: `locked`, or for an instant booking `locked` then `confirmed`
+    at once (the State pattern still decides that a hold may be confirmed)."""
     steps: list[tuple[str | None, str]] = [(None, "locked")]
     if command.instant:
         steps.append(("locked", state_of("locked").next_for("confirm")))
-    try:
-        appointment = await repo.insert_appointment(connection, {
-            "id": uuid.uuid4(), "slot_id": slot.id, "provider_id": slot.provider_id, "service_id": slot.service_id,
-            "client_id": command.client_id, "status": steps[-1][1], "starts_at": slot.starts_at,
-            "ends_at": slot.ends_at, "hold_expires_at": None if command.instant else deadline,
-            "origin": command.origin, "assignment": command.assignment,
-            "assignment_reason": command.assignment_reason, "lock_token": lock_token,
-            "client_email": command.client_email, "client_name": command.client_name,
-            "currency": context.get("currency"),
-        })
-    except asyncpg.UniqueViolationError:  # appointments_live_client_slot: one live seat per client and slot
-        raise SlotUnavailable("You already have a seat in this slot.") from None
+    return steps
+
+
+def _new_appointment(
+    command: PlaceHold, slot: Slot, context: dict[str, Any], deadline: datetime, lock_token: str | None
+) -> dict[str, Any]:
+    """The new appointment's columns, in the status its steps end in."""
+    return {
+        "id": uuid.uuid4(), "slot_id": slot.id, "provider_id": slot.provider_id, "service_id": slot.service_id,
+        "client_id": command.client_id, "status": _steps(command)[-1][1], "starts_at": slot.starts_at,
+        "ends_at": slot.ends_at, "hold_expires_at": None if command.instant else deadline,
+        "origin": command.origin, "assignment": command.assignment,
+        "assignment_reason": command.assignment_reason, "lock_token": lock_token,
+        "client_email": command.client_email, "client_name": command.client_name,
+        "currency": context.get("currency"),
+    }
+
+
+def _actor(command: PlaceHold) -> tuple[uuid.UUID | None, str, str | None]:
+    """Who the first audit rows name, and why: the client for their own claim, the system for an offer's."""
     actor_id, role = (command.client_id, "client") if command.public else (None, "system")
-    await repo.record_first_transitions(connection, appointment["id"], steps, actor_id, role, _why(command))
+    return actor_id, role, _why(command)
+
+
+def _count_transitions(command: PlaceHold, steps: list[tuple[str | None, str]]) -> None:
     if command.instant:
         metrics.TRANSITIONS.labels(to_status=steps[-1][1]).inc()
-    return appointment
 
 
 def _why(command: PlaceHold) -> str | None:
