@@ -61,8 +61,10 @@ class HoldRequest:
     client_email: str | None = None
     client_name: str | None = None
 
-    def body(self) -> dict:
-        body = {"slot_id": str(self.slot_id), "client_id": str(self.client_id), "ttl_seconds": self.ttl_seconds}
+    def body(self) -> dict[str, str | int]:
+        body: dict[str, str | int] = {
+            "slot_id": str(self.slot_id), "client_id": str(self.client_id), "ttl_seconds": self.ttl_seconds,
+        }
         if self.client_email:
             body["client_email"] = self.client_email
         if self.client_name:

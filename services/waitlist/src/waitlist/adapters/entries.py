@@ -7,6 +7,7 @@ from datetime import datetime
 
 import asyncpg
 
+from smartslot_common.db import Connection, ConnectionOrPool, fetch_one, fetch_optional, fetch_value
 from waitlist.domain.model import LIVE_ENTRY, WAITING, Wish
 
 ENTRY_COLUMNS = (
@@ -34,20 +35,22 @@ LEFT JOIN LATERAL (
 """
 
 
-async def lock_client(connection: asyncpg.Connection, client_id: uuid.UUID) -> None:
+async def lock_client(connection: Connection, client_id: uuid.UUID) -> None:
     """Serialise one client's joins, so two at once cannot both pass the cap."""
     await connection.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", f"waitlist.client:{client_id}")
 
 
-async def count_live(connection: asyncpg.Connection, client_id: uuid.UUID) -> int:
-    return await connection.fetchval(
-        "SELECT count(*) FROM entries WHERE client_id = $1 AND status = ANY($2::text[])", client_id, list(LIVE_ENTRY)
+async def count_live(connection: Connection, client_id: uuid.UUID) -> int:
+    return await fetch_value(
+        connection, int, "SELECT count(*) FROM entries WHERE client_id = $1 AND status = ANY($2::text[])",
+        client_id, list(LIVE_ENTRY),
     )
 
 
-async def live_duplicate(connection: asyncpg.Connection, client_id: uuid.UUID, wish: Wish) -> uuid.UUID | None:
+async def live_duplicate(connection: Connection, client_id: uuid.UUID, wish: Wish) -> uuid.UUID | None:
     """The client's live entry with exactly this wish, if any."""
-    return await connection.fetchval(
+    return await fetch_optional(
+        connection, uuid.UUID,
         "SELECT id FROM entries WHERE client_id = $1 AND status = ANY($7::text[]) AND service_id = $2 "
         "AND provider_id IS NOT DISTINCT FROM $3 AND slot_id IS NOT DISTINCT FROM $4 "
         "AND window_from IS NOT DISTINCT FROM $5 AND window_to IS NOT DISTINCT FROM $6",
@@ -57,10 +60,11 @@ async def live_duplicate(connection: asyncpg.Connection, client_id: uuid.UUID, w
 
 
 async def insert(
-    connection: asyncpg.Connection, client_id: uuid.UUID, wish: Wish, email: str | None, name: str | None
+    connection: Connection, client_id: uuid.UUID, wish: Wish, email: str | None, name: str | None
 ) -> asyncpg.Record:
     """A new waiting entry (join time on the database clock); `UniqueViolationError` for a live duplicate."""
-    return await connection.fetchrow(
+    return await fetch_one(
+        connection,
         "INSERT INTO entries (id, client_id, service_id, provider_id, slot_id, window_from, window_to, client_email, "
         "client_name, created_at, updated_at) "
         "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, clock_timestamp(), clock_timestamp()) "
@@ -70,11 +74,11 @@ async def insert(
     )
 
 
-async def lock(connection: asyncpg.Connection, entry_id: uuid.UUID) -> asyncpg.Record | None:
+async def lock(connection: Connection, entry_id: uuid.UUID) -> asyncpg.Record | None:
     return await connection.fetchrow(f"SELECT {ENTRY_COLUMNS} FROM entries WHERE id = $1 FOR UPDATE", entry_id)
 
 
-async def view(connection: asyncpg.Connection | asyncpg.Pool, entry_id: uuid.UUID) -> asyncpg.Record | None:
+async def view(connection: ConnectionOrPool, entry_id: uuid.UUID) -> asyncpg.Record | None:
     """One entry as the API shows it: with its position and latest offer."""
     return await connection.fetchrow(
         f"SELECT {_prefixed()}, {POSITION} AS position, latest.* FROM entries e {LATEST_OFFER} WHERE e.id = $1",
@@ -83,7 +87,7 @@ async def view(connection: asyncpg.Connection | asyncpg.Pool, entry_id: uuid.UUI
 
 
 async def page(
-    connection: asyncpg.Connection | asyncpg.Pool, client_id: uuid.UUID | None, status: str | None,
+    connection: ConnectionOrPool, client_id: uuid.UUID | None, status: str | None,
     after: tuple[datetime, uuid.UUID] | None, limit: int,
 ) -> list[asyncpg.Record]:
     """Up to `limit` entries in join order (a client's own, or everyone's), after the cursor."""
@@ -98,7 +102,7 @@ async def page(
 
 
 async def move(
-    connection: asyncpg.Connection, entry_id: uuid.UUID, sources: tuple[str, ...], target: str
+    connection: Connection, entry_id: uuid.UUID, sources: tuple[str, ...], target: str
 ) -> bool:
     """Compare-and-set the entry's status from one of `sources`; False when it was in none of them."""
     moved = await connection.fetchval(
@@ -109,7 +113,7 @@ async def move(
     return bool(moved)
 
 
-async def touch_waiting(connection: asyncpg.Connection, entry_id: uuid.UUID) -> bool:
+async def touch_waiting(connection: Connection, entry_id: uuid.UUID) -> bool:
     """Lock a still-waiting entry for the caller's transaction (a concurrent leave waits); False if not waiting."""
     return bool(await connection.fetchval(
         "UPDATE entries SET updated_at = clock_timestamp() WHERE id = $1 AND status = $2 RETURNING true",
@@ -117,13 +121,13 @@ async def touch_waiting(connection: asyncpg.Connection, entry_id: uuid.UUID) -> 
     ))
 
 
-async def has_live_offer(connection: asyncpg.Connection, entry_id: uuid.UUID) -> bool:
+async def has_live_offer(connection: Connection, entry_id: uuid.UUID) -> bool:
     return bool(await connection.fetchval(
         "SELECT true FROM offers WHERE entry_id = $1 AND status IN ('requesting', 'pending')", entry_id
     ))
 
 
-async def expire_past_windows(connection: asyncpg.Connection) -> int:
+async def expire_past_windows(connection: Connection) -> int:
     """Waiting entries whose window is over can never match again: `expired`."""
     result = await connection.execute(
         "UPDATE entries e SET status = 'expired', updated_at = clock_timestamp() "

@@ -13,6 +13,7 @@ from typing import Any
 
 import asyncpg
 
+from smartslot_common.db import Connection, ConnectionOrPool, fetch_one, fetch_optional, fetch_value
 from waitlist.domain import offers as states
 from waitlist.domain.model import FreeSeat
 
@@ -46,12 +47,12 @@ ORDER BY priority DESC, created_at, id LIMIT 1
 """
 
 
-async def any_candidate(connection: asyncpg.Connection, seat: FreeSeat) -> bool:
+async def any_candidate(connection: Connection, seat: FreeSeat) -> bool:
     return await candidate(connection, seat, ()) is not None
 
 
 async def candidate(
-    connection: asyncpg.Connection, seat: FreeSeat, excluded: Sequence[uuid.UUID]
+    connection: Connection, seat: FreeSeat, excluded: Sequence[uuid.UUID]
 ) -> asyncpg.Record | None:
     """The first waiting entry the seat matches (domain.matching's rules, in SQL)."""
     return await connection.fetchrow(
@@ -59,9 +60,10 @@ async def candidate(
     )
 
 
-async def insert_offer(connection: asyncpg.Connection, values: dict[str, Any]) -> asyncpg.Record:
+async def insert_offer(connection: Connection, values: dict[str, Any]) -> asyncpg.Record:
     """A `requesting` offer leased to its sender; `UniqueViolationError` if the entry got one meanwhile."""
-    return await connection.fetchrow(
+    return await fetch_one(
+        connection,
         "INSERT INTO offers (id, seat_id, slot_id, entry_id, client_id, status, ttl_seconds, client_email, "
         "client_name, predecessor_id, available_at, lease_until) "
         "VALUES ($1, $2, $3, $4, $5, 'requesting', $6, $7, $8, $9, $10, "
@@ -73,7 +75,7 @@ async def insert_offer(connection: asyncpg.Connection, values: dict[str, Any]) -
     )
 
 
-async def live_offers(connection: asyncpg.Connection, seat_id: uuid.UUID) -> list[asyncpg.Record]:
+async def live_offers(connection: Connection, seat_id: uuid.UUID) -> list[asyncpg.Record]:
     """The seat's requesting and pending offers, each with `overdue` on the database clock."""
     return await connection.fetch(
         f"SELECT {OFFER_COLUMNS}, (status = 'pending' AND deadline <= clock_timestamp()) AS overdue "
@@ -82,18 +84,18 @@ async def live_offers(connection: asyncpg.Connection, seat_id: uuid.UUID) -> lis
     )
 
 
-async def offer(connection: asyncpg.Connection, offer_id: uuid.UUID) -> asyncpg.Record | None:
+async def offer(connection: Connection, offer_id: uuid.UUID) -> asyncpg.Record | None:
     return await connection.fetchrow(f"SELECT {OFFER_COLUMNS} FROM offers WHERE id = $1 FOR UPDATE", offer_id)
 
 
-async def offer_by_appointment(connection: asyncpg.Connection, appointment_id: uuid.UUID) -> asyncpg.Record | None:
+async def offer_by_appointment(connection: Connection, appointment_id: uuid.UUID) -> asyncpg.Record | None:
     return await connection.fetchrow(
         f"SELECT {OFFER_COLUMNS} FROM offers WHERE appointment_id = $1 FOR UPDATE", appointment_id
     )
 
 
 async def move_offer(
-    connection: asyncpg.Connection, offer_id: uuid.UUID, current: str, target: str, attempt: int | None = None,
+    connection: Connection, offer_id: uuid.UUID, current: str, target: str, attempt: int | None = None,
     **fields: Any,
 ) -> asyncpg.Record | None:
     """Compare-and-set the offer from `current` (and `attempt`, if given) to `target`; None when it had moved."""
@@ -110,7 +112,7 @@ async def move_offer(
     )
 
 
-async def bump_attempt(connection: asyncpg.Connection, offer_id: uuid.UUID, attempt: int, lease_seconds: float) -> bool:
+async def bump_attempt(connection: Connection, offer_id: uuid.UUID, attempt: int, lease_seconds: float) -> bool:
     """Move a requesting offer to its next attempt (a new Idempotency-Key), renewing the sender's lease."""
     return bool(await connection.fetchval(
         "UPDATE offers SET attempt = attempt + 1, lease_until = clock_timestamp() + $3::float8 * interval '1 second' "
@@ -119,18 +121,18 @@ async def bump_attempt(connection: asyncpg.Connection, offer_id: uuid.UUID, atte
     ))
 
 
-async def set_recheck(connection: asyncpg.Connection, offer_id: uuid.UUID, seconds: float) -> None:
+async def set_recheck(connection: Connection, offer_id: uuid.UUID, seconds: float) -> None:
     await connection.execute(
         "UPDATE offers SET recheck_at = clock_timestamp() + $2::float8 * interval '1 second' WHERE id = $1",
         offer_id, seconds,
     )
 
 
-async def is_past(connection: asyncpg.Connection, instant: datetime) -> bool:
-    return await connection.fetchval("SELECT $1::timestamptz <= clock_timestamp()", instant)
+async def is_past(connection: Connection, instant: datetime) -> bool:
+    return await fetch_value(connection, bool, "SELECT $1::timestamptz <= clock_timestamp()", instant)
 
 
-async def due_offers(connection: asyncpg.Connection, limit: int) -> list[asyncpg.Record]:
+async def due_offers(connection: Connection, limit: int) -> list[asyncpg.Record]:
     """Pending offers past their deadline (database clock), locked; rows another process holds are skipped."""
     return await connection.fetch(
         f"SELECT {OFFER_COLUMNS} FROM offers WHERE status = 'pending' AND deadline <= clock_timestamp() "
@@ -141,7 +143,7 @@ async def due_offers(connection: asyncpg.Connection, limit: int) -> list[asyncpg
 
 
 async def claim_stale_requests(
-    connection: asyncpg.Connection, lease_seconds: float, limit: int
+    connection: Connection, lease_seconds: float, limit: int
 ) -> list[asyncpg.Record]:
     """Requesting offers whose sender's lease ran out (it died or gave up): leased to this process now."""
     return await connection.fetch(
@@ -152,16 +154,17 @@ async def claim_stale_requests(
     )
 
 
-async def requested(connection: asyncpg.Connection | asyncpg.Pool, offer_id: uuid.UUID) -> asyncpg.Record | None:
+async def requested(connection: ConnectionOrPool, offer_id: uuid.UUID) -> asyncpg.Record | None:
     """A requesting offer as its sender needs it (no lock: the CAS on status and attempt decides later)."""
     return await connection.fetchrow(
         f"SELECT {OFFER_COLUMNS} FROM offers WHERE id = $1 AND status = 'requesting'", offer_id
     )
 
 
-async def offer_view(connection: asyncpg.Connection, offer_id: uuid.UUID) -> asyncpg.Record:
+async def offer_view(connection: Connection, offer_id: uuid.UUID) -> asyncpg.Record:
     """Everything an offer event says: the offer, its seat, the slot's names and zone, the client's contact."""
-    return await connection.fetchrow(
+    return await fetch_one(
+        connection,
         "SELECT o.id AS offer_id, o.entry_id, o.client_id, o.appointment_id, o.slot_id, s.service_id, s.provider_id, "
         "s.starts_at, o.deadline AS offer_expires_at, c.timezone, c.service_name, c.provider_name, c.clinic_name, "
         "o.client_email, o.client_name "
@@ -171,7 +174,7 @@ async def offer_view(connection: asyncpg.Connection, offer_id: uuid.UUID) -> asy
     )
 
 
-async def remember_early_outcome(connection: asyncpg.Connection, appointment_id: uuid.UUID, outcome: str) -> None:
+async def remember_early_outcome(connection: Connection, appointment_id: uuid.UUID, outcome: str) -> None:
     """Booking confirmed or ended a waitlist hold no offer knows yet (its request is still being recorded)."""
     await connection.execute(
         "INSERT INTO early_outcomes (appointment_id, outcome) VALUES ($1, $2) ON CONFLICT (appointment_id) DO NOTHING",
@@ -179,32 +182,37 @@ async def remember_early_outcome(connection: asyncpg.Connection, appointment_id:
     )
 
 
-async def early_outcome(connection: asyncpg.Connection, appointment_id: uuid.UUID) -> str | None:
-    return await connection.fetchval("SELECT outcome FROM early_outcomes WHERE appointment_id = $1", appointment_id)
+async def early_outcome(connection: Connection, appointment_id: uuid.UUID) -> str | None:
+    return await fetch_optional(
+        connection, str, "SELECT outcome FROM early_outcomes WHERE appointment_id = $1", appointment_id
+    )
 
 
-async def last_offer_ended(connection: asyncpg.Connection, seat_id: uuid.UUID) -> datetime | None:
+async def last_offer_ended(connection: Connection, seat_id: uuid.UUID) -> datetime | None:
     """When the seat's last expired offer ended (declined early, or at its deadline): the seat was free since."""
-    return await connection.fetchval(
-        "SELECT max(least(deadline, decided_at)) FROM offers WHERE seat_id = $1 AND status = 'expired'", seat_id
+    return await fetch_optional(
+        connection, datetime,
+        "SELECT max(least(deadline, decided_at)) FROM offers WHERE seat_id = $1 AND status = 'expired'", seat_id,
     )
 
 
-async def offers_made_for_seat(connection: asyncpg.Connection, seat_id: uuid.UUID) -> int:
-    return await connection.fetchval(
-        "SELECT count(*) FROM offers WHERE seat_id = $1 AND status IN ('pending', 'accepted', 'expired')", seat_id
+async def offers_made_for_seat(connection: Connection, seat_id: uuid.UUID) -> int:
+    return await fetch_value(
+        connection, int,
+        "SELECT count(*) FROM offers WHERE seat_id = $1 AND status IN ('pending', 'accepted', 'expired')", seat_id,
     )
 
 
-async def has_requesting_on_slot(connection: asyncpg.Connection, slot_id: uuid.UUID) -> bool:
+async def has_requesting_on_slot(connection: Connection, slot_id: uuid.UUID) -> bool:
     return bool(await connection.fetchval(
         "SELECT true FROM offers WHERE slot_id = $1 AND status = 'requesting' LIMIT 1", slot_id
     ))
 
 
-async def fill_ratio(connection: asyncpg.Connection | asyncpg.Pool) -> float | None:
+async def fill_ratio(connection: ConnectionOrPool) -> float | None:
     """Accepted over decided offers; None before any was decided."""
-    row = await connection.fetchrow(
+    row = await fetch_one(
+        connection,
         "SELECT count(*) FILTER (WHERE status = 'accepted') AS accepted, "
         "count(*) FILTER (WHERE status IN ('accepted', 'expired')) AS decided FROM offers"
     )

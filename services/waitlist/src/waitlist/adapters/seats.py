@@ -11,6 +11,8 @@ from typing import Any
 
 import asyncpg
 
+from smartslot_common.db import Connection, fetch_value
+
 SEAT_COLUMNS = (
     "id, released_appointment_id, slot_id, service_id, provider_id, starts_at, ends_at, released_by, released_at, "
     "status, outcome"
@@ -21,19 +23,19 @@ def _slot_lock_key(slot_id: uuid.UUID) -> str:
     return f"waitlist.slot:{slot_id}"
 
 
-async def lock_slot(connection: asyncpg.Connection, slot_id: uuid.UUID) -> None:
+async def lock_slot(connection: Connection, slot_id: uuid.UUID) -> None:
     """Serialise every decision about one slot until the caller's transaction ends."""
     await connection.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", _slot_lock_key(slot_id))
 
 
-async def try_lock_slot(connection: asyncpg.Connection, slot_id: uuid.UUID) -> bool:
+async def try_lock_slot(connection: Connection, slot_id: uuid.UUID) -> bool:
     """`lock_slot` if nobody holds it now (the sweeper, which already holds row locks, must never wait)."""
-    return await connection.fetchval(
-        "SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0))", _slot_lock_key(slot_id)
+    return await fetch_value(
+        connection, bool, "SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0))", _slot_lock_key(slot_id)
     )
 
 
-async def remember_context(connection: asyncpg.Connection, slot_id: uuid.UUID, service_id: uuid.UUID,
+async def remember_context(connection: Connection, slot_id: uuid.UUID, service_id: uuid.UUID,
                            fields: dict[str, str | None]) -> None:
     """Keep a slot's names and zone, only while someone waits for its service (nothing else would read them)."""
     await connection.execute(
@@ -48,7 +50,7 @@ async def remember_context(connection: asyncpg.Connection, slot_id: uuid.UUID, s
     )
 
 
-async def insert_seat(connection: asyncpg.Connection, values: dict[str, Any]) -> asyncpg.Record | None:
+async def insert_seat(connection: Connection, values: dict[str, Any]) -> asyncpg.Record | None:
     """A freed seat; None when this release was recorded already."""
     return await connection.fetchrow(
         "INSERT INTO seats (id, released_appointment_id, slot_id, service_id, provider_id, starts_at, ends_at, "
@@ -62,19 +64,20 @@ async def insert_seat(connection: asyncpg.Connection, values: dict[str, Any]) ->
     )
 
 
-async def seat(connection: asyncpg.Connection, seat_id: uuid.UUID) -> asyncpg.Record | None:
+async def seat(connection: Connection, seat_id: uuid.UUID) -> asyncpg.Record | None:
     return await connection.fetchrow(f"SELECT {SEAT_COLUMNS} FROM seats WHERE id = $1 FOR UPDATE", seat_id)
 
 
-async def other_open_seats(connection: asyncpg.Connection, slot_id: uuid.UUID, seat_id: uuid.UUID) -> int:
-    return await connection.fetchval(
+async def other_open_seats(connection: Connection, slot_id: uuid.UUID, seat_id: uuid.UUID) -> int:
+    return await fetch_value(
+        connection, int,
         "SELECT count(*) FROM seats WHERE slot_id = $1 AND id <> $2 AND status IN ('deferred', 'offering')",
         slot_id, seat_id,
     )
 
 
 async def set_seat(
-    connection: asyncpg.Connection, seat_id: uuid.UUID, status: str, outcome: str | None = None,
+    connection: Connection, seat_id: uuid.UUID, status: str, outcome: str | None = None,
     lease_seconds: float | None = None,
 ) -> None:
     await connection.execute(
@@ -85,7 +88,7 @@ async def set_seat(
     )
 
 
-async def deferred_seats(connection: asyncpg.Connection, slot_id: uuid.UUID | None, limit: int) -> list[asyncpg.Record]:
+async def deferred_seats(connection: Connection, slot_id: uuid.UUID | None, limit: int) -> list[asyncpg.Record]:
     """Deferred seats (of one slot, or any) whose slot has no hold request in flight any more."""
     return await connection.fetch(
         f"SELECT {SEAT_COLUMNS} FROM seats s WHERE status = 'deferred' AND ($1::uuid IS NULL OR slot_id = $1) "
@@ -96,7 +99,7 @@ async def deferred_seats(connection: asyncpg.Connection, slot_id: uuid.UUID | No
 
 
 async def claim_stale_returns(
-    connection: asyncpg.Connection, lease_seconds: float, limit: int
+    connection: Connection, lease_seconds: float, limit: int
 ) -> list[asyncpg.Record]:
     """Seats whose hand-back was never confirmed (a crash, booking down): taken over for another try."""
     return await connection.fetch(
@@ -107,7 +110,7 @@ async def claim_stale_returns(
     )
 
 
-async def seat_returned(connection: asyncpg.Connection, seat_id: uuid.UUID) -> None:
+async def seat_returned(connection: Connection, seat_id: uuid.UUID) -> None:
     await connection.execute(
         "UPDATE seats SET status = 'done', lease_until = NULL, updated_at = clock_timestamp() "
         "WHERE id = $1 AND status = 'returning'",

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TypeVar
 
-import asyncpg
 import pydantic
 from aiohttp import web
 
@@ -16,6 +15,7 @@ from smartslot_common.contracts.events import (
     SLOT_RELEASED,
 )
 from smartslot_common.contracts.payloads import AppointmentPayload, Payload, SlotPayload
+from smartslot_common.db import Connection
 from smartslot_common.messaging import AfterCommit, Event, Handler, PermanentError
 from waitlist.adapters import seats
 from waitlist.app_keys import OFFERER
@@ -47,7 +47,7 @@ class WaitlistHandlers:
             APPOINTMENT_CANCELLED: self.appointment_ended,
         }
 
-    async def slot_released(self, connection: asyncpg.Connection, event: Event) -> AfterCommit | None:
+    async def slot_released(self, connection: Connection, event: Event) -> AfterCommit | None:
         """A seat came free (ignored when the waitlist itself handed the slot back)."""
         slot = _parse(SlotPayload, event)
         release = offering.Release(
@@ -57,7 +57,7 @@ class WaitlistHandlers:
         followups = await offering.seat_released(connection, self._offerer.policy, release)
         return self._offerer.after_commit(followups)
 
-    async def appointment_confirmed(self, connection: asyncpg.Connection, event: Event) -> AfterCommit | None:
+    async def appointment_confirmed(self, connection: Connection, event: Event) -> AfterCommit | None:
         """A waitlist hold confirmed by its client: the offer is accepted."""
         appointment = _parse(AppointmentPayload, event)
         if appointment.origin != "waitlist":
@@ -67,7 +67,7 @@ class WaitlistHandlers:
         )
         return self._offerer.after_commit(followups)
 
-    async def appointment_ended(self, connection: asyncpg.Connection, event: Event) -> AfterCommit | None:
+    async def appointment_ended(self, connection: Connection, event: Event) -> AfterCommit | None:
         """An appointment expired or was cancelled: remember the slot's names; a waitlist hold's offer moves on."""
         appointment = _parse(AppointmentPayload, event)
         context = {name: getattr(appointment, name) for name in CONTEXT_FIELDS}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 
 from smartslot_common.http.middleware import Handler
@@ -19,7 +21,7 @@ from waitlist.domain.errors import (
 def to_problem(error: WaitlistError) -> ProblemError:
     """The HTTP answer to a domain refusal."""
     if isinstance(error, DuplicateEntry):
-        extra = {"entry_id": str(error.existing_id)} if error.existing_id else {}
+        extra: dict[str, Any] = {"entry_id": str(error.existing_id)} if error.existing_id else {}
         return ProblemError(409, "conflict", str(error), **extra)
     if isinstance(error, EntryQuota):
         return ProblemError(429, "waitlist_quota", str(error), limit=error.limit)

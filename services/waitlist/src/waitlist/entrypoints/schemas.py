@@ -5,11 +5,12 @@ from __future__ import annotations
 import base64
 import uuid
 from datetime import datetime
-from typing import Literal, Self
+from typing import Any, Literal, Self
 
 import orjson
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
+from smartslot_common.rows import Row
 from waitlist.domain.model import Wish
 
 EntryStatus = Literal["waiting", "offered", "booked", "expired", "cancelled"]
@@ -96,7 +97,7 @@ class WaitlistEntry(BaseModel):
     updated_at: datetime
 
     @classmethod
-    def from_row(cls, row) -> Self:
+    def from_row(cls, row: Row) -> Self:
         offer = None
         if row["offer_id"] is not None:
             offer = OfferView(id=row["offer_id"], status=row["offer_status"], slot_id=row["offer_slot_id"],
@@ -108,7 +109,7 @@ class WaitlistEntry(BaseModel):
             created_at=row["created_at"], updated_at=row["updated_at"],
         )
 
-    def render(self) -> dict:
+    def render(self) -> dict[str, Any]:
         return self.model_dump(mode="json", by_alias=True)
 
 

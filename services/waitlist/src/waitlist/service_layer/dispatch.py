@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable, Sequence
 
 import asyncpg
 
+from smartslot_common.db import Connection
 from smartslot_common.logging import get_logger
 from smartslot_common.unit_of_work import in_transaction
 from waitlist.adapters import offers as repo
@@ -79,7 +80,9 @@ class Offerer:
             self._pool, lambda connection: repo.bump_attempt(connection, offer["id"], offer["attempt"], lease)
         )
 
-    async def _settle(self, connection: asyncpg.Connection, offer: asyncpg.Record, answer: HoldAnswer) -> list:
+    async def _settle(
+        self, connection: Connection, offer: asyncpg.Record, answer: HoldAnswer
+    ) -> list[Followup]:
         if answer.verdict is Verdict.HELD:
             assert answer.appointment_id is not None
             assert answer.hold_expires_at is not None

@@ -8,6 +8,7 @@ from datetime import datetime
 
 import asyncpg
 
+from smartslot_common.db import Connection
 from smartslot_common.http.identity import Caller
 from smartslot_common.messaging import add_to_outbox
 from smartslot_common.unit_of_work import in_transaction
@@ -22,7 +23,7 @@ async def join(pool: asyncpg.Pool, who: Caller, wish: Wish, max_live: int) -> as
     """A new waiting entry with its position; a live duplicate is refused, as is one past the client's cap."""
     check_wish(wish, await pool.fetchval("SELECT clock_timestamp()"))
 
-    async def work(connection: asyncpg.Connection) -> asyncpg.Record:
+    async def work(connection: Connection) -> asyncpg.Record:
         await repo.lock_client(connection, who.user_id)
         existing = await repo.live_duplicate(connection, who.user_id, wish)
         if existing is not None:
@@ -31,6 +32,7 @@ async def join(pool: asyncpg.Pool, who: Caller, wish: Wish, max_live: int) -> as
             raise EntryQuota(max_live)
         created = await repo.insert(connection, who.user_id, wish, who.email, who.name)
         entry = await repo.view(connection, created["id"])
+        assert entry is not None  # inserted just above, in this transaction
         await add_to_outbox(connection, joined_event(entry))
         return entry
 
@@ -61,7 +63,7 @@ async def list_entries(pool: asyncpg.Pool, who: Caller, wanted: Listing) -> tupl
 async def leave(pool: asyncpg.Pool, who: Caller, entry_id: uuid.UUID) -> None:
     """The client leaves: a waiting entry becomes `cancelled`; a finished one stays as it is."""
 
-    async def work(connection: asyncpg.Connection) -> None:
+    async def work(connection: Connection) -> None:
         entry = await repo.lock(connection, entry_id)
         if entry is None or entry["client_id"] != who.user_id:
             raise EntryNotFound("No such waitlist entry.")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import asyncpg
@@ -9,13 +10,14 @@ import orjson
 
 from smartslot_common.contracts.events import WAITLIST_JOINED
 from smartslot_common.contracts.payloads import WaitlistOfferPayload
+from smartslot_common.db import Connection
 from smartslot_common.messaging import Event
 from waitlist.adapters import offers as repo
 
 PRODUCER = "waitlist"
 
 
-async def offer_event(connection: asyncpg.Connection, kind: str, offer_id: object) -> Event:
+async def offer_event(connection: Connection, kind: str, offer_id: uuid.UUID) -> Event:
     """`waitlist.offer_made|offer_expired|offer_accepted` for one offer, with the slot's names and zone if known."""
     row = await repo.offer_view(connection, offer_id)
     payload = WaitlistOfferPayload.model_validate(dict(row)).model_dump(mode="json")

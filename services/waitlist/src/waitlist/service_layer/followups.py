@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from typing import TypeAlias
 
 
 @dataclass(frozen=True)
@@ -22,10 +23,7 @@ class ReturnSlot:
     slot_id: uuid.UUID
 
 
-Followup = SendHold | ReturnSlot
-
-
-Followup = SendHold | ReturnSlot
+Followup: TypeAlias = SendHold | ReturnSlot
 
 
 @dataclass(frozen=True)

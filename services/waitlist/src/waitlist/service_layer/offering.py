@@ -16,10 +16,12 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import asyncpg
 
 from smartslot_common.contracts.events import WAITLIST_OFFER_MADE
+from smartslot_common.db import Connection
 from smartslot_common.logging import get_logger
 from smartslot_common.messaging import add_to_outbox
 from waitlist import metrics
@@ -55,7 +57,7 @@ class Release:
         return FreeSeat(self.slot_id, self.service_id, self.provider_id, self.starts_at)
 
 
-async def seat_released(connection: asyncpg.Connection, policy: Policy, release: Release) -> list[Followup]:
+async def seat_released(connection: Connection, policy: Policy, release: Release) -> list[Followup]:
     """A seat came free: the tail of one of our holds moves its offer on; any other release starts a new seat."""
     if release.released_by == "waitlist":
         return []
@@ -76,7 +78,7 @@ async def seat_released(connection: asyncpg.Connection, policy: Policy, release:
 
 
 async def appointment_ended(
-    connection: asyncpg.Connection, policy: Policy, appointment_id: uuid.UUID, slot_id: uuid.UUID, why: str
+    connection: Connection, policy: Policy, appointment_id: uuid.UUID, slot_id: uuid.UUID, why: str
 ) -> list[Followup]:
     """Booking expired or cancelled an appointment: if it was an open offer, it expired; the seat moves on."""
     await seats.lock_slot(connection, slot_id)
@@ -88,7 +90,7 @@ async def appointment_ended(
 
 
 async def appointment_confirmed(
-    connection: asyncpg.Connection, policy: Policy, appointment_id: uuid.UUID, slot_id: uuid.UUID
+    connection: Connection, policy: Policy, appointment_id: uuid.UUID, slot_id: uuid.UUID
 ) -> list[Followup]:
     """The client confirmed an offered hold: the offer is accepted, the entry booked, the seat done."""
     await seats.lock_slot(connection, slot_id)
@@ -105,7 +107,7 @@ async def appointment_confirmed(
 
 
 async def hold_granted(
-    connection: asyncpg.Connection, policy: Policy, offer: asyncpg.Record, appointment_id: uuid.UUID,
+    connection: Connection, policy: Policy, offer: asyncpg.Record, appointment_id: uuid.UUID,
     deadline: datetime,
 ) -> list[Followup]:
     """Booking holds the seat for the client: the offer is made (and the previous one, whose seat this is, expired)."""
@@ -123,6 +125,7 @@ async def hold_granted(
         return followups + await walk.wake_deferred(connection, policy, current["slot_id"])
     made = await repo.move_offer(connection, current["id"], states.REQUESTING, states.PENDING, current["attempt"],
                                  appointment_id=appointment_id, deadline=deadline)
+    assert made is not None  # `current` is locked (FOR UPDATE) and was checked above: the compare-and-set holds
     await entries.move(connection, current["entry_id"], *states.ENTRY_FOLLOWS[states.PENDING])
     if early == EARLY_CONFIRMED:  # the client found and confirmed the hold before we recorded it
         accepted = await walk.accept(connection, policy, made)
@@ -136,7 +139,7 @@ async def hold_granted(
 
 
 async def hold_refused(
-    connection: asyncpg.Connection, policy: Policy, offer: asyncpg.Record, code: str
+    connection: Connection, policy: Policy, offer: asyncpg.Record, code: str
 ) -> list[Followup]:
     """Booking will not hold the seat (taken, blocked, started): nobody was told; the seat is done unless an overdue
     offer before this one still awaits booking's ruling."""
@@ -157,21 +160,21 @@ async def hold_refused(
     return followups + await walk.wake_deferred(connection, policy, current["slot_id"])
 
 
-async def _pending_predecessor(connection: asyncpg.Connection, offer: asyncpg.Record) -> asyncpg.Record | None:
+async def _pending_predecessor(connection: Connection, offer: asyncpg.Record) -> asyncpg.Record | None:
     if offer["predecessor_id"] is None:
         return None
     predecessor = await repo.offer(connection, offer["predecessor_id"])
     return predecessor if predecessor is not None and predecessor["status"] == states.PENDING else None
 
 
-async def _expire_predecessor(connection: asyncpg.Connection, offer: asyncpg.Record) -> None:
+async def _expire_predecessor(connection: Connection, offer: asyncpg.Record) -> None:
     """Booking gave the seat to this offer's client, so the overdue hold before it is over."""
     predecessor = await _pending_predecessor(connection, offer)
     if predecessor is not None:
         await walk.expire(connection, predecessor, "next_offer_made")
 
 
-async def _nobody_waits(connection: asyncpg.Connection, policy: Policy, release: Release) -> list[Followup]:
+async def _nobody_waits(connection: Connection, policy: Policy, release: Release) -> list[Followup]:
     """Nobody matches: a slot booking reserved for the waitlist goes back to the public now (durably)."""
     if release.released_by not in RESERVING:
         return []
@@ -181,7 +184,7 @@ async def _nobody_waits(connection: asyncpg.Connection, policy: Policy, release:
     return [ReturnSlot(seat["id"], seat["slot_id"])] if seat is not None else []
 
 
-def _seat_values(release: Release, status: str) -> dict:
+def _seat_values(release: Release, status: str) -> dict[str, Any]:
     return {
         "id": release.event_id, "released_appointment_id": release.appointment_id, "slot_id": release.slot_id,
         "service_id": release.service_id, "provider_id": release.provider_id, "starts_at": release.starts_at,

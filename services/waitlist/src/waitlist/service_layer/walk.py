@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import replace
+from typing import Any
 
 import asyncpg
 
 from smartslot_common.contracts.events import WAITLIST_OFFER_ACCEPTED, WAITLIST_OFFER_EXPIRED
+from smartslot_common.db import Connection
 from smartslot_common.messaging import add_to_outbox
 from waitlist import metrics
 from waitlist.adapters import entries, seats
@@ -28,7 +30,7 @@ class _EntryTaken(Exception):
     """The candidate stopped waiting between the query and the claim."""
 
 
-async def advance(connection: asyncpg.Connection, policy: Policy, seat: asyncpg.Record | None) -> list[Followup]:
+async def advance(connection: Connection, policy: Policy, seat: asyncpg.Record | None) -> list[Followup]:
     """The seat's next move: wait, offer it to the next entry, or hand it back when nobody is left."""
     if seat is None or seat["status"] != states.SEAT_OFFERING:
         return []
@@ -52,7 +54,7 @@ async def advance(connection: asyncpg.Connection, policy: Policy, seat: asyncpg.
     return []  # an overdue offer with nobody after it: booking's ruling (its expiry event) moves it on
 
 
-async def wake_deferred(connection: asyncpg.Connection, policy: Policy, slot_id: uuid.UUID) -> list[Followup]:
+async def wake_deferred(connection: Connection, policy: Policy, slot_id: uuid.UUID) -> list[Followup]:
     """Settle the slot's deferred releases once no hold request is in flight on it."""
     if await repo.has_requesting_on_slot(connection, slot_id):
         return []
@@ -62,7 +64,7 @@ async def wake_deferred(connection: asyncpg.Connection, policy: Policy, slot_id:
     return followups
 
 
-async def undefer(connection: asyncpg.Connection, policy: Policy, seat: asyncpg.Record) -> list[Followup]:
+async def undefer(connection: Connection, policy: Policy, seat: asyncpg.Record) -> list[Followup]:
     """A deferred release is either the tail of one of our holds (merged into that offer's seat) or a new seat."""
     if await repo.has_requesting_on_slot(connection, seat["slot_id"]):
         return []
@@ -75,7 +77,7 @@ async def undefer(connection: asyncpg.Connection, policy: Policy, seat: asyncpg.
     return await advance(connection, policy, await seats.seat(connection, seat["id"]))
 
 
-async def sweep_due(connection: asyncpg.Connection, policy: Policy, limit: int) -> list[Followup]:
+async def sweep_due(connection: Connection, policy: Policy, limit: int) -> list[Followup]:
     """Offers past their deadline (database clock): offer each seat to the next entry without waiting for booking's
     expiry event. Rows or slots another process is working on are skipped this round."""
     followups: list[Followup] = []
@@ -87,7 +89,7 @@ async def sweep_due(connection: asyncpg.Connection, policy: Policy, limit: int) 
     return followups
 
 
-async def sweep_deferred(connection: asyncpg.Connection, policy: Policy, limit: int) -> list[Followup]:
+async def sweep_deferred(connection: Connection, policy: Policy, limit: int) -> list[Followup]:
     """Deferred releases whose slot has no request in flight any more (a crash may have left them)."""
     followups: list[Followup] = []
     for seat in await seats.deferred_seats(connection, None, limit):
@@ -97,7 +99,7 @@ async def sweep_deferred(connection: asyncpg.Connection, policy: Policy, limit: 
 
 
 async def offer_over(
-    connection: asyncpg.Connection, policy: Policy, offer: asyncpg.Record, why: str
+    connection: Connection, policy: Policy, offer: asyncpg.Record, why: str
 ) -> list[Followup]:
     """An offer's hold ended without a confirmation: it expired, and its seat goes to the next entry."""
     if offer["status"] != states.PENDING:
@@ -106,7 +108,7 @@ async def offer_over(
     return await advance(connection, policy, await seats.seat(connection, offer["seat_id"]))
 
 
-async def accept(connection: asyncpg.Connection, policy: Policy, offer: asyncpg.Record) -> list[Followup]:
+async def accept(connection: Connection, policy: Policy, offer: asyncpg.Record) -> list[Followup]:
     await repo.move_offer(connection, offer["id"], states.PENDING, states.ACCEPTED)
     await entries.move(connection, offer["entry_id"], *states.ENTRY_FOLLOWS[states.ACCEPTED])
     await add_to_outbox(connection, await offer_event(connection, WAITLIST_OFFER_ACCEPTED, offer["id"]))
@@ -114,7 +116,7 @@ async def accept(connection: asyncpg.Connection, policy: Policy, offer: asyncpg.
     return await close(connection, policy, await seats.seat(connection, offer["seat_id"]), states.CLAIMED)
 
 
-async def expire(connection: asyncpg.Connection, offer: asyncpg.Record, why: str) -> None:
+async def expire(connection: Connection, offer: asyncpg.Record, why: str) -> None:
     if await repo.move_offer(connection, offer["id"], states.PENDING, states.EXPIRED, failure=why) is None:
         return
     await entries.move(connection, offer["entry_id"], *states.ENTRY_FOLLOWS[states.EXPIRED])
@@ -123,10 +125,11 @@ async def expire(connection: asyncpg.Connection, offer: asyncpg.Record, why: str
 
 
 async def _offer_to_next(
-    connection: asyncpg.Connection, policy: Policy, seat: asyncpg.Record, predecessor: asyncpg.Record | None
+    connection: Connection, policy: Policy, seat: asyncpg.Record, predecessor: asyncpg.Record | None
 ) -> asyncpg.Record | None:
     """Write the decision "offer this seat to the next entry" as a `requesting` offer; None when nobody matches."""
-    free, passed_over = free_seat(seat), []
+    free = free_seat(seat)
+    passed_over: list[uuid.UUID] = []
     if predecessor is not None:
         available_at = predecessor["deadline"]
     else:
@@ -147,7 +150,7 @@ async def _offer_to_next(
 
 
 async def close(
-    connection: asyncpg.Connection, policy: Policy, seat: asyncpg.Record | None, outcome: str
+    connection: Connection, policy: Policy, seat: asyncpg.Record | None, outcome: str
 ) -> list[Followup]:
     """The seat's walk is over: hand the slot back, unless another freed seat of it is still being offered."""
     if seat is None or seat["status"] != states.SEAT_OFFERING:
@@ -165,7 +168,7 @@ def free_seat(seat: asyncpg.Record) -> FreeSeat:
 
 def _offer_values(
     policy: Policy, seat: asyncpg.Record, entry: asyncpg.Record, predecessor: asyncpg.Record | None
-) -> dict:
+) -> dict[str, Any]:
     return {
         "id": uuid.uuid4(), "seat_id": seat["id"], "slot_id": seat["slot_id"], "entry_id": entry["id"],
         "client_id": entry["client_id"], "ttl_seconds": policy.offer_ttl_seconds,
