@@ -36,7 +36,7 @@ async def measure(env: BenchEnvironment, profile: dict) -> dict[str, dict]:
         rows["wrk_direct"] = await wrk.run("wrk_direct", url + "/", seconds, connections)
         progress("baseline: wrk through a gateway in front of the trivial handler")
         async with gateway_in_front_of(env.processes, url, env.processes.log_dir) as gateway:
-            rows["wrk_gateway"] = await wrk.run("wrk_gateway", gateway + ROUTE + QUERY, seconds, connections,
+            rows["wrk_gateway"] = await wrk.run("wrk_gateway", gateway.url + ROUTE + QUERY, seconds, connections,
                                                 headers={"Authorization": f"Bearer {env.admin_token}"})
     progress("baseline: pgbench with the booking transaction")
     rows["pgbench_booking"] = await pgbench.run(env.database_url, profile["pgbench_clients"], PGBENCH_THREADS, seconds,

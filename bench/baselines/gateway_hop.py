@@ -1,6 +1,6 @@
-"""One more gateway process whose availability upstream is the trivial server: a request through it pays exactly
-the gateway's share (request id, rate limits in Redis, JWT and role freshness, the proxy hop) and nothing of
-availability itself.
+"""One more gateway process whose availability and booking upstreams are the trivial server: a request through it pays
+exactly the gateway's share (request id, rate limits, JWT and role freshness, the proxy hop) and nothing of the
+services themselves.
 
 It is started like the stack's own gateway (same isolated servers, JWT secret and lifted rate limits, from the
 stack's environment), on a port of its own, and stopped as soon as wrk is done.
@@ -17,6 +17,8 @@ from pathlib import Path
 from smartslot_common.testing.processes import ServiceProcess, ServiceStack, free_port
 
 ROUTE = "/v1/availability"  # a GET any authenticated role may make, served by availability
+HOLD_ROUTE = "/v1/holds"  # a POST with a body, served by booking (the trivial server refuses it like a storm loser)
+HOP_UPSTREAMS = ("availability", "booking")
 
 
 def _start(env: dict[str, str], log_path: Path) -> subprocess.Popen:
@@ -26,16 +28,17 @@ def _start(env: dict[str, str], log_path: Path) -> subprocess.Popen:
 
 
 @asynccontextmanager
-async def gateway_in_front_of(processes: ServiceStack, upstream_url: str, log_dir: Path) -> AsyncIterator[str]:
-    """The extra gateway's base URL while it runs; its availability upstream is `upstream_url`."""
+async def gateway_in_front_of(processes: ServiceStack, upstream_url: str,
+                              log_dir: Path) -> AsyncIterator[ServiceProcess]:
+    """The extra gateway while it runs (its `url`, and its `process` for CPU accounting); its availability and booking
+    upstream is `upstream_url`."""
     hop = ServiceStack(processes.base_env, log_dir)  # its own free ports and log files
     gateway = hop.services["gateway"] = ServiceProcess("gateway", free_port(), log_dir / "gateway-hop.log")
-    env = processes.env_for("gateway") | {
-        "SMARTSLOT_GATEWAY_PORT": str(gateway.port), "SMARTSLOT_GATEWAY_AVAILABILITY_URL": upstream_url,
-    }
+    env = processes.env_for("gateway") | {"SMARTSLOT_GATEWAY_PORT": str(gateway.port)} | {
+        f"SMARTSLOT_GATEWAY_{upstream.upper()}_URL": upstream_url for upstream in HOP_UPSTREAMS}
     gateway.process = _start(env, gateway.log_path)
     try:
         await hop.wait_ready("gateway")
-        yield gateway.url
+        yield gateway
     finally:
         hop.stop("gateway")

@@ -1,5 +1,6 @@
 """A do-nothing aiohttp server in its own process (uvloop, no access log): the floor every HTTP number is read
-against. It answers `200 ok` to any method on any path, so a gateway can forward whatever it routes to it.
+against. It answers `200 ok` to any method on any path, so a gateway can forward whatever it routes to it, except a
+hold (`POST /v1/holds`), which it refuses with booking's `409 slot_held` problem, as a storm loser hears it.
 
 `driver_floor` measures it with our own open-loop driver: the driver's and aiohttp client's share of every latency.
 """
@@ -20,8 +21,11 @@ from smartslot_common.testing.processes import free_port
 SERVER = """
 import sys, uvloop
 from aiohttp import web
+HELD = b'{"type":"https://smartslot.dev/problems/slot_held","title":"Conflict","status":409,' \\
+       b'"detail":"Someone else is holding this slot.","code":"slot_held","trace_id":null}'
 async def ok(_): return web.Response(text="ok")
-app = web.Application(); app.router.add_route("*", "/{tail:.*}", ok)
+async def held(_): return web.Response(status=409, body=HELD, content_type="application/problem+json")
+app = web.Application(); app.router.add_post("/v1/holds", held); app.router.add_route("*", "/{tail:.*}", ok)
 web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None, access_log=None, loop=uvloop.new_event_loop())
 """
 

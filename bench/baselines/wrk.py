@@ -11,6 +11,7 @@ import json
 import os
 import re
 import shutil
+import tempfile
 from pathlib import Path
 
 DONE_SCRIPT = Path(__file__).with_name("wrk_done.lua")
@@ -33,9 +34,10 @@ def _from_table(text: str) -> dict:
         parsed["seconds"] = _ms(found.group(2), found.group(3)) / 1000
     for percentile, value, unit in DISTRIBUTION.findall(text):
         parsed[f"p{percentile}_ms"] = _ms(value, unit)
-    errors = 0
+    errors = parsed["non_2xx"] = 0
     if found := re.search(r"^\s+Non-2xx or 3xx responses: (\d+)", text, re.MULTILINE):
         errors += int(found.group(1))
+        parsed["non_2xx"] = int(found.group(1))
     if found := re.search(r"^\s+Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text,
                           re.MULTILINE):
         errors += sum(int(count) for count in found.groups())
@@ -51,14 +53,16 @@ def _from_json(text: str) -> dict:
     document = json.loads(line.removeprefix(JSON_PREFIX))
     latency, seconds = document["latency_us"], document["duration_us"] / 1_000_000
     parsed = {f"{key}_ms": latency[key] / 1000 for key in ("p50", "p90", "p99", "max")}
-    parsed.update(requests=document["requests"], seconds=seconds, errors=sum(document["errors"].values()))
+    parsed.update(requests=document["requests"], seconds=seconds, errors=sum(document["errors"].values()),
+                  non_2xx=document["errors"]["status"])
     if seconds:
         parsed["rate"] = document["requests"] / seconds
     return parsed
 
 
 def parse(text: str) -> dict:
-    """rate (requests per second), requests, seconds, p50/p90/p99/max in ms and errors, from wrk's stdout."""
+    """rate (requests per second), requests, seconds, p50/p90/p99/max in ms, errors and (among them) answers that were
+    not 2xx or 3xx, from wrk's stdout."""
     parsed = _from_table(text) | _from_json(text)
     if "rate" not in parsed:
         raise ValueError("no 'Requests/sec' in wrk's output")
@@ -95,24 +99,42 @@ async def ensure_wrk() -> str | None:
     return path
 
 
+def post_script(body: str, folder: Path) -> Path:
+    """A wrk script that POSTs `body` as JSON on every request and prints the `done` hook's line."""
+    if "]]" in body:
+        raise ValueError("the body must not contain ']]' (it is a Lua long string)")
+    script = folder / "wrk_post.lua"
+    script.write_text(f'wrk.method = "POST"\nwrk.body = [[{body}]]\nwrk.headers["Content-Type"] = "application/json"\n'
+                      + DONE_SCRIPT.read_text())
+    return script
+
+
 async def run(name: str, url: str, seconds: float, connections: int, threads: int = 1,
-              headers: dict[str, str] | None = None) -> dict:
-    """wrk against `url` for `seconds`: a baseline row (with an `error` instead when wrk is missing or fails)."""
+              headers: dict[str, str] | None = None, post_json: str | None = None,
+              refusals_expected: bool = False) -> dict:
+    """wrk against `url` for `seconds`: a baseline row (with an `error` instead when wrk is missing or fails).
+
+    `post_json` sends every request as a POST with that body; with `refusals_expected` answers that are not 2xx or 3xx
+    (e.g. a storm loser's 409) are counted as served, not as errors."""
     row: dict = {"baseline": name, "tool": "wrk",
                  "load": f"{threads} thread{'s' * (threads > 1)}, {connections} connections, {seconds:g} s"}
     tool = await ensure_wrk()
     if tool is None:
         return row | {"error": "wrk is not installed"}
     header_args = [argument for name_, value in (headers or {}).items() for argument in ("-H", f"{name_}: {value}")]
-    process = await asyncio.create_subprocess_exec(
-        tool, f"-t{threads}", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency", "-s", str(DONE_SCRIPT),
-        *header_args, url, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await process.communicate()
+    with tempfile.TemporaryDirectory(prefix="wrk-") as folder:
+        script = DONE_SCRIPT if post_json is None else post_script(post_json, Path(folder))
+        process = await asyncio.create_subprocess_exec(
+            tool, f"-t{threads}", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency", "-s", str(script),
+            *header_args, url, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await process.communicate()
     try:
         row |= parse(out.decode())
     except ValueError as error:
         return row | {"error": f"wrk exited with {process.returncode}: {err.decode().strip() or error}"}
+    if refusals_expected:
+        row["errors"] -= row["non_2xx"]
     if row["errors"] > row["requests"] // 100:  # more than 1 % errors: the number is not a ceiling of success
         row["error"] = f"{row['errors']} of {row['requests']} requests failed or were not 2xx"
     return row

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from bench.baselines import wrk
@@ -63,3 +65,22 @@ def test_the_done_hook_s_json_line_wins_over_the_table() -> None:
 def test_output_without_a_rate_is_refused() -> None:
     with pytest.raises(ValueError, match="Requests/sec"):
         wrk.parse("unable to connect to 127.0.0.1:1 Connection refused\n")
+
+
+def test_answers_that_are_not_2xx_are_also_counted_on_their_own() -> None:
+    assert wrk.parse(TABLE.replace("Requests/sec:", ERRORS + "Requests/sec:"))["non_2xx"] == 12
+    assert wrk.parse(TABLE + DONE)["non_2xx"] == 4
+    assert wrk.parse(TABLE)["non_2xx"] == 0
+
+
+def test_a_post_script_sends_the_body_as_json_and_keeps_the_done_hook(tmp_path: Path) -> None:
+    script = wrk.post_script('{"slot_id": "s-1"}', tmp_path).read_text()
+
+    assert script.startswith('wrk.method = "POST"\nwrk.body = [[{"slot_id": "s-1"}]]\n')
+    assert 'wrk.headers["Content-Type"] = "application/json"' in script
+    assert wrk.DONE_SCRIPT.read_text() in script
+
+
+def test_a_body_that_would_end_the_lua_string_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="]]"):
+        wrk.post_script('{"a": [[1]]}', tmp_path)
