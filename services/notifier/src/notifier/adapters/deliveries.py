@@ -15,6 +15,7 @@ from typing import Any
 import asyncpg
 
 from notifier.domain.emails import Email
+from smartslot_common.db import Connection, fetch_optional, fetch_value
 
 _CLAIM = """
 WITH due AS (
@@ -57,11 +58,12 @@ class Claimed:
 
 
 async def add_email(
-    connection: asyncpg.Connection, source_id: uuid.UUID, email: Email, message_id_domain: str, max_attempts: int
+    connection: Connection, source_id: uuid.UUID, email: Email, message_id_domain: str, max_attempts: int
 ) -> uuid.UUID | None:
     """Queue one email; None if this source already queued it (the Message-ID is fixed here, once)."""
     delivery_id = uuid.uuid4()
-    return await connection.fetchval(
+    return await fetch_optional(
+        connection, uuid.UUID,
         "INSERT INTO deliveries (id, channel, kind, source_id, appointment_id, recipient, message_id, content, "
         "max_attempts) VALUES ($1, 'email', $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING RETURNING id",
         delivery_id, email.kind, source_id, uuid.UUID(email.appointment_id) if email.appointment_id else None,
@@ -70,7 +72,7 @@ async def add_email(
 
 
 async def add_webhooks(
-    connection: asyncpg.Connection, source_id: uuid.UUID, event_type: str, appointment_id: uuid.UUID | None,
+    connection: Connection, source_id: uuid.UUID, event_type: str, appointment_id: uuid.UUID | None,
     body: str, event_id: uuid.UUID, max_attempts: int,
 ) -> list[uuid.UUID]:
     """Queue one call per enabled endpoint subscribed to `event_type`; the body is fixed here, once."""
@@ -96,7 +98,7 @@ async def claim(pool: asyncpg.Pool, ids: list[uuid.UUID], lease_seconds: float) 
     return [Claimed(**row) for row in await pool.fetch(CLAIM_THESE, len(ids), lease_seconds, ids)]
 
 
-async def mark_sent(connection: asyncpg.Connection, delivery_id: uuid.UUID, code: int | None) -> None:
+async def mark_sent(connection: Connection, delivery_id: uuid.UUID, code: int | None) -> None:
     await connection.execute(
         "UPDATE deliveries SET status = 'sent', sent_at = now(), updated_at = now(), last_response_code = $2, "
         "last_error = NULL WHERE id = $1 AND status = 'pending'",
@@ -105,7 +107,7 @@ async def mark_sent(connection: asyncpg.Connection, delivery_id: uuid.UUID, code
 
 
 async def retry_later(
-    connection: asyncpg.Connection, delivery_id: uuid.UUID, delay: float, code: int | None, error: str | None
+    connection: Connection, delivery_id: uuid.UUID, delay: float, code: int | None, error: str | None
 ) -> None:
     await connection.execute(
         "UPDATE deliveries SET next_attempt_at = now() + make_interval(secs => $2), updated_at = now(), "
@@ -115,7 +117,7 @@ async def retry_later(
 
 
 async def mark_failed(
-    connection: asyncpg.Connection, delivery_id: uuid.UUID, code: int | None, error: str | None
+    connection: Connection, delivery_id: uuid.UUID, code: int | None, error: str | None
 ) -> None:
     await connection.execute(
         "UPDATE deliveries SET status = 'failed', updated_at = now(), last_response_code = $2, last_error = $3 "
@@ -124,7 +126,7 @@ async def mark_failed(
     )
 
 
-async def fail_pending_of_endpoint(connection: asyncpg.Connection, endpoint_id: uuid.UUID, reason: str) -> int:
+async def fail_pending_of_endpoint(connection: Connection, endpoint_id: uuid.UUID, reason: str) -> int:
     """Give up every pending delivery of a disabled endpoint."""
     status = await connection.execute(
         "UPDATE deliveries SET status = 'failed', updated_at = now(), last_error = $2 "
@@ -135,7 +137,7 @@ async def fail_pending_of_endpoint(connection: asyncpg.Connection, endpoint_id: 
 
 
 async def pending_count(pool: asyncpg.Pool) -> int:
-    return await pool.fetchval("SELECT count(*) FROM deliveries WHERE status = 'pending'")
+    return await fetch_value(pool, int, "SELECT count(*) FROM deliveries WHERE status = 'pending'")
 
 
 async def endpoint_log(
@@ -143,7 +145,8 @@ async def endpoint_log(
     status: str | None,
 ) -> list[dict[str, Any]]:
     """One endpoint's deliveries, newest first (keyset pagination)."""
-    conditions, args = ["endpoint_id = $1"], [endpoint_id]
+    conditions = ["endpoint_id = $1"]
+    args: list[object] = [endpoint_id]
     if status:
         args.append(status)
         conditions.append(f"status = ${len(args)}")

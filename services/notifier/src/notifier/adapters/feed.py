@@ -9,11 +9,12 @@ from typing import Any
 import asyncpg
 
 from notifier.domain.messages import Message
+from smartslot_common.db import Connection
 
 COLUMNS = "id, kind, title, body, appointment_id, created_at, read_at"
 
 
-async def add(connection: asyncpg.Connection, message: Message, source_id: uuid.UUID) -> None:
+async def add(connection: Connection, message: Message, source_id: uuid.UUID) -> None:
     """Record a notification once per source (event or reminder), recipient and kind."""
     await connection.execute(
         "INSERT INTO notifications (id, user_id, kind, title, body, appointment_id, event_id) "

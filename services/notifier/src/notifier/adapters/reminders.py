@@ -7,9 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import asyncpg
-
 from notifier.domain.reminders import PlannedReminder
+from smartslot_common.db import Connection, fetch_value
 
 
 @dataclass(frozen=True)
@@ -23,7 +22,7 @@ class DueReminder:
 
 
 async def schedule(
-    connection: asyncpg.Connection, appointment_id: uuid.UUID, user_id: uuid.UUID, starts_at: datetime,
+    connection: Connection, appointment_id: uuid.UUID, user_id: uuid.UUID, starts_at: datetime,
     planned: list[PlannedReminder], appointment: dict[str, Any],
 ) -> None:
     """Store the planned reminders of an appointment (one live row per offset)."""
@@ -35,7 +34,7 @@ async def schedule(
     )
 
 
-async def cancel(connection: asyncpg.Connection, appointment_id: uuid.UUID) -> int:
+async def cancel(connection: Connection, appointment_id: uuid.UUID) -> int:
     """Cancel the appointment's reminders that have not gone out yet."""
     status = await connection.execute(
         "UPDATE reminders SET status = 'cancelled', updated_at = now() "
@@ -45,7 +44,7 @@ async def cancel(connection: asyncpg.Connection, appointment_id: uuid.UUID) -> i
     return int(status.split()[-1])
 
 
-async def take_due(connection: asyncpg.Connection, limit: int) -> list[DueReminder]:
+async def take_due(connection: Connection, limit: int) -> list[DueReminder]:
     """Mark up to `limit` due reminders sent and return them; call inside the transaction that queues them.
 
     A reminder whose appointment has already started (the notifier was down meanwhile) is marked `missed` instead.
@@ -66,5 +65,5 @@ async def take_due(connection: asyncpg.Connection, limit: int) -> list[DueRemind
     return [DueReminder(**row) for row in rows]
 
 
-async def database_now(connection: asyncpg.Connection) -> datetime:
-    return await connection.fetchval("SELECT now()")
+async def database_now(connection: Connection) -> datetime:
+    return await fetch_value(connection, datetime, "SELECT now()")

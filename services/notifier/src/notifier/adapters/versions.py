@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-import asyncpg
+from smartslot_common.db import Connection
 
 
 @dataclass(frozen=True)
@@ -16,7 +16,7 @@ class Advance:
     previous_status: str | None
 
 
-async def advance(connection: asyncpg.Connection, appointment_id: uuid.UUID, sequence: int, status: str) -> Advance:
+async def advance(connection: Connection, appointment_id: uuid.UUID, sequence: int, status: str) -> Advance:
     """Record this version unless a newer one already arrived (then the event is stale and changes nothing)."""
     # Events of one appointment are handled concurrently; this lock (held to commit) orders them.
     await connection.execute("SELECT pg_advisory_xact_lock(hashtextextended($1::uuid::text, 7))", appointment_id)

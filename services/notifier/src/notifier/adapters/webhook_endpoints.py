@@ -8,6 +8,8 @@ from typing import Any
 
 import asyncpg
 
+from smartslot_common.db import Connection, fetch_one
+
 # The secret is never among the columns read back: it is shown once, when the endpoint is created.
 COLUMNS = ("id, url, event_types, description, enabled, consecutive_failures, disabled_reason, disabled_at, "
            "created_at, updated_at")
@@ -16,7 +18,8 @@ COLUMNS = ("id, url, event_types, description, enabled, consecutive_failures, di
 async def create(
     pool: asyncpg.Pool, url: str, event_types: list[str], description: str | None, secret: str
 ) -> dict[str, Any]:
-    row = await pool.fetchrow(
+    row = await fetch_one(
+        pool,
         "INSERT INTO webhook_endpoints (id, url, event_types, description, secret) VALUES ($1, $2, $3, $4, $5) "
         f"RETURNING {COLUMNS}",
         uuid.uuid4(), url, event_types, description, secret,
@@ -66,14 +69,14 @@ async def delete(pool: asyncpg.Pool, endpoint_id: uuid.UUID) -> bool:
     return status.endswith(" 1")
 
 
-async def record_success(connection: asyncpg.Connection, endpoint_id: uuid.UUID) -> None:
+async def record_success(connection: Connection, endpoint_id: uuid.UUID) -> None:
     await connection.execute(
         "UPDATE webhook_endpoints SET consecutive_failures = 0 WHERE id = $1 AND consecutive_failures <> 0",
         endpoint_id,
     )
 
 
-async def record_failure(connection: asyncpg.Connection, endpoint_id: uuid.UUID) -> int:
+async def record_failure(connection: Connection, endpoint_id: uuid.UUID) -> int:
     """Count one more failure in a row; the new count (0 if the endpoint is gone or already disabled)."""
     count = await connection.fetchval(
         "UPDATE webhook_endpoints SET consecutive_failures = consecutive_failures + 1, updated_at = now() "
@@ -83,7 +86,7 @@ async def record_failure(connection: asyncpg.Connection, endpoint_id: uuid.UUID)
     return count or 0
 
 
-async def disable(connection: asyncpg.Connection, endpoint_id: uuid.UUID, reason: str) -> bool:
+async def disable(connection: Connection, endpoint_id: uuid.UUID, reason: str) -> bool:
     """Disable an enabled endpoint; False if it already was."""
     status = await connection.execute(
         "UPDATE webhook_endpoints SET enabled = false, disabled_reason = $2, disabled_at = now(), updated_at = now() "

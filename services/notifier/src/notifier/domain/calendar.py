@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from email.utils import parseaddr
-from typing import Literal
+from typing import Literal, cast
 
 from icalendar import Calendar, Event, vCalAddress, vText
 
@@ -71,4 +71,5 @@ def to_ics(invitation: Invitation) -> str:
     if invitation.attendee_email:
         event.add("attendee", _address(invitation.attendee_email, invitation.attendee_name, "REQ-PARTICIPANT"))
     calendar.add_component(event)
-    return calendar.to_ical().decode()
+    # icalendar leaves to_ical unannotated; it returns the calendar's bytes.
+    return cast(bytes, calendar.to_ical()).decode()

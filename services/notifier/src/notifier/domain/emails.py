@@ -32,7 +32,8 @@ class Email:
 
     @classmethod
     def from_content(cls, content: dict[str, Any]) -> Email:
-        return cls(**{name: content.get(name) for name in cls.__dataclass_fields__})
+        fields: dict[str, Any] = {name: content.get(name) for name in cls.__dataclass_fields__}  # stored JSON
+        return cls(**fields)
 
 
 @cache

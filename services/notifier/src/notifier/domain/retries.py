@@ -14,7 +14,7 @@ class Backoff:
 
     def minimum(self, attempt: int) -> float:
         """The least delay after the `attempt`-th failed attempt (from 1): base, 2 x base, 4 x base, ..."""
-        return min(self.cap_seconds, self.base_seconds * 2 ** (max(attempt, 1) - 1))
+        return min(self.cap_seconds, self.base_seconds * 2.0 ** (max(attempt, 1) - 1))
 
     def delay(self, attempt: int, rng: random.Random | None = None) -> float:
         """The delay to wait after the `attempt`-th failed attempt."""

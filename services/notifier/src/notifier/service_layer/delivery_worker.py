@@ -23,6 +23,7 @@ from notifier.domain.emails import Email
 from notifier.domain.retries import Backoff
 from notifier.service_layer.ports import EmailSender, WebhookCaller
 from notifier.settings import NotifierSettings
+from smartslot_common.db import Connection
 from smartslot_common.logging import get_logger
 from smartslot_common.messaging.errors import describe
 
@@ -116,7 +117,7 @@ class DeliveryWorker:
         self._count(item, attempt, outcome.status)
 
     async def _endpoint_bookkeeping(
-        self, connection: asyncpg.Connection, endpoint_id: uuid.UUID, attempt: Attempt
+        self, connection: Connection, endpoint_id: uuid.UUID, attempt: Attempt
     ) -> None:
         if attempt.outcome is Outcome.SENT:
             await webhook_endpoints.record_success(connection, endpoint_id)

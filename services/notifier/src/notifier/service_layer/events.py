@@ -8,7 +8,6 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-import asyncpg
 import orjson
 import pydantic
 
@@ -22,6 +21,7 @@ from notifier.service_layer.delivery_worker import DeliveryWorker
 from notifier.settings import NotifierSettings
 from smartslot_common.contracts import events as types
 from smartslot_common.contracts.payloads import AppointmentPayload, Payload, WaitlistOfferPayload
+from smartslot_common.db import Connection
 from smartslot_common.logging import get_logger
 from smartslot_common.messaging import AfterCommit, Event, Handler, PermanentError
 
@@ -48,7 +48,7 @@ class EventHandlers:
         self._letterhead = Letterhead(settings.mail_from)
 
     def mapping(self) -> dict[str, Handler]:
-        specific: dict[str, Callable[[asyncpg.Connection, Event], Awaitable[list[uuid.UUID]]]] = {
+        specific: dict[str, Callable[[Connection, Event], Awaitable[list[uuid.UUID]]]] = {
             types.APPOINTMENT_LOCKED: self._locked,
             types.APPOINTMENT_CONFIRMED: self._confirmed,
             types.APPOINTMENT_CANCELLED: self._cancelled,
@@ -62,9 +62,9 @@ class EventHandlers:
         return {event_type: self._with_webhooks(handler) for event_type, handler in specific.items()}
 
     def _with_webhooks(
-        self, handler: Callable[[asyncpg.Connection, Event], Awaitable[list[uuid.UUID]]]
+        self, handler: Callable[[Connection, Event], Awaitable[list[uuid.UUID]]]
     ) -> Handler:
-        async def handle(connection: asyncpg.Connection, event: Event) -> AfterCommit | None:
+        async def handle(connection: Connection, event: Event) -> AfterCommit | None:
             queued = await handler(connection, event)
             if event.type in WEBHOOK_EVENT_TYPES:
                 queued += await self._queue_webhooks(connection, event)
@@ -81,7 +81,7 @@ class EventHandlers:
 
         return send
 
-    async def _queue_webhooks(self, connection: asyncpg.Connection, event: Event) -> list[uuid.UUID]:
+    async def _queue_webhooks(self, connection: Connection, event: Event) -> list[uuid.UUID]:
         body = orjson.dumps({
             "type": event.type,
             "timestamp": event.occurred_at.isoformat(),
@@ -96,7 +96,7 @@ class EventHandlers:
             connection, event.id, event.type, appointment_id, body, event.id, self._settings.webhook_max_attempts
         )
 
-    async def _tell(self, connection: asyncpg.Connection, notice: Notice, source_id: uuid.UUID) -> list[uuid.UUID]:
+    async def _tell(self, connection: Connection, notice: Notice, source_id: uuid.UUID) -> list[uuid.UUID]:
         """Write the notice's feed entry and queue its email; the queued delivery ids."""
         if notice.feed is not None:
             await feed.add(connection, notice.feed, source_id)
@@ -108,13 +108,13 @@ class EventHandlers:
         )
         return [queued] if queued else []
 
-    async def _locked(self, connection: asyncpg.Connection, event: Event) -> list[uuid.UUID]:
+    async def _locked(self, connection: Connection, event: Event) -> list[uuid.UUID]:
         appointment = parse(AppointmentPayload, event)
         if appointment.origin == "waitlist":  # the offer event tells this client, with its deadline
             return []
         return await self._tell(connection, notices.hold_placed(appointment), event.id)
 
-    async def _confirmed(self, connection: asyncpg.Connection, event: Event) -> list[uuid.UUID]:
+    async def _confirmed(self, connection: Connection, event: Event) -> list[uuid.UUID]:
         appointment = parse(AppointmentPayload, event)
         if not (await self._advance(connection, appointment, "confirmed")).newest:
             return []
@@ -122,7 +122,7 @@ class EventHandlers:
         return await self._tell(connection, notices.confirmed(appointment, self._letterhead, event.occurred_at),
                                 event.id)
 
-    async def _cancelled(self, connection: asyncpg.Connection, event: Event) -> list[uuid.UUID]:
+    async def _cancelled(self, connection: Connection, event: Event) -> list[uuid.UUID]:
         appointment = parse(AppointmentPayload, event)
         version = await self._advance(connection, appointment, "cancelled")
         await self._cancel_reminders(connection, appointment.appointment_id)
@@ -133,7 +133,7 @@ class EventHandlers:
             notice = Notice(notice.feed)
         return await self._tell(connection, notice, event.id)
 
-    async def _rescheduled(self, connection: asyncpg.Connection, event: Event) -> list[uuid.UUID]:
+    async def _rescheduled(self, connection: Connection, event: Event) -> list[uuid.UUID]:
         appointment = parse(AppointmentPayload, event)
         if not (await self._advance(connection, appointment, "rescheduled")).newest:
             return []
@@ -142,29 +142,29 @@ class EventHandlers:
         return await self._tell(connection, notices.rescheduled(appointment, self._letterhead, event.occurred_at),
                                 event.id)
 
-    async def _expired(self, connection: asyncpg.Connection, event: Event) -> list[uuid.UUID]:
+    async def _expired(self, connection: Connection, event: Event) -> list[uuid.UUID]:
         appointment = parse(AppointmentPayload, event)
         if appointment.origin == "waitlist":  # the offer's expiry tells this client
             return []
         return await self._tell(connection, notices.expired(appointment), event.id)
 
-    async def _completed(self, connection: asyncpg.Connection, event: Event) -> list[uuid.UUID]:
+    async def _completed(self, connection: Connection, event: Event) -> list[uuid.UUID]:
         await self._cancel_reminders(connection, parse(AppointmentPayload, event).appointment_id)
         return []
 
-    async def _no_show(self, connection: asyncpg.Connection, event: Event) -> list[uuid.UUID]:
+    async def _no_show(self, connection: Connection, event: Event) -> list[uuid.UUID]:
         appointment = parse(AppointmentPayload, event)
         await self._cancel_reminders(connection, appointment.appointment_id)
         return await self._tell(connection, notices.no_show(appointment), event.id)
 
-    async def _offer_made(self, connection: asyncpg.Connection, event: Event) -> list[uuid.UUID]:
+    async def _offer_made(self, connection: Connection, event: Event) -> list[uuid.UUID]:
         return await self._tell(connection, notices.offer_made(parse(WaitlistOfferPayload, event)), event.id)
 
-    async def _offer_expired(self, connection: asyncpg.Connection, event: Event) -> list[uuid.UUID]:
+    async def _offer_expired(self, connection: Connection, event: Event) -> list[uuid.UUID]:
         return await self._tell(connection, notices.offer_expired(parse(WaitlistOfferPayload, event)), event.id)
 
     async def _advance(
-        self, connection: asyncpg.Connection, appointment: AppointmentPayload, status: str
+        self, connection: Connection, appointment: AppointmentPayload, status: str
     ) -> versions.Advance:
         version = await versions.advance(connection, appointment.appointment_id, appointment.ics_sequence, status)
         if not version.newest:
@@ -172,7 +172,7 @@ class EventHandlers:
                      ics_sequence=appointment.ics_sequence, status=status)
         return version
 
-    async def _plan_reminders(self, connection: asyncpg.Connection, appointment: AppointmentPayload) -> None:
+    async def _plan_reminders(self, connection: Connection, appointment: AppointmentPayload) -> None:
         now = await reminders.database_now(connection)
         planned = plan_reminders(appointment.starts_at, self._settings.reminder_offsets_seconds, now)
         if planned:
@@ -180,7 +180,7 @@ class EventHandlers:
                                      appointment.starts_at, planned, appointment.model_dump(mode="json"))
             metrics.REMINDERS_SCHEDULED.inc(len(planned))
 
-    async def _cancel_reminders(self, connection: asyncpg.Connection, appointment_id: uuid.UUID) -> None:
+    async def _cancel_reminders(self, connection: Connection, appointment_id: uuid.UUID) -> None:
         cancelled = await reminders.cancel(connection, appointment_id)
         if cancelled:
             metrics.REMINDERS_CANCELLED.inc(cancelled)

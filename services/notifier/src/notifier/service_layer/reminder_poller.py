@@ -41,8 +41,9 @@ class ReminderPoller:
             for reminder in due:
                 appointment = AppointmentPayload.model_validate(reminder.appointment)
                 notice = notices.reminder(appointment, reminder.offset_seconds, self._letterhead, reminder.due_at)
-                await feed.add(connection, notice.feed, reminder.id)
-                metrics.NOTIFICATIONS.labels("feed", "created").inc()
+                if notice.feed is not None:
+                    await feed.add(connection, notice.feed, reminder.id)
+                    metrics.NOTIFICATIONS.labels("feed", "created").inc()
                 if notice.email is not None:
                     delivery_id = await deliveries.add_email(
                         connection, reminder.id, notice.email, self._settings.message_id_domain,
