@@ -13,18 +13,19 @@ PACKAGES := libs/common services/gateway services/booking services/availability 
 SERVICES := gateway booking availability waitlist notifier
 INSTALL_STAMP := var/stamps/install
 
-# Test tiers: only the directories that exist; scripts/test-tier.sh also treats "no tests collected" as a pass.
-UNIT_TESTS := $(wildcard libs/common/tests/unit services/*/tests/unit tests/unit bench/tests)
-INTEGRATION_TESTS := $(wildcard libs/common/tests/integration services/*/tests/integration tests/tracing tests/deploy)
-E2E_TESTS := $(wildcard tests/e2e)
-CHAOS_TESTS := $(wildcard tests/chaos)
+# Test tiers. A directory listed here that is missing, or one that collects no test, fails its tier
+# (scripts/test-tier.sh): a tier never passes by running nothing.
+UNIT_TESTS := $(addsuffix /tests/unit,$(PACKAGES)) bench/tests
+INTEGRATION_TESTS := $(addsuffix /tests/integration,$(PACKAGES)) tests/tracing tests/deploy
+E2E_TESTS := tests/e2e
+CHAOS_TESTS := tests/chaos
 TIER := scripts/test-tier.sh
 # Extra pytest options for any tier, e.g. make test-unit PYTEST_ARGS="-k hold -x".
 PYTEST_ARGS ?=
 export PYTEST_ARGS
 
-.PHONY: help install lock lint infra infra-status infra-stop replica migrate run test test-unit test-int test-e2e \
-	bench bench-full chaos up down clean
+.PHONY: help install lock lint infra infra-status infra-stop replica test-tools clean-machine migrate run test \
+	test-unit test-int test-e2e bench bench-full chaos up down clean
 
 help: ## List the targets
 	@echo "Usage: make <target>"
@@ -35,7 +36,10 @@ help: ## List the targets
 install: $(INSTALL_STAMP) ## Create .venv, install the locked dependencies, every package (editable) and shellcheck
 	@command -v shellcheck >/dev/null || scripts/infra.sh tools
 
+# SmartSlot runs on Python 3.11 (Debian 12's python3); another version would build a venv the lock does not fit.
 $(VENV)/pyvenv.cfg:
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null || { echo "error: SmartSlot \
+	needs Python 3.11, and '$(PYTHON)' is $$($(PYTHON) --version 2>&1 || echo missing); use make PYTHON=python3.11" >&2; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 
 # touch: pip leaves an already-installed uv untouched, and make would otherwise rerun this rule every time.
@@ -75,6 +79,12 @@ infra-status: ## Show which local servers are up and which scripts/infra.sh star
 infra-stop: ## Stop only the servers scripts/infra.sh started (never ones that were already running)
 	scripts/infra.sh stop-started
 
+test-tools: ## Make sure promtool, kubectl (or kustomize) and redis-server are here for the test tiers (apt-get)
+	scripts/infra.sh test-tools
+
+clean-machine: ## Undo what make run and make test changed on this machine (and only that); one line per change
+	scripts/infra.sh clean-machine
+
 migrate: install infra ## Apply every service's migrations (SMARTSLOT_DATABASE_URL, default the local smartslot db)
 	$(BIN)/smartslot-migrate $(SERVICES)
 
@@ -83,7 +93,7 @@ run: ## Run the whole stack here: servers, replica, services, mail sink, Prometh
 
 # --- Tests and load ----------------------------------------------------------------------------------------
 
-test: install infra replica lint ## What CI runs: lint, unit, integration, end-to-end, fast fault tests (stops at a failure)
+test: install infra replica test-tools lint ## What CI runs: lint, unit, integration, end-to-end, fast fault tests (stops at a failure)
 	$(TIER) unit $(UNIT_TESTS)
 	$(TIER) integration $(INTEGRATION_TESTS)
 	$(TIER) e2e $(E2E_TESTS)
@@ -92,7 +102,7 @@ test: install infra replica lint ## What CI runs: lint, unit, integration, end-t
 test-unit: install ## Unit tests: no servers needed, seconds
 	$(TIER) unit $(UNIT_TESTS)
 
-test-int: install infra replica ## Integration tests against the real PostgreSQL (and replica), Redis and RabbitMQ
+test-int: install infra replica test-tools ## Integration tests against the real PostgreSQL (and replica), Redis and RabbitMQ
 	$(TIER) integration $(INTEGRATION_TESTS)
 
 test-e2e: install infra ## End-to-end tests: the whole stack through the gateway
@@ -112,9 +122,10 @@ bench-full: install ## Full load test (python -m bench --full)
 
 NEED_DOCKER := docker compose version >/dev/null 2>&1 || { echo "this target needs Docker with the compose plugin" >&2; exit 1; }
 
-up: ## The same stack in containers: docker compose up -d --wait (needs a Docker engine)
+up: ## The same stack in containers, images built, demo data seeded as by make run (needs a Docker engine)
 	@$(NEED_DOCKER)
-	docker compose up -d --wait
+	docker compose up --build -d --wait
+	docker compose run --rm seed
 
 down: ## Stop and remove the containers of make up (needs a Docker engine)
 	@$(NEED_DOCKER)

@@ -379,6 +379,43 @@ async def test_a_row_that_cannot_be_read_backs_off_exponentially(world: World) -
     assert 60 < wait <= 600, "1 s doubled per earlier attempt: 2^7 s"
 
 
+# (e2) routing: each queue hears only what its service handles
+
+
+async def test_a_client_booking_reaches_notifier_and_availability_but_not_the_waitlist(world: World) -> None:
+    namespace = world.namespace + "all."
+    async with world.amqp.channel() as channel:
+        await declare_topology(channel, namespace, DELAYS)
+    publisher = EventPublisher(world.amqp, namespace, timeout=5.0)
+    try:
+        await publisher.publish(world.event(APPOINTMENT_CONFIRMED, origin="client"))
+        await publisher.publish(world.event(APPOINTMENT_CONFIRMED, origin="waitlist"))
+        await publisher.publish(world.event(APPOINTMENT_CANCELLED, origin="client"))
+    finally:
+        await publisher.close()
+
+    depths = {consumer: await world.queue_depth(queue_name(namespace, consumer)) for consumer in SUBSCRIPTIONS}
+    assert depths == {"notifier": 3, "availability": 3, "waitlist": 2}
+
+
+async def test_a_retired_binding_is_dropped_at_start_up(world: World) -> None:
+    namespace = world.namespace + "old."
+    async with world.amqp.channel() as channel:
+        await declare_topology(channel, namespace, DELAYS, retired={})
+        events = await channel.get_exchange(exchange_name(namespace), ensure=False)
+        queue = await channel.get_queue(queue_name(namespace, "availability"), ensure=False)
+        await queue.bind(events, routing_key="waitlist.offer_*")  # as an earlier release bound it
+        await declare_topology(channel, namespace, DELAYS)
+    publisher = EventPublisher(world.amqp, namespace, timeout=5.0)
+    try:
+        await publisher.publish(world.event("waitlist.offer_made"))
+    finally:
+        await publisher.close()
+
+    assert await world.queue_depth(queue_name(namespace, "notifier")) == 1
+    assert await world.queue_depth(queue_name(namespace, "availability")) == 0
+
+
 # (f) broker outage
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from smartslot_common.contracts.events import SUBSCRIPTIONS, handled_types, routing_key, topic_matches
 from smartslot_common.errors import DependencyUnavailable
 from smartslot_common.messaging import connect_amqp
 from smartslot_common.messaging.context import amqp_target
@@ -55,3 +56,44 @@ async def test_unreachable_broker_at_start_up_names_the_dependency_and_the_fix()
 
     assert "make infra" in str(raised.value)
     assert "guest" not in str(raised.value)
+
+
+def test_an_appointment_event_is_routed_by_type_and_origin() -> None:
+    assert routing_key("appointment.confirmed", {"origin": "waitlist"}) == "appointment.confirmed.waitlist"
+    assert routing_key("appointment.confirmed", {}) == "appointment.confirmed.client"
+    assert routing_key("appointment.confirmed", {"origin": "a.b.#"}) == "appointment.confirmed.client"
+    assert routing_key("slot.released", {"origin": "waitlist"}) == "slot.released"
+
+
+@pytest.mark.parametrize(
+    ("pattern", "key", "matches"),
+    [
+        ("appointment.confirmed.#", "appointment.confirmed.client", True),
+        ("appointment.confirmed.#", "appointment.confirmed", True),
+        ("appointment.confirmed.waitlist", "appointment.confirmed.client", False),
+        ("appointment.*", "appointment.confirmed.client", False),
+        ("slot.*", "slot.released", True),
+        ("#", "anything.at.all", True),
+    ],
+)
+def test_topic_patterns_match_as_the_broker_does(pattern: str, key: str, matches: bool) -> None:
+    assert topic_matches(pattern, key) is matches
+
+
+def test_the_waitlist_hears_confirmations_of_its_own_holds_only() -> None:
+    def bound(key: str) -> bool:
+        return any(topic_matches(pattern, key) for pattern in SUBSCRIPTIONS["waitlist"])
+
+    assert bound(routing_key("appointment.confirmed", {"origin": "waitlist"}))
+    assert not bound(routing_key("appointment.confirmed", {"origin": "client"}))
+    assert bound(routing_key("appointment.cancelled", {"origin": "client"}))
+    assert bound(routing_key("slot.released", {}))
+    assert not bound(routing_key("appointment.locked", {"origin": "waitlist"}))
+
+
+def test_no_queue_hears_events_nobody_there_handles() -> None:
+    assert handled_types("waitlist") == {
+        "slot.released", "appointment.confirmed", "appointment.cancelled", "appointment.expired"
+    }
+    assert not any(name.startswith("waitlist.") for name in handled_types("availability"))
+    assert not any(name.startswith(("slot.", "schedule.")) for name in handled_types("notifier"))

@@ -10,6 +10,7 @@ from aio_pika import DeliveryMode, Message
 from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractExchange, AbstractRobustChannel
 from aio_pika.exceptions import AMQPError, PublishError
 
+from smartslot_common.contracts.events import routing_key
 from smartslot_common.messaging.envelope import Event
 from smartslot_common.messaging.errors import PublishFailed, Unroutable, describe
 from smartslot_common.messaging.topology import exchange_name
@@ -49,7 +50,9 @@ class EventPublisher:
         try:
             async with asyncio.timeout(self._timeout):
                 exchange = await self._open_exchange()
-                result = await exchange.publish(to_message(event), routing_key=event.type, mandatory=True)
+                result = await exchange.publish(
+                    to_message(event), routing_key=routing_key(event.type, event.payload), mandatory=True
+                )
         except PublishError as error:
             raise Unroutable(f"no queue is bound for {event.type} (event {event.id})") from error
         except _NOT_CONFIRMED as error:

@@ -12,7 +12,7 @@ from typing import Any
 from aio_pika import ExchangeType
 from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractQueue
 
-from smartslot_common.contracts.events import SUBSCRIPTIONS
+from smartslot_common.contracts.events import RETIRED_BINDINGS, SUBSCRIPTIONS
 
 RETRY_DELAYS: tuple[float, ...] = (1.0, 5.0, 30.0)
 # Bounds redeliveries of a message whose handler keeps crashing the process before it can ack.
@@ -24,7 +24,7 @@ _SAFE_DEAD_LETTERING = {"x-dead-letter-strategy": "at-least-once", "x-overflow":
 
 
 def exchange_name(namespace: str) -> str:
-    """The topic exchange all events are published to; routing key = event type."""
+    """The topic exchange all events are published to; routing key = event type (and an appointment's origin)."""
     return f"{namespace}smartslot.events"
 
 
@@ -95,13 +95,17 @@ async def declare_topology(
     namespace: str,
     retry_delays: Sequence[float] = RETRY_DELAYS,
     subscriptions: Mapping[str, Sequence[str]] = SUBSCRIPTIONS,
+    retired: Mapping[str, Sequence[str]] = RETIRED_BINDINGS,
 ) -> None:
-    """Declare the exchanges and every consumer's queues and bindings (idempotent)."""
+    """Declare the exchanges and every consumer's queues and bindings, and drop retired bindings (idempotent)."""
     events = await channel.declare_exchange(exchange_name(namespace), ExchangeType.TOPIC, durable=True)
     for consumer, patterns in subscriptions.items():
         queue = await declare_consumer_queues(channel, namespace, consumer, retry_delays)
         for pattern in patterns:
             await queue.bind(events, routing_key=pattern)
+        for pattern in retired.get(consumer, ()):
+            if pattern not in patterns:
+                await queue.unbind(events, routing_key=pattern)
 
 
 async def _declare_dead_letter_exchange(channel: AbstractChannel, namespace: str) -> AbstractExchange:
