@@ -8,6 +8,7 @@ from limits import parse
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
+from gateway.domain.users import EmailAddress
 from smartslot_common.settings import ServiceSettings, shared
 
 UPSTREAM_NAMES = ("booking", "availability", "waitlist", "notifier")
@@ -54,7 +55,8 @@ class GatewaySettings(ServiceSettings):
     jwt_audience: str = shared("smartslot-api", "jwt_audience")
     # Short on purpose: it bounds how long a changed role can linger in a token when Redis cannot say so sooner.
     access_token_ttl_seconds: int = shared(900, "access_token_ttl_seconds", ge=60, le=86400)
-    bootstrap_admin_email: str | None = shared(None, "bootstrap_admin_email")
+    # The same rule as a registration's address, so the first admin can always be created and sign in.
+    bootstrap_admin_email: EmailAddress | None = shared(None, "bootstrap_admin_email")
     bootstrap_admin_password: SecretStr | None = shared(None, "bootstrap_admin_password")
 
     @field_validator("cors_origins", mode="before")

@@ -1,5 +1,6 @@
 """The admin's health view, the served OpenAPI document and offline Swagger UI, CORS on configured origins only,
-and a bootstrap admin email that a non-admin already holds (the gateway refuses to start, in one line)."""
+and a bootstrap admin email that a non-admin already holds or that registration would refuse (the gateway refuses
+to start, in one line)."""
 
 from __future__ import annotations
 
@@ -107,21 +108,42 @@ async def test_a_bootstrap_email_held_by_a_client_stops_the_start_up(
     assert role == "client", "the look-alike did not become the admin"
 
 
-async def test_the_process_exits_2_with_one_line_naming_the_variable(gateway: Any) -> None:
-    squatter = await gateway.register(gateway.email("squatter"))
-    settings = gateway.settings
+async def _start_gateway(settings: Any, admin_email: str) -> tuple[int | None, str]:
+    """Run `python -m gateway` on this run's servers with `admin_email` as the bootstrap admin: (exit code, stderr)."""
     env = os.environ | {
         "SMARTSLOT_DATABASE_URL": settings.database_url.get_secret_value(),
         "SMARTSLOT_REDIS_URL": settings.redis_url.get_secret_value(), "SMARTSLOT_NAMESPACE": settings.namespace,
         "SMARTSLOT_JWT_SECRET": settings.jwt_secret.get_secret_value(), "SMARTSLOT_LOG_JSON": "false",
-        "SMARTSLOT_BOOTSTRAP_ADMIN_EMAIL": squatter["email"], "SMARTSLOT_BOOTSTRAP_ADMIN_PASSWORD": "whatever-1234",
+        "SMARTSLOT_BOOTSTRAP_ADMIN_EMAIL": admin_email, "SMARTSLOT_BOOTSTRAP_ADMIN_PASSWORD": "whatever-1234",
         "SMARTSLOT_GATEWAY_PORT": str(free_port()),
     }
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "gateway", env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     _, stderr = await asyncio.wait_for(process.communicate(), 30)
-    assert process.returncode == 2
-    last = stderr.decode().strip().splitlines()[-1]
+    return process.returncode, stderr.decode()
+
+
+async def test_the_process_exits_2_with_one_line_naming_the_variable(gateway: Any) -> None:
+    squatter = await gateway.register(gateway.email("squatter"))
+    code, stderr = await _start_gateway(gateway.settings, squatter["email"])
+    assert code == 2
+    last = stderr.strip().splitlines()[-1]
     assert last.startswith("gateway: SMARTSLOT_BOOTSTRAP_ADMIN_EMAIL")
     assert "not an admin" in last
-    assert "Traceback" not in stderr.decode()
+    assert "Traceback" not in stderr
+
+
+@pytest.mark.parametrize("address", ["admin@smartslot.test", "admin@clinic.invalid", "not-an-address"])
+async def test_an_address_registration_would_refuse_stops_the_start_up_in_one_line(
+    gateway: Any, identity_db: asyncpg.Connection, address: str
+) -> None:
+    code, stderr = await _start_gateway(gateway.settings, address)
+
+    assert code == 2
+    [line] = stderr.strip().splitlines()
+    assert line.startswith("gateway: invalid settings (SMARTSLOT_BOOTSTRAP_ADMIN_EMAIL: value is not a valid email")
+    assert "Traceback" not in stderr
+    refused = await gateway.call("POST", "/v1/auth/register",
+                                 json={"email": address, "password": "long-enough", "name": "Ada"})
+    assert (refused.status, refused.code) == (422, "validation_error"), "registration refuses it the same way"
+    assert await identity_db.fetchval("SELECT count(*) FROM users WHERE email = $1", address.lower()) == 0

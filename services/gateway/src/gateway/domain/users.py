@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Annotated, ClassVar
+
+from pydantic import AfterValidator, EmailStr
 
 
 @dataclass(frozen=True)
@@ -69,3 +71,9 @@ def user_of(role: str, id: uuid.UUID, email: str, name: str) -> User:
 def normalise_email(email: str) -> str:
     """Emails compare case-insensitively and without surrounding space."""
     return email.strip().lower()
+
+
+# The one rule for an account's address, wherever one comes from (registration, an admin creating a user, the
+# bootstrap admin's setting): a deliverable-looking address (email-validator, so no reserved or special-use domain
+# such as .test, .invalid or .local), stored normalised.
+EmailAddress = Annotated[EmailStr, AfterValidator(normalise_email)]

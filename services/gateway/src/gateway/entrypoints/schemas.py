@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from gateway.domain.users import EmailAddress
 
 # Stripped before the length check: a blank name must be a 422, not a CHECK violation (500) in the database.
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
@@ -15,7 +17,7 @@ class Strict(BaseModel):
 
 
 class Register(Strict):
-    email: EmailStr
+    email: EmailAddress
     password: str = Field(min_length=8, max_length=256)
     name: Name
 
