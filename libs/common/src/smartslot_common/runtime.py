@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import sys
 from collections.abc import Callable
@@ -14,6 +15,7 @@ from pydantic import AliasChoices
 from pydantic_settings import SettingsError
 
 from smartslot_common.errors import DependencyUnavailable
+from smartslot_common.http.server import serve
 from smartslot_common.logging import configure_logging
 from smartslot_common.settings import ServiceSettings
 from smartslot_common.tracing import configure_tracing
@@ -69,17 +71,13 @@ def run_service(create_app: Callable[[SettingsT], web.Application], settings_cla
     configure_tracing(
         settings.service_name, settings.otel_exporter_otlp_endpoint, settings.otel_traces_sample_ratio
     )
-    try:
-        web.run_app(
-            create_app(settings),
-            host=settings.host,
-            port=settings.port,
-            shutdown_timeout=settings.shutdown_timeout_seconds,
-            backlog=settings.listen_backlog,
-            access_log=None,
-            print=None,
-            loop=uvloop.new_event_loop(),
-        )
-    except DependencyUnavailable as error:
-        print(f"{settings.service_name}: {error}", file=sys.stderr)
-        sys.exit(2)
+    served = serve(create_app(settings), settings.host, settings.port, backlog=settings.listen_backlog,
+                   shutdown_timeout=settings.shutdown_timeout_seconds)
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as loop:
+        try:
+            loop.run(served)
+        except web.GracefulExit:
+            pass  # SIGINT or SIGTERM: closing the loop cancels `serve`, whose cleanup shuts the app down gracefully
+        except DependencyUnavailable as error:
+            print(f"{settings.service_name}: {error}", file=sys.stderr)
+            sys.exit(2)

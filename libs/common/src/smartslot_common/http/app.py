@@ -8,6 +8,7 @@ from aiohttp import web
 
 from smartslot_common.http.health import READINESS_CHECKS, ReadinessCheck, healthz, readyz
 from smartslot_common.http.middleware import problem_errors, red_metrics, request_context, trace_context
+from smartslot_common.http.server import PARSER_LIMITS
 from smartslot_common.metrics import metrics_handler
 from smartslot_common.runtime_metrics import loop_lag_context
 
@@ -23,7 +24,8 @@ def create_base_app(
     spans are recorded, the aiohttp server instrumentation's span wraps them all and `trace_context` steps aside.
     """
     app = web.Application(
-        middlewares=[trace_context, request_context, red_metrics, problem_errors], client_max_size=max_body_bytes
+        middlewares=[trace_context, request_context, red_metrics, problem_errors], client_max_size=max_body_bytes,
+        handler_args=PARSER_LIMITS,  # served by `http.server.serve`, over-long lines are 414 and 431 problems
     )
     app[READINESS_CHECKS] = list(readiness)
     app.router.add_get("/healthz", healthz)
