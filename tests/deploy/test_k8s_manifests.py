@@ -1,7 +1,6 @@
 """The kustomize tree under deploy/k8s: it parses, its references resolve, and every workload is hardened."""
 
-import shutil
-import subprocess
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -48,21 +47,7 @@ def read_env_file(path: Path) -> dict[str, str]:
     return dict(line.split("=", 1) for line in lines)
 
 
-def kustomize(directory: Path) -> list[dict[str, Any]]:
-    """The rendered overlay, through whichever kustomize is installed."""
-    if shutil.which("kubectl"):
-        command = ["kubectl", "kustomize", str(directory)]
-    else:
-        command = ["kustomize", "build", str(directory)]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
-    assert result.returncode == 0, result.stderr
-    return [doc for doc in YAML(typ="safe", pure=True).load_all(result.stdout) if doc is not None]
-
-
-needs_kustomize = pytest.mark.skipif(
-    shutil.which("kubectl") is None and shutil.which("kustomize") is None,
-    reason="needs kubectl or kustomize on PATH to render the overlays",
-)
+Render = Callable[[Path], tuple[dict[str, Any], ...]]
 WORKLOADS = [
     pytest.param(o, id=f"{o['kind']}/{o['metadata']['name']}")
     for o in base_objects()
@@ -216,9 +201,8 @@ def test_prod_runs_more_replicas_with_bigger_limits() -> None:
     assert patch[0]["value"]["limits"]["memory"] != "256Mi"
 
 
-@needs_kustomize
 @pytest.mark.parametrize("overlay", OVERLAYS)
-def test_overlay_renders_into_the_namespace(overlay: str) -> None:
+def test_overlay_renders_into_the_namespace(kustomize: Render, overlay: str) -> None:
     objects = kustomize(OVERLAYS[overlay])
     outside = {
         f"{o['kind']}/{o['metadata']['name']}"
@@ -229,9 +213,8 @@ def test_overlay_renders_into_the_namespace(overlay: str) -> None:
     assert of_kind(objects, "Deployment").keys() == set(APPS)
 
 
-@needs_kustomize
 @pytest.mark.parametrize("overlay", OVERLAYS)
-def test_overlay_references_resolve(overlay: str) -> None:
+def test_overlay_references_resolve(kustomize: Render, overlay: str) -> None:
     objects = kustomize(OVERLAYS[overlay])
     config_maps = of_kind(objects, "ConfigMap").keys()
     secrets = of_kind(objects, "Secret").keys() | (EXTERNAL_SECRETS if overlay == "prod" else set())
@@ -244,8 +227,7 @@ def test_overlay_references_resolve(overlay: str) -> None:
                 assert reference is None or reference["name"] in secrets, variable["name"]
 
 
-@needs_kustomize
-def test_prod_renders_more_replicas_than_dev() -> None:
+def test_prod_renders_more_replicas_than_dev(kustomize: Render) -> None:
     dev = of_kind(kustomize(OVERLAYS["dev"]), "Deployment")
     prod = of_kind(kustomize(OVERLAYS["prod"]), "Deployment")
     for name in APPS:

@@ -44,7 +44,7 @@ async def test_a_consumed_confirmation_keeps_the_slot_out_of_every_answer(
     stack: IsolatedStack, booking, api, db, events, who, replayed, at
 ):
     if stack.replica_database_url is None:
-        pytest.skip("no streaming replica answers on 127.0.0.1:5433 (start one with `make replica`)")
+        pytest.fail("no streaming replica answers on 127.0.0.1:5433: start one with `make replica`", pytrace=False)
     admin = who("admin")
     service = await _created(booking, "/v1/services", admin, {
         "name": "Check-up", "duration_minutes": 30, "price_cents": 4500, "currency": "EUR",

@@ -12,7 +12,7 @@ pytestmark = pytest.mark.integration
 
 async def test_the_read_pool_is_the_streaming_replica(stack: IsolatedStack, app, api):
     if stack.replica_database_url is None:
-        pytest.skip("no streaming replica answers on 127.0.0.1:5433 (start one with `make replica`)")
+        pytest.fail("no streaming replica answers on 127.0.0.1:5433: start one with `make replica`", pytrace=False)
     assert app[READ_POOL] is not app[POOL]
     assert await app[READ_POOL].fetchval("SELECT pg_is_in_recovery()") is True
     assert await app[POOL].fetchval("SELECT pg_is_in_recovery()") is False

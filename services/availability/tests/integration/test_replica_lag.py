@@ -42,7 +42,7 @@ async def test_a_lagging_replica_neither_answers_nor_caches_what_an_event_made_s
     stack: IsolatedStack, app, api, cache, rows, events, metric, at, replayed
 ):
     if stack.replica_database_url is None:
-        pytest.skip("no streaming replica answers on 127.0.0.1:5433 (start one with `make replica`)")
+        pytest.fail("no streaming replica answers on 127.0.0.1:5433: start one with `make replica`", pytrace=False)
     catalog = await rows.catalog()
     start = at(12)
     slot = str(await rows.slot(catalog.provider_id, catalog.service_id, start))

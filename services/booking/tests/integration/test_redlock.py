@@ -20,10 +20,7 @@ import redis.asyncio as aioredis
 from booking.adapters.slot_lock import HeldLock, LockUnavailable, SlotLock
 from smartslot_common.testing import IsolatedStack, wait_for
 
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs redis-server on PATH"),
-]
+pytestmark = pytest.mark.integration
 
 TTL_MS = 10_000
 
@@ -62,6 +59,8 @@ async def answers(client: aioredis.Redis) -> bool:
 
 @pytest.fixture
 async def masters(stack: IsolatedStack) -> AsyncIterator[Masters]:
+    if shutil.which("redis-server") is None:
+        pytest.fail("redis-server is not installed: `make test-tools` installs Debian's redis-server", pytrace=False)
     # A short directory of its own: a socket's path must fit in 107 bytes, which pytest's tmp_path may not.
     folder = Path(tempfile.mkdtemp(prefix="redlock-"))
     sockets = [folder / "master-1.sock", folder / "master-2.sock"]
