@@ -1,6 +1,8 @@
 """Seed demo data through the public API: a clinic, a service, a provider with working hours, a client.
 
-Idempotent: a second run finds the demo service and only prints the credentials again.
+Idempotent: a second run finds the demo service and only prints the credentials again. `make run`, the compose
+stack's `seed` service and the README's end-to-end test all seed with this script, as the bootstrap admin
+(SMARTSLOT_BOOTSTRAP_ADMIN_EMAIL / _PASSWORD, by default the demo admin).
 """
 
 from __future__ import annotations
@@ -27,14 +29,20 @@ def _expect(answer, *statuses: int) -> dict:
     return answer.body
 
 
-async def _ensure_user(api: ApiClient, admin: str, email: str, password: str, name: str, role: str) -> str | None:
+async def _ensure_user(api: ApiClient, admin: str, email: str, password: str, name: str, role: str) -> str:
+    """The demo user's id; an account left by an interrupted earlier run is found by signing in as it."""
     created = await api.call("POST", "/v1/admin/users", admin,
                              {"email": email, "password": password, "name": name, "role": role})
-    return _expect(created, 201, 409).get("id") if created.status == 201 else None
+    _expect(created, 201, 409)
+    if created.status == 201:
+        return created.body["id"]
+    me = await api.call("GET", "/v1/me", await api.token(email, password))
+    return _expect(me, 200)["id"]
 
 
-async def seed(api: ApiClient) -> None:
-    admin = await api.token(*ADMIN)
+async def seed(api: ApiClient, admin_credentials: tuple[str, str] = ADMIN) -> None:
+    """Create the demo clinic, service, provider and client as this admin, unless the demo service exists."""
+    admin = await api.token(*admin_credentials)
     services = _expect(await api.call("GET", "/v1/services", admin), 200)["items"]
     if any(service["name"] == SERVICE_NAME for service in services):
         print("Demo data already present.")

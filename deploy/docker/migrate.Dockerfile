@@ -1,8 +1,11 @@
 # syntax=docker/dockerfile:1
 # One-shot schema migrations for every service: `smartslot-migrate <name>...` needs each service package
-# installed (its migrations/ ship inside it), so this image carries all five. Build context: the repository root
+# installed (its migrations/ ship inside it), so this image carries all five. It also carries the demo seed
+# (scripts/seed_demo.py, the compose stack's `seed` service), which needs the shared library's API client.
+# Build context: the repository root
 #   docker build -f deploy/docker/migrate.Dockerfile -t smartslot/migrate:dev .
 #   docker run --rm -e SMARTSLOT_DATABASE_URL=... smartslot/migrate:dev booking waitlist
+#   docker run --rm --entrypoint python smartslot/migrate:dev /opt/smartslot/seed_demo.py --gateway-url ...
 
 FROM python:3.11-slim AS builder
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_ROOT_USER_ACTION=ignore
@@ -24,6 +27,7 @@ RUN groupadd --system --gid 10001 smartslot \
  && useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent \
       --shell /usr/sbin/nologin smartslot
 COPY --from=builder /opt/venv /opt/venv
+COPY scripts/seed_demo.py /opt/smartslot/seed_demo.py
 USER 10001:10001
 ENTRYPOINT ["smartslot-migrate"]
 CMD ["gateway", "booking", "availability", "waitlist", "notifier"]

@@ -11,6 +11,7 @@ import pytest
 from ruamel.yaml import YAML
 
 REPO = Path(__file__).resolve().parents[2]
+RUN_SCRIPT = REPO / "scripts" / "run.sh"
 APPS = {"gateway": 8080, "booking": 8081, "availability": 8082, "waitlist": 8083, "notifier": 8084}
 ROOT_COMPOSE = REPO / "docker-compose.yml"
 SERVICE_COMPOSES = {name: REPO / "services" / name / "docker-compose.yml" for name in APPS}
@@ -50,13 +51,15 @@ def depends_on(service: dict[str, Any]) -> dict[str, str]:
 
 
 def one_shots(services: dict[str, dict[str, Any]]) -> set[str]:
-    """Services others wait on to finish rather than to be healthy."""
-    return {
+    """Services others wait on to finish rather than to be healthy, and those run on demand that never restart."""
+    awaited = {
         name
         for service in services.values()
         for name, condition in depends_on(service).items()
         if condition == "service_completed_successfully"
     }
+    on_demand = {name for name, s in services.items() if s.get("profiles") and s.get("restart", "no") == "no"}
+    return awaited | on_demand
 
 
 def dockerfile_of(service: dict[str, Any], compose_dir: Path) -> Path | None:
@@ -234,7 +237,7 @@ def test_replica_streams_from_the_primary(path: Path) -> None:
 
 def test_root_runs_the_whole_stack() -> None:
     services = services_of(ROOT_COMPOSE)
-    assert APPS.keys() | INFRASTRUCTURE | OBSERVABILITY | {"migrate"} == services.keys()
+    assert APPS.keys() | INFRASTRUCTURE | OBSERVABILITY | {"migrate", "seed"} == services.keys()
 
 
 def test_root_publishes_only_the_documented_ports() -> None:
@@ -288,3 +291,41 @@ def test_grafana_provisions_the_prometheus_datasource() -> None:
     assert any(s["type"] == "prometheus" and s["url"] == "http://prometheus:9090" for s in datasources)
     mounted = " ".join(services_of(ROOT_COMPOSE)["grafana"]["volumes"])
     assert "./deploy/grafana/provisioning:/etc/grafana/provisioning" in mounted
+
+
+def run_sh_default(variable: str) -> str:
+    """The default scripts/run.sh (make run) gives a setting: `export VAR="${VAR:-default}"`."""
+    found = re.search(rf'export {variable}="\${{{variable}:-([^}}]*)}}"', RUN_SCRIPT.read_text())
+    assert found, f"scripts/run.sh sets no default for {variable}"
+    return found.group(1)
+
+
+def test_seed_runs_the_demo_seed_against_the_gateway_once_it_is_healthy() -> None:
+    services = services_of(ROOT_COMPOSE)
+    seed, migrate = services["seed"], services["migrate"]
+    assert depends_on(seed) == {"gateway": "service_healthy"}
+    assert seed.get("restart", "no") == "no", "a one-shot"
+    assert seed["entrypoint"] == ["python", "/opt/smartslot/seed_demo.py"]
+    assert seed["command"] == ["--gateway-url", f"http://gateway:{APPS['gateway']}"]
+    # The seed runs from the migrate image, which carries the shared library and the script.
+    assert (seed["build"], seed["image"]) == (migrate["build"], migrate["image"])
+    dockerfile = (REPO / migrate["build"]["dockerfile"]).read_text()
+    assert "COPY scripts/seed_demo.py /opt/smartslot/seed_demo.py" in dockerfile
+
+
+def test_compose_has_make_runs_demo_admin_so_the_readme_example_works_there_too() -> None:
+    services = services_of(ROOT_COMPOSE)
+    expected = {name: run_sh_default(name)
+                for name in ("SMARTSLOT_BOOTSTRAP_ADMIN_EMAIL", "SMARTSLOT_BOOTSTRAP_ADMIN_PASSWORD")}
+    for name in ("gateway", "seed"):
+        environment = services[name]["environment"]
+        assert {key: environment.get(key) for key in expected} == expected, name
+
+
+def test_make_up_builds_the_images_it_runs_and_seeds_the_demo_data() -> None:
+    result = subprocess.run(["make", "--no-print-directory", "-n", "up"], cwd=REPO, capture_output=True, text=True,
+                            timeout=60, check=False)
+    assert result.returncode == 0, result.stderr
+    commands = [line.strip() for line in result.stdout.splitlines()]
+    assert "docker compose up --build -d --wait" in commands
+    assert commands.index("docker compose run --rm seed") > commands.index("docker compose up --build -d --wait")
