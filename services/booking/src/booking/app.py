@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
 
@@ -20,12 +20,12 @@ from smartslot_common.redis import connect_redis
 SCHEMA = "booking"
 
 
-def _lock_context(settings: BookingSettings):
+def _lock_context(settings: BookingSettings) -> Callable[[web.Application], AsyncIterator[None]]:
     async def context(app: web.Application) -> AsyncIterator[None]:
         urls = [url.get_secret_value() for url in settings.lock_redis_urls] or [settings.redis_url.get_secret_value()]
         masters = [await connect_redis(url, required=False) for url in urls]
         app[REDIS] = masters[0]
-        app[LOCK] = SlotLock(masters, settings.redis_key())
+        app[LOCK] = SlotLock(masters, settings.redis_key(), remember_seconds=settings.refusal_memory_seconds)
         yield
         for master in masters:
             await master.aclose()

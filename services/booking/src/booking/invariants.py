@@ -14,6 +14,7 @@ import asyncpg
 import orjson
 
 from booking.metrics import INVARIANT_VIOLATIONS
+from smartslot_common.db import Connection, fetch_value
 
 # A hold or offer may outlive its deadline by one sweep period; beyond this it is a violation (I4).
 DEFAULT_DEADLINE_GRACE_SECONDS = 5.0
@@ -51,11 +52,11 @@ INVARIANTS = (
 )
 
 
-async def _exists(connection: asyncpg.Connection, table: str) -> bool:
-    return await connection.fetchval("SELECT to_regclass($1) IS NOT NULL", table)
+async def _exists(connection: Connection, table: str) -> bool:
+    return await fetch_value(connection, bool, "SELECT to_regclass($1) IS NOT NULL", table)
 
 
-async def check_double_booking(connection: asyncpg.Connection) -> dict[str, int]:
+async def check_double_booking(connection: Connection) -> dict[str, int]:
     """I1: overlapping live slots of one provider, over-full slots, counters that disagree with appointments."""
     return {
         "overlapping_slots": await connection.fetchval(OVERLAPS),
@@ -65,7 +66,7 @@ async def check_double_booking(connection: asyncpg.Connection) -> dict[str, int]
 
 
 async def check(
-    connection: asyncpg.Connection,
+    connection: Connection,
     deadline_grace_seconds: float = DEFAULT_DEADLINE_GRACE_SECONDS,
     outbox_max_age_seconds: float = DEFAULT_OUTBOX_MAX_AGE_SECONDS,
 ) -> dict[str, int]:

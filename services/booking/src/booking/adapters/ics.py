@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import cast
 
 from icalendar import Calendar, Event
 
@@ -64,4 +65,5 @@ def to_ics(entry: CalendarEntry) -> bytes:
     calendar.add("calscale", "GREGORIAN")
     calendar.add("method", "CANCEL" if entry.event_status in WITHDRAWN else "REQUEST")
     calendar.add_component(_event(entry))
-    return calendar.to_ical()
+    # icalendar leaves to_ical unannotated; it returns the calendar's bytes.
+    return cast(bytes, calendar.to_ical())

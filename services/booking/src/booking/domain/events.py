@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from smartslot_common.rows import Row
+
 CONTEXT_FIELDS = (
     "timezone", "provider_name", "provider_user_id", "service_name", "price_cents", "clinic_name", "clinic_address",
 )
@@ -15,7 +17,7 @@ def _text(value: Any) -> Any:
     return None if value is None else str(value)
 
 
-def appointment_payload(appointment: Mapping[str, Any], context: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def appointment_payload(appointment: Row, context: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """What consumers need to act on an appointment change without calling booking back (`AppointmentPayload`)."""
     row, context = dict(appointment), dict(context or {})
     payload = {
@@ -32,7 +34,7 @@ def appointment_payload(appointment: Mapping[str, Any], context: Mapping[str, An
     return payload
 
 
-def slot_released_payload(appointment: Mapping[str, Any], released_by: str) -> dict[str, Any]:
+def slot_released_payload(appointment: Row, released_by: str) -> dict[str, Any]:
     """`slot.released` (`SlotPayload`): which seat came free, and who freed it."""
     return {
         "slot_id": str(appointment["slot_id"]), "provider_id": str(appointment["provider_id"]),

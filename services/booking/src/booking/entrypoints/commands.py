@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-import asyncpg
 import orjson
 from aiohttp import web
 
@@ -14,12 +13,13 @@ from booking.app_keys import POOL
 from booking.domain.errors import BookingError
 from booking.entrypoints.errors import to_problem
 from booking.service_layer import idempotency
+from smartslot_common.db import Connection
 from smartslot_common.http import json_response
 from smartslot_common.http.identity import Caller
 from smartslot_common.http.problems import PROBLEM_CONTENT_TYPE, ProblemError, problem_body
 
 T = TypeVar("T")
-OnCommit = Callable[[asyncpg.Connection, Any], Awaitable[None]]
+OnCommit = Callable[[Connection, Any], Awaitable[None]]
 UseCase = Callable[[OnCommit | None], Awaitable[T]]
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
@@ -66,7 +66,7 @@ async def execute(
         metrics.IDEMPOTENT_REPLAYS.inc()
         return _replay(outcome)
 
-    async def on_commit(connection: asyncpg.Connection, result: Any) -> None:
+    async def on_commit(connection: Connection, result: Any) -> None:
         await idempotency.complete(connection, outcome, status, render(result))
 
     try:

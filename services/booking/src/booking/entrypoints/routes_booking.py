@@ -18,6 +18,7 @@ from smartslot_common.http import read_json
 from smartslot_common.http.identity import Caller, require_role
 from smartslot_common.http.json import parse_model
 from smartslot_common.http.problems import ProblemError
+from smartslot_common.rows import Row
 from smartslot_common.unit_of_work import in_transaction
 
 routes = web.RouteTableDef()
@@ -25,7 +26,7 @@ SeatBody = schemas.HoldRequest | schemas.SeatAtTimeRequest
 Work = Callable[[OnCommit | None], Awaitable[Any]]
 
 
-def render_appointment(row) -> dict:
+def render_appointment(row: Row) -> dict[str, Any]:
     return schemas.Appointment.model_validate(dict(row)).model_dump(mode="json")
 
 
@@ -43,7 +44,9 @@ async def _seat_body(request: web.Request) -> SeatBody:
     """`{slot_id}` or `{service_id, starts_at, provider_id?}`; a body that is neither is told it lacks `slot_id`."""
     data = (await read_json(request, schemas.JsonObject)).root
     at_time = "slot_id" not in data and "service_id" in data
-    return parse_model(schemas.SeatAtTimeRequest if at_time else schemas.HoldRequest, data)
+    if at_time:
+        return parse_model(schemas.SeatAtTimeRequest, data)
+    return parse_model(schemas.HoldRequest, data)
 
 
 def _work(app: web.Application, who: Caller, body: SeatBody, instant: bool) -> tuple[Work, Target]:

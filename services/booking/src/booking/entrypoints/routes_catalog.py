@@ -16,11 +16,11 @@ from booking.entrypoints import schemas
 from booking.entrypoints.paths import path_uuid
 from booking.service_layer import catalog
 from smartslot_common.http import ProblemError, json_response, read_json
-from smartslot_common.http.identity import require_role
+from smartslot_common.http.identity import Role, require_role
 from smartslot_common.http.json import parse_query
 
 routes = web.RouteTableDef()
-ANY_ROLE = ("client", "provider", "admin")
+ANY_ROLE: tuple[Role, ...] = ("client", "provider", "admin")
 
 
 # --- pagination: `?limit=&cursor=` → `{"items": [...], "next_cursor": ...}` ------------------------------------------

@@ -13,10 +13,10 @@ from booking.entrypoints.commands import execute
 from booking.entrypoints.paths import path_uuid
 from booking.service_layer import schedules, time_off
 from smartslot_common.http import json_response, read_json
-from smartslot_common.http.identity import require_role
+from smartslot_common.http.identity import Role, require_role
 
 routes = web.RouteTableDef()
-OWNERS = ("provider", "admin")  # the gateway checks the role; the service layer checks which provider
+OWNERS: tuple[Role, ...] = ("provider", "admin")  # the gateway checks the role; the service layer checks which provider
 
 
 @routes.put("/v1/providers/{provider_id}/working-hours")

@@ -11,18 +11,19 @@ import uuid
 import asyncpg
 
 from booking.domain.errors import NotFound
+from smartslot_common.db import ConnectionOrPool, fetch_optional
 from smartslot_common.http.identity import Caller
 
 
-async def provider_of_user(connection: asyncpg.Connection | asyncpg.Pool, user_id: uuid.UUID) -> uuid.UUID | None:
+async def provider_of_user(connection: ConnectionOrPool, user_id: uuid.UUID) -> uuid.UUID | None:
     """The live provider record linked to a provider user, if any."""
-    return await connection.fetchval(
-        "SELECT id FROM providers WHERE user_id = $1 AND deleted_at IS NULL", user_id
+    return await fetch_optional(
+        connection, uuid.UUID, "SELECT id FROM providers WHERE user_id = $1 AND deleted_at IS NULL", user_id
     )
 
 
 async def require_provider_access(
-    connection: asyncpg.Connection | asyncpg.Pool, caller: Caller, provider_id: uuid.UUID
+    connection: ConnectionOrPool, caller: Caller, provider_id: uuid.UUID
 ) -> None:
     """Admins may manage any provider's schedule; a provider only their own; others get `404`."""
     if caller.is_admin:
@@ -33,13 +34,15 @@ async def require_provider_access(
 
 
 async def may_see_appointment(
-    connection: asyncpg.Connection | asyncpg.Pool, caller: Caller, appointment: asyncpg.Record
+    connection: ConnectionOrPool, caller: Caller, appointment: asyncpg.Record
 ) -> bool:
     """Its client, its provider, or an admin."""
     if caller.is_admin:
         return True
+    client_id: uuid.UUID = appointment["client_id"]
+    provider_id: uuid.UUID = appointment["provider_id"]
     if caller.role == "client":
-        return appointment["client_id"] == caller.user_id
+        return client_id == caller.user_id
     if caller.role == "provider":
-        return await provider_of_user(connection, caller.user_id) == appointment["provider_id"]
+        return await provider_of_user(connection, caller.user_id) == provider_id
     return False

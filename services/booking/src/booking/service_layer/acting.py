@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -18,11 +19,12 @@ from booking.adapters import repository as repo
 from booking.adapters.slot_lock import SlotLock
 from booking.domain.errors import BookingError, HoldExpired, NotFound
 from booking.service_layer import access, seats
+from smartslot_common.db import Connection, ConnectionOrPool, fetch_value
 from smartslot_common.http.identity import Caller
 from smartslot_common.unit_of_work import in_transaction
 
-OnCommit = Callable[[asyncpg.Connection, Any], Awaitable[None]]
-Access = Callable[[asyncpg.Connection, Caller, asyncpg.Record], Awaitable[bool]]
+OnCommit = Callable[[Connection, Any], Awaitable[None]]
+Access = Callable[[Connection, Caller, asyncpg.Record], Awaitable[bool]]
 
 
 @dataclass(frozen=True)
@@ -35,12 +37,12 @@ class Outcome:
     refusal: BookingError | None = None
 
 
-async def is_its_client(_: asyncpg.Connection, who: Caller, row: asyncpg.Record) -> bool:
+async def is_its_client(_: ConnectionOrPool, who: Caller, row: asyncpg.Record) -> bool:
     """Only the client the appointment belongs to."""
     return who.role == "client" and row["client_id"] == who.user_id
 
 
-async def is_its_provider_or_admin(connection: asyncpg.Connection, who: Caller, row: asyncpg.Record) -> bool:
+async def is_its_provider_or_admin(connection: Connection, who: Caller, row: asyncpg.Record) -> bool:
     """The provider the appointment is with, or an admin."""
     if who.is_admin:
         return True
@@ -48,7 +50,7 @@ async def is_its_provider_or_admin(connection: asyncpg.Connection, who: Caller, 
 
 
 async def locked_for(
-    connection: asyncpg.Connection, appointment_id: uuid.UUID, who: Caller, may: Access
+    connection: Connection, appointment_id: uuid.UUID, who: Caller, may: Access
 ) -> asyncpg.Record:
     """The appointment, locked for this transaction; `404` when it does not exist or the caller may not act."""
     row = await repo.lock_appointment(connection, appointment_id)
@@ -58,7 +60,7 @@ async def locked_for(
 
 
 async def run(
-    pool: asyncpg.Pool, lock: SlotLock | None, work: Callable[[asyncpg.Connection], Awaitable[Outcome]]
+    pool: asyncpg.Pool, lock: SlotLock | None, work: Callable[[Connection], Awaitable[Outcome]]
 ) -> asyncpg.Record:
     """Run `work` in one transaction; after the commit free its Redis locks, then answer its refusal if any."""
     outcome = await in_transaction(pool, work)
@@ -69,20 +71,25 @@ async def run(
     return outcome.row
 
 
-async def answered(on_commit: OnCommit | None, connection: asyncpg.Connection, row: asyncpg.Record) -> None:
+async def answered(on_commit: OnCommit | None, connection: Connection, row: asyncpg.Record) -> None:
     if on_commit is not None:
         await on_commit(connection, row)
 
 
-async def next_sequence(connection: asyncpg.Connection, appointment_id: uuid.UUID) -> int:
+async def next_sequence(connection: Connection, appointment_id: uuid.UUID) -> int:
     """Raise the calendar SEQUENCE: calendar clients replace an event only when it grows."""
-    return await connection.fetchval(
-        "UPDATE appointments SET ics_sequence = ics_sequence + 1 WHERE id = $1 RETURNING ics_sequence", appointment_id
+    return await fetch_value(
+        connection, int,
+        "UPDATE appointments SET ics_sequence = ics_sequence + 1 WHERE id = $1 RETURNING ics_sequence", appointment_id,
     )
 
 
-async def hold_has_expired(connection: asyncpg.Connection, row: asyncpg.Record) -> bool:
-    return row["status"] == "locked" and row["hold_expires_at"] <= await repo.database_now(connection)
+async def hold_has_expired(connection: Connection, row: asyncpg.Record) -> bool:
+    status: str = row["status"]
+    if status != "locked":
+        return False
+    expires_at: datetime = row["hold_expires_at"]  # set on every locked appointment
+    return expires_at <= await repo.database_now(connection)
 
 
 def refuse_expired(row: asyncpg.Record) -> None:
@@ -91,7 +98,7 @@ def refuse_expired(row: asyncpg.Record) -> None:
         raise HoldExpired("The hold expired before it was confirmed; hold the slot again.")
 
 
-async def expired_outcome(connection: asyncpg.Connection, row: asyncpg.Record, action: str) -> Outcome:
+async def expired_outcome(connection: Connection, row: asyncpg.Record, action: str) -> Outcome:
     """Expire the hold for good (committed), then answer `410 hold_expired`."""
     expired = await seats.expire_within(connection, row, f"hold deadline passed before {action}")
     refusal = HoldExpired("The hold expired before it was confirmed; hold the slot again.")

@@ -21,6 +21,7 @@ from booking.domain.assignment import Candidate, explain, rank
 from booking.domain.errors import NoProviderAvailable, SlotHeld, SlotInPast, SlotNotFound, SlotUnavailable
 from booking.service_layer import holds
 from booking.service_layer.holds import BookNow, HoldPolicy, OnCommit, PlaceHold
+from smartslot_common.db import Connection, fetch_optional
 
 LOST_CLAIM = (SlotHeld, SlotUnavailable, SlotNotFound)  # taken or gone meanwhile: the next candidate may do
 
@@ -78,7 +79,8 @@ async def claim_at(
 
 
 async def _named_slot(pool: asyncpg.Pool, request: ClaimAt) -> uuid.UUID:
-    slot_id = await pool.fetchval(
+    slot_id = await fetch_optional(
+        pool, uuid.UUID,
         "SELECT id FROM slots WHERE provider_id = $1 AND service_id = $2 AND starts_at = $3 AND status <> 'deleted'",
         request.provider_id, request.service_id, request.starts_at,
     )
@@ -116,7 +118,7 @@ async def candidates(pool: asyncpg.Pool, service_id: uuid.UUID, starts_at: datet
 def _advancing_round_robin(on_commit: OnCommit | None) -> OnCommit:
     """Record the assignment on the service's round-robin cursor, in the booking's own transaction."""
 
-    async def record(connection: asyncpg.Connection, appointment: asyncpg.Record) -> None:
+    async def record(connection: Connection, appointment: asyncpg.Record) -> None:
         await connection.execute(
             "INSERT INTO assignment_cursor (service_id, provider_id, last_assigned_at) "
             "VALUES ($1, $2, clock_timestamp()) ON CONFLICT (service_id, provider_id) "

@@ -16,6 +16,7 @@ import asyncpg
 
 from booking.domain.errors import BookingError, ConflictingAppointments, NotFound
 from smartslot_common.contracts.events import SCHEDULE_CHANGED
+from smartslot_common.db import Connection, fetch_one
 from smartslot_common.messaging import Event, add_to_outbox
 
 PRODUCER = "booking"
@@ -85,7 +86,7 @@ async def _get(pool: asyncpg.Pool, table: str, columns: str, row_id: uuid.UUID) 
     return dict(row)
 
 
-async def _lock_live(connection: asyncpg.Connection, table: str, row_id: uuid.UUID) -> None:
+async def _lock_live(connection: Connection, table: str, row_id: uuid.UUID) -> None:
     """Lock a live row against concurrent creators attaching to it; `404` when deleted or unknown."""
     if not await connection.fetchval(
         f"SELECT true FROM {table} WHERE id = $1 AND deleted_at IS NULL FOR NO KEY UPDATE", row_id
@@ -93,7 +94,7 @@ async def _lock_live(connection: asyncpg.Connection, table: str, row_id: uuid.UU
         raise NotFound(f"No such {table.rstrip('s')}.")
 
 
-async def _retire_future_slots(connection: asyncpg.Connection, column: str, value: uuid.UUID) -> list[Any]:
+async def _retire_future_slots(connection: Connection, column: str, value: uuid.UUID) -> list[Any]:
     """Mark the future open slots of a provider or service deleted; return the (provider, service) pairs touched.
 
     Done *before* looking for live appointments: it waits for any hold in flight on those slots, and every hold
@@ -107,7 +108,7 @@ async def _retire_future_slots(connection: asyncpg.Connection, column: str, valu
     )
 
 
-async def _refuse_live_appointments(connection: asyncpg.Connection, column: str, value: uuid.UUID) -> None:
+async def _refuse_live_appointments(connection: Connection, column: str, value: uuid.UUID) -> None:
     ids = await connection.fetch(
         f"SELECT id FROM appointments WHERE {column} = $1 AND status IN {LIVE} AND starts_at > clock_timestamp() "
         "ORDER BY starts_at, id",
@@ -121,7 +122,7 @@ async def _refuse_live_appointments(connection: asyncpg.Connection, column: str,
 
 
 async def _announce_schedule_change(
-    connection: asyncpg.Connection, retired: list[Any], reason: str
+    connection: Connection, retired: list[Any], reason: str
 ) -> None:
     """One `schedule.changed` per provider whose future slots went away, naming the services affected."""
     by_provider: dict[uuid.UUID, set[uuid.UUID]] = {}
@@ -143,7 +144,8 @@ async def _announce_schedule_change(
 
 async def create_clinic(pool: asyncpg.Pool, name: str, timezone: str, address: str | None) -> dict[str, Any]:
     """A new clinic."""
-    row = await pool.fetchrow(
+    row = await fetch_one(
+        pool,
         f"INSERT INTO clinics (id, name, timezone, address) VALUES ($1, $2, $3, $4) RETURNING {CLINIC_COLUMNS}",
         uuid.uuid4(), name, timezone, address,
     )
@@ -182,7 +184,8 @@ async def delete_clinic(pool: asyncpg.Pool, clinic_id: uuid.UUID) -> None:
 
 async def create_service(pool: asyncpg.Pool, fields: dict[str, Any]) -> dict[str, Any]:
     """A new service with its cancellation policy."""
-    row = await pool.fetchrow(
+    row = await fetch_one(
+        pool,
         "INSERT INTO services (id, name, duration_minutes, price_cents, currency, cancellation_policy) "
         f"VALUES ($1, $2, $3, $4, $5, $6) RETURNING {SERVICE_COLUMNS}",
         uuid.uuid4(), fields["name"], fields["duration_minutes"], fields["price_cents"], fields["currency"],
@@ -230,7 +233,8 @@ async def create_provider(pool: asyncpg.Pool, fields: dict[str, Any]) -> dict[st
             raise NotFound("No such clinic.")
         await _require_services(connection, fields["service_ids"])
         try:
-            row = await connection.fetchrow(
+            row = await fetch_one(
+                connection,
                 "INSERT INTO providers (id, user_id, clinic_id, display_name, timezone) VALUES ($1, $2, $3, $4, $5) "
                 f"RETURNING {PROVIDER_COLUMNS}",
                 uuid.uuid4(), fields["user_id"], fields["clinic_id"], fields["display_name"],
@@ -245,7 +249,7 @@ async def create_provider(pool: asyncpg.Pool, fields: dict[str, Any]) -> dict[st
         return dict(row) | {"service_ids": list(dict.fromkeys(fields["service_ids"]))}
 
 
-async def _require_services(connection: asyncpg.Connection, service_ids: list[uuid.UUID]) -> None:
+async def _require_services(connection: Connection, service_ids: list[uuid.UUID]) -> None:
     found = await connection.fetch(
         "SELECT id FROM services WHERE id = ANY($1::uuid[]) AND deleted_at IS NULL FOR SHARE", service_ids
     )

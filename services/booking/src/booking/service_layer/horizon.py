@@ -8,10 +8,12 @@ Each provider is extended in its own short transaction, so a long run never hold
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 import asyncpg
 
 from booking.service_layer.schedules import extend_provider
+from smartslot_common.db import Connection
 from smartslot_common.unit_of_work import in_transaction
 
 # pg_try_advisory_xact_lock key of the job: any fixed 64-bit number unique within the database.
@@ -26,7 +28,7 @@ class HorizonRun:
     slots_created: int
 
 
-async def _providers_with_hours(connection: asyncpg.Connection) -> list[asyncpg.Record]:
+async def _providers_with_hours(connection: Connection) -> list[asyncpg.Record]:
     return await connection.fetch(
         "SELECT id FROM providers p WHERE deleted_at IS NULL "
         "AND EXISTS (SELECT 1 FROM working_hours w WHERE w.provider_id = p.id) ORDER BY id"
@@ -43,7 +45,6 @@ async def extend_all(pool: asyncpg.Pool, horizon_days: int) -> HorizonRun | None
         created = 0
         for provider in providers:
             created += await in_transaction(
-                pool, lambda connection, provider_id=provider["id"]: extend_provider(connection, provider_id,
-                                                                                   horizon_days)
+                pool, partial(extend_provider, provider_id=provider["id"], horizon_days=horizon_days)
             )
         return HorizonRun(len(providers), created)

@@ -18,6 +18,7 @@ import asyncpg
 import orjson
 
 from booking.domain.errors import IdempotencyInFlight, IdempotencyMismatch
+from smartslot_common.db import Connection, fetch_one
 
 STALE_AFTER_SECONDS = 60
 
@@ -59,7 +60,9 @@ async def claim(pool: asyncpg.Pool, caller_id: uuid.UUID, key: str, request_fing
         )
         if inserted:
             return Claim(caller_id, key)
-        row = await connection.fetchrow(
+        # The insert met this row, and ON CONFLICT DO UPDATE locks it even when it updates nothing: it is there.
+        row = await fetch_one(
+            connection,
             "SELECT request_fingerprint, state, response_status, response_body FROM idempotency_keys "
             "WHERE caller_id = $1 AND key = $2",
             caller_id, key,
@@ -71,7 +74,7 @@ async def claim(pool: asyncpg.Pool, caller_id: uuid.UUID, key: str, request_fing
     return Replay(row["response_status"], row["response_body"])
 
 
-async def complete(connection: asyncpg.Connection, held: Claim, status: int, body: Any) -> None:
+async def complete(connection: Connection, held: Claim, status: int, body: Any) -> None:
     """Store the answer; call inside the transaction whose outcome it reports."""
     await connection.execute(
         "UPDATE idempotency_keys SET state = 'done', response_status = $3, response_body = $4::jsonb "

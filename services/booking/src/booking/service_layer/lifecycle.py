@@ -28,6 +28,7 @@ from smartslot_common.contracts.events import (
     APPOINTMENT_CONFIRMED,
     APPOINTMENT_NO_SHOW,
 )
+from smartslot_common.db import Connection, fetch_one
 from smartslot_common.http.identity import Caller
 from smartslot_common.logging import get_logger
 from smartslot_common.messaging import add_to_outbox
@@ -35,8 +36,8 @@ from smartslot_common.messaging import add_to_outbox
 log = get_logger(__name__)
 PRODUCER = "booking"
 MAX_REASON = 500
-OnCommit = Callable[[asyncpg.Connection, Any], Awaitable[None]]
-Access = Callable[[asyncpg.Connection, Caller, asyncpg.Record], Awaitable[bool]]
+OnCommit = Callable[[Connection, Any], Awaitable[None]]
+Access = Callable[[Connection, Caller, asyncpg.Record], Awaitable[bool]]
 
 
 # --- cancellation (also used by time off, inside its own transaction) ---------------------------------------------
@@ -46,14 +47,15 @@ def _actor_role(actor: Caller | None) -> str:
     return actor.role if actor is not None else seats.SYSTEM
 
 
-async def _service_terms(connection: asyncpg.Connection, service_id: uuid.UUID) -> tuple[int, CancellationPolicy]:
+async def _service_terms(connection: Connection, service_id: uuid.UUID) -> tuple[int, CancellationPolicy]:
     """The service's price and its cancellation policy."""
-    row = await connection.fetchrow("SELECT price_cents, cancellation_policy FROM services WHERE id = $1", service_id)
+    # A service is only ever soft-deleted, and appointments reference it: the row is always there.
+    row = await fetch_one(connection, "SELECT price_cents, cancellation_policy FROM services WHERE id = $1", service_id)
     spec = row["cancellation_policy"]
     return row["price_cents"], policy_from(orjson.loads(spec) if isinstance(spec, str | bytes) else spec)
 
 
-async def _fee(connection: asyncpg.Connection, row: asyncpg.Record, role: str, at: datetime) -> int:
+async def _fee(connection: Connection, row: asyncpg.Record, role: str, at: datetime) -> int:
     if waives_fee(role, row["status"]):
         return 0
     price, policy = await _service_terms(connection, row["service_id"])
@@ -61,7 +63,7 @@ async def _fee(connection: asyncpg.Connection, row: asyncpg.Record, role: str, a
 
 
 async def cancel_within(
-    connection: asyncpg.Connection, appointment_row: asyncpg.Record, actor: Caller | None, reason: str | None,
+    connection: Connection, appointment_row: asyncpg.Record, actor: Caller | None, reason: str | None,
     waive_fee: bool, announce_release: bool = True,
 ) -> asyncpg.Record:
     """Cancel a row read with `repo.lock_appointment`, inside the caller's transaction.
@@ -99,7 +101,7 @@ async def cancel(
     `waitlist_buffer_seconds` (the waitlist hands it back sooner when nobody is waiting).
     """
 
-    async def work(connection: asyncpg.Connection) -> acting.Outcome:
+    async def work(connection: Connection) -> acting.Outcome:
         row = await acting.locked_for(connection, appointment_id, who, access.may_see_appointment)
         cancelled = await cancel_within(connection, row, who, reason, waive_fee=False)
         if who.role in ("provider", "admin") and waitlist_buffer_seconds and row["status"] in seats.SEAT:
@@ -128,7 +130,7 @@ async def quote(pool: asyncpg.Pool, appointment_id: uuid.UUID, who: Caller) -> d
 # --- confirmation and expiry ----------------------------------------------------------------------------------------
 
 
-async def _convert_held_seat(connection: asyncpg.Connection, slot_id: uuid.UUID) -> None:
+async def _convert_held_seat(connection: Connection, slot_id: uuid.UUID) -> None:
     # One relative update under the slot's row lock: the counters' CHECK refuses an impossible conversion.
     await connection.execute(
         "UPDATE slots SET held = held - 1, booked = booked + 1, version = version + 1, updated_at = now() "
@@ -143,7 +145,7 @@ async def confirm(
 ) -> asyncpg.Record:
     """Its client confirms a hold: `confirmed`, or `410 hold_expired` once the deadline (database clock) passed."""
 
-    async def work(connection: asyncpg.Connection) -> acting.Outcome:
+    async def work(connection: Connection) -> acting.Outcome:
         row = await acting.locked_for(connection, appointment_id, who, acting.is_its_client)
         acting.refuse_expired(row)
         state_of(row["status"]).next_for("confirm")
@@ -161,7 +163,7 @@ async def confirm(
 # --- completion and no-show -----------------------------------------------------------------------------------------
 
 
-async def _started(connection: asyncpg.Connection, row: asyncpg.Record, action: str) -> datetime:
+async def _started(connection: Connection, row: asyncpg.Record, action: str) -> datetime:
     """The database time, once the state allows `action` and the appointment has started."""
     state_of(row["status"]).next_for(action)
     now = await repo.database_now(connection)
@@ -175,7 +177,7 @@ async def complete(
 ) -> asyncpg.Record:
     """Its provider or an admin marks a confirmed appointment that has started as `completed`."""
 
-    async def work(connection: asyncpg.Connection) -> acting.Outcome:
+    async def work(connection: Connection) -> acting.Outcome:
         row = await acting.locked_for(connection, appointment_id, who, acting.is_its_provider_or_admin)
         now = await _started(connection, row, "complete")
         completed = await transition(connection, row, "complete", who, None, completed_at=now)
@@ -196,7 +198,7 @@ async def mark_no_show(
     released; `appointment.no_show` tells the notifier to drop the pending reminders and analytics to count it.
     """
 
-    async def work(connection: asyncpg.Connection) -> acting.Outcome:
+    async def work(connection: Connection) -> acting.Outcome:
         row = await acting.locked_for(connection, appointment_id, who, acting.is_its_provider_or_admin)
         await _started(connection, row, "mark_no_show")
         marked = await transition(connection, row, "mark_no_show", who, reason)

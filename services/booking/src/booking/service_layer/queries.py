@@ -131,7 +131,8 @@ async def get_appointment(pool: asyncpg.Pool, who: Caller, appointment_id: uuid.
 
 async def _its_client_or_provider(pool: asyncpg.Pool, who: Caller, row: asyncpg.Record) -> bool:
     if who.role == "provider":
-        return await access.provider_of_user(pool, who.user_id) == row["provider_id"]
+        provider_id: uuid.UUID = row["provider_id"]
+        return await access.provider_of_user(pool, who.user_id) == provider_id
     return await is_its_client(pool, who, row)
 
 

@@ -33,6 +33,7 @@ from booking.service_layer.acting import (
 )
 from booking.service_layer.transitions import transition
 from smartslot_common.contracts.events import APPOINTMENT_RESCHEDULED
+from smartslot_common.db import Connection
 from smartslot_common.http.identity import Caller
 from smartslot_common.messaging import add_to_outbox
 
@@ -47,7 +48,7 @@ class Reschedule:
     lock_ttl_seconds: int
 
 
-async def _claim_target(connection: asyncpg.Connection, row: asyncpg.Record, slot_id: uuid.UUID, now: datetime) -> Slot:
+async def _claim_target(connection: Connection, row: asyncpg.Record, slot_id: uuid.UUID, now: datetime) -> Slot:
     """A seat of the same kind on another slot of the same service, taken by compare-and-set after the validation
     chain, exactly as a public hold claims one (a slot the waitlist has first call on is refused)."""
     if slot_id == row["slot_id"]:
@@ -59,7 +60,7 @@ async def _claim_target(connection: asyncpg.Connection, row: asyncpg.Record, slo
 
 
 async def _move(
-    connection: asyncpg.Connection, row: asyncpg.Record, slot: Slot, who: Caller, token: str | None
+    connection: Connection, row: asyncpg.Record, slot: Slot, who: Caller, token: str | None
 ) -> asyncpg.Record:
     """Give back the old seat and move the row onto the slot whose seat was claimed."""
     await repo.release_seat(connection, row["slot_id"], seats.SEAT[row["status"]])
@@ -78,7 +79,7 @@ def _previous(row: asyncpg.Record) -> dict[str, str]:
 
 
 async def _reschedule_within(
-    connection: asyncpg.Connection, command: Reschedule, held: HeldLock | None, on_commit: OnCommit | None
+    connection: Connection, command: Reschedule, held: HeldLock | None, on_commit: OnCommit | None
 ) -> Outcome:
     row = await locked_for(connection, command.appointment_id, command.client, is_its_client)
     refuse_expired(row)

@@ -21,6 +21,7 @@ from booking.domain.errors import ConflictingAppointments, InvalidSchedule, NotF
 from booking.domain.schedule import SlotInterval, TimeOff, WorkingHoursRule, expand, first_overlap, outside_time_off
 from booking.service_layer.access import require_provider_access
 from smartslot_common.contracts.events import SCHEDULE_CHANGED, SLOT_BLOCKED, SLOT_CREATED
+from smartslot_common.db import Connection, fetch_one
 from smartslot_common.http.identity import Caller
 from smartslot_common.messaging import Event, add_to_outbox
 
@@ -28,7 +29,7 @@ PRODUCER = "booking"
 LIVE = "('locked', 'confirmed')"
 
 
-async def lock_provider(connection: asyncpg.Connection, provider_id: uuid.UUID) -> asyncpg.Record:
+async def lock_provider(connection: Connection, provider_id: uuid.UUID) -> asyncpg.Record:
     """The live provider, locked for this transaction (see the module docstring); `404` otherwise."""
     row = await connection.fetchrow(
         "SELECT id, timezone, user_id, slots_generated_until FROM providers WHERE id = $1 AND deleted_at IS NULL "
@@ -40,7 +41,7 @@ async def lock_provider(connection: asyncpg.Connection, provider_id: uuid.UUID) 
     return row
 
 
-async def _durations(connection: asyncpg.Connection, provider_id: uuid.UUID) -> dict[uuid.UUID, timedelta]:
+async def _durations(connection: Connection, provider_id: uuid.UUID) -> dict[uuid.UUID, timedelta]:
     """The live services the provider offers, by id; `FOR SHARE` keeps them from being deleted meanwhile."""
     rows = await connection.fetch(
         "SELECT s.id, s.duration_minutes FROM services s JOIN provider_services ps ON ps.service_id = s.id "
@@ -50,7 +51,7 @@ async def _durations(connection: asyncpg.Connection, provider_id: uuid.UUID) -> 
     return {row["id"]: timedelta(minutes=row["duration_minutes"]) for row in rows}
 
 
-async def _rules(connection: asyncpg.Connection, provider_id: uuid.UUID) -> list[WorkingHoursRule]:
+async def _rules(connection: Connection, provider_id: uuid.UUID) -> list[WorkingHoursRule]:
     rows = await connection.fetch(
         "SELECT weekday, start_local, end_local, service_id FROM working_hours WHERE provider_id = $1", provider_id
     )
@@ -58,7 +59,7 @@ async def _rules(connection: asyncpg.Connection, provider_id: uuid.UUID) -> list
 
 
 async def upcoming_time_off(
-    connection: asyncpg.Connection, provider_id: uuid.UUID, now: datetime
+    connection: Connection, provider_id: uuid.UUID, now: datetime
 ) -> list[TimeOff]:
     """The provider's time off that has not ended yet."""
     rows = await connection.fetch(
@@ -86,7 +87,7 @@ def _schedule_changed(provider_id: uuid.UUID, services: set[uuid.UUID], reason: 
 
 
 async def _generate(
-    connection: asyncpg.Connection, provider: asyncpg.Record, first: date, until: date, now: datetime
+    connection: Connection, provider: asyncpg.Record, first: date, until: date, now: datetime
 ) -> int:
     """Create the future slots the rules yield on local days [first, until), outside time off; return how many."""
     durations = await _durations(connection, provider["id"])
@@ -101,7 +102,7 @@ async def _generate(
     return created
 
 
-async def _insert_slots(connection: asyncpg.Connection, provider_id: uuid.UUID, intervals: list[SlotInterval]) -> int:
+async def _insert_slots(connection: Connection, provider_id: uuid.UUID, intervals: list[SlotInterval]) -> int:
     """Insert slots in one statement, skipping any that would overlap a live slot (the constraint decides)."""
     status = await connection.execute(
         "INSERT INTO slots (id, provider_id, service_id, starts_at, ends_at) "
@@ -121,7 +122,7 @@ def _horizon(provider: asyncpg.Record, now: datetime, horizon_days: int) -> tupl
 
 
 async def _replace_rules(
-    connection: asyncpg.Connection, provider_id: uuid.UUID, rules: list[WorkingHoursRule]
+    connection: Connection, provider_id: uuid.UUID, rules: list[WorkingHoursRule]
 ) -> set[uuid.UUID]:
     """Store the new weekly rules; return the services the old ones offered."""
     before = {rule.service_id for rule in await _rules(connection, provider_id)}
@@ -134,7 +135,7 @@ async def _replace_rules(
     return before
 
 
-async def _drop_untouched_slots(connection: asyncpg.Connection, provider_id: uuid.UUID, now: datetime) -> None:
+async def _drop_untouched_slots(connection: Connection, provider_id: uuid.UUID, now: datetime) -> None:
     """Remove the future generated slots nobody ever booked. Blocked and deleted slots record a decision and stay."""
     await connection.execute(
         "DELETE FROM slots s WHERE provider_id = $1 AND origin = 'working_hours' AND starts_at > $2 "
@@ -164,7 +165,7 @@ async def set_working_hours(
         return {"provider_id": provider_id, "rules": rules, "slots_created": created}
 
 
-async def extend_provider(connection: asyncpg.Connection, provider_id: uuid.UUID, horizon_days: int) -> int:
+async def extend_provider(connection: Connection, provider_id: uuid.UUID, horizon_days: int) -> int:
     """Generate the days between what was generated before and the horizon (none when up to date)."""
     try:
         provider = await lock_provider(connection, provider_id)
@@ -204,7 +205,8 @@ async def create_slot(
             raise SlotOverlap("The provider is on time off then.")
         try:
             async with connection.transaction():
-                row = await connection.fetchrow(
+                row = await fetch_one(
+                    connection,
                     "INSERT INTO slots (id, provider_id, service_id, starts_at, ends_at, capacity, origin) "
                     f"VALUES ($1, $2, $3, $4, $5, $6, 'ad_hoc') RETURNING {repo.SLOT_COLUMNS}",
                     uuid.uuid4(), provider_id, service_id, starts_at, interval.ends_at, capacity,
@@ -215,7 +217,7 @@ async def create_slot(
         return dict(row)
 
 
-async def _lock_own_slot(connection: asyncpg.Connection, caller: Caller, slot_id: uuid.UUID) -> asyncpg.Record:
+async def _lock_own_slot(connection: Connection, caller: Caller, slot_id: uuid.UUID) -> asyncpg.Record:
     """The live slot, locked, if the caller manages its provider; someone else's slot reads exactly like a missing
     one (`404`)."""
     provider_id = await connection.fetchval("SELECT provider_id FROM slots WHERE id = $1 AND status <> 'deleted'",
@@ -246,7 +248,8 @@ async def delete_slot(pool: asyncpg.Pool, caller: Caller, slot_id: uuid.UUID) ->
         if live:
             raise ConflictingAppointments("The slot is still held or booked.",
                                           appointment_ids=[str(row["id"]) for row in live])
-        row = await connection.fetchrow(
+        row = await fetch_one(  # the slot is locked by this transaction (above)
+            connection,
             "UPDATE slots SET status = 'deleted', version = version + 1, updated_at = now() WHERE id = $1 "
             f"RETURNING {repo.SLOT_COLUMNS}",
             slot_id,

@@ -13,13 +13,14 @@ from booking import metrics
 from booking.adapters import repository as repo
 from booking.adapters.slot_lock import SlotLock
 from booking.service_layer.seats import expire_within, release_lock
+from smartslot_common.db import Connection
 from smartslot_common.unit_of_work import in_transaction
 
 BATCH_SIZE = 100
 REASON = "hold deadline passed"
 
 
-async def _due_holds(connection: asyncpg.Connection, batch_size: int) -> list[asyncpg.Record]:
+async def _due_holds(connection: Connection, batch_size: int) -> list[asyncpg.Record]:
     return await connection.fetch(
         f"SELECT {repo.APPOINTMENT_COLUMNS}, version, lock_token FROM appointments "
         "WHERE status = 'locked' AND hold_expires_at <= clock_timestamp() "
@@ -28,7 +29,7 @@ async def _due_holds(connection: asyncpg.Connection, batch_size: int) -> list[as
     )
 
 
-async def expire_batch(connection: asyncpg.Connection, batch_size: int = BATCH_SIZE) -> list[asyncpg.Record]:
+async def expire_batch(connection: Connection, batch_size: int = BATCH_SIZE) -> list[asyncpg.Record]:
     """Expire up to `batch_size` due holds inside the caller's transaction; return them as they were (locked)."""
     due = await _due_holds(connection, batch_size)
     for row in due:

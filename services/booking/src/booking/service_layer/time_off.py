@@ -21,11 +21,12 @@ from booking.service_layer.lifecycle import cancel_within
 from booking.service_layer.schedules import LIVE, PRODUCER, lock_provider, slot_payload
 from booking.service_layer.seats import release_lock
 from smartslot_common.contracts.events import SLOT_BLOCKED
+from smartslot_common.db import Connection, fetch_one
 from smartslot_common.http.identity import Caller
 from smartslot_common.messaging import Event, add_to_outbox
 from smartslot_common.unit_of_work import in_transaction
 
-OnCommit = Callable[[asyncpg.Connection, Any], Awaitable[None]]  # stores the idempotent answer in the transaction
+OnCommit = Callable[[Connection, Any], Awaitable[None]]  # stores the idempotent answer in the transaction
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,7 @@ async def add_time_off(
     """Record time off in one transaction; `409 conflicting_appointments` (nothing written) unless told to cancel."""
     released: list[tuple[uuid.UUID, str | None]] = []
 
-    async def work(connection: asyncpg.Connection) -> dict[str, Any]:
+    async def work(connection: Connection) -> dict[str, Any]:
         released.clear()  # a retried transaction starts over
         await require_provider_access(connection, caller, command.provider_id)
         await lock_provider(connection, command.provider_id)
@@ -74,7 +75,7 @@ async def add_time_off(
     return result
 
 
-async def _lock_slots_within(connection: asyncpg.Connection, command: AddTimeOff, now: datetime) -> list[uuid.UUID]:
+async def _lock_slots_within(connection: Connection, command: AddTimeOff, now: datetime) -> list[uuid.UUID]:
     """Lock the future open slots inside the time off. This waits for holds in flight on them, and every later
     hold fails its compare-and-set, so the look for live appointments that follows misses none."""
     rows = await connection.fetch(
@@ -86,7 +87,7 @@ async def _lock_slots_within(connection: asyncpg.Connection, command: AddTimeOff
 
 
 async def _live_appointments_within(
-    connection: asyncpg.Connection, command: AddTimeOff, now: datetime
+    connection: Connection, command: AddTimeOff, now: datetime
 ) -> list[asyncpg.Record]:
     """The future live appointments inside the time off, locked as `cancel_within` expects."""
     return await connection.fetch(
@@ -98,10 +99,11 @@ async def _live_appointments_within(
 
 
 async def _record_time_off(
-    connection: asyncpg.Connection, caller: Caller, command: AddTimeOff, slot_ids: list[uuid.UUID]
+    connection: Connection, caller: Caller, command: AddTimeOff, slot_ids: list[uuid.UUID]
 ) -> dict[str, Any]:
     """Insert the time off and block its slots, one `slot.blocked` each."""
-    time_off = await connection.fetchrow(
+    time_off = await fetch_one(
+        connection,
         "INSERT INTO time_off (id, provider_id, starts_at, ends_at, reason, created_by) "
         "VALUES ($1, $2, $3, $4, $5, $6) RETURNING id, provider_id, starts_at, ends_at, reason, created_at",
         uuid.uuid4(), command.provider_id, command.starts_at, command.ends_at, command.reason, caller.user_id,

@@ -14,13 +14,14 @@ from booking import metrics
 from booking.adapters import repository as repo
 from booking.domain.appointment import state_of
 from booking.domain.errors import InvalidTransition
+from smartslot_common.db import Connection
 from smartslot_common.http.identity import Caller
 
 SYSTEM_ACTOR = None  # transitions made by SmartSlot itself (the hold sweeper) carry no user
 
 
 async def transition(
-    connection: asyncpg.Connection, appointment: asyncpg.Record, action: str, actor: Caller | None,
+    connection: Connection, appointment: asyncpg.Record, action: str, actor: Caller | None,
     reason: str | None = None, **changes: Any,
 ) -> asyncpg.Record:
     """Apply `action` to a row read with `repo.lock_appointment`; return the updated row.
