@@ -25,7 +25,7 @@ def _lock_context(settings: BookingSettings) -> Callable[[web.Application], Asyn
         urls = [url.get_secret_value() for url in settings.lock_redis_urls] or [settings.redis_url.get_secret_value()]
         masters = [await connect_redis(url, required=False) for url in urls]
         app[REDIS] = masters[0]
-        app[LOCK] = SlotLock(masters, settings.redis_key())
+        app[LOCK] = SlotLock(masters, settings.redis_key(), remember_seconds=settings.refusal_memory_seconds)
         yield
         for master in masters:
             await master.aclose()

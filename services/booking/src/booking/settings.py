@@ -20,6 +20,10 @@ class BookingSettings(ServiceSettings):
     lock_gate_seconds: float = Field(
         5.0, gt=0, le=60, description="Life of a slot's lock while a claim runs; a one-seat hold keeps it for its TTL"
     )
+    refusal_memory_seconds: float = Field(
+        1.0, ge=0, le=10, description="How long a process refuses public claims from memory on a slot it found held by "
+        "a one-seat hold or full (0: always ask Redis and PostgreSQL)",
+    )
     suggestions_cache_seconds: float = Field(
         3.0, ge=0, le=60, description="How long a conflict's suggested slots are shared from Redis; 0 disables it"
     )

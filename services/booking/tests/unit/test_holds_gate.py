@@ -13,7 +13,8 @@ import pytest
 from redis.exceptions import LockNotOwnedError
 
 from booking.adapters.slot_lock import HeldLock, SlotLock
-from booking.domain.errors import SlotHeld
+from booking.domain.errors import SlotHeld, SlotUnavailable
+from booking.service_layer import seats
 from booking.service_layer.holds import BookNow, HoldPolicy, PlaceHold, place_hold
 from smartslot_common.testing import wait_for
 
@@ -30,6 +31,23 @@ class Master:
 
     def lock(self, name: str, timeout: float | None = None, thread_local: bool = True) -> MasterLock:
         return MasterLock(self, name, int((timeout or 0) * 1000), SimpleNamespace(token=None))
+
+    def register_script(self, _source: str) -> Claim:
+        return Claim(self)
+
+
+@dataclass
+class Claim:
+    """The lock's claim script on a fake master: SET NX PX, or the holder's remaining milliseconds."""
+
+    master: Master
+
+    async def __call__(self, keys: list[str], args: list[object]) -> list[int]:
+        [name], (token, ttl_ms) = keys, args
+        lock = MasterLock(self.master, name, int(str(ttl_ms)), SimpleNamespace(token=None))
+        if await lock.do_acquire(str(token)):
+            return [1, 0]
+        return [0, self.master.keys[name][1]]
 
 
 @dataclass
@@ -164,3 +182,69 @@ async def test_a_plain_loss_sends_no_release() -> None:
     assert await lock.acquire(slot_id, 5000) is not None
     assert await lock.acquire(slot_id, 5000) is None
     assert master.releases == 0
+
+
+class Clock:
+    """A monotonic clock the test moves."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def remembering_lock(master: Master, clock: Clock, seconds: float = 1.0) -> SlotLock:
+    return SlotLock([master], "t:smartslot:", remember_seconds=seconds, clock=clock)  # type: ignore[list-item]
+
+
+async def test_a_slot_held_by_a_kept_hold_is_refused_from_memory_for_a_moment() -> None:
+    master, clock = Master(), Clock()
+    lock, slot_id = remembering_lock(master, clock), uuid.uuid4()
+    master.keys[lock.key(slot_id)] = ("a-one-seat-hold", 300_000)
+    with pytest.raises(SlotHeld):
+        await seats.acquire_lock(lock, slot_id, 5.0)
+    master.keys.clear()  # Redis would now say yes: only the memory can refuse
+    with pytest.raises(SlotHeld):
+        await seats.acquire_lock(lock, slot_id, 5.0)
+    clock.now += 1.01
+    assert await seats.acquire_lock(lock, slot_id, 5.0) is not None, "the memory lasts a moment only"
+
+
+async def test_a_gate_held_only_while_a_claim_runs_is_not_remembered() -> None:
+    master, clock = Master(), Clock()
+    lock, slot_id = remembering_lock(master, clock), uuid.uuid4()
+    master.keys[lock.key(slot_id)] = ("a-running-claim", 5_000)  # a gate, not a kept hold: other seats stay bookable
+    with pytest.raises(SlotHeld):
+        await seats.acquire_lock(lock, slot_id, 5.0)
+    master.keys.clear()
+    assert await seats.acquire_lock(lock, slot_id, 5.0) is not None
+
+
+async def test_a_full_slot_is_refused_from_memory_until_a_seat_is_given_back_here() -> None:
+    master, clock = Master(), Clock()
+    lock, slot_id = remembering_lock(master, clock), uuid.uuid4()
+    lock.remember_full(slot_id)
+    with pytest.raises(SlotUnavailable):
+        await seats.acquire_lock(lock, slot_id, 5.0)
+    assert master.keys == {}, "refused before Redis"
+    await seats.release_lock(lock, slot_id, None)  # a confirmed seat given back in this process
+    assert await seats.acquire_lock(lock, slot_id, 5.0) is not None
+
+
+async def test_the_waitlists_claim_never_meets_the_memory() -> None:
+    master, clock = Master(), Clock()
+    lock, slot_id = remembering_lock(master, clock), uuid.uuid4()
+    lock.remember_full(slot_id)
+    assert await seats.acquire_lock(lock, slot_id, 5.0, public=False) is not None
+
+
+async def test_no_memory_when_it_is_switched_off() -> None:
+    master, clock = Master(), Clock()
+    lock, slot_id = remembering_lock(master, clock, seconds=0), uuid.uuid4()
+    lock.remember_full(slot_id)
+    master.keys[lock.key(slot_id)] = ("a-one-seat-hold", 300_000)
+    with pytest.raises(SlotHeld):
+        await seats.acquire_lock(lock, slot_id, 5.0)
+    master.keys.clear()
+    assert await seats.acquire_lock(lock, slot_id, 5.0) is not None

@@ -92,6 +92,15 @@ async def test_the_answer_is_cached_for_a_few_seconds_and_read_back() -> None:
     assert pool.queries == 1
 
 
+async def test_within_the_cache_time_a_process_answers_from_memory_without_redis() -> None:
+    pool, cache = FakePool([row(1)]), FakeRedis()
+    suggestions, target = finder(pool, cache), Target(uuid.uuid4())
+    first = await suggestions.near(target)
+    cache.down = True  # any Redis command would now fail, and the database answers once only
+    assert await suggestions.near(target) == first
+    assert pool.queries == 1
+
+
 async def test_a_cache_of_zero_seconds_is_no_cache() -> None:
     pool, cache = FakePool([row(1)]), FakeRedis()
     suggestions = finder(pool, cache, seconds=0)

@@ -29,6 +29,23 @@ class FakeMaster:
     def lock(self, name: str, timeout: float | None = None, **_: object) -> FakeLock:
         return FakeLock(self, name, timeout)
 
+    def register_script(self, _source: str) -> FakeClaim:
+        return FakeClaim(self)
+
+
+@dataclass
+class FakeClaim:
+    """The lock's claim script: SET NX PX, or the holder's remaining milliseconds (-1: no expiry)."""
+
+    master: FakeMaster
+
+    async def __call__(self, keys: list[str], args: list[object]) -> list[int]:
+        [name], (token, ttl_ms) = keys, args
+        if await FakeLock(self.master, name, int(str(ttl_ms)) / 1000).do_acquire(str(token)):
+            return [1, 0]
+        remaining = self.master.keys[name][1]
+        return [0, -1 if remaining is None else remaining]
+
 
 @dataclass
 class FakeLock:

@@ -123,6 +123,8 @@ async def lock_appointment(connection: Connection, appointment_id: uuid.UUID) ->
 SLOT_TO_CLAIM = """
 SELECT s.id, s.provider_id, s.service_id, s.starts_at, s.ends_at, s.capacity, s.held, s.booked, s.status,
        s.version, s.reserved_until, clock_timestamp() AS now,
+       EXISTS (SELECT 1 FROM appointments o WHERE o.slot_id = s.id AND o.status = 'locked'
+               AND o.hold_expires_at <= clock_timestamp()) AS overdue_holds,
        p.timezone, p.display_name AS provider_name, p.user_id AS provider_user_id, sv.name AS service_name,
        sv.price_cents, sv.currency, c.name AS clinic_name, c.address AS clinic_address
 FROM (SELECT 1) AS clock LEFT JOIN (
@@ -149,13 +151,15 @@ class SlotToClaim:
     reserved_until: datetime | None
     now: datetime
     context: dict[str, Any]
+    overdue_holds: bool = False  # holds past their deadline still count as taken seats until expired
 
 
 async def slot_to_claim(connection: Connection, slot_id: uuid.UUID) -> SlotToClaim:
     """The slot and all a claim needs besides it, in one round trip."""
     row = await connection.fetchrow(SLOT_TO_CLAIM, slot_id)
     slot = Slot(**{field: row[field] for field in _SLOT_FIELDS}) if row["id"] is not None else None
-    return SlotToClaim(slot, row["reserved_until"], row["now"], {field: row[field] for field in _CONTEXT_FIELDS})
+    return SlotToClaim(slot, row["reserved_until"], row["now"], {field: row[field] for field in _CONTEXT_FIELDS},
+                       bool(row["overdue_holds"]))
 
 
 def _seat_and_appointment(counter: str) -> str:

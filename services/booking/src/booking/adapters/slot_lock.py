@@ -7,6 +7,12 @@ speed only: correctness comes from the slot row's version (the fencing token) an
 Commands in flight are bounded: redis-py's pool refuses the connection past its size (100 by default) rather than
 queueing for it, and under a storm that refusal would read as "Redis cannot vote" and send every excess request to
 PostgreSQL. Waiting a moment for a free connection keeps the storm in Redis.
+
+A storm's losers need not reach Redis at all: a claim that finds the lock taken for longer than a gate lives (a
+one-seat hold keeps it until its deadline) remembers the slot as held, and a claim that finds the slot full
+remembers that, for a moment (`remember_seconds`, one second by default), so the next public claims in this process
+are refused from memory. Releasing a slot's lock here forgets it at once; elsewhere the memory is at most that moment
+stale, which can only turn a client away, never let one in (PostgreSQL decides who gets a seat).
 """
 
 from __future__ import annotations
@@ -14,15 +20,25 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import redis.asyncio as aioredis
+from redis.commands.core import AsyncScript
 from redis.exceptions import LockError
 
 from smartslot_common.redis import REDIS_UNAVAILABLE
 
 CLOCK_DRIFT_FACTOR = 0.01
 MAX_IN_FLIGHT = 64  # under redis-py's default pool size, leaving connections to the cache and health checks
+REMEMBER_SECONDS = 1.0
+MAX_REMEMBERED = 10_000
+HELD, FULL = "held", "full"
+# SET NX PX, and for a loser the holder's remaining life in the same round trip: {1, 0} won, {0, pttl} taken.
+_CLAIM = """
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return {1, 0} end
+return {0, redis.call('PTTL', KEYS[1])}
+"""
 
 
 class LockUnavailable(Exception):
@@ -40,37 +56,78 @@ class HeldLock:
 class SlotLock:
     """Redlock over independent masters (one in development)."""
 
-    def __init__(self, masters: list[aioredis.Redis], key_prefix: str, max_in_flight: int = MAX_IN_FLIGHT) -> None:
+    def __init__(
+        self, masters: list[aioredis.Redis], key_prefix: str, max_in_flight: int = MAX_IN_FLIGHT,
+        remember_seconds: float = REMEMBER_SECONDS, clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._masters = masters
+        self._claims = [master.register_script(_CLAIM) for master in masters]
         self._prefix = key_prefix
         self._quorum = len(masters) // 2 + 1
         self._in_flight = asyncio.Semaphore(max_in_flight)
+        self._remember_seconds = remember_seconds
+        self._clock = clock
+        self._remembered: dict[str, tuple[float, str]] = {}  # key -> (until, HELD or FULL)
 
     def key(self, slot_id: object) -> str:
         return f"{self._prefix}slot:{slot_id}:lock"
 
-    async def _try(self, master: aioredis.Redis, key: str, token: str, ttl_ms: int) -> bool | None:
-        """True won, False taken, None master unreachable."""
+    async def _try(self, claim: AsyncScript, key: str, token: str, ttl_ms: int) -> int | None:
+        """-1 won; the holder's remaining milliseconds when taken; None when the master is unreachable."""
         try:
             async with self._in_flight:
-                return bool(await master.lock(key, timeout=ttl_ms / 1000).do_acquire(token))
+                won, remaining_ms = await claim(keys=[key], args=[token, ttl_ms])
         except REDIS_UNAVAILABLE:
             return None
+        return -1 if won else max(0, int(remaining_ms))
 
     async def acquire(self, slot_id: object, ttl_ms: int) -> HeldLock | None:
         """The lock, or None when another holder has it; `LockUnavailable` when Redis cannot vote."""
         key, token = self.key(slot_id), secrets.token_hex(16)
         started = time.monotonic()
-        votes = [await self._try(master, key, token, ttl_ms) for master in self._masters]
+        votes = [await self._try(claim, key, token, ttl_ms) for claim in self._claims]
         elapsed_ms = (time.monotonic() - started) * 1000
         validity = ttl_ms - elapsed_ms - ttl_ms * CLOCK_DRIFT_FACTOR
-        if votes.count(True) >= self._quorum and validity > 0:
+        if votes.count(-1) >= self._quorum and validity > 0:
             return HeldLock(key, token)
-        if any(vote is not False for vote in votes):  # a plain loss everywhere has nothing of ours to roll back
+        if any(vote is None or vote == -1 for vote in votes):  # a plain loss everywhere has nothing of ours to undo
             await self.release(HeldLock(key, token))
         if votes.count(None) > len(self._masters) - self._quorum:
             raise LockUnavailable(f"{votes.count(None)} of {len(self._masters)} Redis masters unreachable")
+        taken = [vote for vote in votes if vote is not None and vote >= 0]
+        if len(taken) >= self._quorum and min(taken) > ttl_ms:  # kept beyond a gate: a one-seat hold's lock
+            self._remember(key, HELD, min(taken) / 1000)
         return None
+
+    def recently_refused(self, slot_id: object) -> str | None:
+        """HELD or FULL when a claim in this process found the slot so a moment ago; None otherwise."""
+        key = self.key(slot_id)
+        remembered = self._remembered.get(key)
+        if remembered is None:
+            return None
+        until, why = remembered
+        if until <= self._clock():
+            del self._remembered[key]
+            return None
+        return why
+
+    def remember_full(self, slot_id: object) -> None:
+        """A claim found every seat of the slot taken (and no hold overdue to expire)."""
+        self._remember(self.key(slot_id), FULL, self._remember_seconds)
+
+    def forget(self, slot_id: object) -> None:
+        """A seat of the slot may be free again: the next claim asks Redis and PostgreSQL."""
+        self._remembered.pop(self.key(slot_id), None)
+
+    def _remember(self, key: str, why: str, seconds: float) -> None:
+        if self._remember_seconds <= 0:
+            return
+        now = self._clock()
+        if len(self._remembered) >= MAX_REMEMBERED:
+            self._remembered = {k: v for k, v in self._remembered.items() if v[0] > now}
+            if len(self._remembered) >= MAX_REMEMBERED:
+                self._remembered.clear()
+        self._remembered[key] = (now + min(seconds, self._remember_seconds), why)
 
     async def _extend_on(self, master: aioredis.Redis, held: HeldLock, ttl_ms: int) -> bool:
         lock = master.lock(held.key, timeout=ttl_ms / 1000, thread_local=False)
@@ -94,6 +151,7 @@ class SlotLock:
 
     async def release(self, held: HeldLock) -> None:
         """Release on every master where the token still matches; unreachable masters expire it by TTL."""
+        self._remembered.pop(held.key, None)
         for master in self._masters:
             try:
                 async with self._in_flight:

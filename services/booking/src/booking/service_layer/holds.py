@@ -84,9 +84,9 @@ async def place_hold(
     pool: asyncpg.Pool, lock: SlotLock | None, policy: HoldPolicy, command: PlaceHold, on_commit: OnCommit | None = None
 ) -> asyncpg.Record:
     """Claim one seat: `locked` until `hold_expires_at` (database clock), or `confirmed` at once for `BookNow`."""
-    held = await seats.acquire_lock(lock, command.slot_id, policy.gate_seconds)
+    held = await seats.acquire_lock(lock, command.slot_id, policy.gate_seconds, command.public)
     try:
-        claimed = await _claim_in_one_write(pool, policy, command, held, on_commit)
+        claimed = await _claim_in_one_write(pool, lock, policy, command, held, on_commit)
         if claimed is None:  # the slot is full (overdue holds to expire first) or changed since it was read
             claimed = await in_transaction(
                 pool, lambda connection: _claim(connection, policy, command, held, on_commit))
@@ -123,34 +123,39 @@ async def _settle_lock(lock: SlotLock | None, held: HeldLock | None, claimed: _C
 
 
 async def _claim_in_one_write(
-    pool: asyncpg.Pool, policy: HoldPolicy, command: PlaceHold, held: HeldLock | None, on_commit: OnCommit | None,
+    pool: asyncpg.Pool, lock: SlotLock | None, policy: HoldPolicy, command: PlaceHold, held: HeldLock | None,
+    on_commit: OnCommit | None,
 ) -> _Claimed | None:
     """The common claim in two round trips: one read (slot, clock, event context), one statement that takes the seat
     by compare-and-set and writes the appointment, its audit rows and its event. A client's hold counts against
     their quota first, and a claim whose answer is stored with it (Idempotency-Key, the assignment cursor) runs in a
-    transaction for that; an instant booking needs none. None when the slot is full or changed since it was read:
-    the caller then takes the transactional path, which expires overdue holds and reads again."""
+    transaction for that; an instant booking needs none. None when the slot changed since it was read, or is full
+    with holds overdue: the caller then takes the transactional path, which expires them and reads again."""
     if (command.public and not command.instant) or on_commit is not None:
-        return await in_transaction(pool, lambda connection: _write_claim(connection, policy, command, held, on_commit))
+        return await in_transaction(
+            pool, lambda connection: _write_claim(connection, lock, policy, command, held, on_commit))
     async with pool.acquire() as connection:
-        return await _write_claim(connection, policy, command, held, None)
+        return await _write_claim(connection, lock, policy, command, held, None)
 
 
 async def _write_claim(
-    connection: Connection, policy: HoldPolicy, command: PlaceHold, held: HeldLock | None,
+    connection: Connection, lock: SlotLock | None, policy: HoldPolicy, command: PlaceHold, held: HeldLock | None,
     on_commit: OnCommit | None,
 ) -> _Claimed | None:
     started = time.monotonic()
     if command.public and not command.instant:
         await _within_quota(connection, command.client_id, policy.max_live_holds)
     found = await repo.slot_to_claim(connection, command.slot_id)
-    if found.slot is not None and found.slot.status == "open" and found.slot.remaining <= 0:
+    full = found.slot is not None and found.slot.status == "open" and found.slot.remaining <= 0
+    if full and found.overdue_holds:
         return None
     try:
         slot = validate_bookable(found.slot, found.now)
         _refuse_reserved(command.public, found.reserved_until, found.now)
     except SlotUnavailable:
         metrics.CONFLICTS.labels(stage="database").inc()
+        if full and lock is not None and command.public:
+            lock.remember_full(command.slot_id)
         raise
     ttl_seconds = command.ttl_seconds or policy.ttl_seconds
     keeps_lock = held is not None and not command.instant and slot.capacity == 1

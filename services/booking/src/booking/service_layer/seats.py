@@ -16,11 +16,12 @@ import asyncpg
 
 from booking import metrics
 from booking.adapters import repository as repo
-from booking.adapters.slot_lock import HeldLock, LockUnavailable, SlotLock
-from booking.domain.errors import SlotHeld
+from booking.adapters.slot_lock import FULL, HeldLock, LockUnavailable, SlotLock
+from booking.domain.errors import SlotHeld, SlotUnavailable
 from booking.domain.events import appointment_payload, slot_released_payload
 from booking.service_layer.transitions import transition
 from smartslot_common.contracts.events import APPOINTMENT_EXPIRED, SLOT_RELEASED
+from smartslot_common.db import Connection
 from smartslot_common.logging import get_logger
 from smartslot_common.messaging import Event, add_to_outbox
 
@@ -31,10 +32,20 @@ SYSTEM = "system"
 SEAT = {"locked": "held", "confirmed": "booked"}
 
 
-async def acquire_lock(lock: SlotLock | None, slot_id: uuid.UUID, ttl_seconds: float) -> HeldLock | None:
-    """Win the slot's Redis lock or answer `409 slot_held`; with Redis unable to vote, database-only mode (None)."""
+async def acquire_lock(
+    lock: SlotLock | None, slot_id: uuid.UUID, ttl_seconds: float, public: bool = True
+) -> HeldLock | None:
+    """Win the slot's Redis lock or answer `409 slot_held`; with Redis unable to vote, database-only mode (None).
+
+    A public claim on a slot this process found held or full a moment ago is refused from memory, before Redis; the
+    waitlist's claims always ask (the seat it was told is free must not be refused by a memory of it taken)."""
     if lock is None:
         return None
+    if public and (refused := lock.recently_refused(slot_id)) is not None:
+        metrics.CONFLICTS.labels(stage="memory").inc()
+        if refused == FULL:
+            raise SlotUnavailable("This time slot is no longer available.")
+        raise SlotHeld("Someone else is holding this slot right now.")
     try:
         held = await lock.acquire(slot_id, int(ttl_seconds * 1000))
     except LockUnavailable as error:
@@ -48,12 +59,16 @@ async def acquire_lock(lock: SlotLock | None, slot_id: uuid.UUID, ttl_seconds: f
 
 
 async def release_lock(lock: SlotLock | None, slot_id: uuid.UUID, token: str | None) -> None:
-    """Free the Redis lock a claim took on a slot; call after the commit (a no-op without lock or token)."""
-    if lock is not None and token:
+    """Free the Redis lock a claim took on a slot, and forget having found it held or full; call after the commit
+    (without a token only the memory goes: a confirmed seat given back)."""
+    if lock is None:
+        return
+    lock.forget(slot_id)
+    if token:
         await lock.release(HeldLock(lock.key(slot_id), token))
 
 
-async def appointment_event(connection: asyncpg.Connection, kind: str, row: asyncpg.Record, **extra: Any) -> Event:
+async def appointment_event(connection: Connection, kind: str, row: asyncpg.Record, **extra: Any) -> Event:
     """An appointment event with the context consumers need (zone, names, place), read in the same transaction."""
     context = await repo.appointment_context(connection, row["provider_id"], row["service_id"])
     return appointment_event_from(kind, row, context, **extra)
@@ -71,7 +86,7 @@ def slot_released(row: asyncpg.Record, released_by: str) -> Event:
 
 
 async def give_back_seat(
-    connection: asyncpg.Connection, row: asyncpg.Record, released_by: str, announce: bool = True
+    connection: Connection, row: asyncpg.Record, released_by: str, announce: bool = True
 ) -> None:
     """Free the seat a live appointment occupied and, unless the slot is being withdrawn, say it is free again."""
     if seat := SEAT.get(row["status"]):
@@ -81,7 +96,7 @@ async def give_back_seat(
 
 
 async def expire_within(
-    connection: asyncpg.Connection, appointment_row: asyncpg.Record, reason: str = "hold deadline passed"
+    connection: Connection, appointment_row: asyncpg.Record, reason: str = "hold deadline passed"
 ) -> asyncpg.Record:
     """Expire a locked row (read with `repo.lock_appointment`) inside the caller's transaction: the held seat goes
     back, `appointment.expired` + `slot.released` (released_by `system`) go to the outbox."""
@@ -91,7 +106,7 @@ async def expire_within(
     return expired
 
 
-async def reserve_for_waitlist(connection: asyncpg.Connection, slot_id: uuid.UUID, until: datetime | None) -> None:
+async def reserve_for_waitlist(connection: Connection, slot_id: uuid.UUID, until: datetime | None) -> None:
     """Keep a slot out of the public pool until `until` (None: public again) while the waitlist has first call on it."""
     # A write to the slot like any other: its version moves, so a public claim that read it before loses its CAS.
     await connection.execute(
@@ -100,7 +115,7 @@ async def reserve_for_waitlist(connection: asyncpg.Connection, slot_id: uuid.UUI
     )
 
 
-async def return_to_public(connection: asyncpg.Connection, slot_id: uuid.UUID) -> bool:
+async def return_to_public(connection: Connection, slot_id: uuid.UUID) -> bool:
     """End a slot's reservation for the waitlist and say so (`slot.released` by `waitlist`, which the waitlist itself
     ignores and availability reads as "show it again"); False when the slot was not reserved."""
     row = await connection.fetchrow(

@@ -1,9 +1,10 @@
 """Useful conflicts: up to five open slots of the same service nearest in time to what the caller asked for.
 
-A storm of losers for one slot all ask the same question. Within one process one lookup runs per question while the
-other losers wait for it, and that lookup reads Redis, where the answer is kept for a few seconds, before it asks
-PostgreSQL: about one query per slot per few seconds however many lose, and one Redis command at a time per
-question, so the cache never crowds the slot lock out of Redis connections. Suggestions are a hint, never a
+A storm of losers for one slot all ask the same question. Within one process the answer is kept in memory for the
+cache's few seconds, and while it is being found one lookup runs per question and the other losers wait for it; that
+lookup reads Redis, where the answer is kept as long for the other processes, before it asks PostgreSQL: about one
+query per slot per few seconds however many lose, one Redis command per process per question, so the cache never
+crowds the slot lock out of Redis connections. Suggestions are a hint, never a
 promise, so a few seconds' staleness is fine, and a failure to find them leaves the conflict answer without any
 rather than failing it.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 import uuid
 from collections.abc import Awaitable
 from dataclasses import dataclass
@@ -56,8 +58,11 @@ ORDER BY abs(extract(epoch FROM c.starts_at - t.starts_at)), c.starts_at, c.slot
 LIMIT $5
 """
 
-# Concurrent lookups of one key in this process share one query (keyed by the namespaced cache key).
+# Concurrent lookups of one key in this process share one query (keyed by the namespaced cache key) ...
 _running: dict[str, asyncio.Task[list[dict[str, Any]]]] = {}
+# ... and its answer is kept here as long as in Redis: key -> (monotonic deadline, slots).
+_recent: dict[str, tuple[float, list[dict[str, Any]]]] = {}
+MAX_RECENT = 10_000
 
 
 @dataclass(frozen=True)
@@ -91,6 +96,10 @@ class Suggestions:
     async def near(self, target: Target) -> list[dict[str, Any]]:
         """Up to five open slots of the service nearest in time to `target`, as `{slot_id, ..., remaining}`."""
         key = f"{self._prefix}{target.key()}"
+        recent = _recent.get(key)
+        if recent is not None and recent[0] > time.monotonic():
+            metrics.SUGGESTION_LOOKUPS.labels(source="memory").inc()
+            return recent[1]
         running = _running.get(key)
         if running is None:
             running = _running[key] = asyncio.ensure_future(self._find(key, target))
@@ -103,8 +112,20 @@ class Suggestions:
         cached = await self._cached(key)
         if cached is not None:
             metrics.SUGGESTION_LOOKUPS.labels(source="cache").inc()
-            return cached
-        return await self._load(key, target)
+        found = cached if cached is not None else await self._load(key, target)
+        self._keep(key, found)
+        return found
+
+    def _keep(self, key: str, found: list[dict[str, Any]]) -> None:
+        if self._cache_ms <= 0:
+            return
+        now = time.monotonic()
+        if len(_recent) >= MAX_RECENT:
+            for stale in [known for known, (until, _) in _recent.items() if until <= now]:
+                del _recent[stale]
+            if len(_recent) >= MAX_RECENT:
+                _recent.clear()
+        _recent[key] = (now + self._cache_ms / 1000, found)
 
     async def _cached(self, key: str) -> list[dict[str, Any]] | None:
         if self._cache is None:
