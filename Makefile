@@ -37,9 +37,11 @@ install: $(INSTALL_STAMP) ## Create .venv, install the locked dependencies, ever
 	@command -v shellcheck >/dev/null || scripts/infra.sh tools
 
 # SmartSlot runs on Python 3.11 (Debian 12's python3); another version would build a venv the lock does not fit.
+PYTHON_IS_3_11 = $(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null
+PYTHON_FOUND = $$($(PYTHON) -c 'import sys; print("Python", sys.version.split()[0])' 2>/dev/null || echo "no Python")
 $(VENV)/pyvenv.cfg:
-	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null || { echo "error: SmartSlot \
-	needs Python 3.11, and '$(PYTHON)' is $$($(PYTHON) --version 2>&1 || echo missing); use make PYTHON=python3.11" >&2; exit 1; }
+	@$(PYTHON_IS_3_11) || { echo "error: SmartSlot needs Python 3.11 and '$(PYTHON)' is $(PYTHON_FOUND):" \
+		"install python3.11 or name it with make PYTHON=..." >&2; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 
 # touch: pip leaves an already-installed uv untouched, and make would otherwise rerun this rule every time.
