@@ -721,6 +721,10 @@ cmd_status() {
     say "Started by scripts/infra.sh (stop them with 'scripts/infra.sh stop-started'):"
     awk '{ $1 = ""; print " " $0 }' "$STARTED_FILE"
   fi
+  if [[ -s $ADDED_FILE ]]; then
+    say "Added to this machine by scripts/infra.sh (make clean-machine removes them):"
+    sed 's/^/  /' "$ADDED_FILE"
+  fi
   return "$down"
 }
 
