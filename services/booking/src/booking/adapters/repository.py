@@ -11,7 +11,7 @@ from typing import Any
 import asyncpg
 
 from booking.domain.slot import Slot
-from smartslot_common.db import Connection, ConnectionOrPool
+from smartslot_common.db import Connection, ConnectionOrPool, fetch_one, fetch_value
 
 SLOT_COLUMNS = "id, provider_id, service_id, starts_at, ends_at, capacity, held, booked, status, version"
 APPOINTMENT_COLUMNS = (
@@ -28,7 +28,7 @@ WHERE p.id = $1 AND s.id = $2
 
 async def database_now(connection: Connection) -> datetime:
     """The database clock: the one clock every deadline uses."""
-    return await connection.fetchval("SELECT clock_timestamp()")
+    return await fetch_value(connection, datetime, "SELECT clock_timestamp()")
 
 
 async def appointment_context(
@@ -59,7 +59,8 @@ async def take_seat(connection: Connection, slot: Slot, counter: str) -> bool:
 async def insert_appointment(connection: Connection, values: dict[str, Any]) -> asyncpg.Record:
     columns = ", ".join(values)
     placeholders = ", ".join(f"${index}" for index in range(1, len(values) + 1))
-    return await connection.fetchrow(
+    return await fetch_one(
+        connection,
         f"INSERT INTO appointments ({columns}) VALUES ({placeholders}) RETURNING {APPOINTMENT_COLUMNS}",
         *values.values(),
     )
@@ -95,7 +96,8 @@ async def get_appointment(
 
 
 async def count_live_holds(connection: Connection, client_id: uuid.UUID) -> int:
-    return await connection.fetchval(
+    return await fetch_value(
+        connection, int,
         "SELECT count(*) FROM appointments WHERE client_id = $1 AND status = 'locked' "
         "AND hold_expires_at > clock_timestamp()",
         client_id,
@@ -156,7 +158,7 @@ class SlotToClaim:
 
 async def slot_to_claim(connection: Connection, slot_id: uuid.UUID) -> SlotToClaim:
     """The slot and all a claim needs besides it, in one round trip."""
-    row = await connection.fetchrow(SLOT_TO_CLAIM, slot_id)
+    row = await fetch_one(connection, SLOT_TO_CLAIM, slot_id)  # one row: the slot is LEFT JOINed
     slot = Slot(**{field: row[field] for field in _SLOT_FIELDS}) if row["id"] is not None else None
     return SlotToClaim(slot, row["reserved_until"], row["now"], {field: row[field] for field in _CONTEXT_FIELDS},
                        bool(row["overdue_holds"]))

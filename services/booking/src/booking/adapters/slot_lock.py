@@ -29,6 +29,9 @@ from redis.exceptions import LockError
 
 from smartslot_common.redis import REDIS_UNAVAILABLE
 
+# A lock command that failed: the token no longer matched, or the master could not be reached.
+_LOCK_FAILED: tuple[type[BaseException], ...] = (LockError, *REDIS_UNAVAILABLE)
+
 CLOCK_DRIFT_FACTOR = 0.01
 MAX_IN_FLIGHT = 64  # under redis-py's default pool size, leaving connections to the cache and health checks
 REMEMBER_SECONDS = 1.0
@@ -135,7 +138,7 @@ class SlotLock:
         try:
             async with self._in_flight:
                 return bool(await lock.do_extend(ttl_ms / 1000, replace_ttl=True))
-        except (LockError, *REDIS_UNAVAILABLE):
+        except _LOCK_FAILED:
             return False
 
     async def extend(self, held: HeldLock, ttl_ms: int) -> bool:
@@ -155,6 +158,7 @@ class SlotLock:
         for master in self._masters:
             try:
                 async with self._in_flight:
-                    await master.lock(held.key).do_release(held.token)
-            except (LockError, *REDIS_UNAVAILABLE):
+                    # redis-py annotates the token as bytes; its release script compares a str token the same way.
+                    await master.lock(held.key).do_release(held.token)  # type: ignore[arg-type]
+            except _LOCK_FAILED:
                 continue

@@ -158,9 +158,10 @@ async def _write_claim(
             lock.remember_full(command.slot_id)
         raise
     ttl_seconds = command.ttl_seconds or policy.ttl_seconds
-    keeps_lock = held is not None and not command.instant and slot.capacity == 1
+    lock_token = held.token if held is not None and not command.instant and slot.capacity == 1 else None
+    keeps_lock = lock_token is not None
     values = _new_appointment(command, slot, found.context, found.now + timedelta(seconds=ttl_seconds),
-                              held.token if keeps_lock else None)
+                              lock_token)
     steps = _steps(command)
     event = seats.appointment_event_from(_event_type(command), values, found.context)
     try:
@@ -194,10 +195,11 @@ async def _claim(
         await _within_quota(connection, command.client_id, policy.max_live_holds)
     slot = await claim_seat(connection, command.slot_id, _counter(command), now, command.public)
     ttl_seconds = command.ttl_seconds or policy.ttl_seconds
-    keeps_lock = held is not None and not command.instant and slot.capacity == 1
+    lock_token = held.token if held is not None and not command.instant and slot.capacity == 1 else None
+    keeps_lock = lock_token is not None
     context = await repo.appointment_context(connection, slot.provider_id, slot.service_id)
     appointment = await _insert(
-        connection, command, slot, context, now + timedelta(seconds=ttl_seconds), held.token if keeps_lock else None
+        connection, command, slot, context, now + timedelta(seconds=ttl_seconds), lock_token
     )
     await add_to_outbox(connection, seats.appointment_event_from(_event_type(command), appointment, context))
     if on_commit is not None:

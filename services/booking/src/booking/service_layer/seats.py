@@ -24,6 +24,7 @@ from smartslot_common.contracts.events import APPOINTMENT_EXPIRED, SLOT_RELEASED
 from smartslot_common.db import Connection
 from smartslot_common.logging import get_logger
 from smartslot_common.messaging import Event, add_to_outbox
+from smartslot_common.rows import Row
 
 log = get_logger(__name__)
 PRODUCER = "booking"
@@ -74,7 +75,7 @@ async def appointment_event(connection: Connection, kind: str, row: asyncpg.Reco
     return appointment_event_from(kind, row, context, **extra)
 
 
-def appointment_event_from(kind: str, row: Mapping[str, Any], context: Mapping[str, Any], **extra: Any) -> Event:
+def appointment_event_from(kind: str, row: Row, context: Mapping[str, Any], **extra: Any) -> Event:
     """An appointment event from context the caller already read in its transaction."""
     return Event.create(kind, appointment_payload(row, context) | extra, PRODUCER)
 
