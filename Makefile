@@ -58,12 +58,18 @@ $(INSTALL_STAMP): requirements.lock $(wildcard $(addsuffix /pyproject.toml,$(PAC
 lock: $(BIN)/uv ## Recompile requirements.lock from requirements.in (keeps current pins where they still fit)
 	$(BIN)/uv pip compile requirements.in -o requirements.lock --python-version 3.11
 
+# mypy checks every package's src folder in one run; MYPYPATH names those folders as the roots of module names
+# (explicit_package_bases in pyproject.toml), so a new services/*/src is checked as soon as it exists.
+TYPED_SOURCES := libs/common/src $(sort $(wildcard services/*/src))
+empty :=
+space := $(empty) $(empty)
 # Every shell script under scripts/: *.sh, and any other file whose first line is a sh or bash shebang.
 SHELL_SCRIPTS = $(sort $(wildcard scripts/*.sh) \
 	$(shell awk 'FNR == 1 && /^#!.*[/ ](ba|da)?sh( |$$)/ { print FILENAME }' $$(find scripts -type f ! -name '*.pyc')))
 
-lint: install ## Lint the whole repository: ruff, shellcheck over scripts/
+lint: install ## Lint the whole repository: ruff, mypy --strict over every package's src, shellcheck over scripts/
 	$(BIN)/ruff check .
+	MYPYPATH=$(subst $(space),:,$(TYPED_SOURCES)) $(BIN)/mypy $(TYPED_SOURCES)
 	@command -v shellcheck >/dev/null || { echo "make lint needs shellcheck: scripts/infra.sh tools" >&2; exit 1; }
 	shellcheck $(SHELL_SCRIPTS)
 

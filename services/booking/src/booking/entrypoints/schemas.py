@@ -141,22 +141,26 @@ class CreateTimeOff(Strict):
         return ends_at
 
 
+# A PATCH field that may be left out but not sent as null: None stands for "left out" (only model_fields_set is
+# read), so the None default deliberately differs from the declared type, which is what the JSON schema allows.
+
+
 class UpdateClinic(Strict):
     """Only the fields sent change; `address` may be set to null."""
 
-    name: str = Field(None, min_length=1, max_length=200)
-    timezone: TimeZoneName = None
+    name: str = Field(None, min_length=1, max_length=200)  # type: ignore[assignment]
+    timezone: TimeZoneName = None  # type: ignore[assignment]
     address: str | None = Field(None, max_length=500)
 
 
 class UpdateService(Strict):
     """Only the fields sent change; none may be null."""
 
-    name: str = Field(None, min_length=1, max_length=200)
-    duration_minutes: int = Field(None, ge=5, le=480)
-    price_cents: int = Field(None, ge=0, le=MAX_PRICE_CENTS)
-    currency: Currency = None
-    cancellation_policy: CancellationPolicy = None
+    name: str = Field(None, min_length=1, max_length=200)  # type: ignore[assignment]
+    duration_minutes: int = Field(None, ge=5, le=480)  # type: ignore[assignment]
+    price_cents: int = Field(None, ge=0, le=MAX_PRICE_CENTS)  # type: ignore[assignment]
+    currency: Currency = None  # type: ignore[assignment]
+    cancellation_policy: CancellationPolicy = None  # type: ignore[assignment]
 
 
 class PageQuery(Strict):
