@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import uuid
 from collections.abc import AsyncIterator
 
@@ -45,15 +47,23 @@ async def _http_client(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _redis_users(app: web.Application) -> AsyncIterator[None]:
-    """The rate limiter and the role marks, on the one Redis client (which may be down: both fail open)."""
+    """The rate limiter and the role marks, on the one Redis client (which may be down: both go on without it)."""
     settings, redis = app[SETTINGS], app[REDIS]
     timeout = settings.rate_limit_redis_timeout_seconds
     # A mark outlives every token issued before it, with a minute to spare for clock skew between replicas.
     mark_ttl = settings.access_token_ttl_seconds + 60
     app[ROLE_MARKS] = RoleMarks(redis, settings.redis_key("role"), mark_ttl, timeout)
-    if settings.rate_limit_enabled:
-        app[RATE_LIMITER] = RateLimiter(redis, settings.redis_key("ratelimit"), timeout)
+    if not settings.rate_limit_enabled:
+        yield
+        return
+    limiter = app[RATE_LIMITER] = RateLimiter(redis, settings.redis_key("ratelimit"), timeout,
+                                              settings.rate_limit_sync_interval_seconds)
+    sharing = asyncio.create_task(limiter.run(), name="rate-limit-sync")
     yield
+    sharing.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await sharing
+    await limiter.sync()  # the last counts, for the processes that go on
 
 
 async def _bootstrap_admin(app: web.Application) -> None:
@@ -71,7 +81,8 @@ def create_app(settings: GatewaySettings) -> web.Application:
     """An unstarted gateway for these settings."""
     app = create_base_app([
         postgres_readiness(POOL),
-        ReadinessCheck("redis", _redis_ping, "rate limits and role freshness fail open until Redis is back",
+        ReadinessCheck("redis", _redis_ping, "until Redis is back, rate limits count per process and role freshness "
+                       "fails open",
                        critical=False),
     ], max_body_bytes=settings.max_body_bytes)
     app.middlewares.append(rate_limits)

@@ -5,7 +5,8 @@ from prometheus_client import Counter, Gauge
 RATE_LIMITED = Counter("smartslot_gateway_rate_limited_total", "Requests refused with 429, by rule", ["rule"])
 REDIS_FAIL_OPEN = Counter(
     "smartslot_gateway_redis_fail_open_total",
-    "Checks let through because Redis did not answer in time (rate limits, role freshness)", ["check"],
+    "Checks decided without Redis because it did not answer in time: rate limits counted by this process alone, "
+    "role freshness let through, role marks not written", ["check"],
 )
 UPSTREAM_RETRIES = Counter("smartslot_gateway_upstream_retries_total", "Idempotent GETs tried again", ["upstream"])
 UPSTREAM_FAILURES = Counter(

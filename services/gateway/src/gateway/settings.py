@@ -39,13 +39,15 @@ class GatewaySettings(ServiceSettings):
     breaker_cooldown_seconds: float = Field(5.0, gt=0, le=600)
     health_timeout_seconds: float = Field(1.0, gt=0, le=30)
 
-    # Rate limits in the `limits` notation ("N/second|minute|hour|day"), sliding-window counters in Redis.
+    # Rate limits in the `limits` notation ("N/second|minute|hour|day"): sliding-window counters in each process,
+    # shared through Redis every sync interval (a key can go over its limit by what is admitted in one interval).
     rate_limit_enabled: bool = True
     rate_limit_user: str = "600/minute"
     rate_limit_ip: str = "300/minute"
     rate_limit_auth: str = "10/minute"
     rate_limit_booking: str = "30/minute"
     rate_limit_redis_timeout_seconds: float = Field(0.25, gt=0, le=5)
+    rate_limit_sync_interval_seconds: float = Field(0.2, ge=0.01, le=10)
 
     jwt_algorithm: Literal["HS256", "RS256"] = shared("HS256", "jwt_algorithm")
     jwt_secret: SecretStr | None = shared(None, "jwt_secret", min_length=32, validate_default=True)

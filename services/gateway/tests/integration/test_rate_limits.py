@@ -1,5 +1,6 @@
-"""Rate limits in Redis through a real gateway: `429 rate_limited` with Retry-After per IP on sign-in, per user on
-everything, tighter on holds; other users unaffected; with Redis down the gateway keeps serving (fail open)."""
+"""Rate limits through a real gateway: `429 rate_limited` with Retry-After per IP on sign-in, per user on everything,
+tighter on holds; other users unaffected; two gateways share one budget through Redis; with Redis down each gateway
+keeps serving and limiting with its own counts."""
 
 from __future__ import annotations
 
@@ -7,8 +8,11 @@ import secrets
 from typing import Any
 
 import pytest
+import redis.asyncio as aioredis
 from pydantic import SecretStr
 
+from gateway.adapters.rate_limits import RateLimiter, decode, shared_key
+from smartslot_common.testing import IsolatedStack, wait_for
 from smartslot_common.testing.processes import free_port
 
 pytestmark = pytest.mark.integration
@@ -66,11 +70,15 @@ async def test_anonymous_calls_are_limited_per_ip(gateway: Any, extra_gateway: A
     assert (await limited.call("GET", "/healthz")).status == 200, "operator routes are never limited"
 
 
-async def test_with_redis_down_the_gateway_keeps_serving_and_says_redis_is_degraded(extra_gateway: Any) -> None:
+async def test_with_redis_down_the_gateway_keeps_serving_and_limiting_and_says_redis_is_degraded(
+        extra_gateway: Any) -> None:
     down = await extra_gateway(redis_url=SecretStr(f"redis://127.0.0.1:{free_port()}/0"), rate_limit_auth="1/minute")
     before = await fail_open_count(down)
     body = {"email": down.admin_email, "password": down.admin_password}
-    assert [(await down.call("POST", "/v1/auth/token", json=body)).status for _ in range(3)] == [200, 200, 200]
+    answers = [await down.call("POST", "/v1/auth/token", json=body) for _ in range(3)]
+    assert answers[0].status == 200, answers[0].body
+    assert_rate_limited(answers[1])  # counted in this process alone, rather than not at all
+    assert_rate_limited(answers[2])
     ready = await down.call("GET", "/readyz")
     assert ready.status == 200, ready.body
     assert ready.body["checks"]["redis"].startswith("degraded")
@@ -82,3 +90,41 @@ async def fail_open_count(gateway: Any) -> float:
     lines = [line for line in text.splitlines()
              if line.startswith('smartslot_gateway_redis_fail_open_total{check="rate_limit"}')]
     return float(lines[0].split()[-1]) if lines else 0.0
+
+
+async def shared_hits(redis: aioredis.Redis, gateway: Any, limit: str, user_id: str) -> list[int]:
+    """The hits each gateway has shared through Redis for one user's general rule (one entry per gateway)."""
+    rule = RateLimiter.rule("user", limit, f"user:{user_id}")
+    fields = await redis.hgetall(shared_key(gateway.settings.redis_key("ratelimit"), rule.key))
+    counts = [decode(value, rule.limit.get_expiry()) for value in fields.values()]
+    return sorted(count.current for count in counts if count is not None)
+
+
+async def test_two_gateways_share_one_budget_through_redis(gateway: Any, extra_gateway: Any,
+                                                           stack: IsolatedStack) -> None:
+    namespace = f"{gateway.settings.namespace}rl{secrets.token_hex(3)}."
+    first, second = [await extra_gateway(namespace=namespace, rate_limit_user="6/minute") for _ in range(2)]
+    user, token = await gateway.new_client()
+    redis = aioredis.Redis.from_url(stack.redis_url)
+    try:
+        assert [(await first.call("GET", "/v1/me", token)).status for _ in range(4)] == [200] * 4
+        await wait_for(lambda: _equal(shared_hits(redis, first, "6/minute", user["id"]), [4]), 5,
+                       what="the first gateway's hits shared")
+        # The second gateway learns the first's hits before its first answer, so two are left, not six.
+        assert [(await second.call("GET", "/v1/me", token)).status for _ in range(2)] == [200, 200]
+        assert_rate_limited(await second.call("GET", "/v1/me", token))
+
+        await wait_for(lambda: _equal(shared_hits(redis, first, "6/minute", user["id"]), [2, 4]), 5,
+                       what="the second gateway's hits shared")
+        # The first decides on what it heard at its last sync, before the second's hits: over the limit by what it
+        # admits within one sync interval (documented), and refusing once it has heard.
+        assert (await first.call("GET", "/v1/me", token)).status == 200
+        await wait_for(lambda: _equal(shared_hits(redis, first, "6/minute", user["id"]), [2, 5]), 5,
+                       what="the first gateway's sync after its late hit")
+        assert_rate_limited(await first.call("GET", "/v1/me", token))
+    finally:
+        await redis.aclose()
+
+
+async def _equal(hits: Any, expected: list[int]) -> bool:
+    return await hits == expected
