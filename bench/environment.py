@@ -10,6 +10,9 @@ from pathlib import Path
 
 import aiohttp
 
+from bench.client import LeanClient
+from bench.driver import raise_open_files_limit
+from bench.profiling.meter import CpuMeter
 from smartslot_common.api_client import ApiClient
 from smartslot_common.testing import isolated_stack
 from smartslot_common.testing.processes import ServiceStack, mail_sink, running_services, stack_settings
@@ -28,13 +31,16 @@ BENCH_SETTINGS = {
 
 @dataclass
 class BenchEnvironment:
-    """URLs, database and credentials of the stack under load."""
+    """URLs, database and credentials of the stack under load; `client` sends the load (lean, keep-alive), `session`
+    and `api` serve set-up and checks; `meter` takes the CPU snapshots around each scenario's load."""
 
     processes: ServiceStack
     database_url: str
     session: aiohttp.ClientSession
     admin_token: str
     mail_dir: Path
+    client: LeanClient
+    meter: CpuMeter
 
     def url(self, service: str) -> str:
         return self.processes.services[service].url
@@ -47,6 +53,7 @@ class BenchEnvironment:
 @asynccontextmanager
 async def bench_environment(**extra_env: str) -> AsyncIterator[BenchEnvironment]:
     """An isolated stack for one benchmark run, torn down afterwards."""
+    raise_open_files_limit()  # before the services start: they inherit it, and a storm needs a socket per client
     async with isolated_stack() as stack:
         admin, password = f"bench-admin-{stack.run_id}@example.com", secrets.token_urlsafe(16)
         log_dir = REPO_ROOT / "var" / "bench-logs" / stack.run_id
@@ -56,6 +63,12 @@ async def bench_environment(**extra_env: str) -> AsyncIterator[BenchEnvironment]
             connector = aiohttp.TCPConnector(limit=0, force_close=False)
             async with running_services(env, log_dir) as processes, aiohttp.ClientSession(
                 connector=connector
-            ) as session:
+            ) as session, LeanClient() as client:
                 token = await ApiClient(session, processes.services["gateway"].url).token(admin, password)
-                yield BenchEnvironment(processes, stack.database_url, session, token, mail_dir)
+                meter = CpuMeter(_service_pids(processes), stack.database_url.rsplit("/", 1)[-1])
+                yield BenchEnvironment(processes, stack.database_url, session, token, mail_dir, client, meter)
+
+
+def _service_pids(processes: ServiceStack) -> dict[int, str]:
+    """pid → service name, for the stack's own processes."""
+    return {service.process.pid: name for name, service in processes.services.items() if service.process}

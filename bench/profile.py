@@ -3,6 +3,10 @@ services and every process's CPU time accounted, to say where the time goes.
 
 Writes `bench/results/profile-<time>/`: `summary.md` (CPU by process, per request, and each sampled service's
 hottest frames) and py-spy's raw collapsed stacks per service (`<service>.txt`, for any flame-graph tool).
+
+The CPU per request that counts is the load's (`bench.profiling.meter`, as `make bench` reports it): from the first
+request to the last answer, or to the last email or offer where the unit of work goes on after the answer, summed
+over the stack's processes. The whole scenario, set-up included, is shown below it.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import uvloop
 
 from bench import report
 from bench.environment import BenchEnvironment, bench_environment
-from bench.profiling import cpu, stacks
+from bench.profiling import cpu, meter, stacks
 from bench.scenarios import availability, booking, mixed, notifications, waitlist
 from bench.scenarios.booking import ScenarioResult
 
@@ -67,10 +71,14 @@ async def profile(name: str, rate: float, seconds: float, sampled: tuple[str, ..
             spy.send_signal(signal.SIGINT)
             await spy.wait()
     database = env.database_url.rsplit("/", 1)[-1]
+    load, requests = env.meter.take(), result.outcome.sent
     parts = [f"# Profile: {name} at {rate:g}/s for {seconds:g} s", "",
              "```", str(result.outcome.summary()), f"facts: {result.facts}", f"invariants: {result.invariants}", "```",
-             "", "## CPU by process (the whole machine, scenario set-up included)", "",
-             cpu.table(cpu.spent(before, after, pids, database), wall, result.outcome.sent)]
+             "", "## CPU per request under load (first request to last answer, email or offer)", ""]
+    parts += [meter.table(meter.per_request(load, requests)), "", "By process:", "",
+              cpu.table(load.spent, load.wall_seconds, requests)] if load else ["not measured"]
+    parts += ["", "## CPU by process (the whole machine, the whole scenario: set-up included)", "",
+              cpu.table(cpu.spent(before, after, pids, database), wall, requests)]
     for service in sampled:
         raw = folder / f"{service}.txt"
         if raw.exists():

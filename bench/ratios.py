@@ -3,7 +3,7 @@ many times the baseline's p99 its p99 is.
 
 Every scenario talks HTTP, so each is read against wrk on the trivial handler, directly and through the gateway hop;
 scenarios that book are also read against pgbench running the booking transaction; and every p99 against our own
-driver on the trivial handler (the driver's and aiohttp client's own share).
+driver on the trivial handler (the driver's own share).
 """
 
 from __future__ import annotations

@@ -31,7 +31,7 @@ async def measure(env: BenchEnvironment, profile: dict) -> dict[str, dict]:
     rows: dict[str, dict] = {}
     async with trivial_server() as url:
         progress("baseline: our driver on the trivial handler")
-        rows["driver_trivial_aiohttp"] = await driver_floor(env.session, url, profile["rate"], profile["seconds"])
+        rows["driver_trivial_aiohttp"] = await driver_floor(env.client, url, profile["rate"], profile["seconds"])
         progress("baseline: wrk on the trivial handler")
         rows["wrk_direct"] = await wrk.run("wrk_direct", url + "/", seconds, connections)
         progress("baseline: wrk through a gateway in front of the trivial handler")

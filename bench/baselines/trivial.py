@@ -2,7 +2,8 @@
 against. It answers `200 ok` to any method on any path, so a gateway can forward whatever it routes to it, except a
 hold (`POST /v1/holds`), which it refuses with booking's `409 slot_held` problem, as a storm loser hears it.
 
-`driver_floor` measures it with our own open-loop driver: the driver's and aiohttp client's share of every latency.
+`driver_floor` measures it with our own open-loop driver and its lean client: the driver's own share of every
+latency.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from contextlib import asynccontextmanager
 
 import aiohttp
 
+from bench.client import LeanClient
 from bench.driver import open_loop
 from smartslot_common.testing import wait_for
 from smartslot_common.testing.processes import free_port
@@ -53,12 +55,13 @@ async def trivial_server() -> AsyncIterator[str]:
         await server.wait()
 
 
-async def driver_floor(session: aiohttp.ClientSession, url: str, rate: float, seconds: float) -> dict:
+async def driver_floor(client: LeanClient, url: str, rate: float, seconds: float) -> dict:
     """`GET /` on the trivial server with our open-loop driver at `rate`/s: a baseline row."""
+    request = client.prepare("GET", url + "/")
+
     async def hit(_: int) -> int:
-        async with session.get(url + "/") as response:
-            await response.read()
-            return response.status
+        status, _ = await client.send(request)
+        return status
 
     outcome = await open_loop("driver_trivial_aiohttp", hit, rate, int(rate * seconds), seconds * 3)
     summary = outcome.summary()

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 PROC = Path("/proc")
+LOAD_DRIVER = "load driver (this process)"
+PY_SPY = "py-spy (sampling)"
 
 
 @dataclass(frozen=True)
@@ -38,11 +40,11 @@ def role(pid: int, command: str, services: dict[int, str], database: str) -> str
     if pid in services:
         return services[pid]
     if pid == os.getpid():
-        return "load driver (this process)"
+        return LOAD_DRIVER
     if command.startswith("postgres:"):
         return "postgres (this run)" if f" {database} " in f" {command} " else "postgres (other)"
     for marker, name in (("beam.smp", "rabbitmq"), ("redis-server", "redis"), ("mailsink", "smtp sink"),
-                         ("py-spy", "py-spy (sampling)")):
+                         ("py-spy", PY_SPY)):
         if marker in command:
             return name
     return "other"

@@ -18,6 +18,7 @@ import orjson
 from prometheus_client.parser import text_string_to_metric_families
 
 from bench.catalog import BenchCatalog, add_slots, make_catalog
+from bench.client import Prepared
 from bench.driver import open_loop
 from bench.environment import BenchEnvironment
 from bench.invariants import check
@@ -31,6 +32,7 @@ GATEWAY_SETTINGS = {
     f"SMARTSLOT_GATEWAY_RATE_LIMIT_{rule}": "1000000/minute" for rule in ("USER", "IP", "AUTH", "BOOKING")
 }
 CACHE_REQUESTS = "smartslot_availability_cache_requests"
+EVENTS_CONSUMED = "smartslot_events_consumed"
 PROVIDERS, SLOTS_PER_PROVIDER = 10, 96  # a day of 15-minute slots each, from tomorrow on
 WRITE_SHARE = 0.01  # one booking per hundred reads
 
@@ -55,35 +57,47 @@ async def _cache_counts(env: BenchEnvironment) -> dict[str, float]:
             for sample in family.samples if sample.name == CACHE_REQUESTS + "_total"}
 
 
-async def _read(env: BenchEnvironment, token: str, question: dict[str, str]) -> int:
-    async with env.session.get(env.url("gateway") + "/v1/availability", params=question,
-                               headers={"Authorization": f"Bearer {token}"}) as response:
-        await response.read()
-        return response.status
+def prepared_searches(env: BenchEnvironment, token: str, questions: list[dict[str, str]]) -> list[Prepared]:
+    """Each question as the bytes of its `GET /v1/availability`, encoded once for the whole run."""
+    return [env.client.prepare("GET", env.url("gateway") + "/v1/availability", params=question,
+                               headers={"Authorization": f"Bearer {token}"}) for question in questions]
+
+
+async def _read(env: BenchEnvironment, search: Prepared) -> int:
+    status, _ = await env.client.send(search)
+    return status
 
 
 async def _book(env: BenchEnvironment, slot: uuid.UUID, answered: list[str]) -> int:
     headers = {"Content-Type": "application/json", "X-SmartSlot-User-Id": str(uuid.uuid4()),
                "X-SmartSlot-User-Role": "client"}
-    async with env.session.post(env.url("booking") + "/v1/appointments", data=orjson.dumps({"slot_id": str(slot)}),
-                                headers=headers) as response:
-        body = await response.read()
-        if response.status == 201:
-            answered.append(orjson.loads(body)["id"])
-        return response.status
+    status, body = await env.client.request("POST", env.url("booking") + "/v1/appointments",
+                                            orjson.dumps({"slot_id": str(slot)}), headers)
+    if status == 201:
+        answered.append(orjson.loads(body)["id"])
+    return status
 
 
-async def _still_listed(env: BenchEnvironment, token: str, catalog: BenchCatalog, answered: list[str]) -> int:
-    """Booked slots some question still lists, once availability has consumed every confirmation."""
+async def _confirmations_applied(env: BenchEnvironment) -> float:
+    """How many confirmations availability has applied so far (its invalidations are idempotent: no inbox)."""
+    async with env.session.get(env.url("availability") + "/metrics") as response:
+        text = await response.text()
+    return sum(sample.value for family in text_string_to_metric_families(text) if family.name == EVENTS_CONSUMED
+               for sample in family.samples
+               if sample.name == EVENTS_CONSUMED + "_total" and sample.labels.get("consumer") == "availability"
+               and sample.labels.get("event_type") == "appointment.confirmed"
+               and sample.labels.get("outcome") == "applied")
+
+
+async def _still_listed(env: BenchEnvironment, token: str, catalog: BenchCatalog, answered: list[str],
+                        applied_before: float) -> int:
+    """Booked slots some question still lists, once availability has applied every confirmation."""
+    async def consumed() -> bool:
+        return await _confirmations_applied(env) - applied_before >= len(answered)
+
+    await wait_for(consumed, 30, what="availability to apply every confirmation")
     connection = await asyncpg.connect(env.database_url)
     try:
-        async def consumed() -> bool:
-            return await connection.fetchval(
-                "SELECT count(*) FROM booking.outbox o JOIN availability.inbox i ON i.event_id = o.id "
-                "AND i.consumer = 'availability' WHERE o.event_type = 'appointment.confirmed' "
-                "AND o.envelope->'payload'->>'appointment_id' = ANY($1::text[])", answered) == len(answered)
-
-        await wait_for(consumed, 30, what="availability to consume every confirmation")
         booked = {str(row["slot_id"]) for row in await connection.fetch(
             "SELECT slot_id FROM booking.appointments WHERE id = ANY($1::uuid[])", [uuid.UUID(a) for a in answered])}
     finally:
@@ -112,18 +126,20 @@ async def cached_reads(env: BenchEnvironment, rate: float, seconds: float) -> Sc
     writes = min(int(write_rate * seconds), len(slots))
     to_book = [slots[(n * 37) % len(slots)] for n in range(writes)]  # spread over providers and hours
     answered: list[str] = []
-    before = await _cache_counts(env)
-    reads, booked = await asyncio.gather(
-        open_loop("availability_cached_reads", lambda n: _read(env, token, questions[n % len(questions)]),
-                  rate, int(rate * seconds), seconds * 3),
-        open_loop("availability_bookings", lambda n: _book(env, to_book[n], answered), write_rate, writes,
-                  seconds * 3),
-    )
+    searches = prepared_searches(env, token, questions)
+    before, applied_before = await _cache_counts(env), await _confirmations_applied(env)
+    with env.meter.measuring():
+        reads, booked = await asyncio.gather(
+            open_loop("availability_cached_reads", lambda n: _read(env, searches[n % len(searches)]),
+                      rate, int(rate * seconds), seconds * 3),
+            open_loop("availability_bookings", lambda n: _book(env, to_book[n], answered), write_rate, writes,
+                      seconds * 3),
+        )
     after = await _cache_counts(env)
     delta = {outcome: after.get(outcome, 0.0) - before.get(outcome, 0.0) for outcome in ("hit", "miss", "error")}
     looked_up = sum(delta.values())
     facts = {"cache_hit_ratio": round(delta["hit"] / looked_up, 4) if looked_up else None,
              "cache_outcomes": delta, "questions": len(questions), "bookings": dict(booked.statuses)}
     invariants = await check(env.database_url, answered)
-    invariants["I2_booked_slot_still_listed"] = await _still_listed(env, token, catalog, answered)
+    invariants["I2_booked_slot_still_listed"] = await _still_listed(env, token, catalog, answered, applied_before)
     return ScenarioResult(reads, facts, invariants)

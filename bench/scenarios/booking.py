@@ -32,12 +32,11 @@ class ScenarioResult:
 
 
 async def _post(env: BenchEnvironment, path: str, body: dict, answered: list[str]) -> int:
-    async with env.session.post(env.url("booking") + path, data=orjson.dumps(body),
-                                headers=_client_headers()) as response:
-        payload = await response.read()
-        if response.status == 201:
-            answered.append(orjson.loads(payload)["id"])
-        return response.status
+    status, payload = await env.client.request("POST", env.url("booking") + path, orjson.dumps(body),
+                                               _client_headers())
+    if status == 201:
+        answered.append(orjson.loads(payload)["id"])
+    return status
 
 
 async def instant_bookings(env: BenchEnvironment, rate: float, seconds: float) -> ScenarioResult:
@@ -46,10 +45,11 @@ async def instant_bookings(env: BenchEnvironment, rate: float, seconds: float) -
     catalog = await make_catalog(env.api, env.admin_token, providers=10)
     slots = await add_slots(env.database_url, catalog, per_provider=count // 10 + 1)
     answered: list[str] = []
-    outcome = await open_loop(
-        "instant_bookings", lambda n: _post(env, "/v1/appointments", {"slot_id": str(slots[n])}, answered),
-        rate, count, seconds * 3,
-    )
+    with env.meter.measuring():
+        outcome = await open_loop(
+            "instant_bookings", lambda n: _post(env, "/v1/appointments", {"slot_id": str(slots[n])}, answered),
+            rate, count, seconds * 3,
+        )
     return ScenarioResult(outcome, {"bookings_confirmed": len(answered)}, await check(env.database_url, answered))
 
 
@@ -67,8 +67,9 @@ async def hot_slot_storm(env: BenchEnvironment, clients: int) -> ScenarioResult:
     [slot] = await add_slots(env.database_url, catalog, per_provider=1)
     before = await _slot_version(env.database_url, slot)
     answered: list[str] = []
-    outcome = await burst("hot_slot_storm", lambda n: _post(env, "/v1/holds", {"slot_id": str(slot)}, answered),
-                          clients)
+    with env.meter.measuring():
+        outcome = await burst("hot_slot_storm", lambda n: _post(env, "/v1/holds", {"slot_id": str(slot)}, answered),
+                              clients)
     writes = await _slot_version(env.database_url, slot) - before
     losers = {status: count for status, count in outcome.statuses.items() if status != 201}
     facts = {"clients": clients, "winners": len(answered), "losers_by_status": losers, "slot_row_writes": writes}

@@ -15,17 +15,19 @@ import uuid
 from collections import Counter
 
 import asyncpg
+import orjson
 
 from bench.catalog import add_slots, make_catalog
 from bench.driver import open_loop
 from bench.environment import BenchEnvironment
 from bench.invariants import check
-from bench.scenarios.availability import PROVIDERS, SLOTS_PER_PROVIDER, questions_for
+from bench.scenarios.availability import PROVIDERS, SLOTS_PER_PROVIDER, prepared_searches, questions_for
 from bench.scenarios.booking import ScenarioResult
 from bench.scenarios.clients import register_clients
 
 CLIENTS = 40  # enough that no client nears the live-hold quota while its funnels overlap
 READS_PER_WRITE = 9
+EMPTY = orjson.dumps({})  # the body of a confirm or a cancel
 
 
 async def hold_confirm_funnel(env: BenchEnvironment, rate: float, seconds: float) -> ScenarioResult:
@@ -36,20 +38,24 @@ async def hold_confirm_funnel(env: BenchEnvironment, rate: float, seconds: float
     slots = await add_slots(env.database_url, catalog, per_provider=count // 10 + 1)
     confirmed: list[str] = []
     steps: Counter = Counter()
+    gateway, headers = env.url("gateway"), _json_headers(tokens)
 
     async def funnel(number: int) -> int:
-        token = tokens[number % CLIENTS]
-        held = await env.api.call("POST", "/v1/holds", token, {"slot_id": str(slots[number])})
-        steps[f"hold {held.status}"] += 1
-        if held.status != 201:
-            return held.status
-        done = await env.api.call("POST", f"/v1/appointments/{held.body['id']}/confirm", token, {})
-        steps[f"confirm {done.status}"] += 1
-        if done.status == 200:
-            confirmed.append(held.body["id"])
-        return done.status
+        client = headers[number % CLIENTS]
+        status, body = await env.client.request("POST", gateway + "/v1/holds",
+                                                orjson.dumps({"slot_id": str(slots[number])}), client)
+        steps[f"hold {status}"] += 1
+        if status != 201:
+            return status
+        held = orjson.loads(body)["id"]
+        status, _ = await env.client.request("POST", f"{gateway}/v1/appointments/{held}/confirm", EMPTY, client)
+        steps[f"confirm {status}"] += 1
+        if status == 200:
+            confirmed.append(held)
+        return status
 
-    outcome = await open_loop("hold_confirm_funnel", funnel, rate, count, seconds * 3)
+    with env.meter.measuring():
+        outcome = await open_loop("hold_confirm_funnel", funnel, rate, count, seconds * 3)
     facts = {"funnels": outcome.sent, "confirmed": len(confirmed), "steps": dict(steps)}
     return ScenarioResult(outcome, facts, await check(env.database_url, confirmed))
 
@@ -60,30 +66,34 @@ async def mixed_day(env: BenchEnvironment, rate: float, seconds: float) -> Scena
     catalog = await make_catalog(env.api, env.admin_token, providers=PROVIDERS)
     slots = await add_slots(env.database_url, catalog, per_provider=SLOTS_PER_PROVIDER)
     questions = questions_for(catalog)
-    booked: list[tuple[str, str]] = []  # (appointment id, its client's token), not yet picked for cancelling
+    searches = [prepared_searches(env, token, questions) for token in tokens]  # per client, per question
+    gateway, headers = env.url("gateway"), _json_headers(tokens)
+    booked: list[tuple[str, dict[str, str]]] = []  # (appointment id, its client's headers), not yet cancelled
     confirmed: list[str] = []
     cancelled: list[str] = []
     kinds: Counter = Counter()
     writes = 0
 
     async def read(number: int) -> int:
-        answer = await env.api.call("GET", "/v1/availability", tokens[number % CLIENTS],
-                                    params=questions[number % len(questions)])
-        return answer.status
+        status, _ = await env.client.send(searches[number % CLIENTS][number % len(questions)])
+        return status
 
     async def book(number: int) -> int:
-        token = tokens[number % CLIENTS]
-        answer = await env.api.call("POST", "/v1/appointments", token, {"slot_id": str(slots[number % len(slots)])})
-        if answer.status == 201:
-            booked.append((answer.body["id"], token))
-            confirmed.append(answer.body["id"])
-        return answer.status
+        client = headers[number % CLIENTS]
+        status, body = await env.client.request("POST", gateway + "/v1/appointments",
+                                                orjson.dumps({"slot_id": str(slots[number % len(slots)])}), client)
+        if status == 201:
+            appointment_id = orjson.loads(body)["id"]
+            booked.append((appointment_id, client))
+            confirmed.append(appointment_id)
+        return status
 
-    async def cancel(appointment_id: str, token: str) -> int:
-        answer = await env.api.call("POST", f"/v1/appointments/{appointment_id}/cancel", token, {})
-        if answer.status == 200:
+    async def cancel(appointment_id: str, client: dict[str, str]) -> int:
+        status, _ = await env.client.request("POST", f"{gateway}/v1/appointments/{appointment_id}/cancel", EMPTY,
+                                             client)
+        if status == 200:
             cancelled.append(appointment_id)
-        return answer.status
+        return status
 
     async def request(number: int) -> int:
         nonlocal writes
@@ -97,11 +107,17 @@ async def mixed_day(env: BenchEnvironment, rate: float, seconds: float) -> Scena
         kinds["book"] += 1
         return await book(writes * 37)  # spread over providers and hours
 
-    outcome = await open_loop("mixed_day", request, rate, int(rate * seconds), seconds * 3)
+    with env.meter.measuring():
+        outcome = await open_loop("mixed_day", request, rate, int(rate * seconds), seconds * 3)
     facts = {"requests": dict(kinds), "booked": len(confirmed), "cancelled": len(cancelled)}
     invariants = await check(env.database_url, confirmed)
     invariants["I2_cancel_answered_but_not_cancelled"] = await _not_cancelled(env.database_url, cancelled)
     return ScenarioResult(outcome, facts, invariants)
+
+
+def _json_headers(tokens: list[str]) -> list[dict[str, str]]:
+    """Each client's headers for a JSON call, as the API client sends them."""
+    return [{"Authorization": f"Bearer {token}", "Content-Type": "application/json"} for token in tokens]
 
 
 async def _not_cancelled(database_url: str, cancelled: list[str]) -> int:

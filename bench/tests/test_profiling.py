@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from bench.profiling import cpu, stacks
+import pytest
+
+from bench.profiling import cpu, meter, stacks
 
 
 def test_collapsed_stacks_give_self_and_inclusive_shares(tmp_path: Path) -> None:
@@ -55,3 +57,40 @@ def test_cpu_spent_between_snapshots_is_summed_by_role() -> None:
 
 def test_a_snapshot_of_this_machine_sees_this_process() -> None:
     assert os.getpid() in cpu.snapshot().processes
+
+
+def test_the_stack_figure_sums_the_services_and_their_servers_and_nothing_else() -> None:
+    window = meter.Window({"gateway": 0.6, "availability": 0.3, "postgres (this run)": 0.05, "redis": 0.05,
+                           cpu.LOAD_DRIVER: 0.2, cpu.PY_SPY: 0.4, "postgres (other)": 0.3, "other": 2.0}, 4.0)
+
+    cost = meter.per_request(window, requests=1000)
+
+    assert cost["stack_ms_per_request"] == 1.0
+    assert cost["by_role_ms_per_request"] == {"gateway": 0.6, "availability": 0.3, "postgres (this run)": 0.05,
+                                              "redis": 0.05}
+    assert cost["stack_share"]["gateway"] == 0.6
+    assert cost["outside_stack_ms_per_request"] == {cpu.LOAD_DRIVER: 0.2, cpu.PY_SPY: 0.4, "postgres (other)": 0.3,
+                                                    "other": 2.0}
+    text = meter.table(cost)
+    assert "| gateway | 0.600 | 60 % |" in text
+    assert "| **stack** | **1.000** | 100 % |" in text
+    assert f"| {cpu.LOAD_DRIVER} (not counted) | 0.200 | — |" in text
+
+
+def test_the_meter_brackets_what_runs_inside_it_with_snapshots(monkeypatch: pytest.MonkeyPatch) -> None:
+    snapshots = iter([cpu.Snapshot({1: ("python -m booking", 1.0), 2: ("redis-server", 3.0)}),
+                      cpu.Snapshot({1: ("python -m booking", 1.5), 2: ("redis-server", 3.1)})])
+    monkeypatch.setattr(cpu, "snapshot", lambda: next(snapshots))
+    cpu_meter = meter.CpuMeter({1: "booking"}, "db")
+
+    with cpu_meter.measuring():
+        pass
+    window = cpu_meter.take()
+
+    assert window is not None
+    assert window.spent == pytest.approx({"booking": 0.5, "redis": 0.1})
+    assert cpu_meter.take() is None  # handed over once
+
+
+def test_no_request_no_division() -> None:
+    assert meter.per_request(meter.Window({"booking": 1.0}, 1.0), 0)["stack_ms_per_request"] == 0.0
