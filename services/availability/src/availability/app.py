@@ -10,6 +10,7 @@ from availability.adapters.cache import PageCache
 from availability.app_keys import AMQP, CACHE, POOL, READ_POOL, REDIS, SEARCH, SETTINGS
 from availability.entrypoints import analytics, http, schedule
 from availability.entrypoints.consumers import handlers
+from availability.service_layer.answers import Answers
 from availability.service_layer.search import SearchDeps, new_flights
 from availability.settings import AvailabilitySettings
 from smartslot_common.db import create_pool, ping, pool_context, postgres_readiness
@@ -43,7 +44,8 @@ async def _search(app: web.Application) -> AsyncIterator[None]:
     app[CACHE] = PageCache(app[REDIS], settings.redis_key(), settings.cache_ttl_seconds, settings.fence_ttl_seconds)
     page_flights, service_flights = new_flights()
     app[SEARCH] = SearchDeps(app[CACHE], app[READ_POOL], app[POOL], settings.service_ttl_seconds,
-                             settings.unknown_service_ttl_seconds, page_flights, service_flights)
+                             settings.unknown_service_ttl_seconds, page_flights, service_flights,
+                             Answers(settings.answer_cache_bytes), settings.cache_ttl_seconds)
     yield
 
 

@@ -19,3 +19,7 @@ SINGLE_FLIGHT_JOINS = Counter(
 CACHE_INVALIDATIONS = Counter(
     "smartslot_availability_cache_invalidations_total", "Cache scopes invalidated by events", ["scope"]
 )
+# One per search whose whole answer was kept in this process: `hit` served again, `stale` an event has since
+# invalidated one of its days, `miss` none kept (or its time was up).
+ANSWERS = Counter("smartslot_availability_answers_total", "Searches looked up among this process's kept answers",
+                  ["outcome"])

@@ -67,6 +67,7 @@ class Lookup:
     required: dict[date, int] = field(default_factory=dict)
     stale: int = 0
     service_known: bool | None = None
+    oldest: int | None = None  # the lowest WAL position among `pages` (None: no page came from the cache)
 
 
 class PageCache:
@@ -112,10 +113,17 @@ class PageCache:
             page = orjson.loads(raw_page) if raw_page is not None else None
             if page is not None and page["lsn"] >= fence:
                 lookup.pages[day] = page["slots"]
+                lookup.oldest = page["lsn"] if lookup.oldest is None else min(lookup.oldest, page["lsn"])
             else:
                 lookup.required[day] = fence
                 lookup.stale += page is not None
         return lookup
+
+    async def fence(self, service_id: str, scope: str, days: list[date]) -> int:
+        """One round trip: the highest fence over these days of this scope; anything read at or past it is current."""
+        keys = [self._global_fence(), self._scope_fence(service_id, scope)]
+        keys += [self.day_fence_key(service_id, scope, day) for day in days]
+        return max(_position(value) for value in await self._client.mget(keys))
 
     async def store(self, service_id: str, scope: str, pages: Mapping[date, list[Entry]], lsn: int) -> int:
         """Store pages read at WAL position `lsn`, each only if no fence over it is higher; how many were stored."""

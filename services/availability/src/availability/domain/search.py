@@ -64,3 +64,20 @@ def select(
         if start <= item["t"] < end and item["t"] > now and (item["r"] is None or item["r"] <= now)
         and (clinic_id is None or item["c"] == clinic_id)
     ]
+
+
+def next_change(
+    pages: Iterable[list[Entry]], start: float, end: float, now: float, clinic_id: str | None = None
+) -> float:
+    """The first instant after `now` at which `select` over the same pages answers differently by itself: a listed
+    slot starts (and leaves the answer), or a reservation ends on a slot not yet started (which joins it); infinity
+    when nothing in the range will change."""
+    changes = [
+        moment
+        for page in pages
+        for item in page
+        if start <= item["t"] < end and item["t"] > now and (clinic_id is None or item["c"] == clinic_id)
+        for moment in (item["t"], item["r"])
+        if moment is not None and moment > now
+    ]
+    return min(changes, default=float("inf"))

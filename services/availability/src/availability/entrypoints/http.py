@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import datetime, timedelta
 
@@ -12,8 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from availability.app_keys import SEARCH, SETTINGS
 from availability.domain.errors import ServiceNotFound
 from availability.entrypoints.params import Instant
-from availability.service_layer.search import Search, open_slots
-from smartslot_common.http import json_response
+from availability.service_layer.answers import keep_answer, kept_answer
+from availability.service_layer.search import Search, find
 from smartslot_common.http.json import parse_query
 from smartslot_common.http.problems import ProblemError
 
@@ -47,12 +48,18 @@ def _bad_range(message: str, kind: str) -> ProblemError:
 
 @routes.get("/v1/availability")
 async def availability(request: web.Request) -> web.Response:
-    """Open slots of a service, ordered by start."""
-    query = parse_query(request, AvailabilityQuery)
-    check_range(query.from_, query.to, request.app[SETTINGS].max_range_days)
-    search = Search(query.service_id, query.from_, query.to, query.provider_id, query.clinic_id)
-    try:
-        found = await open_slots(request.app[SEARCH], search)
-    except ServiceNotFound:
-        raise ProblemError(404, "not_found", "No such service.") from None
-    return json_response({"slots": [orjson.Fragment(text) for text in found]})
+    """Open slots of a service, ordered by start: the answer kept for this very query while it still holds, else a
+    search (which is kept in turn)."""
+    deps, query_string, now = request.app[SEARCH], request.rel_url.raw_query_string, time.time()
+    body = await kept_answer(deps.answers, deps.cache, query_string, now)
+    if body is None:
+        query = parse_query(request, AvailabilityQuery)
+        check_range(query.from_, query.to, request.app[SETTINGS].max_range_days)
+        search = Search(query.service_id, query.from_, query.to, query.provider_id, query.clinic_id)
+        try:
+            found = await find(deps, search, now)
+        except ServiceNotFound:
+            raise ProblemError(404, "not_found", "No such service.") from None
+        body = orjson.dumps({"slots": [orjson.Fragment(text) for text in found.slots]})
+        keep_answer(deps.answers, query_string, body, search, found, deps.answer_lifetime_seconds, now)
+    return web.Response(body=body, content_type="application/json")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 
 import asyncpg
@@ -20,7 +20,8 @@ from availability.adapters.cache import Lookup, PageCache
 from availability.domain.days import ONE_DAY, utc_days, utc_midnight
 from availability.domain.errors import ServiceNotFound
 from availability.domain.invalidation import EVERY_PROVIDER
-from availability.domain.search import Entry, pages_by_day, select
+from availability.domain.search import Entry, next_change, pages_by_day, select
+from availability.service_layer.answers import Answers
 from availability.service_layer.single_flight import SingleFlight
 from smartslot_common.logging import get_logger
 from smartslot_common.redis import REDIS_UNAVAILABLE
@@ -53,6 +54,10 @@ class PageFlight:
     fence: int
 
 
+# A filled day page, and the WAL position it was read at (None: read from the primary, behind no fence's check).
+Filled = tuple[list[Entry], int | None]
+
+
 @dataclass
 class SearchDeps:
     """What a search uses: the cache, both pools, the single flights and the service-existence TTLs."""
@@ -62,11 +67,25 @@ class SearchDeps:
     primary_pool: asyncpg.Pool
     service_ttl_seconds: int
     unknown_service_ttl_seconds: int
-    page_flights: SingleFlight[PageFlight, list[Entry]]
+    page_flights: SingleFlight[PageFlight, Filled]
     service_flights: SingleFlight[uuid.UUID, bool]
+    answers: Answers = field(default_factory=lambda: Answers(0))
+    answer_lifetime_seconds: float = 0.0
 
 
-def new_flights() -> tuple[SingleFlight[PageFlight, list[Entry]], SingleFlight[uuid.UUID, bool]]:
+@dataclass(frozen=True)
+class Found:
+    """A search's open slots (public JSON texts, by start), the days it read, the lowest WAL position of the pages
+    behind it (None: some came from the primary or without the cache, so it must not be kept), and the first instant
+    its selection changes by itself."""
+
+    slots: list[str]
+    days: list[date]
+    lsn: int | None
+    changes_at: float
+
+
+def new_flights() -> tuple[SingleFlight[PageFlight, Filled], SingleFlight[uuid.UUID, bool]]:
     """The single flights of one process: day pages, and service existence."""
     return (SingleFlight(lambda n: metrics.SINGLE_FLIGHT_JOINS.labels(kind="page").inc(n)),
             SingleFlight(lambda n: metrics.SINGLE_FLIGHT_JOINS.labels(kind="service").inc(n)))
@@ -74,15 +93,26 @@ def new_flights() -> tuple[SingleFlight[PageFlight, list[Entry]], SingleFlight[u
 
 async def open_slots(deps: SearchDeps, search: Search, now: float | None = None) -> list[str]:
     """The open slots of a search as JSON texts, ordered by start; `ServiceNotFound` for an unknown service."""
+    return (await find(deps, search, now)).slots
+
+
+async def find(deps: SearchDeps, search: Search, now: float | None = None) -> Found:
+    """The open slots of a search, with what decides how long they stay the answer; `ServiceNotFound` for an unknown
+    service."""
     now = time.time() if now is None else now
     days = utc_days(max(search.start, datetime.fromtimestamp(now, search.start.tzinfo)), search.end)
     lookup, cached = await _look_up(deps.cache, search, days)
     await _require_service(deps, search.service_id, lookup.service_known, cached)
     filled = await _fill(deps, search, lookup.required, cached) if lookup.required else {}
     _count(lookup, cached)
-    pages = lookup.pages | filled
+    pages = lookup.pages | {day: entries for day, (entries, _) in filled.items()}
+    positions = [lsn for _, lsn in filled.values()] + ([lookup.oldest] if lookup.oldest is not None else [])
+    known = [position for position in positions if position is not None]
+    lsn = min(known) if cached and known and len(known) == len(positions) else None
+    in_order = [pages[day] for day in days]
     clinic = str(search.clinic_id) if search.clinic_id else None
-    return select((pages[day] for day in days), search.start.timestamp(), search.end.timestamp(), now, clinic)
+    start, end = search.start.timestamp(), search.end.timestamp()
+    return Found(select(in_order, start, end, now, clinic), days, lsn, next_change(in_order, start, end, now, clinic))
 
 
 async def _look_up(cache: PageCache, search: Search, days: list[date]) -> tuple[Lookup, bool]:
@@ -135,7 +165,7 @@ async def _check_service(deps: SearchDeps, service_id: uuid.UUID, cached: bool) 
 # --- filling day pages ------------------------------------------------------------------------------------------
 
 
-async def _fill(deps: SearchDeps, search: Search, required: dict[date, int], cached: bool) -> dict[date, list[Entry]]:
+async def _fill(deps: SearchDeps, search: Search, required: dict[date, int], cached: bool) -> dict[date, Filled]:
     flights = [PageFlight(search.service_id, search.scope, day, fence) for day, fence in required.items()]
     pages = await deps.page_flights.get(flights, lambda claimed: _fill_flights(deps, search, claimed, cached))
     return {flight.day: page for flight, page in pages.items()}
@@ -143,7 +173,7 @@ async def _fill(deps: SearchDeps, search: Search, required: dict[date, int], cac
 
 async def _fill_flights(
     deps: SearchDeps, search: Search, flights: list[PageFlight], cached: bool
-) -> dict[PageFlight, list[Entry]]:
+) -> dict[PageFlight, Filled]:
     """One query for the days of `flights`: cached when the replica is at or past their fences, else the primary's
     answer, uncached."""
     days = sorted(flight.day for flight in flights)
@@ -154,14 +184,13 @@ async def _fill_flights(
         pages = pages_by_day(rows, days)
         if cached:
             await _store(deps.cache, search, pages, lsn)
-    else:
-        metrics.FILL_REFUSALS.inc()
-        log.debug("replica_behind_fence_reading_primary", replica_lsn=lsn,
-                 fence=max(flight.fence for flight in flights))
-        _, rows = await slots.open_slots(deps.primary_pool, search.service_id, start, end, search.provider_id)
-        metrics.FILL_QUERIES.labels(pool="primary").inc()
-        pages = pages_by_day(rows, days)
-    return {flight: pages[flight.day] for flight in flights}
+        return {flight: (pages[flight.day], lsn) for flight in flights}
+    metrics.FILL_REFUSALS.inc()
+    log.debug("replica_behind_fence_reading_primary", replica_lsn=lsn, fence=max(flight.fence for flight in flights))
+    _, rows = await slots.open_slots(deps.primary_pool, search.service_id, start, end, search.provider_id)
+    metrics.FILL_QUERIES.labels(pool="primary").inc()
+    pages = pages_by_day(rows, days)
+    return {flight: (pages[flight.day], None) for flight in flights}
 
 
 async def _store(cache: PageCache, search: Search, pages: dict[date, list[Entry]], lsn: int) -> None:

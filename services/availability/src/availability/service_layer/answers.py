@@ -1,0 +1,104 @@
+"""Whole answers of recent searches, kept in this process as the response bytes, so that asking the same question
+again costs one small Redis read instead of loading day pages and encoding the answer.
+
+An answer is kept with the lowest WAL position of the pages it was built from. It is served again only while (1) no
+fence over its days has risen past that position — the same check a day page passes, so an event that invalidated
+any of its pages invalidates it too, in every process — and (2) the clock has not reached the first instant its
+selection would change by itself (a listed slot starts, a waitlist reservation ends), nor the pages' own lifetime.
+An answer built from the primary (replica behind a fence) or without Redis is not kept.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import date
+from typing import TYPE_CHECKING
+
+from availability import metrics
+from availability.adapters.cache import PageCache
+from smartslot_common.redis import REDIS_UNAVAILABLE
+
+if TYPE_CHECKING:
+    from availability.service_layer.search import Found, Search
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A search's response body and what decides whether it is still the answer."""
+
+    body: bytes
+    service_id: str
+    scope: str
+    days: list[date]
+    lsn: int  # every page it was built from was read at or past this WAL position
+    until: float  # epoch seconds: its selection changes by itself, or its pages' lifetime ends
+
+
+class Answers:
+    """Recent answers by query string, least recently used dropped first beyond `max_bytes` (0: none kept)."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self._max_bytes = max_bytes
+        self._kept: OrderedDict[str, Answer] = OrderedDict()
+        self._bytes = 0
+
+    def get(self, query: str, now: float) -> Answer | None:
+        """The answer kept for this query string, unless its time is up (the caller still checks its fences)."""
+        answer = self._kept.get(query)
+        if answer is None:
+            return None
+        if answer.until <= now:
+            self.drop(query)
+            return None
+        self._kept.move_to_end(query)
+        return answer
+
+    def keep(self, query: str, answer: Answer) -> None:
+        if len(answer.body) > self._max_bytes:
+            return
+        self.drop(query)
+        self._kept[query] = answer
+        self._bytes += len(answer.body)
+        while self._bytes > self._max_bytes:
+            _, oldest = self._kept.popitem(last=False)
+            self._bytes -= len(oldest.body)
+
+    def drop(self, query: str) -> None:
+        answer = self._kept.pop(query, None)
+        if answer is not None:
+            self._bytes -= len(answer.body)
+
+    def __len__(self) -> int:
+        return len(self._kept)
+
+    def queries(self) -> list[str]:
+        """The query strings answers are kept for, least recently used first."""
+        return list(self._kept)
+
+
+async def kept_answer(answers: Answers, cache: PageCache, query: str, now: float) -> bytes | None:
+    """The response body kept for this query string if it is still the answer (one Redis read); else None."""
+    answer = answers.get(query, now)
+    if answer is None:
+        metrics.ANSWERS.labels(outcome="miss").inc()
+        return None
+    try:
+        fence = await cache.fence(answer.service_id, answer.scope, answer.days)
+    except REDIS_UNAVAILABLE:
+        return None  # the search itself reads the database then
+    if fence > answer.lsn:
+        answers.drop(query)
+        metrics.ANSWERS.labels(outcome="stale").inc()
+        return None
+    metrics.ANSWERS.labels(outcome="hit").inc()
+    metrics.CACHE_REQUESTS.labels(outcome="hit").inc()
+    return answer.body
+
+
+def keep_answer(answers: Answers, query: str, body: bytes, search: Search, found: Found, lifetime: float,
+                now: float) -> None:
+    """Keep a search's response body for its query string, if it may be served again."""
+    if found.lsn is not None:
+        answers.keep(query, Answer(body, str(search.service_id), search.scope, found.days, found.lsn,
+                                   min(found.changes_at, now + lifetime)))
