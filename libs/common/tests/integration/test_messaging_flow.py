@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import secrets
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -33,6 +33,7 @@ from smartslot_common.messaging import (
     EventConsumer,
     EventPublisher,
     Handler,
+    IdempotentHandler,
     OutboxRelay,
     PermanentError,
     PublishFailed,
@@ -45,6 +46,7 @@ from smartslot_common.messaging import (
     relay_context,
 )
 from smartslot_common.messaging.topology import dead_letter_queue_name, exchange_name, queue_name
+from smartslot_common.messaging.wal import WalPosition
 from smartslot_common.migrations.runner import Migration, apply_migrations, component_plan
 from smartslot_common.testing import IsolatedStack, isolated_stack, wait_for
 
@@ -71,6 +73,7 @@ class World:
     amqp: AbstractRobustConnection
     publisher: EventPublisher
     calls: list[UUID] = field(default_factory=list)
+    transactions: dict[UUID, int] = field(default_factory=dict)
 
     def event(self, type: str = EVENT_TYPE, **payload: Any) -> Event:
         return Event.create(type, payload, producer="test")
@@ -88,7 +91,9 @@ class World:
             if fail:
                 raise RuntimeError("business change failed on purpose")
 
-    def consumer(self, handlers: Mapping[str, Handler], amqp: AbstractRobustConnection | None = None) -> EventConsumer:
+    def consumer(
+        self, handlers: Mapping[str, Handler] | IdempotentHandler, amqp: AbstractRobustConnection | None = None
+    ) -> EventConsumer:
         return EventConsumer(amqp or self.amqp, self.pool, CONSUMER, self.namespace, handlers, retry_delays=DELAYS)
 
     def relay(self, publisher: EventPublisher | None = None, **options: Any) -> OutboxRelay:
@@ -241,7 +246,7 @@ async def test_relay_publishes_in_created_order_and_reports_the_backlog(world: W
     seen: list[UUID] = []
 
     class Recording:
-        async def publish(self, event: Event) -> None:
+        async def publish(self, event: Event, position: WalPosition | None = None) -> None:
             seen.append(event.id)
 
     assert await world.relay(Recording(), batch_size=3).drain_once() == 3
@@ -351,7 +356,7 @@ async def test_a_batch_is_settled_row_by_row_by_its_confirms(world: World) -> No
     sent: list[UUID] = []
 
     class RefusesOne:
-        async def publish(self, event: Event) -> None:
+        async def publish(self, event: Event, position: WalPosition | None = None) -> None:
             if event.id == refused.id:
                 raise PublishFailed("nacked on purpose")
             sent.append(event.id)
@@ -486,7 +491,7 @@ async def test_competing_relays_publish_each_row_once(world: World) -> None:
     published: list[UUID] = []
 
     class Slow:
-        async def publish(self, event: Event) -> None:
+        async def publish(self, event: Event, position: WalPosition | None = None) -> None:
             await asyncio.sleep(0.001)  # keep both relays' batches open at the same time
             published.append(event.id)
 
@@ -579,6 +584,115 @@ async def test_consumer_dying_mid_handler_gets_the_message_redelivered_and_appli
     assert world.calls == [event.id, event.id]
     assert await world.effects(event) == 1
     assert await world.count("SELECT count(*) FROM inbox") == 1
+
+
+# batches: what is in hand is applied together; a failing event is retried alone
+
+
+async def _held_first(world: World, release: asyncio.Event, later: list[Event]) -> None:
+    """Publish a first event whose handling waits for `release`, then `later` while it waits, so that they are all
+    in the consumer's hand (none ready in the queue) when the first one finishes: they make one batch."""
+    await world.publisher.publish(world.event(first=True))
+    await wait_for(_holds(lambda: bool(world.calls)), WAIT, what="the first event in hand")
+    for event in later:
+        await world.publisher.publish(event)
+    await wait_for(
+        _equals(lambda: world.queue_depth(queue_name(world.namespace, CONSUMER)), 0), WAIT, what="all delivered"
+    )
+    release.set()
+
+
+def _holding_first(world: World, release: asyncio.Event, poison: set[UUID] | None = None) -> Handler:
+    """A recorder that also notes each event's transaction; the first event waits for `release`, poison fails."""
+    record = world.recorder()
+
+    async def handle(connection: asyncpg.Connection, event: Event) -> None:
+        await record(connection, event)
+        world.transactions[event.id] = await connection.fetchval("SELECT txid_current()")
+        if event.payload.get("first"):
+            await release.wait()
+        if event.id in (poison or set()):
+            raise RuntimeError("poison, on purpose")
+
+    return handle
+
+
+async def test_events_in_hand_are_applied_in_one_transaction_and_acked_together(world: World) -> None:
+    release, later = asyncio.Event(), [world.event(n=n) for n in range(4)]
+    applied, duplicates = consumed("applied"), consumed("duplicate")
+
+    async with consuming(world.consumer({EVENT_TYPE: _holding_first(world, release)})):
+        await _held_first(world, release, [*later, later[0]])  # one published twice
+        await wait_for(_holds(lambda: consumed("applied") - applied == 5), WAIT, what="every event applied")
+        await wait_for(
+            _equals(lambda: world.queue_depth(queue_name(world.namespace, CONSUMER)), 0), WAIT, what="all acked"
+        )
+
+    assert len({world.transactions[event.id] for event in later}) == 1
+    for event in later:
+        assert await world.effects(event) == 1
+    assert await world.count("SELECT count(*) FROM inbox") == 5
+    assert (consumed("applied") - applied, consumed("duplicate") - duplicates) == (5, 1)
+
+
+async def test_a_failing_event_in_a_batch_is_retried_alone_and_the_others_are_applied_once(world: World) -> None:
+    release, later = asyncio.Event(), [world.event(n=n) for n in range(3)]
+    poison = later[1]
+
+    async with consuming(world.consumer({EVENT_TYPE: _holding_first(world, release, {poison.id})})):
+        await _held_first(world, release, later)
+        [dead] = await world.dead_letters(1)
+
+    assert dead.message_id == str(poison.id)
+    assert [await world.effects(event) for event in later] == [1, 0, 1]
+    assert await world.count("SELECT count(*) FROM inbox") == 3  # the first event and the two good ones
+    assert world.calls.count(poison.id) == 1 + len(DELAYS) + 1  # in the batch, alone, then once per retry tier
+
+
+async def test_an_idempotent_handler_takes_the_batch_in_one_call_without_an_inbox(world: World) -> None:
+    release, later = asyncio.Event(), [world.event(n=n) for n in range(3)]
+    batches: list[list[UUID]] = []
+
+    async def invalidate(events: Sequence[Event], _: WalPosition | None) -> None:
+        batches.append([event.id for event in events])
+        world.calls.extend(event.id for event in events)
+        if any(event.payload.get("first") for event in events):
+            await release.wait()
+
+    consumer = world.consumer(IdempotentHandler(frozenset({EVENT_TYPE}), invalidate))
+    async with consuming(consumer):
+        await _held_first(world, release, later)
+        await wait_for(_holds(lambda: len(batches) == 2), WAIT, what="the second batch")
+        await wait_for(
+            _equals(lambda: world.queue_depth(queue_name(world.namespace, CONSUMER)), 0), WAIT, what="all acked"
+        )
+
+    assert batches[1] == [event.id for event in later]
+    assert await world.count("SELECT count(*) FROM inbox") == 0
+
+
+async def test_relayed_events_carry_a_wal_position_past_their_commit(world: World) -> None:
+    relayed, direct = world.event(), world.event()
+    await world.commit(relayed)
+    committed = await world.pool.fetchval("SELECT pg_current_wal_insert_lsn() - '0/0'::pg_lsn")
+    system = await world.pool.fetchval("SELECT system_identifier FROM pg_control_system()")
+    seen: list[tuple[list[UUID], WalPosition | None]] = []
+
+    async def record(events: Sequence[Event], position: WalPosition | None) -> None:
+        seen.append(([event.id for event in events], position))
+
+    async with consuming(world.consumer(IdempotentHandler(frozenset({EVENT_TYPE}), record))):
+        async with relaying(world.relay()):
+            await wait_for(_holds(lambda: len(seen) == 1), WAIT, what="the relayed event")
+        await world.publisher.publish(direct)  # not through an outbox: no position is known
+        await wait_for(_holds(lambda: len(seen) == 2), WAIT, what="the event published directly")
+
+    [(first, position), (second, unknown)] = seen
+    assert first == [relayed.id]
+    assert position is not None
+    assert position.system == system
+    assert position.lsn >= committed
+    assert (second, unknown) == ([direct.id], None)
 
 
 # after-commit actions and shutdown

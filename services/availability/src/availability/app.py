@@ -8,8 +8,7 @@ from aiohttp import web
 
 from availability.adapters.cache import PageCache
 from availability.app_keys import AMQP, CACHE, POOL, READ_POOL, REDIS, SEARCH, SETTINGS
-from availability.entrypoints import analytics, http, schedule
-from availability.entrypoints.consumers import handlers
+from availability.entrypoints import analytics, consumers, http, schedule
 from availability.service_layer.answers import Answers
 from availability.service_layer.search import SearchDeps, new_flights
 from availability.settings import AvailabilitySettings
@@ -71,7 +70,7 @@ def create_app(settings: AvailabilitySettings) -> web.Application:
         _search,
         amqp_context(AMQP, settings.amqp_url.get_secret_value(), settings.namespace),
     ])
-    app.cleanup_ctx.append(consumer_context(POOL, AMQP, "availability", settings.namespace, handlers(app)))
+    app.cleanup_ctx.append(consumer_context(POOL, AMQP, "availability", settings.namespace, consumers.handler(app)))
     for table in (http.routes, schedule.routes, analytics.routes):
         app.add_routes(table)
     return app

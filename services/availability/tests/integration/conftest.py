@@ -191,20 +191,24 @@ class Events:
         await self.publisher.publish(event)
         return event
 
-    async def applied(self, event: Event, timeout: float = 10.0) -> None:
-        """Wait until availability's inbox holds the event (its invalidation happens inside that transaction)."""
-
-        async def in_inbox() -> bool:
-            return bool(await self.db.fetchval(
-                "SELECT 1 FROM availability.inbox WHERE consumer = 'availability' AND event_id = $1", event.id))
-
-        await wait_for(in_inbox, timeout, what=f"availability to apply {event.type}")
-
-    async def deliver(self, event_type: str, payload: dict[str, Any]) -> Event:
-        """Publish and wait until applied."""
+    async def deliver(self, event_type: str, payload: dict[str, Any], timeout: float = 10.0) -> Event:
+        """Publish and wait until applied: its pages dropped and fenced, the message acknowledged."""
+        before = applied_events(event_type)
         event = await self.publish(event_type, payload)
-        await self.applied(event)
+        await wait_for(lambda: _true(applied_events(event_type) > before), timeout,
+                       what=f"availability to apply {event.type}")
         return event
+
+
+def applied_events(event_type: str) -> float:
+    """How many `event_type` events this process's availability has applied (invalidations need no inbox: they are
+    idempotent, so the consumer's count is what says one was applied)."""
+    return counter("smartslot_events_consumed_total", consumer="availability", event_type=event_type,
+                   outcome="applied")
+
+
+async def _true(value: bool) -> bool:
+    return value
 
 
 async def replica_caught_up(stack: IsolatedStack) -> None:

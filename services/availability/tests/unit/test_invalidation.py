@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import date
 
-from availability.domain.invalidation import DayScope, Invalidation, for_event
+from availability.domain.invalidation import DayScope, Invalidation, for_event, merged
 
 SERVICE, PROVIDER, OTHER = (str(uuid.uuid4()) for _ in range(3))
 
@@ -58,3 +58,17 @@ def test_an_unreadable_payload_touches_everything():
 
 def test_other_events_touch_nothing():
     assert for_event("waitlist.offer_made", {"anything": 1}).is_empty
+
+
+def test_a_batch_makes_stale_what_any_of_its_events_does():
+    one = for_event("appointment.confirmed", appointment())
+    other = for_event("schedule.changed", {"provider_id": OTHER, "service_ids": [SERVICE]})
+
+    batch = merged([one, other, Invalidation()])
+
+    assert batch.days == one.days
+    assert batch.providers == other.providers
+    assert batch.services == other.services
+    assert not batch.everything
+    assert merged([one, for_event("slot.created", {"not": "a slot"})]).everything
+    assert merged([]).is_empty

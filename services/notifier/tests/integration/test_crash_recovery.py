@@ -4,7 +4,7 @@ At the moment of the kill the process holds all three kinds of unfinished work:
   A. emails already accepted by the SMTP server (and recorded as sent);
   B. events applied and acked whose emails are being sent: the server holds those transactions at MAIL FROM,
      so none has been accepted (the one unavoidable double, "accepted but not yet recorded", is kept out);
-  C. events delivered to the process but not acked: their handlers wait on a lock the test holds on the inbox.
+  C. events delivered to the process but not acked: the consumer's inbox insert waits on a lock the test holds.
 After the restart the broker redelivers C, the delivery poller takes B over once their lease ends, and nothing of
 A is sent again.
 """
@@ -80,7 +80,7 @@ async def test_kill_9_then_restart_sends_each_email_exactly_once(fresh_sink, not
                     "SELECT count(*) FROM deliveries WHERE status = 'pending'") == PER_BATCH
 
             await wait_for(b_in_flight, WAIT, what="batch B's sends held by the server")
-            # C: delivered to the process, unacked: the handlers wait on the inbox the test has locked.
+            # C: delivered to the process, unacked: the consumer waits on the inbox the test has locked.
             locker = await db.acquire()
             locking = locker.transaction()
             await locking.start()
@@ -94,7 +94,7 @@ async def test_kill_9_then_restart_sends_each_email_exactly_once(fresh_sink, not
                 async with amqp.channel() as channel:
                     queue = await channel.declare_queue(queue_name(stack.namespace, "notifier"), passive=True)
                     ready = queue.declaration_result.message_count
-                return waiting == PER_BATCH and ready == 0
+                return waiting >= 1 and ready == 0  # the consumer's batch waits; the rest is in its hand
 
             await wait_for(c_unacked, WAIT, what="batch C held unacked by the notifier")
             assert len(sink.handler.received) == PER_BATCH  # some but not all emails arrived

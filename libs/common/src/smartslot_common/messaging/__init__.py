@@ -1,6 +1,6 @@
 """Events between services: the envelope, the outbox and its relay, the publisher, consumers and topology."""
 
-from smartslot_common.messaging.consumer import AfterCommit, EventConsumer, Handler
+from smartslot_common.messaging.consumer import AfterCommit, EventConsumer, Handler, IdempotentHandler
 from smartslot_common.messaging.context import (
     amqp_context,
     amqp_readiness,
@@ -21,6 +21,7 @@ __all__ = [
     "EventConsumer",
     "EventPublisher",
     "Handler",
+    "IdempotentHandler",
     "InvalidEnvelope",
     "MessagingError",
     "OutboxRelay",

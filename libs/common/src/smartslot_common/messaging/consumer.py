@@ -1,27 +1,36 @@
-"""Consume one service's queue: apply each event once (inbox), retry through TTL tiers, dead-letter the rest."""
+"""Consume one service's queue: apply the events in hand together, each once, retry failures through TTL tiers,
+dead-letter the rest.
+
+Deliveries are buffered as they arrive and taken in batches by one worker: everything in hand (up to the prefetch)
+is applied at once (one transaction and one inbox insert, see `applying`) and acknowledged with one `multiple` ack.
+A batch that fails is applied again one event at a time, so only the failing event is retried or dead-lettered.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
 
 import asyncpg
 import structlog
 from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractIncomingMessage, AbstractQueue
+from aio_pika.exceptions import ChannelInvalidStateError
 
-from smartslot_common.db import Connection
 from smartslot_common.logging import get_logger
-from smartslot_common.messaging.deliveries import (
-    BROKER_ERRORS,
-    consumer_span,
-    failed_attempts,
-    record_failure,
-    retry_copy,
-    settle,
+from smartslot_common.messaging.applying import (
+    AfterCommit,
+    Applied,
+    Applier,
+    DatabaseUnavailable,
+    Delivery,
+    DirectApplier,
+    Handler,
+    IdempotentHandler,
+    InboxApplier,
 )
+from smartslot_common.messaging.deliveries import BROKER_ERRORS, failed_attempts, retry_copy, settle
 from smartslot_common.messaging.envelope import Event, InvalidEnvelope
 from smartslot_common.messaging.errors import PermanentError, describe
 from smartslot_common.messaging.topology import (
@@ -33,25 +42,16 @@ from smartslot_common.messaging.topology import (
 )
 from smartslot_common.metrics import EVENT_HANDLE_DURATION, EVENTS_CONSUMED, QUEUE_MESSAGES
 
-AfterCommit = Callable[[], Awaitable[None]]
-Handler = Callable[[Connection, Event], Awaitable[AfterCommit | None]]
+__all__ = ["AfterCommit", "EventConsumer", "Handler", "Handlers", "IdempotentHandler"]
+
+# Per-event handlers applied in the inbox transaction, or one idempotent handler applied without one.
+Handlers = Mapping[str, Handler] | IdempotentHandler
 
 APPLIED, DUPLICATE, RETRIED, DEAD_LETTERED, IGNORED = "applied", "duplicate", "retried", "dead_lettered", "ignored"
 
 log = get_logger(__name__)
-# The database itself is gone (not the handler's fault): wait for it instead of burning through the retry tiers.
-_DATABASE_GONE = (
-    asyncpg.PostgresConnectionError,
-    asyncpg.AdminShutdownError,
-    asyncpg.CrashShutdownError,
-    asyncpg.CannotConnectNowError,
-)
 _DATABASE_WAIT_CAP_SECONDS = 30.0
 QUEUE_DEPTH_INTERVAL_SECONDS = 15.0
-
-
-class _DatabaseUnavailable(Exception):
-    pass
 
 
 class EventConsumer:
@@ -63,26 +63,35 @@ class EventConsumer:
         pool: asyncpg.Pool,
         consumer: str,
         namespace: str,
-        handlers: Mapping[str, Handler],
+        handlers: Handlers,
         prefetch: int = 32,
         retry_delays: Sequence[float] = RETRY_DELAYS,
     ) -> None:
         self._connection = amqp_connection
-        self._pool = pool
         self._consumer = consumer
         self._namespace = namespace
-        self._handlers = dict(handlers)
+        queue = queue_name(namespace, consumer)
+        self._applier: Applier = (
+            DirectApplier(consumer, queue, handlers) if isinstance(handlers, IdempotentHandler)
+            else InboxApplier(pool, consumer, queue, handlers)
+        )
         self._prefetch = prefetch
         self._retry_delays = tuple(retry_delays)
         self._channel: AbstractChannel | None = None
         self._queue: AbstractQueue | None = None
         self._consumer_tag: str | None = None
-        self._in_flight: set[asyncio.Task[Any]] = set()
+        self._buffer: list[AbstractIncomingMessage] = []
+        self._arrived = asyncio.Event()
+        self._worker: asyncio.Task[None] | None = None
+        self._stopping = False
+        self._after_commit: set[asyncio.Task[None]] = set()
         self._depth_task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         """Open a channel, (re)declare this consumer's queues and start consuming."""
+        self._stopping = False
         self._channel = await self._connection.channel(publisher_confirms=True, on_return_raises=True)
+        self._worker = asyncio.create_task(self._work(), name=f"consumer-{self._consumer}")
         try:
             await self._channel.set_qos(prefetch_count=self._prefetch)
             # Redeclaring with this consumer's retry delays fails loudly if they differ from the declared topology.
@@ -106,7 +115,8 @@ class EventConsumer:
         if self._queue is not None and self._consumer_tag is not None:
             with contextlib.suppress(*BROKER_ERRORS):
                 await self._queue.cancel(self._consumer_tag)
-        await self._finish_in_flight(timeout)
+        self._stopping = True
+        await self._finish_in_hand(timeout)
         if self._channel is not None and not self._channel.is_closed:
             with contextlib.suppress(*BROKER_ERRORS):
                 await self._channel.close()
@@ -132,109 +142,125 @@ class EventConsumer:
                 log.debug("queue depth not measured", error=describe(error))
             await asyncio.sleep(QUEUE_DEPTH_INTERVAL_SECONDS)
 
-    async def _finish_in_flight(self, timeout: float) -> None:
-        if not self._in_flight:
-            return
-        _, pending = await asyncio.wait(self._in_flight, timeout=timeout)
-        for task in pending:  # unacked: the broker redelivers them once the channel closes
-            task.cancel()
-        if pending:
-            await asyncio.wait(pending)
+    async def _finish_in_hand(self, timeout: float) -> None:
+        """Let the worker apply what is buffered (the messages unacked then go back to the queue when the channel
+        closes) and the after-commit actions finish, within `timeout`."""
+        worker, self._worker = self._worker, None
+        if worker is not None:
+            self._arrived.set()  # stopping: the worker ends once the buffer is empty
+            _, pending = await asyncio.wait({worker, *self._after_commit}, timeout=timeout)
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.wait(pending)
+        self._buffer.clear()
 
     async def _on_message(self, message: AbstractIncomingMessage) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._in_flight.add(task)
+        self._buffer.append(message)
+        self._arrived.set()
+
+    async def _work(self) -> None:
+        while True:
+            await self._arrived.wait()
+            self._arrived.clear()
+            while self._buffer:
+                batch, self._buffer = self._buffer[: self._prefetch], self._buffer[self._prefetch:]
+                try:
+                    await self._process(batch)
+                except Exception:  # a bug; the batch's unsettled messages come back when the channel closes
+                    log.exception("batch processing crashed", consumer=self._consumer, messages=len(batch))
+            if self._stopping:
+                return
+
+    async def _process(self, messages: Sequence[AbstractIncomingMessage]) -> None:
         started = time.perf_counter()
-        try:
-            event_type, outcome = await self._process(message)
-            EVENTS_CONSUMED.labels(self._consumer, event_type, outcome).inc()
-        finally:
-            EVENT_HANDLE_DURATION.labels(self._consumer).observe(time.perf_counter() - started)
-            self._in_flight.discard(task)
+        handled: list[Delivery] = []
+        ignored: list[tuple[AbstractIncomingMessage, str]] = []
+        for message in messages:
+            try:
+                event = Event.from_json(message.body)
+            except InvalidEnvelope as error:
+                log.error("undecodable message dead-lettered", consumer=self._consumer,
+                          message_id=message.message_id, error=str(error))
+                await settle(message.reject(requeue=False))
+                self._count("invalid", DEAD_LETTERED, started)
+                continue
+            if self._applier.handles(event.type):
+                handled.append((message, event))
+            else:
+                ignored.append((message, event.type))
+        if len(handled) > 1:
+            applied = await self._apply_batch(handled)
+        else:
+            applied = None
+        if applied is None:  # one event, or a batch that failed: each event on its own
+            for message, event in handled:
+                await self._handle_alone(message, event, started)
+            await _ack_together([message for message, _ in ignored])  # after: a multiple ack covers lower tags
+        else:
+            await _ack_together([message for message, _ in [*handled, *ignored]])
+            fresh = set(applied.applied)
+            for _, event in handled:
+                self._count(event.type, APPLIED if event.id in fresh else DUPLICATE, started)
+                fresh.discard(event.id)  # a second copy in the same batch is a duplicate
+            self._after(applied.after_commit)
+        for _, event_type in ignored:
+            self._count(event_type, IGNORED, started)
 
-    async def _process(self, message: AbstractIncomingMessage) -> tuple[str, str]:
+    async def _apply_batch(self, deliveries: Sequence[Delivery]) -> Applied | None:
+        """Apply the batch together; None when any event of it failed (then nothing of it was applied)."""
         try:
-            event = Event.from_json(message.body)
-        except InvalidEnvelope as error:
-            log.error(
-                "undecodable message dead-lettered",
-                consumer=self._consumer,
-                message_id=message.message_id,
-                error=str(error),
-            )
-            await settle(message.reject(requeue=False))
-            return "invalid", DEAD_LETTERED
-        handler = self._handlers.get(event.type)
-        if handler is None:
-            await settle(message.ack())
-            return event.type, IGNORED
-        with (
-            structlog.contextvars.bound_contextvars(
-                consumer=self._consumer, event_id=str(event.id), event_type=event.type
-            ),
-            consumer_span(message, event, queue_name(self._namespace, self._consumer)),
+            return await self._waiting_for_database(deliveries)
+        except Exception as error:
+            log.info("batch failed; applying its events one by one", consumer=self._consumer,
+                     events=len(deliveries), error=describe(error))
+            return None
+
+    async def _handle_alone(self, message: AbstractIncomingMessage, event: Event, started: float) -> None:
+        with structlog.contextvars.bound_contextvars(
+            consumer=self._consumer, event_id=str(event.id), event_type=event.type
         ):
-            return event.type, await self._handle(message, event, handler)
+            outcome = await self._handle(message, event)
+        self._count(event.type, outcome, started)
 
-    async def _handle(self, message: AbstractIncomingMessage, event: Event, handler: Handler) -> str:
+    async def _handle(self, message: AbstractIncomingMessage, event: Event) -> str:
         try:
-            applied, after_commit = await self._apply_waiting_for_database(event, handler)
+            applied = await self._waiting_for_database([(message, event)])
         except PermanentError as error:
-            record_failure(error)
             log.error("handler refused the event for good; dead-lettered", error=str(error))
             await settle(message.reject(requeue=False))
             return DEAD_LETTERED
         except Exception as error:  # any handler failure is retried; its transaction has rolled back
-            record_failure(error)
             return await self._retry_later(message, error)
         await settle(message.ack())
-        if after_commit is not None:
-            await _run_after_commit(after_commit)
-        return APPLIED if applied else DUPLICATE
+        self._after(applied.after_commit)
+        return APPLIED if applied.applied else DUPLICATE
 
-    async def _apply_waiting_for_database(self, event: Event, handler: Handler) -> tuple[bool, AfterCommit | None]:
+    async def _waiting_for_database(self, deliveries: Sequence[Delivery]) -> Applied:
         delay = 0.25
         while True:
             try:
-                return await self._apply(event, handler)
-            except _DatabaseUnavailable as error:
-                # The message stays unacked meanwhile; a stop() or a lost channel cancels the wait.
+                return await self._applier.apply(deliveries)
+            except DatabaseUnavailable as error:
+                # The messages stay unacked meanwhile; a stop() or a lost channel cancels the wait.
                 log.warning(
-                    "database unavailable; waiting to apply the event",
+                    "database unavailable; waiting to apply the events",
                     error=describe(error.__cause__),
                     retry_in_seconds=delay,
                 )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, _DATABASE_WAIT_CAP_SECONDS)
 
-    async def _apply(self, event: Event, handler: Handler) -> tuple[bool, AfterCommit | None]:
-        try:
-            connection = await self._pool.acquire()
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
-            raise _DatabaseUnavailable from error
-        try:
-            async with connection.transaction():
-                if not await self._claim(connection, event):
-                    return False, None  # applied before: a redelivery or a duplicate publication
-                return True, await handler(connection, event)
-        except Exception as error:
-            cause = _lost_connection_error(error)
-            if cause is not None:
-                raise _DatabaseUnavailable from cause
-            raise
-        finally:
-            await self._pool.release(connection)
+    def _after(self, actions: Sequence[AfterCommit]) -> None:
+        """Run after-commit actions beside the consumer (a slow one must not hold up the next batch)."""
+        for action in actions:
+            task = asyncio.create_task(_run_after_commit(action))
+            self._after_commit.add(task)
+            task.add_done_callback(self._after_commit.discard)
 
-    async def _claim(self, connection: Connection, event: Event) -> bool:
-        claimed = await connection.fetchval(
-            "INSERT INTO inbox (consumer, event_id, event_type) VALUES ($1, $2, $3)"
-            " ON CONFLICT DO NOTHING RETURNING true",
-            self._consumer,
-            event.id,
-            event.type,
-        )
-        return bool(claimed)
+    def _count(self, event_type: str, outcome: str, started: float) -> None:
+        EVENTS_CONSUMED.labels(self._consumer, event_type, outcome).inc()
+        EVENT_HANDLE_DURATION.labels(self._consumer).observe(time.perf_counter() - started)
 
     async def _retry_later(self, message: AbstractIncomingMessage, error: Exception) -> str:
         attempt = failed_attempts(message) + 1
@@ -265,13 +291,22 @@ class EventConsumer:
         return retry_queue_name(self._namespace, self._consumer, attempt)
 
 
-def _lost_connection_error(error: BaseException | None) -> BaseException | None:
-    """The error saying the connection died, if it did: the rollback's InterfaceError hides it in its context."""
-    while error is not None:
-        if isinstance(error, _DATABASE_GONE):
-            return error
-        error = error.__cause__ or error.__context__
-    return None
+async def _ack_together(messages: Sequence[AbstractIncomingMessage]) -> None:
+    """Acknowledge `messages` with one `multiple` ack per channel, on the highest delivery tag among them.
+
+    Sound because the worker settles deliveries in the order they arrived: every message of that channel with a
+    lower tag is either among these or already settled.
+    """
+    last: dict[int, AbstractIncomingMessage] = {}
+    for message in messages:
+        try:
+            channel = id(message.channel)
+        except ChannelInvalidStateError:
+            continue  # its channel closed: the broker has put it back in the queue already
+        if channel not in last or (message.delivery_tag or 0) > (last[channel].delivery_tag or 0):
+            last[channel] = message
+    for message in last.values():
+        await settle(message.ack(multiple=True))
 
 
 async def _run_after_commit(after_commit: AfterCommit) -> None:

@@ -15,7 +15,7 @@ from aiohttp import web
 
 from smartslot_common.errors import DependencyUnavailable
 from smartslot_common.http.health import ReadinessCheck
-from smartslot_common.messaging.consumer import EventConsumer, Handler
+from smartslot_common.messaging.consumer import EventConsumer, Handler, IdempotentHandler
 from smartslot_common.messaging.outbox import OutboxRelay
 from smartslot_common.messaging.publisher import EventPublisher
 from smartslot_common.messaging.topology import RETRY_DELAYS, declare_topology
@@ -23,8 +23,11 @@ from smartslot_common.messaging.topology import RETRY_DELAYS, declare_topology
 RABBITMQ_HINT = "start it with `make infra` (or `rabbitmq-server -detached`)"
 
 CleanupContext = Callable[[web.Application], AsyncIterator[None]]
-# Handlers as a mapping, or built from the started app when they need its resources (an SMTP client, ...).
-Handlers = Mapping[str, Handler] | Callable[[web.Application], Mapping[str, Handler]]
+# Handlers as a mapping (or one idempotent handler), or built from the started app when they need its resources.
+Handlers = (
+    Mapping[str, Handler] | IdempotentHandler
+    | Callable[[web.Application], Mapping[str, Handler] | IdempotentHandler]
+)
 
 
 async def connect_amqp(url: str, timeout: float = 10.0) -> AbstractRobustConnection:

@@ -16,6 +16,7 @@ from smartslot_common.db import Connection
 from smartslot_common.logging import get_logger
 from smartslot_common.messaging.envelope import Event, InvalidEnvelope
 from smartslot_common.messaging.errors import PublishFailed, Unroutable, describe
+from smartslot_common.messaging.wal import WalPosition
 from smartslot_common.metrics import OUTBOX_BACKLOG, OUTBOX_OLDEST_AGE, OUTBOX_PUBLISHED
 
 log = get_logger(__name__)
@@ -30,7 +31,7 @@ _BACKOFF_SQL = "least($3::float8, $4::float8 * power(2, least(attempts, 30))) * 
 class Publisher(Protocol):
     """What the relay needs of a publisher (`EventPublisher` is one)."""
 
-    async def publish(self, event: Event) -> None: ...
+    async def publish(self, event: Event, position: WalPosition | None = None) -> None: ...
 
 
 async def add_to_outbox(connection: Connection, *events: Event) -> None:
@@ -80,17 +81,20 @@ class OutboxRelay:
         self._retry_base = retry_base
         self._retry_cap = retry_cap
         self._failures = 0
+        self._system: int | None = None
 
     async def drain_once(self) -> int:
         """Publish one batch of due rows; return how many were settled (published or unroutable)."""
         async with self._pool.acquire() as connection, connection.transaction():
             rows = await connection.fetch(
-                f"SELECT id, envelope::text AS envelope FROM {self._table}"
-                " WHERE published_at IS NULL AND next_attempt_at <= now()"
+                # The WAL position read here is past every row's commit (they are committed, so visible to it).
+                f"SELECT id, envelope::text AS envelope, pg_current_wal_insert_lsn() - '0/0'::pg_lsn AS lsn"
+                f" FROM {self._table} WHERE published_at IS NULL AND next_attempt_at <= now()"
                 " ORDER BY created_at, seq LIMIT $1 FOR UPDATE SKIP LOCKED",
                 self._batch_size,
             )
-            settled = await self._publish_rows(connection, rows)
+            position = await self._position(connection, rows)
+            settled = await self._publish_rows(connection, rows, position)
         await self._update_backlog()
         return settled
 
@@ -112,7 +116,17 @@ class OutboxRelay:
                 )
                 await asyncio.sleep(delay)
 
-    async def _publish_rows(self, connection: Connection, rows: Sequence[asyncpg.Record]) -> int:
+    async def _position(self, connection: Connection, rows: Sequence[asyncpg.Record]) -> WalPosition | None:
+        """The WAL position the batch's messages carry (see `wal`): past the commit of every row of it."""
+        if not rows:
+            return None
+        if self._system is None:  # fixed for the cluster's life: read once
+            self._system = int(await connection.fetchval("SELECT system_identifier FROM pg_control_system()"))
+        return WalPosition(self._system, int(max(row["lsn"] for row in rows)))
+
+    async def _publish_rows(
+        self, connection: Connection, rows: Sequence[asyncpg.Record], position: WalPosition | None = None
+    ) -> int:
         """Publish the batch at once (one channel, so in created order) and settle each row by its confirm.
 
         Confirms are awaited together rather than one by one: the broker's round trip is paid once per batch. Rows
@@ -120,7 +134,7 @@ class OutboxRelay:
         back-off. Should some fail, the ones after them may already be out: consumers are idempotent, and
         nothing here promises order across a failure.
         """
-        outcomes = await asyncio.gather(*(self._publish_row(row) for row in rows))
+        outcomes = await asyncio.gather(*(self._publish_row(row, position) for row in rows))
         published = [row["id"] for row, outcome in zip(rows, outcomes, strict=True) if outcome is None]
         unroutable = [row["id"] for row, outcome in zip(rows, outcomes, strict=True) if outcome == UNROUTABLE]
         await self._mark_published(connection, published, None)
@@ -130,11 +144,11 @@ class OutboxRelay:
                 await self._mark_failed(connection, row["id"], outcome)
         return len(published) + len(unroutable)
 
-    async def _publish_row(self, row: asyncpg.Record) -> str | _Failure | None:
+    async def _publish_row(self, row: asyncpg.Record, position: WalPosition | None) -> str | _Failure | None:
         """None once confirmed, `UNROUTABLE` if nobody subscribes, else why it was not published."""
         try:
             event = Event.from_json(row["envelope"])
-            await self._publisher.publish(event)
+            await self._publisher.publish(event, position)
         except Unroutable:
             # Every service declares the whole topology at start, so nobody subscribes to this type.
             log.warning(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from typing import Any
 
 import aiormq
 from aio_pika import DeliveryMode, Message
@@ -14,13 +15,18 @@ from smartslot_common.contracts.events import routing_key
 from smartslot_common.messaging.envelope import Event
 from smartslot_common.messaging.errors import PublishFailed, Unroutable, describe
 from smartslot_common.messaging.topology import exchange_name
+from smartslot_common.messaging.wal import WAL_POSITION_HEADER, WalPosition
 
 # Whatever stops the broker's ack from arriving: nack, lost connection or channel, closed client, timeout.
 _NOT_CONFIRMED = (AMQPError, ConnectionError, OSError, RuntimeError, TimeoutError)
 
 
-def to_message(event: Event) -> Message:
-    """The AMQP message carrying `event`: persistent, typed, with the trace context in its headers."""
+def to_message(event: Event, position: WalPosition | None = None) -> Message:
+    """The AMQP message carrying `event`: persistent, typed, with the trace context (and the producer database's WAL
+    position past the event's commit, when the relay knows it) in its headers."""
+    headers: dict[str, Any] = {"traceparent": event.traceparent} if event.traceparent else {}
+    if position is not None:
+        headers[WAL_POSITION_HEADER] = position.header()
     return Message(
         body=event.to_json(),
         content_type="application/json",
@@ -30,7 +36,7 @@ def to_message(event: Event) -> Message:
         timestamp=event.occurred_at,
         app_id=event.producer,
         correlation_id=event.correlation_id,
-        headers={"traceparent": event.traceparent} if event.traceparent else {},
+        headers=headers,
     )
 
 
@@ -45,13 +51,14 @@ class EventPublisher:
         self._exchange: AbstractExchange | None = None
         self._opening = asyncio.Lock()
 
-    async def publish(self, event: Event) -> None:
-        """Publish `event`; raise `Unroutable` if the broker returns it, `PublishFailed` if it is not confirmed."""
+    async def publish(self, event: Event, position: WalPosition | None = None) -> None:
+        """Publish `event` (stamped with `position`, see `wal`); raise `Unroutable` if the broker returns it,
+        `PublishFailed` if it is not confirmed."""
         try:
             async with asyncio.timeout(self._timeout):
                 exchange = await self._open_exchange()
                 result = await exchange.publish(
-                    to_message(event), routing_key=routing_key(event.type, event.payload), mandatory=True
+                    to_message(event, position), routing_key=routing_key(event.type, event.payload), mandatory=True
                 )
         except PublishError as error:
             raise Unroutable(f"no queue is bound for {event.type} (event {event.id})") from error

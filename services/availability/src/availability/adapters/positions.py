@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from smartslot_common.db import Connection
+from smartslot_common.db import Connection, ConnectionOrPool
 
 # On a replica: how far replay has got (everything committed up to there is visible to later snapshots).
 # On the primary: the insert position (everything committed before this call is at or below it).
@@ -18,6 +18,11 @@ async def position(connection: Connection) -> int:
     return int(await connection.fetchval(POSITION))
 
 
-async def primary_position(connection: Connection) -> int:
+async def primary_position(connection: ConnectionOrPool) -> int:
     """The primary's WAL insert position now: past every transaction that committed before this call."""
     return int(await connection.fetchval(PRIMARY_POSITION))
+
+
+async def system_identifier(connection: ConnectionOrPool) -> int:
+    """The cluster's system identifier (shared by its streaming replicas): which WAL a position belongs to."""
+    return int(await connection.fetchval("SELECT system_identifier FROM pg_control_system()"))

@@ -9,6 +9,7 @@ read drops everything.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -50,6 +51,17 @@ class ScheduleChangedPayload(Payload):
 
     provider_id: uuid.UUID
     service_ids: list[uuid.UUID] | None = None
+
+
+def merged(invalidations: Iterable[Invalidation]) -> Invalidation:
+    """One invalidation making stale everything any of `invalidations` does (for a batch of events)."""
+    parts = list(invalidations)
+    return Invalidation(
+        days=frozenset().union(*(part.days for part in parts)),
+        providers=frozenset().union(*(part.providers for part in parts)),
+        services=frozenset().union(*(part.services for part in parts)),
+        everything=any(part.everything for part in parts),
+    )
 
 
 def for_event(event_type: str, payload: dict[str, Any]) -> Invalidation:

@@ -1,22 +1,25 @@
 """Events that change what is free make the cached pages they touch stale, fenced at the primary's WAL position.
 
-The handler runs inside the inbox transaction (exactly-once effect): it reads the primary's WAL insert position,
-which is past the producer's commit (the event was published after it) and past this inbox row, raises the fences
-of the pages the event touches to it and deletes those pages. A replica that has not replayed that far can no longer
-fill them. Invalidating is idempotent, so it happens before the inbox commits: a Redis failure rolls the inbox row
-back and the event is retried, rather than being marked done with the cache still stale.
+The consumer hands over every event in hand at once, with the WAL position booking's relay read when it took them
+from its outbox: past each event's commit. (An event without one, published by anything but a relay, is fenced at
+the primary's insert position read now, which is past its commit as well: it was published after it.) The fences of
+the pages the events touch are raised to that position and those pages deleted, in one Redis call: a replica that has
+not replayed that far can no longer fill them. Invalidating is idempotent (raising a fence or dropping a page twice
+changes nothing), so it needs no inbox and no transaction: a redelivered event is simply applied again, and a Redis
+failure leaves the events unacknowledged, to be retried.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Sequence
 
+import asyncpg
 from aiohttp import web
 
 from availability import metrics
-from availability.adapters.positions import primary_position
-from availability.app_keys import CACHE
-from availability.domain.invalidation import Invalidation, for_event
+from availability.adapters.positions import primary_position, system_identifier
+from availability.app_keys import CACHE, POOL
+from availability.domain.invalidation import Invalidation, for_event, merged
 from smartslot_common.contracts.events import (
     APPOINTMENT_CANCELLED,
     APPOINTMENT_COMPLETED,
@@ -30,9 +33,9 @@ from smartslot_common.contracts.events import (
     SLOT_CREATED,
     SLOT_RELEASED,
 )
-from smartslot_common.db import Connection
 from smartslot_common.logging import get_logger
-from smartslot_common.messaging import AfterCommit, Event
+from smartslot_common.messaging import Event, IdempotentHandler
+from smartslot_common.messaging.wal import WalPosition
 
 INVALIDATING = (
     APPOINTMENT_LOCKED, APPOINTMENT_CONFIRMED, APPOINTMENT_CANCELLED, APPOINTMENT_EXPIRED, APPOINTMENT_COMPLETED,
@@ -43,20 +46,39 @@ INVALIDATING = (
 log = get_logger(__name__)
 
 
-def handlers(app: web.Application) -> dict[str, Callable[[Connection, Event], Awaitable[AfterCommit | None]]]:
-    """One handler for every event that changes what is free."""
+def handler(app: web.Application) -> IdempotentHandler:
+    """The consumer's handler of every event that changes what is free."""
 
-    async def invalidate(connection: Connection, event: Event) -> None:
-        invalidation = for_event(event.type, event.payload)
-        if invalidation.everything:
-            log.warning("event_not_understood_dropping_every_page", payload=event.payload)
+    primary = PrimaryPositions()
+
+    async def invalidate(events: Sequence[Event], relayed_at: WalPosition | None) -> None:
+        invalidations = [for_event(event.type, event.payload) for event in events]
+        for event, invalidation in zip(events, invalidations, strict=True):
+            if invalidation.everything:
+                log.warning("event_not_understood_dropping_every_page", event_id=str(event.id), payload=event.payload)
+        invalidation = merged(invalidations)
         if invalidation.is_empty:
-            return None
-        await app[CACHE].invalidate(invalidation, await primary_position(connection))
+            return
+        await app[CACHE].invalidate(invalidation, await primary.past(app[POOL], relayed_at))
         _count(invalidation)
-        return None
 
-    return dict.fromkeys(INVALIDATING, invalidate)
+    return IdempotentHandler(frozenset(INVALIDATING), invalidate)
+
+
+class PrimaryPositions:
+    """Where to fence: the relay's position when it is one of the primary's cluster, else the primary's now."""
+
+    def __init__(self) -> None:
+        self._system: int | None = None
+
+    async def past(self, pool: asyncpg.Pool, relayed_at: WalPosition | None) -> int:
+        """A WAL position of the primary past the commits of the events `relayed_at` came with."""
+        if relayed_at is not None:
+            if self._system is None:
+                self._system = await system_identifier(pool)
+            if relayed_at.system == self._system:
+                return relayed_at.lsn
+        return await primary_position(pool)
 
 
 def _count(invalidation: Invalidation) -> None:
