@@ -18,6 +18,9 @@ import httptools
 
 Origin = tuple[str, int]
 DEFAULT_TIMEOUT_SECONDS = 60.0
+# Idle connections kept per origin: enough for any open-loop scenario's concurrency here, while the thousands a storm
+# opens are closed once answered (as its clients would), not held open into the next scenario.
+DEFAULT_MAX_IDLE = 1024
 QUERY_SAFE = ":/?@"  # left as they are in a query value, as aiohttp (yarl) sends them: the same bytes on the wire
 
 
@@ -138,8 +141,8 @@ class LeanClient:
     Connection errors (refused, reset, closed early), parse errors and timeouts raise: the driver counts them as
     failed requests."""
 
-    def __init__(self, timeout: float = DEFAULT_TIMEOUT_SECONDS) -> None:
-        self.timeout = timeout
+    def __init__(self, timeout: float = DEFAULT_TIMEOUT_SECONDS, max_idle: int = DEFAULT_MAX_IDLE) -> None:
+        self.timeout, self.max_idle = timeout, max_idle
         self._idle: dict[Origin, list[_Connection]] = {}
         self._open: set[_Connection] = set()
         self.connections_opened = 0
@@ -165,8 +168,9 @@ class LeanClient:
         except BaseException:
             self._discard(connection)
             raise
-        if connection.reusable:
-            self._idle.setdefault(request.origin, []).append(connection)
+        idle = self._idle.setdefault(request.origin, [])
+        if connection.reusable and len(idle) < self.max_idle:
+            idle.append(connection)
         else:
             self._discard(connection)
         return answer

@@ -24,9 +24,10 @@ def rates_with(rates: Iterable[float], main_rate: float) -> list[float]:
 
 
 def point(result: ScenarioResult) -> dict:
-    """One sweep point: the outcome's rates, percentiles and statuses, and the invariants checked after it."""
+    """One sweep point: the outcome's rates, percentiles and statuses, the invariants checked after it and its CPU per
+    request (None when not measured)."""
     summary = result.outcome.summary()
-    return {field: summary[field] for field in POINT_FIELDS} | {"invariants": result.invariants}
+    return {field: summary[field] for field in POINT_FIELDS} | {"invariants": result.invariants, "cpu": result.cpu}
 
 
 def overloaded(point: dict) -> bool:

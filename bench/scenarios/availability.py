@@ -128,7 +128,7 @@ async def cached_reads(env: BenchEnvironment, rate: float, seconds: float) -> Sc
     answered: list[str] = []
     searches = prepared_searches(env, token, questions)
     before, applied_before = await _cache_counts(env), await _confirmations_applied(env)
-    with env.meter.measuring():
+    async with env.meter.measuring():
         reads, booked = await asyncio.gather(
             open_loop("availability_cached_reads", lambda n: _read(env, searches[n % len(searches)]),
                       rate, int(rate * seconds), seconds * 3),

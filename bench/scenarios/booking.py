@@ -29,6 +29,7 @@ class ScenarioResult:
     outcome: Outcome
     facts: dict
     invariants: dict
+    cpu: dict | None = None  # CPU per request over the load, filled in by the run (bench.profiling.meter)
 
 
 async def _post(env: BenchEnvironment, path: str, body: dict, answered: list[str]) -> int:
@@ -45,7 +46,7 @@ async def instant_bookings(env: BenchEnvironment, rate: float, seconds: float) -
     catalog = await make_catalog(env.api, env.admin_token, providers=10)
     slots = await add_slots(env.database_url, catalog, per_provider=count // 10 + 1)
     answered: list[str] = []
-    with env.meter.measuring():
+    async with env.meter.measuring():
         outcome = await open_loop(
             "instant_bookings", lambda n: _post(env, "/v1/appointments", {"slot_id": str(slots[n])}, answered),
             rate, count, seconds * 3,
@@ -67,7 +68,7 @@ async def hot_slot_storm(env: BenchEnvironment, clients: int) -> ScenarioResult:
     [slot] = await add_slots(env.database_url, catalog, per_provider=1)
     before = await _slot_version(env.database_url, slot)
     answered: list[str] = []
-    with env.meter.measuring():
+    async with env.meter.measuring():
         outcome = await burst("hot_slot_storm", lambda n: _post(env, "/v1/holds", {"slot_id": str(slot)}, answered),
                               clients)
     writes = await _slot_version(env.database_url, slot) - before

@@ -54,7 +54,7 @@ async def hold_confirm_funnel(env: BenchEnvironment, rate: float, seconds: float
             confirmed.append(held)
         return status
 
-    with env.meter.measuring():
+    async with env.meter.measuring():
         outcome = await open_loop("hold_confirm_funnel", funnel, rate, count, seconds * 3)
     facts = {"funnels": outcome.sent, "confirmed": len(confirmed), "steps": dict(steps)}
     return ScenarioResult(outcome, facts, await check(env.database_url, confirmed))
@@ -107,7 +107,7 @@ async def mixed_day(env: BenchEnvironment, rate: float, seconds: float) -> Scena
         kinds["book"] += 1
         return await book(writes * 37)  # spread over providers and hours
 
-    with env.meter.measuring():
+    async with env.meter.measuring():
         outcome = await open_loop("mixed_day", request, rate, int(rate * seconds), seconds * 3)
     facts = {"requests": dict(kinds), "booked": len(confirmed), "cancelled": len(cancelled)}
     invariants = await check(env.database_url, confirmed)

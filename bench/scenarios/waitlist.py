@@ -64,17 +64,13 @@ async def _prepare_all(env: BenchEnvironment, slots: list[uuid.UUID], service_id
     return await asyncio.gather(*(one(slot_id) for slot_id in slots))
 
 
-async def _offers_made(database_url: str, slots: list[uuid.UUID]) -> dict[str, list[datetime]]:
+async def _offers_made(connection: asyncpg.Connection, slots: list[uuid.UUID]) -> dict[str, list[datetime]]:
     """slot id -> when each `waitlist.offer_made` for it was written."""
-    connection = await asyncpg.connect(database_url)
-    try:
-        rows = await connection.fetch(
-            "SELECT envelope->'payload'->>'slot_id' AS slot_id, created_at FROM waitlist.outbox "
-            "WHERE event_type = 'waitlist.offer_made' AND envelope->'payload'->>'slot_id' = ANY($1::text[])",
-            [str(slot_id) for slot_id in slots],
-        )
-    finally:
-        await connection.close()
+    rows = await connection.fetch(
+        "SELECT envelope->'payload'->>'slot_id' AS slot_id, created_at FROM waitlist.outbox "
+        "WHERE event_type = 'waitlist.offer_made' AND envelope->'payload'->>'slot_id' = ANY($1::text[])",
+        [str(slot_id) for slot_id in slots],
+    )
     made: dict[str, list[datetime]] = {}
     for row in rows:
         made.setdefault(row["slot_id"], []).append(row["created_at"])
@@ -95,16 +91,21 @@ async def cancellation_to_offer(env: BenchEnvironment, rate: float, seconds: flo
         status, _ = await _post(env, "booking", f"/v1/appointments/{appointments[number]}/cancel", {}, admin)
         return status
 
-    async def all_made() -> bool:
-        cancelled = list(sent_at)
-        return len(await _offers_made(env.database_url, [slots[n] for n in cancelled])) == len(cancelled)
+    # One connection for every look: a connection per poll would add a PostgreSQL backend's start to the stack's CPU.
+    connection = await asyncpg.connect(env.database_url)
+    try:
+        async def all_made() -> bool:
+            cancelled = list(sent_at)
+            return len(await _offers_made(connection, [slots[n] for n in cancelled])) == len(cancelled)
 
-    with env.meter.measuring():  # a cancellation's unit of work ends when its slot has been offered
-        cancels = await open_loop("waitlist_cancel_requests", cancel, rate, count, seconds * 3)
-        with contextlib.suppress(AssertionError):  # reported below as missing offers
-            await wait_for(all_made, OFFERS_TIMEOUT_SECONDS, interval=0.2, what="every offer")
-    cancelled = sorted(sent_at)
-    made = await _offers_made(env.database_url, [slots[n] for n in cancelled])
+        async with env.meter.measuring():  # a cancellation's unit of work ends when its slot has been offered
+            cancels = await open_loop("waitlist_cancel_requests", cancel, rate, count, seconds * 3)
+            with contextlib.suppress(AssertionError):  # reported below as missing offers
+                await wait_for(all_made, OFFERS_TIMEOUT_SECONDS, interval=0.2, what="every offer")
+        cancelled = sorted(sent_at)
+        made = await _offers_made(connection, [slots[n] for n in cancelled])
+    finally:
+        await connection.close()
     outcome = _latencies(cancels, sent_at, slots, made)
     facts = {
         "cancellations": len(cancelled), "offers_made": sum(len(times) for times in made.values()),

@@ -116,6 +116,14 @@ async def test_concurrent_requests_open_connections_only_while_none_is_idle(serv
         assert client.connections_opened == 5
 
 
+async def test_idle_connections_beyond_the_cap_are_closed(server: str) -> None:
+    async with LeanClient(max_idle=2) as client:
+        await asyncio.gather(*(client.request("GET", f"{server}/n{n}") for n in range(6)))
+
+        assert client.connections_opened == 6
+        assert client.idle_connections == 2
+
+
 async def test_a_connection_the_server_closes_is_not_reused(server: str) -> None:
     async with LeanClient() as client:
         assert await client.request("GET", server + "/closing") == (200, b"bye")

@@ -77,19 +77,45 @@ def test_the_stack_figure_sums_the_services_and_their_servers_and_nothing_else()
     assert f"| {cpu.LOAD_DRIVER} (not counted) | 0.200 | — |" in text
 
 
-def test_the_meter_brackets_what_runs_inside_it_with_snapshots(monkeypatch: pytest.MonkeyPatch) -> None:
-    snapshots = iter([cpu.Snapshot({1: ("python -m booking", 1.0), 2: ("redis-server", 3.0)}),
-                      cpu.Snapshot({1: ("python -m booking", 1.5), 2: ("redis-server", 3.1)})])
+def _fake_snapshots(monkeypatch: pytest.MonkeyPatch, booking_seconds: list[float]) -> None:
+    """cpu.snapshot() answers these CPU seconds of a booking process (pid 1), one per call."""
+    snapshots = iter([cpu.Snapshot({1: ("python -m booking", used), 2: ("redis-server", 3.0)})
+                      for used in booking_seconds])
     monkeypatch.setattr(cpu, "snapshot", lambda: next(snapshots))
-    cpu_meter = meter.CpuMeter({1: "booking"}, "db")
 
-    with cpu_meter.measuring():
+
+async def test_the_meter_brackets_the_load_between_quiet_snapshots(monkeypatch: pytest.MonkeyPatch) -> None:
+    _fake_snapshots(monkeypatch, [1.0, 1.0, 1.5, 1.5])  # quiet before; 0.5 s of load; quiet after
+    cpu_meter = meter.CpuMeter({1: "booking"}, "db", interval=0.001)
+
+    async with cpu_meter.measuring():
         pass
     window = cpu_meter.take()
 
     assert window is not None
-    assert window.spent == pytest.approx({"booking": 0.5, "redis": 0.1})
+    assert window.spent == pytest.approx({"booking": 0.5})
     assert cpu_meter.take() is None  # handed over once
+
+
+async def test_the_after_snapshot_waits_for_the_consumers_to_finish(monkeypatch: pytest.MonkeyPatch) -> None:
+    _fake_snapshots(monkeypatch, [1.0, 1.0, 1.5, 1.9, 2.2, 2.2])  # still busy for two intervals after the load
+    cpu_meter = meter.CpuMeter({1: "booking"}, "db", interval=0.001)
+
+    async with cpu_meter.measuring():
+        pass
+    window = cpu_meter.take()
+
+    assert window is not None
+    assert window.spent == pytest.approx({"booking": 1.2})
+
+
+async def test_a_stack_that_never_goes_quiet_is_snapshotted_at_the_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
+    _fake_snapshots(monkeypatch, [1.0, 2.0, 3.0])
+    cpu_meter = meter.CpuMeter({1: "booking"}, "db", interval=0.001, timeout=0.0)
+
+    settled = await cpu_meter.settled()
+
+    assert settled.processes[1][1] == 2.0
 
 
 def test_no_request_no_division() -> None:

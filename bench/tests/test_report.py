@@ -35,11 +35,12 @@ def _section(markdown: str, title_start: str) -> list[str]:
     return [line for line in block.splitlines() if line.startswith("|")]
 
 
-def test_the_report_has_scenario_baseline_ratio_and_sweep_tables() -> None:
+def test_the_report_has_scenario_cpu_baseline_ratio_and_sweep_tables() -> None:
     markdown = report.markdown(ROWS, BASELINES, SWEEPS)
 
     assert [line.split("\n")[0] for line in markdown.split("### ")[1:]] == [
         "Scenarios (latency from each request's intended start)",
+        "CPU per request over each scenario's load, summed over the stack (each process's share)",
         "Baselines, measured in the same run on the same machine",
         "Ratios: achieved rate as a share of the baseline's ceiling, p99 as a multiple of the baseline's p99",
         "Load sweeps (the plot)",
@@ -49,7 +50,7 @@ def test_the_report_has_scenario_baseline_ratio_and_sweep_tables() -> None:
 def test_every_table_row_has_as_many_cells_as_its_header() -> None:
     markdown = report.markdown(ROWS, BASELINES, SWEEPS)
 
-    for title in ("Scenarios", "Baselines", "Ratios", "Load sweeps"):
+    for title in ("Scenarios", "CPU per request", "Baselines", "Ratios", "Load sweeps"):
         lines = _section(markdown, title)
         assert len({line.count("|") for line in lines}) == 1, title
 
@@ -74,7 +75,7 @@ def test_a_storm_is_offered_as_a_burst_and_a_failed_baseline_shows_why() -> None
 def test_a_skipped_sweep_rate_is_listed_as_such() -> None:
     lines = _section(report.markdown(ROWS, BASELINES, SWEEPS), "Load sweeps")
 
-    assert lines[-1] == "| instant_bookings | 400 | skipped | — | — | — | beyond the knee |"
+    assert lines[-1] == "| instant_bookings | 400 | skipped | — | — | — | — | beyond the knee |"
 
 
 def test_no_sweep_no_sweep_table() -> None:
@@ -85,3 +86,37 @@ def test_formats() -> None:
     assert report.share(0.0213) == "2.1 %"
     assert report.times(12.34) == "12.3x"
     assert report.share(None) == report.times(None) == "—"
+
+
+COST = {"requests": 1200, "unit": "request", "wall_seconds": 6.1, "stack_ms_per_request": 2.0,
+        "by_role_ms_per_request": {"gateway": 1.2, "availability": 0.8},
+        "stack_share": {"gateway": 0.6, "availability": 0.4},
+        "outside_stack_ms_per_request": {"load driver (this process)": 0.09, "other": 3.0}}
+
+
+def test_the_cpu_table_shows_the_stack_each_process_with_its_share_and_the_driver_apart() -> None:
+    rows = [ROWS[0] | {"cpu": COST}, ROWS[1] | {"facts": {"clients": 10_000}}]
+
+    lines = _section(report.markdown(rows, BASELINES, SWEEPS), "CPU per request")
+
+    assert lines[0].startswith("| scenario | per | stack ms | gateway ms (share) | booking ms (share) |")
+    assert lines[0].endswith("| load driver ms (not counted) |")
+    assert lines[2] == ("| instant_bookings | request | **2.00** | 1.20 (60 %) | — | 0.80 (40 %) | — | — | — | — | "
+                        "— | — | 0.09 |")
+    assert lines[3].startswith("| hot_slot_storm (10,000 clients) | — | not measured |")
+
+
+def test_the_targets_table_comes_first_and_a_missed_target_stands_out() -> None:
+    verdicts = [{"target": "reads", "measured": "980/s", "limit": "≥ 1,000/s", "verdict": "not met"},
+                {"target": "storm", "measured": "not measured (200 clients)", "limit": "all",
+                 "verdict": "not measured"},
+                {"target": "cpu", "measured": "0.9 ms", "limit": "≤ 1 ms", "verdict": "met"}]
+
+    markdown = report.markdown(ROWS, BASELINES, SWEEPS, verdicts)
+
+    assert markdown.startswith("### Targets (this run, this machine)")
+    assert _section(markdown, "Targets")[2:] == [
+        "| reads | 980/s | ≥ 1,000/s | **not met** |",
+        "| storm | not measured (200 clients) | all | not measured |",
+        "| cpu | 0.9 ms | ≤ 1 ms | met |",
+    ]
