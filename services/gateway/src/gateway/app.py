@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import uuid
 from collections.abc import AsyncIterator
 
@@ -52,18 +51,19 @@ async def _redis_users(app: web.Application) -> AsyncIterator[None]:
     timeout = settings.rate_limit_redis_timeout_seconds
     # A mark outlives every token issued before it, with a minute to spare for clock skew between replicas.
     mark_ttl = settings.access_token_ttl_seconds + 60
-    app[ROLE_MARKS] = RoleMarks(redis, settings.redis_key("role"), mark_ttl, timeout)
-    if not settings.rate_limit_enabled:
-        yield
-        return
-    limiter = app[RATE_LIMITER] = RateLimiter(redis, settings.redis_key("ratelimit"), timeout,
-                                              settings.rate_limit_sync_interval_seconds)
-    sharing = asyncio.create_task(limiter.run(), name="rate-limit-sync")
+    marks = app[ROLE_MARKS] = RoleMarks(redis, settings.redis_key("role"), mark_ttl, timeout,
+                                        settings.role_marks_resubscribe_seconds)
+    tasks = [asyncio.create_task(marks.follow(), name="role-marks-follow")]
+    if settings.rate_limit_enabled:
+        limiter = app[RATE_LIMITER] = RateLimiter(redis, settings.redis_key("ratelimit"), timeout,
+                                                  settings.rate_limit_sync_interval_seconds)
+        tasks.append(asyncio.create_task(limiter.run(), name="rate-limit-sync"))
     yield
-    sharing.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await sharing
-    await limiter.sync()  # the last counts, for the processes that go on
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    if RATE_LIMITER in app:
+        await app[RATE_LIMITER].sync()  # the last counts, for the processes that go on
 
 
 async def _bootstrap_admin(app: web.Application) -> None:

@@ -18,3 +18,7 @@ BREAKER_REJECTIONS = Counter(
     ["upstream"],
 )
 BREAKER_STATE = Gauge("smartslot_gateway_breaker_state", "0 closed, 1 half-open, 2 open", ["upstream"])
+ROLE_MARKS_FOLLOWED = Gauge(
+    "smartslot_gateway_role_marks_followed",
+    "1 while role changes are followed in memory, 0 while each request reads its user's mark from Redis",
+)

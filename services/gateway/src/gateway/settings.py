@@ -48,6 +48,8 @@ class GatewaySettings(ServiceSettings):
     rate_limit_booking: str = "30/minute"
     rate_limit_redis_timeout_seconds: float = Field(0.25, gt=0, le=5)
     rate_limit_sync_interval_seconds: float = Field(0.2, ge=0.01, le=10)
+    # Role changes are followed in memory through a Redis channel; after the subscription broke, try again this soon.
+    role_marks_resubscribe_seconds: float = Field(0.5, gt=0, le=60)
 
     jwt_algorithm: Literal["HS256", "RS256"] = shared("HS256", "jwt_algorithm")
     jwt_secret: SecretStr | None = shared(None, "jwt_secret", min_length=32, validate_default=True)

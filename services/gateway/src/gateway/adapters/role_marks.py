@@ -1,54 +1,101 @@
 """Role freshness: a role change writes the user's new role to Redis, and tokens carrying another role stop working.
 
 Tokens carry the role (no database read per request). When an admin changes a role, the gateway stores
-`role:<user id> = <new role>` with a TTL equal to the access-token lifetime: any token issued before the change has
-expired by the time the mark does, so a missing mark means "no change the user's live tokens could predate". A token
-whose role differs from a present mark is refused (`401`), so a demotion bites on the next request, not at expiry.
-Redis down: the check fails open (counted), and the short token lifetime bounds the window.
+`role:<user id> = <new role>` with a TTL equal to the access-token lifetime (plus a minute): any token issued before
+the change has expired by the time the mark does, so a missing mark means "no change the user's live tokens could
+predate". A token whose role differs from a live mark is refused (`401`).
+
+The mark is also published, and every gateway process follows the channel and keeps the live marks in memory, so a
+request costs no Redis round trip: on (re)subscribing a process loads every mark with SCAN before answering from
+memory again, so nothing changed while it was disconnected is missed. A change reaches the other processes as fast
+as Redis delivers a message. While a process is not following (starting, Redis unreachable, connection lost) it
+reads the mark from Redis on every request instead, so a demotion still bites on the next request; with Redis
+down that read fails open (counted), and the short token lifetime bounds the window.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
-from dataclasses import dataclass
+from collections.abc import Callable
+from typing import Any
 
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 
 from gateway import metrics
 from smartslot_common.logging import get_logger
 from smartslot_common.redis import REDIS_UNAVAILABLE
 
 _UNAVAILABLE: tuple[type[BaseException], ...] = (*REDIS_UNAVAILABLE, TimeoutError)
-
 log = get_logger(__name__)
+HEARTBEAT_SECONDS = 5.0  # a ping when the channel is quiet: a silent network break is noticed within two
+KEYS_PER_ROUND_TRIP = 500
 
 
-@dataclass(frozen=True)
+def _subscriber(redis: aioredis.Redis, name: str) -> aioredis.Redis:
+    """A client of the same server for the subscription alone, named (CLIENT LIST shows whose it is) and without
+    silent reconnects: a broken subscription must be noticed, since messages sent meanwhile are lost."""
+    pool = redis.connection_pool
+    kwargs = pool.connection_kwargs | {"client_name": name, "retry": Retry(NoBackoff(), 0),
+                                       "health_check_interval": 0, "socket_timeout": None}
+    return aioredis.Redis.from_pool(aioredis.ConnectionPool(connection_class=pool.connection_class,
+                                                            max_connections=2, **kwargs))
+
+
 class RoleMarks:
-    """Reads and writes the per-user role marks under `prefix`."""
+    """Writes the per-user role marks under `prefix`, follows them in memory, and says whether a token's role is
+    still the user's."""
 
-    redis: aioredis.Redis
-    prefix: str
-    ttl_seconds: int
-    timeout_seconds: float
+    def __init__(self, redis: aioredis.Redis, prefix: str, ttl_seconds: int, timeout_seconds: float,
+                 resubscribe_seconds: float = 0.5, clock: Callable[[], float] = time.monotonic) -> None:
+        self.redis, self.prefix, self.ttl_seconds, self.timeout_seconds = redis, prefix, ttl_seconds, timeout_seconds
+        self.channel = prefix + ":changes"
+        self.client_name = f"gateway-role-marks-{uuid.uuid4().hex[:12]}"
+        self._resubscribe_seconds, self._clock = resubscribe_seconds, clock
+        self._marks: dict[uuid.UUID, tuple[str, float]] = {}  # user: (role, until, on `clock`)
+        self.following = False  # subscribed and loaded: memory answers
+        metrics.ROLE_MARKS_FOLLOWED.set(0)
 
     def _key(self, user_id: uuid.UUID) -> str:
         return f"{self.prefix}:{user_id}"
 
     async def mark(self, user_id: uuid.UUID, role: str) -> bool:
-        """Record the user's new role; False (logged, counted) when Redis did not take it."""
+        """Record the user's new role and tell every gateway; False (logged, counted) when Redis did not take it."""
+        self._remember(user_id, role, self.ttl_seconds)  # this process refuses the old role at once
         try:
             async with asyncio.timeout(self.timeout_seconds):
-                await self.redis.set(self._key(user_id), role, ex=self.ttl_seconds)
+                async with self.redis.pipeline(transaction=False) as pipe:
+                    pipe.set(self._key(user_id), role, ex=self.ttl_seconds)
+                    pipe.publish(self.channel, f"{user_id} {role}")
+                    await pipe.execute()
         except _UNAVAILABLE as error:
             metrics.REDIS_FAIL_OPEN.labels(check="role_mark").inc()
             log.warning("role_mark_not_written", user_id=str(user_id), error=str(error) or type(error).__name__)
             return False
         return True
 
+    def remembered(self, user_id: uuid.UUID, role: str) -> bool | None:
+        """Whether `role` is still the user's, from memory; None while memory cannot say (not following)."""
+        if not self.following:
+            return None
+        entry = self._marks.get(user_id)
+        if entry is None:
+            return True
+        marked, until = entry
+        if until <= self._clock():
+            self._marks.pop(user_id, None)
+            return True
+        return marked == role
+
     async def is_current(self, user_id: uuid.UUID, role: str) -> bool:
-        """False only when Redis says the user's role has since changed; Redis down counts as current."""
+        """False only when the user's role has since changed; from memory while following, else from Redis (which,
+        down, counts as current)."""
+        known = self.remembered(user_id, role)
+        if known is not None:
+            return known
         try:
             async with asyncio.timeout(self.timeout_seconds):
                 marked = await self.redis.get(self._key(user_id))
@@ -56,3 +103,86 @@ class RoleMarks:
             metrics.REDIS_FAIL_OPEN.labels(check="role_freshness").inc()
             return True
         return marked is None or marked == role.encode()
+
+    def _remember(self, user_id: uuid.UUID, role: str, ttl_seconds: float) -> None:
+        self._marks[user_id] = (role, self._clock() + ttl_seconds)
+
+    async def follow(self) -> None:
+        """Follow the changes until cancelled; after any break, read per request and subscribe again."""
+        subscriber = _subscriber(self.redis, self.client_name)
+        try:
+            while True:
+                try:
+                    await self._follow_once(subscriber)
+                except Exception as error:  # whatever broke, memory is no longer trusted
+                    if self.following:
+                        log.warning("role_changes_not_followed", error=str(error) or type(error).__name__)
+                    self._set_following(False)
+                await asyncio.sleep(self._resubscribe_seconds)
+        finally:
+            self._set_following(False)
+            await subscriber.aclose()
+
+    async def _follow_once(self, subscriber: aioredis.Redis) -> None:
+        async with subscriber.pubsub() as pubsub:
+            async with asyncio.timeout(self.timeout_seconds * 4):
+                await pubsub.subscribe(self.channel)
+                confirmed = await pubsub.get_message(timeout=self.timeout_seconds * 4)
+                if confirmed is None or confirmed["type"] != "subscribe":
+                    raise ConnectionError("the subscription was not confirmed")
+                # Subscribed first, loaded second: a change made during the load waits on the connection and is
+                # applied after the load, so nothing falls between the two.
+                self._marks = await self._load()
+            self._set_following(True)
+            await self._listen(pubsub)
+
+    async def _load(self) -> dict[uuid.UUID, tuple[str, float]]:
+        """Every live mark in Redis, with the time it expires."""
+        marks: dict[uuid.UUID, tuple[str, float]] = {}
+        keys = [key async for key in self.redis.scan_iter(match=f"{self.prefix}:*", count=1000, _type="STRING")]
+        for start in range(0, len(keys), KEYS_PER_ROUND_TRIP):
+            chunk = keys[start:start + KEYS_PER_ROUND_TRIP]
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for key in chunk:
+                    pipe.get(key)
+                    pipe.pttl(key)
+                replies = await pipe.execute()
+            now = self._clock()
+            for key, role, ttl_ms in zip(chunk, replies[::2], replies[1::2], strict=True):
+                user_id = _user_of(key.decode().rsplit(":", 1)[-1])
+                if user_id is not None and role is not None and ttl_ms > 0:
+                    marks[user_id] = (role.decode(), now + ttl_ms / 1000)
+        return marks
+
+    async def _listen(self, pubsub: Any) -> None:
+        """Apply every published change; ping when quiet and give up when not even a ping is answered."""
+        pinged = False
+        while True:
+            message = await pubsub.get_message(timeout=HEARTBEAT_SECONDS)
+            if message is None:
+                if pinged:
+                    raise ConnectionError(f"no answer from Redis within {2 * HEARTBEAT_SECONDS:g} s")
+                await pubsub.ping()
+                pinged = True
+                continue
+            pinged = False
+            if message["type"] == "message":
+                self._apply(message["data"])
+            elif message["type"] == "subscribe":  # subscribed again: what was sent meanwhile is lost
+                raise ConnectionError("resubscribed")
+
+    def _apply(self, data: bytes) -> None:
+        user, _, role = data.decode().partition(" ")
+        if (user_id := _user_of(user)) is not None and role:
+            self._remember(user_id, role, self.ttl_seconds)
+
+    def _set_following(self, following: bool) -> None:
+        self.following = following
+        metrics.ROLE_MARKS_FOLLOWED.set(int(following))
+
+
+def _user_of(text: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(text)
+    except ValueError:
+        return None

@@ -54,8 +54,12 @@ async def authenticate(request: web.Request) -> Caller:
         return request[CALLER]
     caller = verified_caller(request)
     marks = request.app.get(ROLE_MARKS)
-    if marks is not None and not await marks.is_current(caller.user_id, caller.role):
-        raise _unauthorized("Your role has changed since this token was issued; sign in again.")
+    if marks is not None:
+        current = marks.remembered(caller.user_id, caller.role)  # no round trip while changes are followed
+        if current is None:
+            current = await marks.is_current(caller.user_id, caller.role)
+        if not current:
+            raise _unauthorized("Your role has changed since this token was issued; sign in again.")
     request[CALLER] = caller
     return caller
 
