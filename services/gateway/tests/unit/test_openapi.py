@@ -111,3 +111,37 @@ def test_path_parameters_match_the_template(document: dict) -> None:
         for op in item.values():
             declared = {p["name"] for p in op.get("parameters", []) if p["in"] == "path"}
             assert declared == set(re.findall(r"{(\w+)}", path)), path
+
+
+def _query_parameter(document: dict, path: str, name: str) -> dict:
+    (parameter,) = [p for p in document["paths"][path]["get"]["parameters"] if p["name"] == name]
+    return parameter["schema"]
+
+
+def test_every_call_documents_the_414_and_431_of_an_oversized_request(document: dict) -> None:
+    for path, item in document["paths"].items():
+        for method, op in item.items():
+            assert {"414", "431"} <= op["responses"].keys(), f"{method.upper()} {path}"
+
+
+def test_lists_document_a_non_empty_cursor_and_an_integer_limit(document: dict) -> None:
+    for path in ("/v1/services", "/v1/clinics", "/v1/providers", "/v1/appointments", "/v1/waitlist",
+                 "/v1/notifications", "/v1/admin/webhooks", "/v1/admin/webhooks/{id}/deliveries"):
+        cursor = _query_parameter(document, path, "cursor")
+        assert (cursor["type"], cursor["minLength"], cursor["pattern"]) == ("string", 1, "^[A-Za-z0-9_-]+={0,2}$"), path
+        assert _query_parameter(document, path, "limit")["type"] == "integer", path
+    assert _query_parameter(document, "/v1/admin/users", "cursor") == {"format": "uuid", "title": "Cursor",
+                                                                        "type": "string"}
+
+
+def test_currencies_and_time_zones_are_enumerated_and_instants_are_patterned(document: dict) -> None:
+    schemas = document["components"]["schemas"]
+    assert schemas["CreateService"]["properties"]["currency"] == {"$ref": "#/components/schemas/Currency"}
+    assert "EUR" in schemas["Currency"]["enum"]
+    assert "AAA" not in schemas["Currency"]["enum"]
+    assert "Europe/Berlin" in schemas["TimeZone"]["enum"]
+    starts_at = schemas["CreateSlot"]["properties"]["starts_at"]
+    assert (starts_at["type"], starts_at["format"]) == ("string", "date-time")
+    assert re.fullmatch(starts_at["pattern"], "2026-12-01T09:00:00+01:00")
+    assert not re.fullmatch(starts_at["pattern"], "0.5")
+    assert _query_parameter(document, "/v1/availability", "from")["pattern"] == starts_at["pattern"]

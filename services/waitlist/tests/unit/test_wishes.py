@@ -11,7 +11,7 @@ from smartslot_common.http.json import parse_model
 from smartslot_common.http.problems import ProblemError
 from waitlist.domain.errors import InvalidWish
 from waitlist.domain.model import Wish, check_wish
-from waitlist.entrypoints.schemas import Cursor, JoinWaitlist, ListQuery
+from waitlist.entrypoints.schemas import Cursor, JoinWaitlist, WaitlistQuery
 
 NOW = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
 SERVICE = uuid.uuid4()
@@ -61,4 +61,18 @@ def test_cursors_round_trip_and_foreign_ones_are_refused():
     cursor = Cursor(created_at=NOW, id=uuid.uuid4())
     assert Cursor.decode(cursor.encode()) == cursor
     with pytest.raises(ProblemError):
-        parse_model(ListQuery, {"cursor": "bm90IGEgY3Vyc29y"})
+        parse_model(WaitlistQuery, {"cursor": "bm90IGEgY3Vyc29y"})
+
+
+@pytest.mark.parametrize("value", [0.5, 1893571200, "0.5", True])
+def test_a_window_is_never_a_number(value: object):
+    with pytest.raises(ProblemError) as refused:
+        parse_model(JoinWaitlist, {"service_id": str(SERVICE), "to": value})
+    assert [error["field"] for error in refused.value.errors or []] == ["to"]
+
+
+@pytest.mark.parametrize("query", [{"cursor": ""}, {"limit": "false"}, {"limit": ["5", "6"]}, {"page": "2"}])
+def test_a_list_query_refuses_an_empty_cursor_a_non_integer_limit_and_unknown_parameters(query: dict):
+    with pytest.raises(ProblemError) as refused:
+        parse_model(WaitlistQuery, query)
+    assert refused.value.status == 422

@@ -68,10 +68,11 @@ async def read_json(request: web.Request, model: type[ModelT]) -> ModelT:
 _OFFSET_PLUS_AS_SPACE = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)? \d{2}(?::?\d{2})?")
 
 
-def _query_detail(query: dict[str, str], errors: list[dict[str, Any]]) -> str:
+def _query_detail(query: dict[str, str | list[str]], errors: list[dict[str, Any]]) -> str:
     """The problem's detail; it names the usual cause when a failing timestamp lost its offset's `+`."""
     failing = {error["field"] for error in errors}
-    mangled = [name for name, value in query.items() if name in failing and _OFFSET_PLUS_AS_SPACE.fullmatch(value)]
+    mangled = [name for name, value in query.items()
+               if name in failing and isinstance(value, str) and _OFFSET_PLUS_AS_SPACE.fullmatch(value)]
     if not mangled:
         return "The request is not valid."
     names = ", ".join(f"`{name}`" for name in mangled)
@@ -80,8 +81,14 @@ def _query_detail(query: dict[str, str], errors: list[dict[str, Any]]) -> str:
 
 
 def parse_query(request: web.Request, model: type[ModelT]) -> ModelT:
-    """The query string as a validated model (422 with the failing parameters)."""
-    query = dict(request.query)
+    """The query string as a validated model (422 with the failing parameters).
+
+    A parameter given more than once arrives as the list of its values, which no scalar field accepts:
+    `?limit=1&limit=9` is refused rather than read as whichever came first.
+    """
+    query: dict[str, str | list[str]] = {
+        name: values[0] if len(values := request.query.getall(name)) == 1 else values for name in request.query
+    }
     try:
         return model.model_validate(query)
     except pydantic.ValidationError as error:

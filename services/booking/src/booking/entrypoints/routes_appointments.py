@@ -7,10 +7,11 @@ Every POST that changes an appointment runs through `commands.execute`, so an Id
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any, Literal, Self
+from datetime import datetime
+from typing import Annotated, Any, Literal
 
 from aiohttp import web
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from booking.adapters.ics import to_ics
 from booking.app_keys import LOCK, POOL, SETTINGS
@@ -20,8 +21,10 @@ from booking.entrypoints.paths import path_uuid
 from booking.service_layer import lifecycle, queries
 from booking.service_layer import reschedule as rescheduling
 from smartslot_common.http import json_response, read_json
+from smartslot_common.http.fields import QueryInteger, Timestamp
 from smartslot_common.http.identity import require_role
 from smartslot_common.http.json import parse_query
+from smartslot_common.http.queries import CURSOR_PATTERN, MAX_CURSOR_LENGTH
 
 routes = web.RouteTableDef()
 Status = Literal["draft", "locked", "confirmed", "cancelled", "completed", "expired", "no_show"]
@@ -35,19 +38,22 @@ def _cursor(raw: str) -> str:
 class ListQuery(BaseModel):
     """`GET /v1/appointments` query parameters."""
 
-    model_config = ConfigDict(populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     status: Status | None = None
-    starts_from: AwareDatetime | None = Field(None, alias="from")
-    starts_to: AwareDatetime | None = Field(None, alias="to")
-    limit: int = Field(queries.DEFAULT_LIMIT, ge=1, le=queries.MAX_LIMIT)
-    cursor: Annotated[str, AfterValidator(_cursor)] | None = None
+    starts_from: Timestamp | None = Field(None, alias="from")
+    starts_to: Timestamp | None = Field(None, alias="to")
+    limit: QueryInteger = Field(queries.DEFAULT_LIMIT, ge=1, le=queries.MAX_LIMIT)
+    cursor: Annotated[str, Field(min_length=1, max_length=MAX_CURSOR_LENGTH, pattern=CURSOR_PATTERN),
+                      AfterValidator(_cursor)] | None = None
 
-    @model_validator(mode="after")
-    def _ordered(self) -> Self:
-        if self.starts_from and self.starts_to and self.starts_from > self.starts_to:
+    @field_validator("starts_to")
+    @classmethod
+    def _ordered(cls, starts_to: datetime | None, info: ValidationInfo) -> datetime | None:
+        starts_from = info.data.get("starts_from")
+        if starts_from and starts_to and starts_from > starts_to:
             raise ValueError("`from` must not be after `to`")
-        return self
+        return starts_to
 
 
 class CancelRequest(schemas.Strict):

@@ -3,40 +3,23 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, time
+from datetime import datetime
 from typing import Annotated, Any, Literal, Self
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import (
-    AfterValidator,
-    AwareDatetime,
-    BaseModel,
-    ConfigDict,
-    Field,
-    RootModel,
-    ValidationInfo,
-    field_validator,
-    model_validator,
-)
+from pydantic import BaseModel, ConfigDict, Field, RootModel, ValidationInfo, field_validator, model_validator
 
 from booking.domain.policies import policy_from
 from booking.domain.schedule import first_overlap
+from smartslot_common.http.fields import Boolean, CurrencyCode, Integer, LocalTime, Timestamp, TimeZoneName
+from smartslot_common.http.queries import PageQuery as PageQuery  # the lists of the catalog take it as it is
 
-
-def _zone(name: str) -> str:
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown IANA time zone {name!r}") from None
-    return name
-
-
-TimeZoneName = Annotated[str, AfterValidator(_zone)]
-Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
 MAX_PRICE_CENTS = 100_000_000  # a million in major units: far above any appointment, far below the column's range
 
 
 class Strict(BaseModel):
+    """A request body: unknown fields are refused, and integers, booleans, instants, currencies and zones are typed
+    with `smartslot_common.http.fields`, which take only what the published JSON Schema allows."""
+
     model_config = ConfigDict(extra="forbid")
 
 
@@ -46,13 +29,13 @@ class FlexiblePolicy(Strict):
 
 class StrictPolicy(Strict):
     kind: Literal["strict"]
-    window_hours: int = Field(24, ge=1, le=24 * 30)
-    fee_percent: int = Field(50, ge=0, le=100)
+    window_hours: Integer = Field(24, ge=1, le=24 * 30)
+    fee_percent: Integer = Field(50, ge=0, le=100)
 
 
 class Tier(Strict):
-    within_hours: int = Field(ge=1, le=24 * 30)
-    fee_percent: int = Field(ge=0, le=100)
+    within_hours: Integer = Field(ge=1, le=24 * 30)
+    fee_percent: Integer = Field(ge=0, le=100)
 
 
 class TieredPolicy(Strict):
@@ -72,9 +55,9 @@ CancellationPolicy = Annotated[FlexiblePolicy | StrictPolicy | TieredPolicy, Fie
 
 class CreateService(Strict):
     name: str = Field(min_length=1, max_length=200)
-    duration_minutes: int = Field(ge=5, le=480)
-    price_cents: int = Field(ge=0, le=MAX_PRICE_CENTS)
-    currency: Currency
+    duration_minutes: Integer = Field(ge=5, le=480)
+    price_cents: Integer = Field(ge=0, le=MAX_PRICE_CENTS)
+    currency: CurrencyCode
     cancellation_policy: CancellationPolicy
 
 
@@ -92,17 +75,8 @@ class CreateProvider(Strict):
     service_ids: list[uuid.UUID] = Field(min_length=1, max_length=50)
 
 
-def _local(value: time) -> time:
-    if value.tzinfo is not None:
-        raise ValueError("a local wall-clock time (HH:MM) without an offset")
-    return value
-
-
-LocalTime = Annotated[time, AfterValidator(_local)]
-
-
 class WorkingHoursRuleIn(Strict):
-    weekday: int = Field(ge=0, le=6)
+    weekday: Integer = Field(ge=0, le=6)
     start: LocalTime
     end: LocalTime
     service_id: uuid.UUID
@@ -127,10 +101,10 @@ class SetWorkingHours(Strict):
 
 
 class CreateTimeOff(Strict):
-    starts_at: AwareDatetime
-    ends_at: AwareDatetime
+    starts_at: Timestamp
+    ends_at: Timestamp
     reason: str = Field(min_length=1, max_length=500)
-    cancel_conflicting: bool = False
+    cancel_conflicting: Boolean = False
 
     @field_validator("ends_at")
     @classmethod
@@ -149,7 +123,7 @@ class UpdateClinic(Strict):
     """Only the fields sent change; `address` may be set to null."""
 
     name: str = Field(None, min_length=1, max_length=200)  # type: ignore[assignment]
-    timezone: TimeZoneName = None  # type: ignore[assignment]
+    timezone: TimeZoneName = None
     address: str | None = Field(None, max_length=500)
 
 
@@ -157,15 +131,10 @@ class UpdateService(Strict):
     """Only the fields sent change; none may be null."""
 
     name: str = Field(None, min_length=1, max_length=200)  # type: ignore[assignment]
-    duration_minutes: int = Field(None, ge=5, le=480)  # type: ignore[assignment]
-    price_cents: int = Field(None, ge=0, le=MAX_PRICE_CENTS)  # type: ignore[assignment]
-    currency: Currency = None  # type: ignore[assignment]
+    duration_minutes: Integer = Field(None, ge=5, le=480)  # type: ignore[assignment]
+    price_cents: Integer = Field(None, ge=0, le=MAX_PRICE_CENTS)  # type: ignore[assignment]
+    currency: CurrencyCode = None
     cancellation_policy: CancellationPolicy = None  # type: ignore[assignment]
-
-
-class PageQuery(Strict):
-    limit: int = Field(50, ge=1, le=200)
-    cursor: str | None = Field(None, min_length=1, max_length=1000)
 
 
 class ProviderQuery(PageQuery):
@@ -175,8 +144,8 @@ class ProviderQuery(PageQuery):
 
 class CreateSlot(Strict):
     service_id: uuid.UUID
-    starts_at: AwareDatetime
-    capacity: int = Field(1, ge=1, le=1000)
+    starts_at: Timestamp
+    capacity: Integer = Field(1, ge=1, le=1000)
 
 
 class HoldRequest(Strict):
@@ -191,7 +160,7 @@ class SeatAtTimeRequest(Strict):
     """A seat of a service at a start time; without `provider_id`, booking picks the provider."""
 
     service_id: uuid.UUID
-    starts_at: AwareDatetime
+    starts_at: Timestamp
     provider_id: uuid.UUID | None = None
 
 
@@ -200,7 +169,7 @@ class WaitlistHoldRequest(Strict):
 
     slot_id: uuid.UUID
     client_id: uuid.UUID
-    ttl_seconds: int = Field(ge=1, le=24 * 3600)
+    ttl_seconds: Integer = Field(ge=1, le=24 * 3600)
     client_email: str | None = Field(None, max_length=320)
     client_name: str | None = Field(None, max_length=200)
 

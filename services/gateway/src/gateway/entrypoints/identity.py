@@ -13,6 +13,7 @@ from gateway.entrypoints import schemas
 from gateway.entrypoints.auth import authenticate, require_that
 from gateway.service_layer import accounts
 from smartslot_common.http import json_response, read_json
+from smartslot_common.http.json import parse_query
 from smartslot_common.http.problems import ProblemError
 
 routes = web.RouteTableDef()
@@ -62,12 +63,11 @@ async def create_user(request: web.Request) -> web.Response:
 @routes.get("/v1/admin/users")
 async def list_users(request: web.Request) -> web.Response:
     await require_that(request, MANAGES_USERS)
-    limit = _limit(request)
-    after = _cursor(request)
-    page = await users.list_page(request.app[POOL], after, limit + 1)
-    more = len(page) > limit
-    items = [user.public() for user in page[:limit]]
-    return json_response({"items": items, "next_cursor": str(page[limit - 1].id) if more else None})
+    query = parse_query(request, schemas.UserPageQuery)
+    page = await users.list_page(request.app[POOL], query.cursor, query.limit + 1)
+    more = len(page) > query.limit
+    items = [user.public() for user in page[: query.limit]]
+    return json_response({"items": items, "next_cursor": str(page[query.limit - 1].id) if more else None})
 
 
 @routes.patch("/v1/admin/users/{user_id}")
@@ -84,22 +84,3 @@ async def change_role(request: web.Request) -> web.Response:
     if ROLE_MARKS in request.app:  # tokens that carry the old role stop working on their next request
         await request.app[ROLE_MARKS].mark(user.id, user.role)
     return json_response(user.public())
-
-
-def _limit(request: web.Request) -> int:
-    raw = request.query.get("limit", "50")
-    if not raw.isdigit() or not 1 <= int(raw) <= 200:
-        raise ProblemError(422, "validation_error", "limit must be 1 to 200.", errors=[
-            {"field": "limit", "message": "must be an integer from 1 to 200", "type": "range"}])
-    return int(raw)
-
-
-def _cursor(request: web.Request) -> uuid.UUID | None:
-    raw = request.query.get("cursor")
-    if raw is None:
-        return None
-    try:
-        return uuid.UUID(raw)
-    except ValueError:
-        raise ProblemError(422, "validation_error", "cursor is not valid.", errors=[
-            {"field": "cursor", "message": "not a cursor this API issued", "type": "value_error"}]) from None

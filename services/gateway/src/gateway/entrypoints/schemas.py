@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from gateway.domain.users import EmailAddress
+from smartslot_common.http.queries import PageQuery
 
 # Stripped before the length check: a blank name must be a 422, not a CHECK violation (500) in the database.
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
@@ -33,6 +35,12 @@ class CreateUser(Register):
 
 class ChangeRole(Strict):
     role: Literal["client", "provider", "admin"]
+
+
+class UserPageQuery(PageQuery):
+    """`GET /v1/admin/users`: users in id order; `cursor` is the id of the last user of the page before."""
+
+    cursor: uuid.UUID | None = None  # type: ignore[assignment]
 
 
 # --- answers (documented in the OpenAPI document) ---------------------------------------------------------------

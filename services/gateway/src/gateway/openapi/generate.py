@@ -29,17 +29,21 @@ CODE_STATUS = {
     "slot_not_found": 404, "email_taken": 409, "slot_held": 409, "slot_in_past": 409, "slot_unavailable": 409,
     "slot_overlap": 409, "no_provider_available": 409, "invalid_transition": 409, "conflicting_appointments": 409,
     "idempotency_in_flight": 409, "conflict": 409, "hold_expired": 410, "payload_too_large": 413,
-    "unsupported_media_type": 415, "validation_error": 422, "idempotency_mismatch": 422, "hold_quota": 429,
+    "uri_too_long": 414, "unsupported_media_type": 415, "validation_error": 422, "idempotency_mismatch": 422,
+    "hold_quota": 429, "header_fields_too_large": 431,
     "waitlist_quota": 429,
     "rate_limited": 429, "upstream_unavailable": 503,
 }
 BODY_CODES = ("malformed_json", "payload_too_large", "unsupported_media_type", "validation_error")
+# Any request: its HTTP parser refuses a request line over 8190 bytes and a header over 16380 (or more than 128).
+PARSER_CODES = ("uri_too_long", "header_fields_too_large")
 UNCOUNTED_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})  # operator routes: no rate limit
 DESCRIPTION = (
     "The public HTTP API of SmartSlot, served through the gateway. Errors are `application/problem+json` "
     "(RFC 9457) with a stable `code`; a resource the caller may not see is `404`. Every POST that creates or "
     "changes an appointment accepts an `Idempotency-Key`. Lists take `limit` and `cursor` and answer "
-    "`{items, next_cursor}`."
+    "`{items, next_cursor}`. Timestamps are RFC 3339 date-times with an offset; a request that is not what its "
+    "schema says is refused with a 4xx, and one too large to read with `414` (request line) or `431` (headers)."
 )
 
 
@@ -75,10 +79,12 @@ class Components:
     def __init__(self, routes: Iterable[Route]) -> None:
         uses = _model_uses(routes)
         models = [(resolve(dotted), mode) for dotted, mode in uses]
-        names = {model.__name__: dotted for (dotted, _), (model, _) in zip(uses, models, strict=True)}
+        # One name, one model: two paths may name the same model (a service's query model re-exported), not two.
+        named = {model.__name__: (dotted, model) for (dotted, _), (model, _) in zip(uses, models, strict=True)}
         for (dotted, _), (model, _) in zip(uses, models, strict=True):
-            if names[model.__name__] != dotted:
-                raise ValueError(f"two models named {model.__name__}: {dotted} and {names[model.__name__]}")
+            other, other_model = named[model.__name__]
+            if other_model is not model:
+                raise ValueError(f"two models named {model.__name__}: {dotted} and {other}")
         refs, defs = models_json_schema(models, ref_template=REF)
         self.schemas: dict[str, dict[str, Any]] = {
             name: _tidy_object(schema) for name, schema in sorted(defs.get("$defs", {}).items())}
@@ -162,6 +168,7 @@ def error_codes(route: Route) -> list[str]:
         codes.append("validation_error")
     if route.upstream != "gateway":
         codes.append("upstream_unavailable")
+    codes += PARSER_CODES
     return list(dict.fromkeys(codes))
 
 

@@ -10,9 +10,14 @@ import uuid
 from datetime import date, datetime
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, RootModel
+from pydantic import BaseModel, ConfigDict, Field, RootModel
 
+# The query models the services validate with, documented as they are: a day view's `?date=`, analytics'
+# `?from=&to=`, a list's `?limit=&cursor=`.
+from availability.entrypoints.analytics import AnalyticsQuery  # noqa: F401
+from availability.entrypoints.schedule import ScheduleQuery  # noqa: F401
 from booking.entrypoints.schemas import Appointment, Clinic, HoldRequest, Provider, SeatAtTimeRequest, Service, Slot
+from smartslot_common.http.queries import PageQuery as PageParameters  # noqa: F401
 
 State = Literal["ok", "unknown", "degraded", "down"]
 
@@ -35,15 +40,6 @@ class Problem(BaseModel):
     code: str = Field(description="the stable error code; see each response's description for the possible ones")
     trace_id: str | None = None
     errors: list[FieldError] | None = Field(None, description="the failing fields, on validation errors")
-
-
-class PageParameters(BaseModel):
-    """`?limit=&cursor=` of a list."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    limit: int = Field(50, ge=1, le=200)
-    cursor: str | None = Field(None, min_length=1, max_length=1000)
 
 
 class SeatRequest(RootModel[HoldRequest | SeatAtTimeRequest]):
@@ -84,12 +80,6 @@ class Availability(BaseModel):
     slots: list[AvailableSlot]
 
 
-class ScheduleQuery(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    date: date
-
-
 class Schedule(BaseModel):
     date: date
     timezone: str
@@ -113,13 +103,6 @@ class NotificationPage(BaseModel):
 
 
 
-
-
-class AnalyticsQuery(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
-
-    starts_from: AwareDatetime = Field(alias="from")
-    starts_to: AwareDatetime = Field(alias="to")
 
 
 class BookingCounts(BaseModel):

@@ -11,7 +11,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -19,12 +19,14 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from notifier.adapters import deliveries, webhook_endpoints
 from notifier.app_keys import POOL
 from notifier.domain.signing import new_secret
-from notifier.domain.webhooks import event_type_problem, url_problem
+from notifier.domain.webhooks import MAX_URL_LENGTH, WEBHOOK_EVENT_TYPES, event_type_problem, url_problem
 from notifier.entrypoints.pagination import paginate
 from smartslot_common.http import json_response, read_json
+from smartslot_common.http.fields import Boolean
 from smartslot_common.http.identity import require_role
 from smartslot_common.http.json import parse_query
 from smartslot_common.http.problems import ProblemError
+from smartslot_common.http.queries import PageQuery
 
 routes = web.RouteTableDef()
 
@@ -44,11 +46,17 @@ def _checked_types(event_types: list[str]) -> list[str]:
     return unique
 
 
-class EndpointIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+# What the published schema can say of an endpoint URL; `url_problem` also wants a host and no credentials in it.
+Url = Annotated[str, Field(min_length=1, max_length=MAX_URL_LENGTH, pattern=r"^[Hh][Tt][Tt][Pp][Ss]?://[^\s]+$")]
+EventType = Literal[WEBHOOK_EVENT_TYPES]  # type: ignore[valid-type]
+EventTypes = Annotated[list[EventType], Field(min_length=1)]
 
-    url: str
-    event_types: list[str]
+
+class EndpointIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    url: Url
+    event_types: EventTypes
     description: str | None = Field(None, max_length=500)
 
     @field_validator("url")
@@ -63,12 +71,14 @@ class EndpointIn(BaseModel):
 
 
 class EndpointChange(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    """Only the fields sent change; `description` may be set to null, the others not."""
 
-    url: str | None = None
-    event_types: list[str] | None = None
+    model_config = ConfigDict(extra="forbid")
+
+    url: Url = None  # type: ignore[assignment]
+    event_types: EventTypes = None  # type: ignore[assignment]
     description: str | None = Field(None, max_length=500)
-    enabled: bool | None = None
+    enabled: Boolean = None  # type: ignore[assignment]
 
     @field_validator("url")
     @classmethod
@@ -81,8 +91,8 @@ class EndpointChange(BaseModel):
         return _checked_types(event_types) if event_types is not None else None
 
 
-class LogQuery(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+class LogQuery(PageQuery):
+    """A delivery log's page, optionally of one delivery status."""
 
     status: Literal["pending", "sent", "failed"] | None = None
 
@@ -113,8 +123,8 @@ async def register(request: web.Request) -> web.Response:
 @routes.get("/v1/admin/webhooks")
 async def list_endpoints(request: web.Request) -> web.Response:
     require_role(request, "admin")
-    pool = request.app[POOL]
-    return json_response(await paginate(request, lambda limit, after: webhook_endpoints.page(pool, limit, after)))
+    pool, query = request.app[POOL], parse_query(request, PageQuery)
+    return json_response(await paginate(query, lambda limit, after: webhook_endpoints.page(pool, limit, after)))
 
 
 @routes.get("/v1/admin/webhooks/{endpoint_id}")
@@ -129,8 +139,6 @@ async def change(request: web.Request) -> web.Response:
     endpoint_id = _endpoint_id(request)
     body = await read_json(request, EndpointChange)
     changes = body.model_dump(exclude_unset=True)
-    if any(changes.get(name, "") is None for name in ("url", "event_types", "enabled")):
-        raise ProblemError(422, "validation_error", "url, event_types and enabled cannot be null.")
     updated = await webhook_endpoints.update(request.app[POOL], endpoint_id, changes)
     if updated is None:
         raise ProblemError(404, "not_found", "No such webhook endpoint.")
@@ -149,8 +157,7 @@ async def remove(request: web.Request) -> web.Response:
 async def delivery_log(request: web.Request) -> web.Response:
     require_role(request, "admin")
     endpoint = await _existing(request)
-    status = parse_query(request, LogQuery).status
-    pool = request.app[POOL]
+    query, pool = parse_query(request, LogQuery), request.app[POOL]
     return json_response(await paginate(
-        request, lambda limit, after: deliveries.endpoint_log(pool, endpoint["id"], limit, after, status)
+        query, lambda limit, after: deliveries.endpoint_log(pool, endpoint["id"], limit, after, query.status)
     ))

@@ -11,7 +11,9 @@ from notifier.app_keys import POOL
 from notifier.entrypoints.pagination import paginate
 from smartslot_common.http import json_response
 from smartslot_common.http.identity import caller
+from smartslot_common.http.json import parse_query
 from smartslot_common.http.problems import ProblemError
+from smartslot_common.http.queries import PageQuery
 
 routes = web.RouteTableDef()
 
@@ -20,7 +22,8 @@ routes = web.RouteTableDef()
 async def list_notifications(request: web.Request) -> web.Response:
     user_id = caller(request).user_id
     pool = request.app[POOL]
-    return json_response(await paginate(request, lambda limit, after: feed.page(pool, user_id, limit, after)))
+    query = parse_query(request, PageQuery)
+    return json_response(await paginate(query, lambda limit, after: feed.page(pool, user_id, limit, after)))
 
 
 @routes.post("/v1/notifications/{notification_id}/read")

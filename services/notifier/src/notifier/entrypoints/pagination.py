@@ -9,20 +9,10 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
-from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field
-
-from smartslot_common.http.json import parse_query
 from smartslot_common.http.problems import ProblemError
+from smartslot_common.http.queries import PageQuery
 
 Position = tuple[datetime, uuid.UUID]
-
-
-class PageQuery(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    limit: int = Field(50, ge=1, le=200)
-    cursor: str | None = None
 
 
 def encode_cursor(row: dict[str, Any]) -> str:
@@ -48,10 +38,9 @@ def decode_cursor(cursor: str) -> Position:
 
 
 async def paginate(
-    request: web.Request, fetch: Callable[[int, Position | None], Awaitable[list[dict[str, Any]]]]
+    query: PageQuery, fetch: Callable[[int, Position | None], Awaitable[list[dict[str, Any]]]]
 ) -> dict[str, Any]:
     """One page: fetch one row more than asked to learn whether another page follows."""
-    query = parse_query(request, PageQuery)
     after = decode_cursor(query.cursor) if query.cursor else None
     rows = await fetch(query.limit + 1, after)
     items = rows[: query.limit]

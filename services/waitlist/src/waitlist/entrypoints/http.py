@@ -11,7 +11,7 @@ from smartslot_common.http.identity import require_role
 from smartslot_common.http.json import parse_query
 from smartslot_common.http.problems import ProblemError
 from waitlist.app_keys import POOL, SETTINGS
-from waitlist.entrypoints.schemas import Cursor, JoinWaitlist, ListQuery, WaitlistEntry
+from waitlist.entrypoints.schemas import Cursor, JoinWaitlist, WaitlistEntry, WaitlistQuery
 from waitlist.service_layer import entries
 
 routes = web.RouteTableDef()
@@ -31,7 +31,7 @@ async def join(request: web.Request) -> web.Response:
 async def list_entries(request: web.Request) -> web.Response:
     """A client's own entries, or every entry for an admin, in join order."""
     who = require_role(request, "client", "admin")
-    query = parse_query(request, ListQuery)
+    query = parse_query(request, WaitlistQuery)
     cursor = Cursor.decode(query.cursor) if query.cursor else None
     after = (cursor.created_at, cursor.id) if cursor else None
     rows, more = await entries.list_entries(request.app[POOL], who, entries.Listing(query.status, after, query.limit))

@@ -8,8 +8,10 @@ from datetime import datetime
 from typing import Any, Literal, Self
 
 import orjson
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from smartslot_common.http.fields import Timestamp
+from smartslot_common.http.queries import PageQuery
 from smartslot_common.rows import Row
 from waitlist.domain.model import Wish
 
@@ -25,8 +27,8 @@ class JoinWaitlist(BaseModel):
     service_id: uuid.UUID
     provider_id: uuid.UUID | None = None
     slot_id: uuid.UUID | None = None
-    starts_from: AwareDatetime | None = Field(None, alias="from")
-    starts_to: AwareDatetime | None = Field(None, alias="to")
+    starts_from: Timestamp | None = Field(None, alias="from")
+    starts_to: Timestamp | None = Field(None, alias="to")
 
     def wish(self) -> Wish:
         return Wish(self.service_id, self.provider_id, self.slot_id, self.starts_from, self.starts_to)
@@ -50,14 +52,10 @@ class Cursor(BaseModel):
             raise ValueError("not a cursor this service issued") from error
 
 
-class ListQuery(BaseModel):
+class WaitlistQuery(PageQuery):
     """`GET /v1/waitlist` query parameters."""
 
-    model_config = ConfigDict(extra="forbid")
-
     status: EntryStatus | None = None
-    limit: int = Field(50, ge=1, le=200)
-    cursor: str | None = Field(None, min_length=1, max_length=500)
 
     @field_validator("cursor")
     @classmethod
