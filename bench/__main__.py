@@ -1,6 +1,6 @@
 """`python -m bench`: run the benchmark scenarios against a fresh isolated stack and report.
 
-The default is short (about 6 minutes) and runs every scenario at the rate its target names; `--full` runs the
+The default is short (3-4 minutes here) and runs every scenario at the rate its target names; `--full` runs the
 whole matrix. Loopback only, bounded in count and time. First the baselines (wrk, wrk through a gateway hop, pgbench
 with the booking transaction, our driver on a trivial handler), then the scenarios, then load sweeps of availability
 reads and instant bookings. Every scenario's load is metered: CPU milliseconds per request summed over the stack,
@@ -186,7 +186,8 @@ def profile_from(args: argparse.Namespace) -> dict:
 
 
 def parser() -> argparse.ArgumentParser:
-    found = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    found = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
+                                    formatter_class=argparse.RawDescriptionHelpFormatter)
     found.add_argument("--full", action="store_true", help="the whole matrix (longer)")
     found.add_argument("--rate", type=float, help="one offered rate for the instant, reads and mixed scenarios")
     found.add_argument("--instant-rate", type=float, help="instant bookings per second")
