@@ -81,18 +81,18 @@ def _cost(cost: dict, role: str) -> str:
 
 def cpu_table(rows: list[dict]) -> list[str]:
     """CPU ms per request over each scenario's load: summed over the stack, then each process's figure and share of
-    the stack; the load driver's own (not counted) last."""
+    the stack; the load driver's own (not counted), and how many cores the rest of the machine kept busy meanwhile."""
     header = ["scenario", "per", "stack ms", *[f"{name} ms (share)" for name in STACK_COLUMNS.values()],
-              "load driver ms (not counted)"]
+              "load driver ms (not counted)", "rest of the machine, cores busy"]
     lines = []
     for row in rows:
         cost = row.get("cpu")
         if not cost:
-            lines.append([label(row), MISSING, "not measured", *[MISSING] * len(STACK_COLUMNS), MISSING])
+            lines.append([label(row), MISSING, "not measured", *[MISSING] * len(STACK_COLUMNS), MISSING, MISSING])
             continue
         driver = cost["outside_stack_ms_per_request"].get(LOAD_DRIVER)
         lines.append([label(row), cost.get("unit", "requests"), f"**{cost['stack_ms_per_request']:.2f}**",
-                      *[_cost(cost, role) for role in STACK_COLUMNS], _ms(driver)])
+                      *[_cost(cost, role) for role in STACK_COLUMNS], _ms(driver), _ms(cost.get("others_cores"))])
     return _table(header, lines)
 
 

@@ -23,6 +23,7 @@ from bench.profiling import cpu
 
 SHARED_SERVERS = ("postgres (this run)", "rabbitmq", "redis", "smtp sink")
 OUTSIDE_THE_STACK = (cpu.LOAD_DRIVER, cpu.PY_SPY, "postgres (other)", "other")
+OTHERS = ("postgres (other)", "other")  # neither this run's stack nor its tools
 # Quiet: the stack used less than this many cores over one interval (idle, the services' pollers and sweepers cost a
 # few hundredths of a core). Past the timeout the snapshot is taken anyway (a shared broker may never be quiet).
 QUIET_CORES, QUIET_INTERVAL_SECONDS, SETTLE_TIMEOUT_SECONDS = 0.1, 0.25, 15.0
@@ -96,6 +97,10 @@ def per_request(window: Window, requests: int, unit: str = "request") -> dict:
         "stack_share": {role: round(used / total, 4) if total else 0.0 for role, used in stack.items()},
         "outside_stack_ms_per_request": {role: ms(window.spent.get(role, 0.0)) for role in OUTSIDE_THE_STACK
                                          if role in window.spent},
+        # How busy the rest of the machine was meanwhile (other databases, others' tests): a figure taken while
+        # it was high was taken on fewer free cores.
+        "others_cores": round(sum(window.spent.get(role, 0.0) for role in OTHERS) / window.wall_seconds, 2)
+        if window.wall_seconds else 0.0,
     }
 
 

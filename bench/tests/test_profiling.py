@@ -61,7 +61,7 @@ def test_a_snapshot_of_this_machine_sees_this_process() -> None:
 
 def test_the_stack_figure_sums_the_services_and_their_servers_and_nothing_else() -> None:
     window = meter.Window({"gateway": 0.6, "availability": 0.3, "postgres (this run)": 0.05, "redis": 0.05,
-                           cpu.LOAD_DRIVER: 0.2, cpu.PY_SPY: 0.4, "postgres (other)": 0.3, "other": 2.0}, 4.0)
+                           cpu.LOAD_DRIVER: 0.2, cpu.PY_SPY: 0.4, "postgres (other)": 0.3, "other": 2.0}, 5.0)
 
     cost = meter.per_request(window, requests=1000)
 
@@ -69,6 +69,7 @@ def test_the_stack_figure_sums_the_services_and_their_servers_and_nothing_else()
     assert cost["by_role_ms_per_request"] == {"gateway": 0.6, "availability": 0.3, "postgres (this run)": 0.05,
                                               "redis": 0.05}
     assert cost["stack_share"]["gateway"] == 0.6
+    assert cost["others_cores"] == 0.46  # (0.3 + 2.0) CPU seconds over 5 s: the rest of the machine, not the tools
     assert cost["outside_stack_ms_per_request"] == {cpu.LOAD_DRIVER: 0.2, cpu.PY_SPY: 0.4, "postgres (other)": 0.3,
                                                     "other": 2.0}
     text = meter.table(cost)

@@ -91,7 +91,7 @@ def test_formats() -> None:
 COST = {"requests": 1200, "unit": "request", "wall_seconds": 6.1, "stack_ms_per_request": 2.0,
         "by_role_ms_per_request": {"gateway": 1.2, "availability": 0.8},
         "stack_share": {"gateway": 0.6, "availability": 0.4},
-        "outside_stack_ms_per_request": {"load driver (this process)": 0.09, "other": 3.0}}
+        "outside_stack_ms_per_request": {"load driver (this process)": 0.09, "other": 3.0}, "others_cores": 0.59}
 
 
 def test_the_cpu_table_shows_the_stack_each_process_with_its_share_and_the_driver_apart() -> None:
@@ -100,9 +100,9 @@ def test_the_cpu_table_shows_the_stack_each_process_with_its_share_and_the_drive
     lines = _section(report.markdown(rows, BASELINES, SWEEPS), "CPU per request")
 
     assert lines[0].startswith("| scenario | per | stack ms | gateway ms (share) | booking ms (share) |")
-    assert lines[0].endswith("| load driver ms (not counted) |")
+    assert lines[0].endswith("| load driver ms (not counted) | rest of the machine, cores busy |")
     assert lines[2] == ("| instant_bookings | request | **2.00** | 1.20 (60 %) | — | 0.80 (40 %) | — | — | — | — | "
-                        "— | — | 0.09 |")
+                        "— | — | 0.09 | 0.59 |")
     assert lines[3].startswith("| hot_slot_storm (10,000 clients) | — | not measured |")
 
 
