@@ -73,11 +73,11 @@ def run_service(create_app: Callable[[SettingsT], web.Application], settings_cla
     )
     served = serve(create_app(settings), settings.host, settings.port, backlog=settings.listen_backlog,
                    shutdown_timeout=settings.shutdown_timeout_seconds)
-    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as loop:
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         try:
-            loop.run(served)
+            runner.run(served)
         except web.GracefulExit:
-            pass  # SIGINT or SIGTERM: closing the loop cancels `serve`, whose cleanup shuts the app down gracefully
+            pass  # SIGINT or SIGTERM: closing the runner cancels `serve`, whose cleanup shuts the app down gracefully
         except DependencyUnavailable as error:
             print(f"{settings.service_name}: {error}", file=sys.stderr)
             sys.exit(2)
