@@ -79,3 +79,53 @@ async def test_a_missing_slot_is_read_as_none_with_the_database_clock(db: asyncp
     found = await repo.slot_to_claim(db, uuid.uuid4())
     assert found.slot is None
     assert found.now is not None
+
+
+async def test_a_confirmation_converts_the_seat_and_writes_its_audit_row_and_event_together(
+    api: Any, catalog: Any, db: asyncpg.Connection
+) -> None:
+    slot = await api.slot(catalog, api.future(days=2))
+    client = api.client()
+    hold = await api.hold(slot["id"], client)
+    assert hold.status == 201, hold.body
+    reply = await api.call("POST", f"/v1/appointments/{hold.body['id']}/confirm", client)
+    assert reply.status == 200, reply.body
+    appointment_id = uuid.UUID(hold.body["id"])
+
+    stored = await db.fetchrow("SELECT status, lock_token, hold_expires_at FROM appointments WHERE id = $1",
+                               appointment_id)
+    assert tuple(stored) == ("confirmed", None, None)
+    counters = await db.fetchrow("SELECT held, booked FROM slots WHERE id = $1", uuid.UUID(slot["id"]))
+    assert tuple(counters) == (0, 1)
+    steps = await db.fetch("SELECT from_status, to_status, actor_id, actor_role FROM appointment_transitions"
+                           " WHERE appointment_id = $1 ORDER BY id", appointment_id)
+    assert [tuple(step) for step in steps] == [
+        (None, "locked", client.user_id, "client"), ("locked", "confirmed", client.user_id, "client")]
+    envelope = orjson.loads(await db.fetchval(
+        "SELECT envelope::text FROM outbox WHERE event_type = 'appointment.confirmed'"
+        " AND envelope->'payload'->>'appointment_id' = $1", str(appointment_id)))
+    assert (envelope["payload"]["status"], envelope["payload"]["hold_expires_at"]) == ("confirmed", None)
+    assert envelope["payload"]["provider_name"]
+    assert envelope["payload"]["timezone"] == catalog.zone
+
+
+async def test_a_hold_changed_since_it_was_read_is_not_confirmed_by_the_one_statement(
+    api: Any, catalog: Any, db: asyncpg.Connection
+) -> None:
+    slot = await api.slot(catalog, api.future(days=2))
+    client = api.client()
+    hold = await api.hold(slot["id"], client)
+    assert hold.status == 201, hold.body
+    found = await repo.appointment_to_act_on(db, uuid.UUID(hold.body["id"]))
+    assert found is not None
+    await db.execute("UPDATE appointments SET version = version + 1 WHERE id = $1", found.row["id"])
+    event = Event.create("appointment.confirmed", appointment_payload(found.row, found.context), "booking")
+
+    written = await repo.confirm_hold(db, found.row, "confirmed", (client.user_id, "client"), outbox_row(event))
+
+    assert written is None
+    assert await db.fetchval("SELECT status FROM appointments WHERE id = $1", found.row["id"]) == "locked"
+    assert tuple(await db.fetchrow("SELECT held, booked FROM slots WHERE id = $1", found.row["slot_id"])) == (1, 0)
+    assert await db.fetchval("SELECT count(*) FROM outbox WHERE id = $1", event.id) == 0
+    assert await db.fetchval("SELECT count(*) FROM appointment_transitions WHERE appointment_id = $1",
+                             found.row["id"]) == 1

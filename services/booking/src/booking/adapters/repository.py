@@ -209,3 +209,63 @@ async def take_seat_with_appointment(
         _CLAIM_STATEMENTS[counter], slot.id, slot.version, *(appointment[field] for field in NEW_APPOINTMENT_FIELDS),
         [before for before, _ in steps], [after for _, after in steps], *actor, *event,
     )
+
+
+# An action's one read of an appointment: the row (with its version and lock token), the clock and the event context.
+_APPOINTMENT_FIELDS = [column.strip() for column in APPOINTMENT_COLUMNS.split(",")] + ["version", "lock_token"]
+APPOINTMENT_TO_ACT_ON = f"""
+SELECT {", ".join(f"a.{column}" for column in _APPOINTMENT_FIELDS)}, clock_timestamp() AS now,
+       p.timezone, p.display_name AS provider_name, p.user_id AS provider_user_id, sv.name AS service_name,
+       sv.price_cents, c.name AS clinic_name, c.address AS clinic_address
+FROM appointments a
+JOIN providers p ON p.id = a.provider_id JOIN clinics c ON c.id = p.clinic_id JOIN services sv ON sv.id = a.service_id
+WHERE a.id = $1
+"""
+
+
+@dataclass(frozen=True)
+class AppointmentToActOn:
+    """An appointment as read (unlocked) before a compare-and-set on its version, with the clock and event context."""
+
+    row: dict[str, Any]
+    now: datetime
+    context: dict[str, Any]
+
+
+async def appointment_to_act_on(connection: Connection, appointment_id: uuid.UUID) -> AppointmentToActOn | None:
+    """The appointment and all an action on it needs besides, in one round trip; None when it does not exist."""
+    row = await connection.fetchrow(APPOINTMENT_TO_ACT_ON, appointment_id)
+    if row is None:
+        return None
+    context = {field: row[field] for field in _CONTEXT_FIELDS if field != "currency"} | {"currency": row["currency"]}
+    return AppointmentToActOn({field: row[field] for field in _APPOINTMENT_FIELDS}, row["now"], context)
+
+
+# One statement: the hold becomes `$3` by compare-and-set (still locked, same version, deadline not passed on the
+# database clock), its held seat becomes a booked one, its audit row and its event are written — or nothing is.
+CONFIRM_HOLD = f"""
+WITH confirmed AS (
+    UPDATE appointments SET status = $3, version = version + 1, updated_at = now(), lock_token = NULL,
+        hold_expires_at = NULL
+    WHERE id = $1 AND version = $2 AND status = 'locked' AND hold_expires_at > clock_timestamp()
+    RETURNING {APPOINTMENT_COLUMNS}, version, lock_token
+), audit AS (
+    INSERT INTO appointment_transitions (appointment_id, from_status, to_status, actor_id, actor_role, reason)
+    SELECT id, 'locked', status, $4, $5, NULL FROM confirmed
+), seat AS (
+    UPDATE slots SET held = held - 1, booked = booked + 1, version = version + 1, updated_at = now()
+    WHERE id = (SELECT slot_id FROM confirmed)
+), event AS (
+    INSERT INTO outbox (id, event_type, envelope) SELECT $6, $7, $8::text::jsonb FROM confirmed
+)
+SELECT * FROM confirmed
+"""
+
+
+async def confirm_hold(
+    connection: Connection, appointment: dict[str, Any], status: str, actor: tuple[uuid.UUID, str],
+    event: tuple[uuid.UUID, str, str],
+) -> asyncpg.Record | None:
+    """Confirm a hold read with `appointment_to_act_on` in one statement; None when it changed since, or its
+    deadline passed (nothing written)."""
+    return await connection.fetchrow(CONFIRM_HOLD, appointment["id"], appointment["version"], status, *actor, *event)

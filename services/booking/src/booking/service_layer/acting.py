@@ -21,6 +21,7 @@ from booking.domain.errors import BookingError, HoldExpired, NotFound
 from booking.service_layer import access, seats
 from smartslot_common.db import Connection, ConnectionOrPool, fetch_value
 from smartslot_common.http.identity import Caller
+from smartslot_common.rows import Row
 from smartslot_common.unit_of_work import in_transaction
 
 OnCommit = Callable[[Connection, Any], Awaitable[None]]
@@ -37,7 +38,7 @@ class Outcome:
     refusal: BookingError | None = None
 
 
-async def is_its_client(_: ConnectionOrPool, who: Caller, row: asyncpg.Record) -> bool:
+async def is_its_client(_: ConnectionOrPool, who: Caller, row: Row) -> bool:
     """Only the client the appointment belongs to."""
     return who.role == "client" and row["client_id"] == who.user_id
 
@@ -92,7 +93,7 @@ async def hold_has_expired(connection: Connection, row: asyncpg.Record) -> bool:
     return expires_at <= await repo.database_now(connection)
 
 
-def refuse_expired(row: asyncpg.Record) -> None:
+def refuse_expired(row: Row) -> None:
     # Whoever expired it first (the sweeper, a rival's claim, an earlier call), its client hears the same 410.
     if row["status"] == "expired":
         raise HoldExpired("The hold expired before it was confirmed; hold the slot again.")

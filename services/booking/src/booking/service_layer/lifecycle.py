@@ -15,6 +15,7 @@ from typing import Any
 import asyncpg
 import orjson
 
+from booking import metrics
 from booking.adapters import repository as repo
 from booking.adapters.slot_lock import SlotLock
 from booking.domain.appointment import state_of
@@ -31,7 +32,7 @@ from smartslot_common.contracts.events import (
 from smartslot_common.db import Connection, fetch_one
 from smartslot_common.http.identity import Caller
 from smartslot_common.logging import get_logger
-from smartslot_common.messaging import add_to_outbox
+from smartslot_common.messaging import add_to_outbox, outbox_row
 
 log = get_logger(__name__)
 PRODUCER = "booking"
@@ -143,7 +144,14 @@ async def confirm(
     pool: asyncpg.Pool, lock: SlotLock | None, appointment_id: uuid.UUID, who: Caller,
     on_commit: OnCommit | None = None,
 ) -> asyncpg.Record:
-    """Its client confirms a hold: `confirmed`, or `410 hold_expired` once the deadline (database clock) passed."""
+    """Its client confirms a hold: `confirmed`, or `410 hold_expired` once the deadline (database clock) passed.
+
+    The common case is one read and one statement (`_confirm_in_one_write`); a hold past its deadline, one changed
+    since it was read, and a confirmation whose answer is stored with it (Idempotency-Key) take the transaction."""
+    if on_commit is None and (done := await _confirm_in_one_write(pool, appointment_id, who)) is not None:
+        confirmed, token = done
+        await seats.release_lock(lock, confirmed["slot_id"], token)
+        return confirmed
 
     async def work(connection: Connection) -> acting.Outcome:
         row = await acting.locked_for(connection, appointment_id, who, acting.is_its_client)
@@ -158,6 +166,27 @@ async def confirm(
         return acting.Outcome(confirmed, ((row["slot_id"], row["lock_token"]),))
 
     return await acting.run(pool, lock, work)
+
+
+async def _confirm_in_one_write(
+    pool: asyncpg.Pool, appointment_id: uuid.UUID, who: Caller
+) -> tuple[asyncpg.Record, str | None] | None:
+    """The confirmed row and the Redis lock token to free after it; None when the transactional path must decide."""
+    async with pool.acquire() as connection:
+        found = await repo.appointment_to_act_on(connection, appointment_id)
+        if found is None or not await acting.is_its_client(connection, who, found.row):
+            raise NotFound("No such appointment.")
+        acting.refuse_expired(found.row)
+        status = state_of(found.row["status"]).next_for("confirm")
+        if found.row["hold_expires_at"] <= found.now:
+            return None  # expired for good in a transaction, then 410
+        confirmed = found.row | {"status": status, "hold_expires_at": None}
+        event = seats.appointment_event_from(APPOINTMENT_CONFIRMED, confirmed, found.context)
+        row = await repo.confirm_hold(connection, found.row, status, (who.user_id, who.role), outbox_row(event))
+    if row is None:
+        return None
+    metrics.TRANSITIONS.labels(to_status=status).inc()
+    return row, found.row["lock_token"]
 
 
 # --- completion and no-show -----------------------------------------------------------------------------------------
