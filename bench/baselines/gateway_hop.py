@@ -28,14 +28,16 @@ def _start(env: dict[str, str], log_path: Path) -> subprocess.Popen:
 
 
 @asynccontextmanager
-async def gateway_in_front_of(processes: ServiceStack, upstream_url: str,
-                              log_dir: Path) -> AsyncIterator[ServiceProcess]:
+async def gateway_in_front_of(processes: ServiceStack, upstream_url: str, log_dir: Path,
+                              source_path: str | None = None) -> AsyncIterator[ServiceProcess]:
     """The extra gateway while it runs (its `url`, and its `process` for CPU accounting); its availability and booking
-    upstream is `upstream_url`."""
+    upstream is `upstream_url`. `source_path` (a PYTHONPATH) runs it from other sources, e.g. an older commit's."""
     hop = ServiceStack(processes.base_env, log_dir)  # its own free ports and log files
     gateway = hop.services["gateway"] = ServiceProcess("gateway", free_port(), log_dir / "gateway-hop.log")
     env = processes.env_for("gateway") | {"SMARTSLOT_GATEWAY_PORT": str(gateway.port)} | {
         f"SMARTSLOT_GATEWAY_{upstream.upper()}_URL": upstream_url for upstream in HOP_UPSTREAMS}
+    if source_path:
+        env["PYTHONPATH"] = source_path
     gateway.process = _start(env, gateway.log_path)
     try:
         await hop.wait_ready("gateway")
