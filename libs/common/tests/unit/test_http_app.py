@@ -16,6 +16,7 @@ from prometheus_client import REGISTRY
 from pydantic import BaseModel
 
 from smartslot_common.http import ProblemError, create_base_app, json_response, read_json
+from smartslot_common.http.middleware import server_span
 from smartslot_common.logging import configure_logging
 
 REQUEST_ID = "X-Request-ID"
@@ -220,3 +221,41 @@ async def test_a_raised_redirect_is_counted_as_3xx_and_keeps_its_request_id(clie
     assert response.headers[REQUEST_ID] == "hop-1"
     assert _requests("/t-app/moved", "GET", "3xx") == redirects + 1
     assert _requests("/t-app/moved", "GET", "5xx") == errors
+
+
+async def test_a_callers_trace_is_continued_into_problems_and_log_lines(
+    client: TestClient, start_logging: Callable[[], Lines]
+) -> None:
+    logged_lines = start_logging()
+    trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
+
+    response = await client.get("/t-app/refuse", headers={"traceparent": f"00-{trace_id}-00f067aa0ba902b7-01"})
+
+    assert (await _problem(response, 409, "slot_held"))["trace_id"] == trace_id
+    (line,) = [line for line in logged_lines() if line["event"] == "request"]
+    assert line["trace_id"] == trace_id
+    assert line["span_id"] != "00f067aa0ba902b7"  # the request's own span, child of the caller's
+
+
+@pytest.mark.parametrize("traceparent", [None, "00-not-a-trace-01", f"00-{'0' * 32}-00f067aa0ba902b7-01"])
+async def test_without_a_usable_traceparent_each_request_starts_a_trace_of_its_own(
+    client: TestClient, traceparent: str | None
+) -> None:
+    headers = {"traceparent": traceparent} if traceparent else {}
+
+    first = await (await client.get("/t-app/refuse", headers=headers)).json(content_type=None)
+    second = await (await client.get("/t-app/refuse", headers=headers)).json(content_type=None)
+
+    assert re.fullmatch(r"[0-9a-f]{32}", first["trace_id"])
+    assert first["trace_id"] not in (second["trace_id"], "0" * 32)
+
+
+def test_the_request_span_keeps_the_callers_sampling_decision_and_trace_state() -> None:
+    span = server_span({"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+                        "tracestate": "vendor=abc"})
+
+    context = span.get_span_context()
+    assert (context.trace_id, context.trace_flags.sampled) == (0x4BF92F3577B34DA6A3CE929D0E0E4736, True)
+    assert context.trace_state.get("vendor") == "abc"
+    assert context.span_id not in (0, 0x00F067AA0BA902B7)
+    assert not span.is_recording()

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from aiohttp import web
 
 from smartslot_common.http.health import READINESS_CHECKS, ReadinessCheck, healthz, readyz
-from smartslot_common.http.middleware import problem_errors, red_metrics, request_context, trace_context
+from smartslot_common.http.middleware import observed
 from smartslot_common.http.server import PARSER_LIMITS
 from smartslot_common.metrics import metrics_handler
 from smartslot_common.runtime_metrics import loop_lag_context
@@ -18,13 +18,14 @@ DEFAULT_MAX_BODY_BYTES = 64 * 1024
 def create_base_app(
     readiness: Sequence[ReadinessCheck] = (), max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
 ) -> web.Application:
-    """An unstarted application with the shared middlewares and operator routes.
+    """An unstarted application with the shared middleware and operator routes.
 
-    Outermost first: trace ids, the request id, RED metrics, then problem+json for whatever goes wrong inside. When
-    spans are recorded, the aiohttp server instrumentation's span wraps them all and `trace_context` steps aside.
+    One middleware (`observed`) gives every request its trace ids, request id, problem+json for whatever goes wrong
+    inside, RED metrics and access line; services append their own after it. When spans are recorded, the aiohttp
+    server instrumentation's span wraps it and it continues that span instead of making one.
     """
     app = web.Application(
-        middlewares=[trace_context, request_context, red_metrics, problem_errors], client_max_size=max_body_bytes,
+        middlewares=[observed], client_max_size=max_body_bytes,
         handler_args=PARSER_LIMITS,  # served by `http.server.serve`, over-long lines are 414 and 431 problems
     )
     app[READINESS_CHECKS] = list(readiness)

@@ -115,9 +115,14 @@ class RateLimiter:
         self._decided_alone = metrics.REDIS_FAIL_OPEN.labels(check="rate_limit")
 
     @staticmethod
+    @functools.lru_cache(maxsize=65_536)  # the callers seen lately: a request's rules are built once per subject
     def rule(name: str, limit: str, subject: str) -> Rule:
         item = _parsed(limit)
         return Rule(name, item, subject, f"{name}/{item.amount}/{item.get_expiry()}:{subject}")
+
+    def knows(self, rules: Iterable[Rule]) -> bool:
+        """Whether this process has counted every one of these keys already (then `admit` alone decides)."""
+        return all(rule.key in self._counts for rule in rules)
 
     async def check(self, rules: Iterable[Rule]) -> Refusal | None:
         """Count the request against each rule in turn; the first refusal, or None."""

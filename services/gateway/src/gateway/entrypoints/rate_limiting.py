@@ -57,7 +57,9 @@ async def rate_limits(request: web.Request, handler: Handler) -> web.StreamRespo
     limiter = request.app.get(RATE_LIMITER)
     if limiter is None or request.path in QUIET_PATHS:
         return await handler(request)
-    refusal = await limiter.check(rules_for(request, request.app[SETTINGS]))
+    rules = rules_for(request, request.app[SETTINGS])
+    # Counted in memory at once; only a key this process has not seen yet waits for the others' counts.
+    refusal = limiter.admit(rules) if limiter.knows(rules) else await limiter.check(rules)
     if refusal is not None:
         raise ProblemError(
             429, "rate_limited", f"Too many requests; try again in {refusal.retry_after_seconds} s.",
