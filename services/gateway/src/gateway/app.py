@@ -39,7 +39,11 @@ def token_issuer(settings: GatewaySettings) -> TokenIssuer:
 
 async def _http_client(app: web.Application) -> AsyncIterator[None]:
     connector = aiohttp.TCPConnector(limit=200, limit_per_host=100, keepalive_timeout=30)
-    async with aiohttp.ClientSession(connector=connector, auto_decompress=False) as session:
+    # No cookie jar: one session serves every caller, so a cookie an upstream set would go out with everyone's
+    # calls. No User-Agent or Accept-Encoding of aiohttp's own: the upstream is told nothing the caller did not ask
+    # for (a compressed answer would be relayed without its Content-Encoding), and every hop writes fewer bytes.
+    async with aiohttp.ClientSession(connector=connector, auto_decompress=False, cookie_jar=aiohttp.DummyCookieJar(),
+                                     skip_auto_headers=("User-Agent", "Accept-Encoding")) as session:
         app[HTTP] = session
         app[UPSTREAMS] = Upstreams(session, app[SETTINGS])
         yield

@@ -44,8 +44,11 @@ class Upstream:
         if request.path.endswith("/hang"):
             await self.release.wait()  # a stuck upstream, until the test run ends
         status = int(request.query.get("status", "200"))
-        return web.json_response(seen, status=status, headers={
+        response = web.json_response(seen, status=status, headers={
             "Location": "/v1/somewhere", "X-Internal-Secret": "do-not-leak", "Retry-After": "7"})
+        if "set_cookie" in request.query:  # an upstream that sets a cookie (the gateway must keep none)
+            response.set_cookie("session", request.query["set_cookie"])
+        return response
 
     def app(self) -> web.Application:
         app = web.Application()

@@ -19,7 +19,7 @@ RETRYABLE_METHODS = frozenset({"GET"})  # never POST/PUT/PATCH/DELETE: a retry c
 UNAVAILABLE_STATUSES = frozenset({502, 503, 504})
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class UpstreamAnswer:
     status: int
     body: bytes
@@ -49,6 +49,10 @@ class Upstreams:
         self._session = session
         self._settings = settings
         self.breakers = {name: _breaker(name, settings) for name in UPSTREAM_NAMES}
+        # Worked out once: each upstream's base URL, deadline, and the timeout of a first attempt (the whole deadline).
+        self._urls = {name: settings.url_for(name) for name in UPSTREAM_NAMES}
+        self._deadlines = {name: settings.timeout_for(name) for name in UPSTREAM_NAMES}
+        self._first_timeouts = {name: aiohttp.ClientTimeout(total=seconds) for name, seconds in self._deadlines.items()}
 
     async def call(self, upstream: str, method: str, path_qs: str, body: bytes | None,
                    headers: Mapping[str, str]) -> UpstreamAnswer:
@@ -81,13 +85,18 @@ class Upstreams:
                         headers: Mapping[str, str]) -> UpstreamAnswer:
         """One attempt, or for a GET up to `get_retries` more with full-jitter backoff, all within one deadline."""
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self._settings.timeout_for(upstream)
-        url = self._settings.url_for(upstream) + path_qs
+        deadline = loop.time() + self._deadlines[upstream]
+        url = self._urls[upstream] + path_qs
         attempts = 1 + (self._settings.get_retries if method in RETRYABLE_METHODS else 0)
         for attempt in range(attempts):
             last = attempt == attempts - 1
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                raise UpstreamUnavailable(upstream, 1.0)
+            # A first attempt has the whole deadline (give or take the microseconds since it was set).
+            timeout = self._first_timeouts[upstream] if attempt == 0 else aiohttp.ClientTimeout(total=remaining)
             try:
-                answer = await self._once(method, url, body, headers, deadline - loop.time())
+                answer = await self._once(method, url, body, headers, timeout)
             except aiohttp.ClientConnectionError:
                 if last or not await self._backoff(upstream, attempt, deadline):
                     raise UpstreamUnavailable(upstream, 1.0) from None
@@ -100,11 +109,8 @@ class Upstreams:
         raise AssertionError("unreachable: the last attempt returns or raises")
 
     async def _once(self, method: str, url: str, body: bytes | None, headers: Mapping[str, str],
-                    remaining: float) -> UpstreamAnswer:
-        if remaining <= 0:
-            raise TimeoutError
-        timeout = aiohttp.ClientTimeout(total=remaining)
-        async with self._session.request(method, url, data=body, headers=dict(headers), timeout=timeout,
+                    timeout: aiohttp.ClientTimeout) -> UpstreamAnswer:
+        async with self._session.request(method, url, data=body, headers=headers, timeout=timeout,
                                          allow_redirects=False) as response:
             return UpstreamAnswer(response.status, await response.read(), response.headers)
 
