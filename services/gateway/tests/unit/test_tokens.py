@@ -196,9 +196,9 @@ def test_garbage_is_refused_as_an_invalid_token(garbage: str) -> None:
 def test_a_token_verified_once_is_refused_once_it_expires(monkeypatch: pytest.MonkeyPatch) -> None:
     tokens = issuer(ttl=60)
     token = tokens.issue(USER, "client")
-    assert tokens.verify(token)["sub"] == str(USER)  # verified, and remembered
+    assert tokens.bearer(token).caller.user_id == USER  # verified, and remembered
     later = datetime.now(UTC) + timedelta(seconds=61)
-    monkeypatch.setattr(time, "time", later.timestamp)  # the remembered claims' clock
+    monkeypatch.setattr(time, "time", later.timestamp)  # the remembered bearer's clock
 
     class Later(datetime):  # PyJWT's clock
         @classmethod
@@ -207,14 +207,15 @@ def test_a_token_verified_once_is_refused_once_it_expires(monkeypatch: pytest.Mo
 
     monkeypatch.setattr("jwt.api_jwt.datetime", Later)
     with pytest.raises(jwt.ExpiredSignatureError):
-        tokens.verify(token)
+        tokens.bearer(token)
 
 
-def test_remembered_claims_cannot_be_changed_by_a_caller() -> None:
+def test_a_remembered_bearer_cannot_be_changed_by_a_caller() -> None:
     tokens = issuer()
-    token = tokens.issue(USER, "client")
-    tokens.verify(token)["role"] = "admin"
-    assert tokens.verify(token)["role"] == "client"
+    token = tokens.issue(USER, "client", "ada@example.com", "Ada Lovelace")
+    with pytest.raises(TypeError):
+        tokens.bearer(token).identity_headers["X-SmartSlot-User-Role"] = "admin"  # type: ignore[index]
+    assert tokens.bearer(token).identity_headers["X-SmartSlot-User-Role"] == "client"
 
 
 def test_a_token_refused_once_is_refused_again() -> None:
@@ -222,4 +223,21 @@ def test_a_token_refused_once_is_refused_again() -> None:
     forged = signed(claims(), key="another-secret-that-is-long-enough-for-hs256-0123456789")
     for _ in range(2):
         with pytest.raises(jwt.InvalidSignatureError):
-            tokens.verify(forged)
+            tokens.bearer(forged)
+
+
+def test_a_bearer_names_the_caller_their_identity_headers_and_rate_limit_subject() -> None:
+    tokens = issuer()
+    bearer = tokens.bearer(tokens.issue(USER, "provider", "ada@example.com", "Ada Lovelace"))
+    assert (bearer.caller.user_id, bearer.caller.role) == (USER, "provider")
+    assert dict(bearer.identity_headers) == {
+        "X-SmartSlot-User-Id": str(USER), "X-SmartSlot-User-Role": "provider",
+        "X-SmartSlot-User-Email": "ada@example.com", "X-SmartSlot-User-Name": "Ada Lovelace"}
+    assert bearer.subject == f"user:{USER}"
+
+
+@pytest.mark.parametrize("changes", [{"role": "root"}, {"role": "system"}, {"sub": "not-a-uuid"},
+                                     {"email": 42}, {"name": ["x"]}])
+def test_signed_claims_that_name_no_caller_of_ours_are_refused(changes: dict[str, Any]) -> None:
+    with pytest.raises(jwt.InvalidTokenError):
+        issuer().bearer(signed(claims(**changes)))

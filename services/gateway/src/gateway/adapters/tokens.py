@@ -5,42 +5,69 @@ from __future__ import annotations
 import time
 import uuid
 from collections import OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 import jwt
 
+from gateway.domain.users import USER_KINDS
 from gateway.settings import GatewaySettings
+from smartslot_common.http.identity import Caller, identity_headers
 
 REQUIRED_CLAIMS = ["iss", "aud", "sub", "role", "exp", "iat"]
 TOKEN_TYPE = "at+jwt"
 VERIFIED_CACHE_SIZE = 10_000
 
 
+@dataclass(frozen=True, slots=True)
+class Bearer:
+    """What a valid access token says, worked out once per token: who the caller is, the headers that carry them to
+    an internal service, and the subject their requests are counted against (rate limits)."""
+
+    caller: Caller
+    identity_headers: Mapping[str, str]
+    subject: str
+
+
 class _VerifiedTokens:
-    """The claims of tokens already verified, until their `exp`: a caller's next request skips the signature check.
+    """Bearers of tokens already verified, until their `exp`: a caller's next request skips the signature check
+    and the claims' parsing.
 
     Bounded (least recently used out first); only tokens that passed every check get in, and an entry is honoured
-    only while its token is unexpired, so the answer is the one `jwt.decode` would give.
+    only while its token is unexpired, so the answer is the one verifying again would give.
     """
 
     def __init__(self, size: int) -> None:
         self._size = size
-        self._entries: OrderedDict[str, dict[str, object]] = OrderedDict()
+        self._entries: OrderedDict[str, tuple[Bearer, float]] = OrderedDict()
 
-    def get(self, token: str) -> dict[str, object] | None:
-        claims = self._entries.get(token)
-        if claims is None:
+    def get(self, token: str) -> Bearer | None:
+        entry = self._entries.get(token)
+        if entry is None:
             return None
-        if claims["exp"] <= time.time():  # type: ignore[operator]
+        if entry[1] <= time.time():
             del self._entries[token]
             return None
         self._entries.move_to_end(token)
-        return claims
+        return entry[0]
 
-    def put(self, token: str, claims: dict[str, object]) -> None:
-        self._entries[token] = claims
+    def put(self, token: str, bearer: Bearer, expires_at: float) -> None:
+        self._entries[token] = (bearer, expires_at)
         if len(self._entries) > self._size:
             self._entries.popitem(last=False)
+
+
+def bearer_of(claims: dict[str, object]) -> Bearer:
+    """The bearer verified claims name; `jwt.InvalidTokenError` when they do not name one of our users properly."""
+    role, email, name = claims["role"], claims.get("email"), claims.get("name")
+    if role not in USER_KINDS or not all(isinstance(value, str | None) for value in (email, name)):
+        raise jwt.InvalidTokenError("not a caller this API issued tokens to")
+    try:
+        caller = Caller(uuid.UUID(str(claims["sub"])), role, email, name)  # type: ignore[arg-type]
+    except ValueError:
+        raise jwt.InvalidTokenError("the subject is not a user id") from None
+    return Bearer(caller, MappingProxyType(identity_headers(caller)), f"user:{caller.user_id}")
 
 
 @dataclass(frozen=True)
@@ -69,16 +96,25 @@ class TokenIssuer:
 
     def verify(self, token: str) -> dict[str, object]:
         """The claims of a valid token; `jwt.InvalidTokenError` otherwise."""
-        if (known := self._verified.get(token)) is not None:
-            return dict(known)
         if jwt.get_unverified_header(token).get("typ") != TOKEN_TYPE:
             raise jwt.InvalidTokenError("wrong token type")
-        claims = jwt.decode(
+        claims: dict[str, object] = jwt.decode(
             token, self.verifying_key, algorithms=[self.algorithm], audience=self.audience, issuer=self.issuer,
             options={"require": REQUIRED_CLAIMS},
         )
-        self._verified.put(token, dict(claims))
         return claims
+
+    def bearer(self, token: str) -> Bearer:
+        """Who a valid token names, remembered until it expires; `jwt.InvalidTokenError` otherwise."""
+        if (known := self._verified.get(token)) is not None:
+            return known
+        claims = self.verify(token)
+        try:
+            bearer = bearer_of(claims)
+        except (KeyError, TypeError) as error:
+            raise jwt.InvalidTokenError(f"malformed claims: {error}") from None
+        self._verified.put(token, bearer, float(claims["exp"]))  # type: ignore[arg-type]
+        return bearer
 
 
 def token_issuer(settings: GatewaySettings) -> TokenIssuer:

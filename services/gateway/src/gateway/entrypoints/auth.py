@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 
 import jwt
 from aiohttp import web
 
+from gateway.adapters.tokens import Bearer
 from gateway.app_keys import ROLE_MARKS, TOKENS
-from gateway.domain.users import USER_KINDS, User, user_of
+from gateway.domain.users import User, user_of
 from smartslot_common.http.identity import Caller
 from smartslot_common.http.problems import ProblemError
 
 CALLER = web.RequestKey("caller", Caller)  # authenticated: signature, claims and role freshness checked
-VERIFIED = web.RequestKey("verified", Caller)  # signature and claims checked (the rate limiter's view)
+VERIFIED = web.RequestKey("verified", Bearer)  # signature and claims checked (the rate limiter's view)
 
 
 def _unauthorized(detail: str) -> ProblemError:
@@ -25,27 +25,28 @@ def _not_found() -> ProblemError:
     return ProblemError(404, "not_found", "No such resource.")
 
 
-def _bearer(request: web.Request) -> str:
+def _token(request: web.Request) -> str:
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise _unauthorized("Send an access token: Authorization: Bearer <token>.")
     return token.strip()
 
 
-def verified_caller(request: web.Request) -> Caller:
-    """The caller a valid access token names (signature and claims only); `401 unauthorized` otherwise."""
+def bearer(request: web.Request) -> Bearer:
+    """What a valid access token says (signature and claims only; remembered per token); `401` otherwise."""
     if VERIFIED in request:
         return request[VERIFIED]
     try:
-        claims = request.app[TOKENS].verify(_bearer(request))
-        role, email, name = claims["role"], claims.get("email"), claims.get("name")
-        caller = Caller(uuid.UUID(str(claims["sub"])), role, email, name)  # type: ignore[arg-type]
-    except (jwt.InvalidTokenError, ValueError, KeyError, TypeError):
+        found = request.app[TOKENS].bearer(_token(request))
+    except jwt.InvalidTokenError:
         raise _unauthorized("The access token is not valid.") from None
-    if caller.role not in USER_KINDS or not all(isinstance(v, str | None) for v in (caller.email, caller.name)):
-        raise _unauthorized("The access token is not valid.")
-    request[VERIFIED] = caller
-    return caller
+    request[VERIFIED] = found
+    return found
+
+
+def verified_caller(request: web.Request) -> Caller:
+    """The caller a valid access token names (signature and claims only); `401 unauthorized` otherwise."""
+    return bearer(request).caller
 
 
 async def authenticate(request: web.Request) -> Caller:

@@ -13,9 +13,8 @@ from aiohttp import web
 
 from gateway.adapters.upstreams import UpstreamUnavailable
 from gateway.app_keys import UPSTREAMS
-from gateway.entrypoints.auth import require
+from gateway.entrypoints.auth import bearer, require
 from gateway.routing import ROUTES, Route
-from smartslot_common.http.identity import identity_headers
 from smartslot_common.http.middleware import REQUEST_ID, REQUEST_ID_HEADER
 from smartslot_common.http.problems import ProblemError
 from smartslot_common.tracing import trace_headers
@@ -44,10 +43,12 @@ async def checked_body(request: web.Request) -> bytes | None:
 
 async def forward(request: web.Request, route: Route) -> web.Response:
     """Send the request to its upstream and relay the answer; `503 upstream_unavailable` when it cannot."""
-    caller = await require(request, route.roles)
+    await require(request, route.roles)
     body = await checked_body(request)
-    headers = {name: request.headers[name] for name in FORWARDED_REQUEST_HEADERS if name in request.headers}
-    headers.update(identity_headers(caller))  # identity comes from the verified token, never from the caller
+    headers = dict(bearer(request).identity_headers)  # identity comes from the verified token, never from the caller
+    for name in FORWARDED_REQUEST_HEADERS:
+        if (value := request.headers.get(name)) is not None:
+            headers[name] = value
     headers[REQUEST_ID_HEADER] = request[REQUEST_ID]
     headers.update(trace_headers())  # the upstream continues this request's trace
     try:

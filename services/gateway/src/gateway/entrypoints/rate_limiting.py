@@ -13,7 +13,7 @@ from aiohttp import web
 
 from gateway.adapters.rate_limits import RateLimiter, Rule
 from gateway.app_keys import RATE_LIMITER, SETTINGS
-from gateway.entrypoints.auth import verified_caller
+from gateway.entrypoints.auth import bearer
 from gateway.settings import GatewaySettings
 from smartslot_common.http.middleware import QUIET_PATHS
 from smartslot_common.http.problems import ProblemError
@@ -31,7 +31,7 @@ def _subject(request: web.Request) -> tuple[str, str]:
     """("user", "user:<id>") for a valid bearer token, else ("ip", "ip:<address>")."""
     if "Authorization" in request.headers:
         try:
-            return "user", f"user:{verified_caller(request).user_id}"
+            return "user", bearer(request).subject
         except ProblemError:
             pass  # an invalid token is counted as anonymous; the handler answers 401
     return "ip", _ip(request)
