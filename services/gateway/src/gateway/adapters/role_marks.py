@@ -33,6 +33,7 @@ _UNAVAILABLE: tuple[type[BaseException], ...] = (*REDIS_UNAVAILABLE, TimeoutErro
 log = get_logger(__name__)
 HEARTBEAT_SECONDS = 5.0  # a ping when the channel is quiet: a silent network break is noticed within two
 KEYS_PER_ROUND_TRIP = 500
+LOAD_SECONDS = 30.0  # loading every mark; until then requests read their user's mark from Redis
 
 
 def _subscriber(redis: aioredis.Redis, name: str) -> aioredis.Redis:
@@ -128,10 +129,11 @@ class RoleMarks:
             async with asyncio.timeout(self.timeout_seconds * 4):
                 await pubsub.subscribe(self.channel)
                 confirmed = await pubsub.get_message(timeout=self.timeout_seconds * 4)
-                if confirmed is None or confirmed["type"] != "subscribe":
-                    raise ConnectionError("the subscription was not confirmed")
-                # Subscribed first, loaded second: a change made during the load waits on the connection and is
-                # applied after the load, so nothing falls between the two.
+            if confirmed is None or confirmed["type"] != "subscribe":
+                raise ConnectionError("the subscription was not confirmed")
+            # Subscribed first, loaded second: a change made during the load waits on the connection and is applied
+            # after the load, so nothing falls between the two. SCAN walks the whole keyspace (caches included).
+            async with asyncio.timeout(LOAD_SECONDS):
                 self._marks = await self._load()
             self._set_following(True)
             await self._listen(pubsub)
