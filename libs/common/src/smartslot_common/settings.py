@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Literal, Self
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -40,6 +40,8 @@ class ServiceSettings(BaseSettings):
     redis_url: SecretStr = shared(SecretStr("redis://127.0.0.1:6379/0"), "redis_url")
     amqp_url: SecretStr = shared(SecretStr("amqp://guest:guest@127.0.0.1:5672/"), "amqp_url")
     namespace: str = shared("", "namespace", description="prefix of exchange, queue and Redis key names")
+    # classic on one broker node, quorum on a cluster: see smartslot_common/messaging/topology.py
+    amqp_queue_type: Literal["classic", "quorum"] = shared("classic", "amqp_queue_type")
     log_level: str = shared("INFO", "log_level")
     log_json: bool = shared(True, "log_json")
     otel_exporter_otlp_endpoint: str | None = shared(None, "otel_exporter_otlp_endpoint")

@@ -45,7 +45,13 @@ from smartslot_common.messaging import (
     declare_topology,
     relay_context,
 )
-from smartslot_common.messaging.topology import dead_letter_queue_name, exchange_name, queue_name
+from smartslot_common.messaging.deliveries import DEAD_LETTER_REASON_HEADER
+from smartslot_common.messaging.topology import (
+    TopologyMismatch,
+    dead_letter_queue_name,
+    exchange_name,
+    queue_name,
+)
 from smartslot_common.messaging.wal import WalPosition
 from smartslot_common.migrations.runner import Migration, apply_migrations, component_plan
 from smartslot_common.testing import IsolatedStack, isolated_stack, wait_for
@@ -310,6 +316,7 @@ async def test_handler_failing_every_time_ends_in_the_dead_letter_queue(world: W
     assert world.calls == [event.id] * (len(DELAYS) + 1)
     assert dead.message_id == str(event.id)
     assert dead.headers["smartslot-attempt"] == len(DELAYS)
+    assert dead.headers[DEAD_LETTER_REASON_HEADER] == "exhausted"
     assert Event.from_json(dead.body) == event
     assert await world.count("SELECT count(*) FROM effects") + await world.count("SELECT count(*) FROM inbox") == 0
 
@@ -330,7 +337,8 @@ async def test_permanent_error_and_undecodable_message_are_dead_lettered_at_once
 
     assert sorted(message.message_id for message in dead) == sorted([str(event.id), "garbage"])
     assert world.calls == [event.id]  # no retries
-    assert all(message.headers["x-death"][0]["reason"] == "rejected" for message in dead)
+    reasons = {message.message_id: message.headers[DEAD_LETTER_REASON_HEADER] for message in dead}
+    assert reasons == {str(event.id): "rejected", "garbage": "invalid"}
     assert consumed("dead_lettered") + consumed("dead_lettered", "invalid") - dead_lettered == 2
     assert await world.count("SELECT count(*) FROM effects") + await world.count("SELECT count(*) FROM inbox") == 0
 
@@ -693,6 +701,82 @@ async def test_relayed_events_carry_a_wal_position_past_their_commit(world: Worl
     assert position.system == system
     assert position.lsn >= committed
     assert (second, unknown) == ([direct.id], None)
+
+
+# queue types: classic (the consumer bounds poison messages) and quorum (the broker does)
+
+
+async def test_a_message_that_crashes_its_consumer_every_time_ends_in_the_dead_letter_queue(world: World) -> None:
+    event, limit = world.event(), 2
+    crashes: list[UUID] = []
+    connections: list[aio_pika.abc.AbstractConnection] = []
+    dying: list[asyncio.Task[None]] = []
+
+    async def crash(connection: asyncpg.Connection, delivered: Event) -> None:
+        crashes.append(delivered.id)
+        dying.append(asyncio.create_task(connections[-1].close()))  # the process dies holding the message
+        await asyncio.Event().wait()
+
+    await world.publisher.publish(event)
+    for attempt in range(1, limit + 2):
+        connections.append(await aio_pika.connect(world.stack.amqp_url))  # plain: it stays dead once closed
+        doomed = EventConsumer(connections[-1], world.pool, CONSUMER, world.namespace, {EVENT_TYPE: crash},
+                               retry_delays=DELAYS, delivery_limit=limit)
+        await doomed.start()
+        await wait_for(_holds(lambda attempt=attempt: len(crashes) == attempt), WAIT, what=f"crash {attempt}")
+        await dying[-1]
+        await doomed.stop(timeout=0.1)  # its handler never returns: the process is gone
+
+    healthy = EventConsumer(world.amqp, world.pool, CONSUMER, world.namespace, {EVENT_TYPE: world.recorder()},
+                            retry_delays=DELAYS, delivery_limit=limit)
+    async with consuming(healthy):
+        [dead] = await world.dead_letters(1)
+
+    assert dead.message_id == str(event.id)
+    assert dead.headers[DEAD_LETTER_REASON_HEADER] == "delivery_limit"
+    assert crashes == [event.id] * (limit + 1)
+    assert world.calls == []  # the healthy consumer never ran it
+    assert await world.count("SELECT count(*) FROM effects") + await world.count("SELECT count(*) FROM inbox") == 0
+
+
+async def test_on_quorum_queues_events_are_applied_retried_and_dead_lettered_alike(world: World) -> None:
+    namespace = world.namespace + "quorum."
+    async with world.amqp.channel() as channel:
+        await declare_topology(channel, namespace, DELAYS, {CONSUMER: SUBSCRIPTIONS[CONSUMER]}, queue_type="quorum")
+    good, doomed = world.event(kind="good"), world.event(kind="doomed")
+    record = world.recorder()
+
+    async def handle(connection: asyncpg.Connection, event: Event) -> None:
+        await record(connection, event)
+        if event.payload["kind"] == "doomed":
+            raise RuntimeError("fails every time, on purpose")
+
+    publisher = EventPublisher(world.amqp, namespace, timeout=5.0)
+    consumer = EventConsumer(world.amqp, world.pool, CONSUMER, namespace, {EVENT_TYPE: handle},
+                             retry_delays=DELAYS, queue_type="quorum")
+    try:
+        async with consuming(consumer):
+            await publisher.publish(good)
+            await publisher.publish(doomed)
+            async with world.amqp.channel() as channel:
+                queue = await channel.declare_queue(dead_letter_queue_name(namespace, CONSUMER), passive=True)
+                dead = await wait_for(lambda: queue.get(no_ack=True, fail=False), WAIT, what="the dead letter")
+    finally:
+        await publisher.close()
+
+    assert dead.message_id == str(doomed.id)
+    assert dead.headers[DEAD_LETTER_REASON_HEADER] == "exhausted"
+    assert await world.effects(good) == 1
+    assert world.calls.count(doomed.id) == len(DELAYS) + 1
+
+
+async def test_a_queue_of_another_type_stops_start_up_with_the_fix(world: World) -> None:
+    namespace = world.namespace + "switched."
+    async with world.amqp.channel() as channel:
+        await declare_topology(channel, namespace, DELAYS, {CONSUMER: SUBSCRIPTIONS[CONSUMER]}, queue_type="quorum")
+    with pytest.raises(TopologyMismatch, match="SMARTSLOT_AMQP_QUEUE_TYPE"):
+        async with world.amqp.channel() as channel:
+            await declare_topology(channel, namespace, DELAYS, {CONSUMER: SUBSCRIPTIONS[CONSUMER]})
 
 
 # after-commit actions and shutdown

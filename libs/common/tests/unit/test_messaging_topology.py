@@ -27,8 +27,16 @@ def test_names_carry_the_namespace() -> None:
     assert retry_queue_name("t1.", "notifier", 2) == "t1.smartslot.notifier.retry.2"
 
 
-def test_main_queue_is_quorum_with_a_delivery_limit_and_dead_letters_to_its_own_dlq() -> None:
-    arguments = main_queue_arguments("t1.", "waitlist", delivery_limit=7)
+def test_a_classic_main_queue_dead_letters_to_its_own_dlq() -> None:
+    arguments = main_queue_arguments("t1.", "waitlist")
+
+    assert arguments == {
+        "x-queue-type": "classic", "x-dead-letter-exchange": "t1.smartslot.dlx", "x-dead-letter-routing-key": "waitlist"
+    }
+
+
+def test_a_quorum_main_queue_has_a_delivery_limit_and_dead_letters_at_least_once() -> None:
+    arguments = main_queue_arguments("t1.", "waitlist", "quorum", delivery_limit=7)
 
     assert arguments["x-queue-type"] == "quorum"
     assert arguments["x-delivery-limit"] == 7
@@ -40,6 +48,7 @@ def test_main_queue_is_quorum_with_a_delivery_limit_and_dead_letters_to_its_own_
 def test_retry_tier_expires_back_into_the_main_queue() -> None:
     arguments = retry_queue_arguments("t1.", "waitlist", 0.25)
 
+    assert arguments["x-queue-type"] == "quorum"  # whatever the main queue's type: it dead-letters at least once
     assert arguments["x-message-ttl"] == 250
     assert arguments["x-dead-letter-exchange"] == ""
     assert arguments["x-dead-letter-routing-key"] == "t1.smartslot.waitlist"

@@ -68,7 +68,8 @@ def create_app(settings: AvailabilitySettings) -> web.Application:
         _read_pool,
         redis_context(REDIS, settings.redis_url.get_secret_value()),
         _search,
-        amqp_context(AMQP, settings.amqp_url.get_secret_value(), settings.namespace),
+        amqp_context(AMQP, settings.amqp_url.get_secret_value(), settings.namespace,
+                     queue_type=settings.amqp_queue_type),
     ])
     app.cleanup_ctx.append(consumer_context(POOL, AMQP, "availability", settings.namespace, consumers.handler(app)))
     for table in (http.routes, schedule.routes, analytics.routes):

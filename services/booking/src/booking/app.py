@@ -51,7 +51,8 @@ def create_app(settings: BookingSettings) -> web.Application:
         pool_context(POOL, settings.database_url.get_secret_value(), SCHEMA,
                      settings.db_pool_min_size, settings.db_pool_max_size),
         _lock_context(settings),
-        amqp_context(AMQP, settings.amqp_url.get_secret_value(), settings.namespace),
+        amqp_context(AMQP, settings.amqp_url.get_secret_value(), settings.namespace,
+                     queue_type=settings.amqp_queue_type),
         relay_context(POOL, AMQP, SCHEMA, settings.namespace),
     ])
     app.cleanup_ctx.extend(background_jobs())  # after the pool and the lock they use; stopped before them

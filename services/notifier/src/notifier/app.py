@@ -25,7 +25,8 @@ def create_app(settings: NotifierSettings) -> web.Application:
     # Torn down in reverse: the consumer stops first (finishing its after-commit sends), the pool last.
     app.cleanup_ctx.extend([
         service_pool_context(POOL, settings, SCHEMA),
-        amqp_context(AMQP, settings.amqp_url.get_secret_value(), settings.namespace),
+        amqp_context(AMQP, settings.amqp_url.get_secret_value(), settings.namespace,
+                     queue_type=settings.amqp_queue_type),
         jobs.http_session,
         jobs.delivery_worker,
         jobs.reminder_poller,

@@ -46,7 +46,8 @@ def create_app(settings: WaitlistSettings, booking: BookingPort | None = None) -
     app.cleanup_ctx.extend([
         service_pool_context(POOL, settings, SCHEMA),
         _booking_context(booking),
-        amqp_context(AMQP, settings.amqp_url.get_secret_value(), settings.namespace),
+        amqp_context(AMQP, settings.amqp_url.get_secret_value(), settings.namespace,
+                     queue_type=settings.amqp_queue_type),
         relay_context(POOL, AMQP, SCHEMA, settings.namespace),
         consumer_context(POOL, AMQP, "waitlist", settings.namespace, consumers.handlers),
     ])

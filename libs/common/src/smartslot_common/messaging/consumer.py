@@ -4,6 +4,12 @@ dead-letter the rest.
 Deliveries are buffered as they arrive and taken in batches by one worker: everything in hand (up to the prefetch)
 is applied at once (one transaction and one inbox insert, see `applying`) and acknowledged with one `multiple` ack.
 A batch that fails is applied again one event at a time, so only the failing event is retried or dead-lettered.
+
+Dead letters are published to the dead-letter exchange with publisher confirms before the message is acknowledged
+(at-least-once whatever the queue type). On a classic queue the consumer also bounds poison messages, as a quorum
+queue's delivery limit does: a message that comes back unsettled (`redelivered`, after its consumer died or lost its
+channel holding it) is put back at the end of the queue with its count in a header, and dead-lettered once it came
+back more than `delivery_limit` times.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from collections.abc import Mapping, Sequence
 
 import asyncpg
 import structlog
+from aio_pika import Message
 from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractIncomingMessage, AbstractQueue
 from aio_pika.exceptions import ChannelInvalidStateError
 
@@ -30,11 +37,24 @@ from smartslot_common.messaging.applying import (
     IdempotentHandler,
     InboxApplier,
 )
-from smartslot_common.messaging.deliveries import BROKER_ERRORS, failed_attempts, retry_copy, settle
+from smartslot_common.messaging.deliveries import (
+    BROKER_ERRORS,
+    DEAD_LETTER_REASON_HEADER,
+    REDELIVERIES_HEADER,
+    copy_of,
+    failed_attempts,
+    redeliveries,
+    retry_copy,
+    settle,
+)
 from smartslot_common.messaging.envelope import Event, InvalidEnvelope
 from smartslot_common.messaging.errors import PermanentError, describe
 from smartslot_common.messaging.topology import (
+    DEFAULT_QUEUE_TYPE,
+    DELIVERY_LIMIT,
     RETRY_DELAYS,
+    QueueType,
+    dead_letter_exchange_name,
     dead_letter_queue_name,
     declare_consumer_queues,
     queue_name,
@@ -48,6 +68,7 @@ __all__ = ["AfterCommit", "EventConsumer", "Handler", "Handlers", "IdempotentHan
 Handlers = Mapping[str, Handler] | IdempotentHandler
 
 APPLIED, DUPLICATE, RETRIED, DEAD_LETTERED, IGNORED = "applied", "duplicate", "retried", "dead_lettered", "ignored"
+REQUEUED = "requeued"  # came back unsettled: put back at the end of the queue with its count
 
 log = get_logger(__name__)
 _DATABASE_WAIT_CAP_SECONDS = 30.0
@@ -66,6 +87,8 @@ class EventConsumer:
         handlers: Handlers,
         prefetch: int = 32,
         retry_delays: Sequence[float] = RETRY_DELAYS,
+        queue_type: QueueType = DEFAULT_QUEUE_TYPE,
+        delivery_limit: int = DELIVERY_LIMIT,
     ) -> None:
         self._connection = amqp_connection
         self._consumer = consumer
@@ -77,6 +100,9 @@ class EventConsumer:
         )
         self._prefetch = prefetch
         self._retry_delays = tuple(retry_delays)
+        self._queue_type = queue_type
+        # A quorum queue bounds redeliveries itself (x-delivery-limit); on a classic one the consumer counts them.
+        self._redelivery_limit = delivery_limit if queue_type == "classic" else None
         self._channel: AbstractChannel | None = None
         self._queue: AbstractQueue | None = None
         self._consumer_tag: str | None = None
@@ -96,7 +122,7 @@ class EventConsumer:
             await self._channel.set_qos(prefetch_count=self._prefetch)
             # Redeclaring with this consumer's retry delays fails loudly if they differ from the declared topology.
             self._queue = await declare_consumer_queues(
-                self._channel, self._namespace, self._consumer, self._retry_delays
+                self._channel, self._namespace, self._consumer, self._retry_delays, self._queue_type
             )
             self._consumer_tag = await self._queue.consume(self._on_message)
         except BaseException:
@@ -177,12 +203,15 @@ class EventConsumer:
         handled: list[Delivery] = []
         ignored: list[tuple[AbstractIncomingMessage, str]] = []
         for message in messages:
+            if message.redelivered and self._redelivery_limit is not None:
+                await self._count_redelivery(message, self._redelivery_limit, started)
+                continue
             try:
                 event = Event.from_json(message.body)
             except InvalidEnvelope as error:
                 log.error("undecodable message dead-lettered", consumer=self._consumer,
                           message_id=message.message_id, error=str(error))
-                await settle(message.reject(requeue=False))
+                await self._dead_letter(message, "invalid")
                 self._count("invalid", DEAD_LETTERED, started)
                 continue
             if self._applier.handles(event.type):
@@ -228,7 +257,7 @@ class EventConsumer:
             applied = await self._waiting_for_database([(message, event)])
         except PermanentError as error:
             log.error("handler refused the event for good; dead-lettered", error=str(error))
-            await settle(message.reject(requeue=False))
+            await self._dead_letter(message, "rejected")
             return DEAD_LETTERED
         except Exception as error:  # any handler failure is retried; its transaction has rolled back
             return await self._retry_later(message, error)
@@ -266,7 +295,7 @@ class EventConsumer:
         attempt = failed_attempts(message) + 1
         if attempt > len(self._retry_delays):
             log.error("event failed on every retry; dead-lettered", attempts=attempt, error=describe(error))
-            await settle(message.reject(requeue=False))
+            await self._dead_letter(message, "exhausted")
             return DEAD_LETTERED
         log.warning(
             "handler failed; event will be retried",
@@ -275,20 +304,43 @@ class EventConsumer:
             error=describe(error),
             exc_info=error,
         )
-        try:
-            assert self._channel is not None
-            await self._channel.default_exchange.publish(
-                retry_copy(message, attempt), routing_key=self._retry_queue(attempt), mandatory=True
-            )
-        except BROKER_ERRORS as publish_error:
-            log.warning("could not schedule the retry; the broker will redeliver", error=describe(publish_error))
-            await settle(message.nack(requeue=True))
-            return RETRIED
-        await settle(message.ack())
+        await self._move(message, retry_copy(message, attempt), "", self._retry_queue(attempt))
         return RETRIED
 
     def _retry_queue(self, attempt: int) -> str:
         return retry_queue_name(self._namespace, self._consumer, attempt)
+
+    async def _count_redelivery(self, message: AbstractIncomingMessage, limit: int, started: float) -> None:
+        """A message back unsettled: to the end of the queue with its count, or to the dead letters past `limit`."""
+        count = redeliveries(message) + 1
+        event_type = message.type or "unknown"
+        if count > limit:
+            log.error("message came back unsettled too often (it may crash its consumer); dead-lettered",
+                      consumer=self._consumer, message_id=message.message_id, redeliveries=count)
+            await self._dead_letter(message, "delivery_limit")
+            self._count(event_type, DEAD_LETTERED, started)
+            return
+        main = queue_name(self._namespace, self._consumer)
+        await self._move(message, copy_of(message, {REDELIVERIES_HEADER: count}), "", main)
+        self._count(event_type, REQUEUED, started)
+
+    async def _dead_letter(self, message: AbstractIncomingMessage, reason: str) -> None:
+        copy = copy_of(message, {DEAD_LETTER_REASON_HEADER: reason})
+        await self._move(message, copy, dead_letter_exchange_name(self._namespace), self._consumer)
+
+    async def _move(self, message: AbstractIncomingMessage, copy: Message, exchange: str, routing_key: str) -> None:
+        """Publish `copy` (confirmed) and only then acknowledge `message`; should the broker not take the copy,
+        put the message back so that it comes again."""
+        try:
+            assert self._channel is not None
+            target = (self._channel.default_exchange if not exchange
+                      else await self._channel.get_exchange(exchange, ensure=False))
+            await target.publish(copy, routing_key=routing_key, mandatory=True)
+        except BROKER_ERRORS as error:
+            log.warning("could not move the message; the broker will redeliver it", error=describe(error))
+            await settle(message.nack(requeue=True))
+            return
+        await settle(message.ack())
 
 
 async def _ack_together(messages: Sequence[AbstractIncomingMessage]) -> None:

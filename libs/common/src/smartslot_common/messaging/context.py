@@ -18,9 +18,11 @@ from smartslot_common.http.health import ReadinessCheck
 from smartslot_common.messaging.consumer import EventConsumer, Handler, IdempotentHandler
 from smartslot_common.messaging.outbox import OutboxRelay
 from smartslot_common.messaging.publisher import EventPublisher
-from smartslot_common.messaging.topology import RETRY_DELAYS, declare_topology
+from smartslot_common.messaging.topology import DEFAULT_QUEUE_TYPE, RETRY_DELAYS, QueueType, declare_topology
 
 RABBITMQ_HINT = "start it with `make infra` (or `rabbitmq-server -detached`)"
+# The main queues' type the app declared (set by amqp_context, read by consumer_context).
+QUEUE_TYPE: web.AppKey[QueueType] = web.AppKey("smartslot_amqp_queue_type")
 
 CleanupContext = Callable[[web.Application], AsyncIterator[None]]
 # Handlers as a mapping (or one idempotent handler), or built from the started app when they need its resources.
@@ -49,15 +51,18 @@ def amqp_context(
     url: str,
     namespace: str,
     retry_delays: Sequence[float] = RETRY_DELAYS,
+    queue_type: QueueType = DEFAULT_QUEUE_TYPE,
 ) -> CleanupContext:
-    """Connect to RabbitMQ and declare the whole topology before start-up; close on shutdown."""
+    """Connect to RabbitMQ and declare the whole topology (main queues of `queue_type`) before start-up; close on
+    shutdown. The app's consumers declare their queues with the same type."""
 
     async def context(app: web.Application) -> AsyncIterator[None]:
         connection = await connect_amqp(url)
         try:
             async with connection.channel() as channel:
-                await declare_topology(channel, namespace, retry_delays)
+                await declare_topology(channel, namespace, retry_delays, queue_type=queue_type)
             app[key] = connection
+            app[QUEUE_TYPE] = queue_type
             yield
         finally:
             await connection.close()
@@ -100,7 +105,8 @@ def consumer_context(
 
     async def context(app: web.Application) -> AsyncIterator[None]:
         resolved = handlers(app) if callable(handlers) else handlers
-        events = EventConsumer(app[amqp_key], app[pool_key], consumer, namespace, resolved, prefetch, retry_delays)
+        events = EventConsumer(app[amqp_key], app[pool_key], consumer, namespace, resolved, prefetch, retry_delays,
+                               app.get(QUEUE_TYPE, DEFAULT_QUEUE_TYPE))
         await events.start()
         yield
         await events.stop()

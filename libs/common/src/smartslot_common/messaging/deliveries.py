@@ -16,6 +16,11 @@ from smartslot_common.messaging.envelope import Event
 from smartslot_common.messaging.errors import describe
 
 ATTEMPT_HEADER = "smartslot-attempt"
+# How often a message came back unsettled (classic queues; quorum queues count it in x-delivery-count).
+REDELIVERIES_HEADER = "smartslot-redeliveries"
+# Why the consumer dead-lettered a message: rejected (refused for good), invalid (undecodable), exhausted (failed on
+# every retry tier), delivery_limit (came back unsettled too often: it may crash its consumer).
+DEAD_LETTER_REASON_HEADER = "smartslot-dead-letter-reason"
 # Failures of the broker or the channel: an unsettled message is redelivered, and the inbox drops the copy.
 BROKER_ERRORS = (AMQPError, ConnectionError, OSError, RuntimeError, TimeoutError)
 
@@ -37,14 +42,26 @@ def failed_attempts(message: AbstractIncomingMessage) -> int:
         return 0
 
 
+def redeliveries(message: AbstractIncomingMessage) -> int:
+    """How often this message came back unsettled before (0 if never)."""
+    try:
+        return int(header(message, REDELIVERIES_HEADER) or 0)
+    except (TypeError, ValueError):
+        return 0
+
+
 def retry_copy(message: AbstractIncomingMessage, attempt: int) -> Message:
     """The message as it goes to a retry tier: same body and properties, the attempt count in a header."""
+    return copy_of(message, {ATTEMPT_HEADER: attempt})
+
+
+def copy_of(message: AbstractIncomingMessage, headers: dict[str, Any]) -> Message:
+    """A persistent copy of the message, same body and properties, with `headers` added to its own."""
     # Broker-managed x- headers (x-death, x-delivery-count) would only grow with every round trip.
-    headers = {key: value for key, value in (message.headers or {}).items() if not key.startswith("x-")}
-    headers[ATTEMPT_HEADER] = attempt
+    kept = {key: value for key, value in (message.headers or {}).items() if not key.startswith("x-")}
     return Message(
         body=message.body,
-        headers=headers,
+        headers=kept | headers,
         content_type=message.content_type,
         delivery_mode=DeliveryMode.PERSISTENT,
         message_id=message.message_id,
