@@ -9,8 +9,11 @@ UV_VERSION := 0.13.8
 VENV := .venv
 BIN := $(VENV)/bin
 # The editable SmartSlot packages; the shared library first.
-PACKAGES := libs/common services/gateway services/booking services/availability services/waitlist services/notifier
-SERVICES := gateway booking availability waitlist notifier
+PACKAGES := libs/common services/gateway services/booking services/availability services/waitlist services/notifier \
+	services/console
+SERVICES := gateway booking availability waitlist notifier console
+# The services that own a database schema (the console owns none: it is a client of the public API).
+MIGRATED := $(filter-out console,$(SERVICES))
 INSTALL_STAMP := var/stamps/install
 
 # Test tiers. A directory listed here that is missing, or one that collects no test, fails its tier
@@ -18,6 +21,8 @@ INSTALL_STAMP := var/stamps/install
 UNIT_TESTS := $(addsuffix /tests/unit,$(PACKAGES)) bench/tests
 INTEGRATION_TESTS := $(addsuffix /tests/integration,$(PACKAGES)) tests/tracing tests/deploy
 E2E_TESTS := tests/e2e
+# The web console in a real headless Chromium (Debian's), driven by Playwright, against the whole stack.
+BROWSER_TESTS := tests/browser
 CHAOS_TESTS := tests/chaos
 TIER := scripts/test-tier.sh
 # Extra pytest options for any tier, e.g. make test-unit PYTEST_ARGS="-k hold -x".
@@ -25,7 +30,7 @@ PYTEST_ARGS ?=
 export PYTEST_ARGS
 
 .PHONY: help install lock lint infra infra-status infra-stop replica test-tools clean-machine migrate run test \
-	test-unit test-int test-e2e bench bench-full chaos up down clean
+	test-unit test-int test-e2e test-browser bench bench-full chaos up down clean
 
 help: ## List the targets
 	@echo "Usage: make <target>"
@@ -87,24 +92,25 @@ infra-status: ## Show which local servers are up and which scripts/infra.sh star
 infra-stop: ## Stop only the servers scripts/infra.sh started (never ones that were already running)
 	scripts/infra.sh stop-started
 
-test-tools: ## Make sure promtool, kubectl (or kustomize) and redis-server are here for the test tiers (apt-get)
+test-tools: ## Make sure promtool, kubectl (or kustomize), redis-server and chromium are here for the test tiers
 	scripts/infra.sh test-tools
 
 clean-machine: ## Undo what make run and make test changed on this machine (and only that); one line per change
 	scripts/infra.sh clean-machine
 
 migrate: install infra ## Apply every service's migrations (SMARTSLOT_DATABASE_URL, default the local smartslot db)
-	$(BIN)/smartslot-migrate $(SERVICES)
+	$(BIN)/smartslot-migrate $(MIGRATED)
 
 run: ## Run the whole stack here: servers, replica, services, mail sink, Prometheus, demo data; Ctrl-C stops it
 	scripts/run.sh
 
 # --- Tests and load ----------------------------------------------------------------------------------------
 
-test: install infra replica test-tools lint ## What CI runs: lint, unit, integration, end-to-end, fast fault tests (stops at a failure)
+test: install infra replica test-tools lint ## What CI runs: lint, unit, integration, end-to-end, browser, fast fault tests (stops at a failure)
 	$(TIER) unit $(UNIT_TESTS)
 	$(TIER) integration $(INTEGRATION_TESTS)
 	$(TIER) e2e $(E2E_TESTS)
+	$(TIER) browser $(BROWSER_TESTS)
 	PYTEST_ARGS="$(PYTEST_ARGS) -m chaos_fast" $(TIER) chaos $(CHAOS_TESTS)
 
 test-unit: install ## Unit tests: no servers needed, seconds
@@ -115,6 +121,9 @@ test-int: install infra replica test-tools ## Integration tests against the real
 
 test-e2e: install infra ## End-to-end tests: the whole stack through the gateway
 	$(TIER) e2e $(E2E_TESTS)
+
+test-browser: install infra test-tools ## Browser tests: the web console in headless Chromium against the whole stack
+	$(TIER) browser $(BROWSER_TESTS)
 
 # The broker outage lasts a full minute; SMARTSLOT_CHAOS_BROKER_OUTAGE_SECONDS=10 shortens it.
 chaos: install infra ## Fault-injection tests (tests/chaos): every scenario

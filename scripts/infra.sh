@@ -7,7 +7,8 @@
 #   scripts/infra.sh stop-started  stop exactly the servers these commands started, nothing else
 #   scripts/infra.sh status        one line per server
 #   scripts/infra.sh tools         apt-get install the developer tools make lint needs (shellcheck) when absent
-#   scripts/infra.sh test-tools    make sure promtool, kubectl (or kustomize) and redis-server are here for tests
+#   scripts/infra.sh test-tools    make sure promtool, kubectl (or kustomize), redis-server and chromium are here
+#                                  for tests
 #   scripts/infra.sh clean-machine [--dry-run]   undo what these commands changed on the machine, and only that
 #
 # Every server this script starts is recorded in var/run/started-by-smartslot, one line each:
@@ -769,7 +770,7 @@ cmd_tools() {
 }
 
 # ---------------------------------------------------------------------------------------------------------
-# test-tools: what the test tiers run besides Python (promtool, kubectl or kustomize, redis-server)
+# test-tools: what the test tiers run besides Python (promtool, kubectl or kustomize, redis-server, chromium)
 
 # Debian's prometheus package starts its server (under systemd, or from its init script where no policy-rc.d
 # forbids it); make test wants only promtool, and make run starts a Prometheus of its own.
@@ -805,12 +806,14 @@ cmd_test_tools() {
   local packages=()
   have promtool || packages+=(prometheus)
   have redis-server || packages+=(redis-server) # booking's Redlock tests start masters of their own
+  # The browser tier drives Debian's Chromium with Playwright (Playwright's own browser download is not used).
+  [[ -x /usr/bin/chromium ]] || packages+=(chromium)
   if ((${#packages[@]})); then
     apt_install --no-install-recommends "${packages[@]}"
     [[ " ${packages[*]} " != *" prometheus "* ]] || stop_packaged_prometheus
   fi
   ensure_kustomize
-  ((${#packages[@]})) || say "Test tools: promtool, kubectl or kustomize, and redis-server are all here"
+  ((${#packages[@]})) || say "Test tools: promtool, kubectl or kustomize, redis-server and chromium are all here"
 }
 
 # ---------------------------------------------------------------------------------------------------------

@@ -38,7 +38,7 @@ def test_make_test_installs_the_test_tools_and_runs_every_tier_on_directories_th
     # `[VAR=value ...] scripts/test-tier.sh <tier> <directory>...`
     words = {index: [word for word in shlex.split(line) if "=" not in word] for index, line in enumerate(commands)}
     tiers = {index: line[1:] for index, line in words.items() if line[:1] == ["scripts/test-tier.sh"]}
-    assert [words[0] for words in tiers.values()] == ["unit", "integration", "e2e", "chaos"]
+    assert [words[0] for words in tiers.values()] == ["unit", "integration", "e2e", "browser", "chaos"]
     assert tools < min(tiers)
     for tier, *directories in tiers.values():
         assert directories, tier

@@ -15,6 +15,7 @@ from gateway.adapters.tokens import TokenIssuer
 from gateway.adapters.tokens import token_issuer as _token_issuer
 from gateway.adapters.upstreams import Upstreams
 from gateway.app_keys import HTTP, POOL, RATE_LIMITER, REDIS, ROLE_MARKS, SETTINGS, TOKENS, UPSTREAMS
+from gateway.entrypoints.console import add_console_routes
 from gateway.entrypoints.cors import enable_cors
 from gateway.entrypoints.docs import add_docs_routes
 from gateway.entrypoints.health import routes as health_routes
@@ -104,4 +105,5 @@ def create_app(settings: GatewaySettings) -> web.Application:
     add_proxy_routes(app)
     add_docs_routes(app)
     enable_cors(app, settings.cors_origins)
+    add_console_routes(app)  # last: every path no route above claims is a console page
     return app

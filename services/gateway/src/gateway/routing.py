@@ -54,6 +54,7 @@ class Route:
     roles: frozenset[str] | None
     doc: Doc
     public: bool = False  # served without a token
+    stream: bool = False  # server-sent events: relayed as they come, with no deadline but an idle limit
 
 
 def _seat(summary: str, status: int = 201) -> Doc:
@@ -115,6 +116,11 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/v1/availability", "availability", ANY,
           Doc("Search open slots", "availability", query=AVAILABILITY + "AvailabilityQuery",
               response=OWN + "Availability")),
+    Route("GET", "/v1/availability/stream", "availability", ANY,
+          Doc("Follow open slots live: a `slot` event whenever one in the range is created, held, booked, freed or "
+              "removed (server-sent events; resume with Last-Event-ID)", "availability",
+              query=AVAILABILITY + "AvailabilityQuery", response="text", media_type="text/event-stream"),
+          stream=True),
     # appointments
     Route("POST", "/v1/holds", "booking", CLIENT, _seat("Hold a seat while the client confirms")),
     Route("POST", "/v1/appointments", "booking", CLIENT, _seat("Book a seat now (hold and confirm at once)")),
@@ -154,6 +160,9 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/v1/notifications", "notifier", ANY,
           Doc("The caller's notification feed", "notifications", query=OWN + "PageParameters",
               response=OWN + "NotificationPage")),
+    Route("GET", "/v1/notifications/stream", "notifier", ANY,
+          Doc("Follow the caller's new notifications live (server-sent events; resume with Last-Event-ID)",
+              "notifications", response="text", media_type="text/event-stream"), stream=True),
     Route("POST", "/v1/notifications/{id}/read", "notifier", ANY,
           Doc("Mark a notification read", "notifications", response=OWN + "Notification")),
     # admin: webhooks (the notifier delivers them)
@@ -204,4 +213,8 @@ OWN_ROUTES: tuple[Route, ...] = (
           Doc("Readiness (503 when a dependency is down)", "operations", response=OWN + "Readiness"), public=True),
     Route("GET", "/metrics", "gateway", ANY,
           Doc("Prometheus metrics", "operations", response="text", media_type="text/plain"), public=True),
+    Route("GET", "/", "console", ANY,
+          Doc("The web console (HTML pages for clients, providers and admins; sign-in inside). Every path outside "
+              "/v1, /docs and the operator routes is one of its pages", "console", response="text",
+              media_type="text/html"), public=True),
 )

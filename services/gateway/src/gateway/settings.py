@@ -11,7 +11,7 @@ from pydantic_settings import NoDecode, SettingsConfigDict
 from gateway.domain.users import EmailAddress
 from smartslot_common.settings import ServiceSettings, shared
 
-UPSTREAM_NAMES = ("booking", "availability", "waitlist", "notifier")
+UPSTREAM_NAMES = ("booking", "availability", "waitlist", "notifier", "console")
 
 
 class GatewaySettings(ServiceSettings):
@@ -23,6 +23,7 @@ class GatewaySettings(ServiceSettings):
     availability_url: str = "http://127.0.0.1:8082"
     waitlist_url: str = "http://127.0.0.1:8083"
     notifier_url: str = "http://127.0.0.1:8084"
+    console_url: str = "http://127.0.0.1:8085"  # the web console: every path outside /v1, /docs and the operators'
     max_body_bytes: int = Field(64 * 1024, ge=1024, le=16 * 1024 * 1024)
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="origins allowed to call from a browser: comma-separated or a JSON list")
@@ -33,6 +34,10 @@ class GatewaySettings(ServiceSettings):
     availability_timeout_seconds: float | None = Field(None, gt=0, le=120)
     waitlist_timeout_seconds: float | None = Field(None, gt=0, le=120)
     notifier_timeout_seconds: float | None = Field(None, gt=0, le=120)
+    console_timeout_seconds: float | None = Field(None, gt=0, le=120)
+    # A stream (server-sent events, or a console page) may stay quiet this long between two reads before it is cut;
+    # streams send a heartbeat at least every 15 s.
+    stream_idle_seconds: float = Field(60.0, gt=15, le=3600)
     get_retries: int = Field(2, ge=0, le=5, description="extra attempts of an idempotent GET")
     retry_backoff_seconds: float = Field(0.05, ge=0, le=5)
     breaker_failure_threshold: int = Field(5, ge=1, le=1000)

@@ -110,6 +110,7 @@ def gateway_settings(stack: IsolatedStack, booking_url: str, **overrides: Any) -
         "database_url": stack.database_url, "redis_url": stack.redis_url, "namespace": stack.namespace,
         "jwt_secret": secrets.token_urlsafe(48), "booking_url": booking_url,
         "availability_url": f"http://127.0.0.1:{free_port()}",  # nobody listens: an upstream that is down
+        "console_url": f"http://127.0.0.1:{free_port()}",  # nor here: the console is down too
         "upstream_timeout_seconds": UPSTREAM_TIMEOUT_SECONDS,
         # Mixed case on purpose (normalised on the way in); not the e2e stack's admin, which shares the database.
         "bootstrap_admin_email": f"Gateway-Admin-{stack.run_id}@Example.com", "bootstrap_admin_password": PASSWORD,

@@ -19,7 +19,7 @@ from gateway.service_layer.accounts import BootstrapAdminConflict
 from smartslot_common.testing.processes import free_port
 
 pytestmark = pytest.mark.integration
-SERVICES = {"gateway", "booking", "availability", "waitlist", "notifier"}
+SERVICES = {"gateway", "booking", "availability", "waitlist", "notifier", "console"}
 
 
 # --- GET /v1/admin/health ---------------------------------------------------------------------------------------

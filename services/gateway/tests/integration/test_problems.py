@@ -35,7 +35,13 @@ async def client_token(gateway: Any) -> str:
 
 
 async def test_an_unknown_route_is_a_404_problem(gateway: Any) -> None:
-    assert_problem(await gateway.call("GET", "/v2/anything"), 404, "not_found")
+    assert_problem(await gateway.call("GET", "/v1/anything"), 404, "not_found")
+    assert_problem(await gateway.call("GET", "/docs/anything"), 404, "not_found")
+
+
+async def test_other_paths_are_console_pages_and_a_console_that_is_down_is_a_503_problem(gateway: Any) -> None:
+    # Nobody listens at the console's address in this stack: the page is refused the way any upstream's call is.
+    assert_problem(await gateway.call("GET", "/v2/anything"), 503, "upstream_unavailable")
 
 
 @pytest.mark.parametrize(("method", "path", "allowed"), [

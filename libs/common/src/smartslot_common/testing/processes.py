@@ -1,4 +1,4 @@
-"""The five services as real processes for whole-stack tests: start, wait for readiness, stop, kill.
+"""The six services as real processes for whole-stack tests: start, wait for readiness, stop, kill.
 
 Each service gets a free loopback port and the run's isolated settings; its output goes to a log file that a
 failing test can show.
@@ -24,8 +24,9 @@ import aiohttp
 
 from smartslot_common.testing.waiting import wait_for
 
-SERVICES = ("booking", "availability", "waitlist", "notifier", "gateway")
-UPSTREAMS = ("booking", "availability", "waitlist", "notifier")
+# In start order: the console last, since it is ready only once the gateway answers.
+SERVICES = ("booking", "availability", "waitlist", "notifier", "gateway", "console")
+UPSTREAMS = ("booking", "availability", "waitlist", "notifier", "console")
 
 
 def free_port() -> int:
@@ -112,7 +113,7 @@ class ServiceProcess:
 
 @dataclass
 class ServiceStack:
-    """The five services of one test run, wired to each other and to the run's isolated servers."""
+    """The six services of one test run, wired to each other and to the run's isolated servers."""
 
     base_env: dict[str, str]
     log_dir: Path
@@ -131,6 +132,7 @@ class ServiceStack:
         for upstream in UPSTREAMS:
             env[f"SMARTSLOT_GATEWAY_{upstream.upper()}_URL"] = self.services[upstream].url
         env["SMARTSLOT_WAITLIST_BOOKING_URL"] = self.services["booking"].url
+        env["SMARTSLOT_CONSOLE_GATEWAY_URL"] = self.services["gateway"].url
         return env
 
     def start(self, name: str) -> None:
@@ -212,7 +214,7 @@ def stack_settings(stack_env: dict[str, str], admin_email: str, admin_password: 
 
 @asynccontextmanager
 async def running_services(env: dict[str, str], log_dir: Path) -> AsyncIterator[ServiceStack]:
-    """The five services started with `env`, ready on every `/readyz`; stopped afterwards."""
+    """The six services started with `env`, ready on every `/readyz`; stopped afterwards."""
     processes = ServiceStack(env, log_dir)
     try:
         await processes.start_all()

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import aiohttp
@@ -53,6 +54,42 @@ class Upstreams:
         self._urls = {name: settings.url_for(name) for name in UPSTREAM_NAMES}
         self._deadlines = {name: settings.timeout_for(name) for name in UPSTREAM_NAMES}
         self._first_timeouts = {name: aiohttp.ClientTimeout(total=seconds) for name, seconds in self._deadlines.items()}
+        # A stream has no total deadline: its answer must begin within the upstream's deadline (connect and first
+        # bytes) and then never stay quiet longer than the idle limit (streams send heartbeats).
+        self._stream_timeouts = {
+            name: aiohttp.ClientTimeout(total=None, sock_connect=seconds, sock_read=settings.stream_idle_seconds)
+            for name, seconds in self._deadlines.items()
+        }
+
+    @asynccontextmanager
+    async def stream(self, upstream: str, method: str, path_qs: str, body: bytes | None,
+                     headers: Mapping[str, str]) -> AsyncIterator[aiohttp.ClientResponse]:
+        """The upstream's answer, open, to be relayed as it comes (never retried: it may be long); `UpstreamUnavailable`
+        when it cannot be reached or its breaker is open."""
+        breaker = self.breakers[upstream]
+        try:
+            breaker.before_call()
+        except BreakerOpen as open_:
+            metrics.BREAKER_REJECTIONS.labels(upstream=upstream).inc()
+            raise UpstreamUnavailable(upstream, open_.retry_after) from None
+        url = self._urls[upstream] + path_qs
+        try:
+            response = await self._session.request(method, url, data=body, headers=headers, allow_redirects=False,
+                                                   timeout=self._stream_timeouts[upstream])
+        except (TimeoutError, aiohttp.ClientError):
+            self._failed(upstream, breaker)
+            raise UpstreamUnavailable(upstream, 1.0) from None
+        except BaseException:
+            breaker.release_probe()
+            raise
+        if response.status in UNAVAILABLE_STATUSES:
+            self._failed(upstream, breaker)
+        else:
+            breaker.record_success()
+        try:
+            yield response
+        finally:
+            response.release()
 
     async def call(self, upstream: str, method: str, path_qs: str, body: bytes | None,
                    headers: Mapping[str, str]) -> UpstreamAnswer:

@@ -6,8 +6,9 @@ Bodies are checked here before any upstream is asked: too large is `413`, not JS
 from __future__ import annotations
 
 import math
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 
+import aiohttp
 import orjson
 from aiohttp import web
 
@@ -22,6 +23,9 @@ from smartslot_common.tracing import trace_headers
 FORWARDED_REQUEST_HEADERS = ("Content-Type", "Accept", "Idempotency-Key")
 RETURNED_HEADERS = ("Content-Type", "Retry-After", "Location", "Content-Disposition", "ETag", "Idempotent-Replayed")
 METHODS_WITH_BODIES = frozenset({"POST", "PUT", "PATCH"})
+LAST_EVENT_ID = "Last-Event-ID"
+# Event streams are never cached, and proxies in front are asked not to buffer them.
+STREAM_HEADERS = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -41,29 +45,74 @@ async def checked_body(request: web.Request) -> bytes | None:
     return raw
 
 
-async def forward(request: web.Request, route: Route) -> web.Response:
-    """Send the request to its upstream and relay the answer; `503 upstream_unavailable` when it cannot."""
+def _unavailable(upstream: str, down: UpstreamUnavailable) -> ProblemError:
+    return ProblemError(
+        503, "upstream_unavailable", f"The {upstream} service is not answering; try again shortly.",
+        headers={"Retry-After": str(max(1, math.ceil(down.retry_after)))},
+    )
+
+
+async def _forwarded_headers(request: web.Request, route: Route) -> dict[str, str]:
     await require(request, route.roles)
-    body = await checked_body(request)
     headers = dict(bearer(request).identity_headers)  # identity comes from the verified token, never from the caller
     for name in FORWARDED_REQUEST_HEADERS:
         if (value := request.headers.get(name)) is not None:
             headers[name] = value
     headers[REQUEST_ID_HEADER] = request[REQUEST_ID]
     headers.update(trace_headers())  # the upstream continues this request's trace
+    return headers
+
+
+async def forward(request: web.Request, route: Route) -> web.Response:
+    """Send the request to its upstream and relay the answer; `503 upstream_unavailable` when it cannot."""
+    headers = await _forwarded_headers(request, route)
+    body = await checked_body(request)
     try:
         answer = await request.app[UPSTREAMS].call(
             route.upstream, request.method, request.rel_url.raw_path_qs, body, headers)
     except UpstreamUnavailable as down:
-        raise ProblemError(
-            503, "upstream_unavailable", f"The {route.upstream} service is not answering; try again shortly.",
-            headers={"Retry-After": str(max(1, math.ceil(down.retry_after)))},
-        ) from None
+        raise _unavailable(route.upstream, down) from None
     relayed = {name: answer.headers[name] for name in RETURNED_HEADERS if name in answer.headers}
     return web.Response(status=answer.status, body=answer.body, headers=relayed)
 
 
+async def forward_stream(request: web.Request, route: Route) -> web.StreamResponse:
+    """A server-sent event stream, relayed chunk by chunk as the upstream writes it (never buffered)."""
+    headers = await _forwarded_headers(request, route)
+    if (last := request.headers.get(LAST_EVENT_ID)) is not None:
+        headers[LAST_EVENT_ID] = last
+    try:
+        async with request.app[UPSTREAMS].stream(route.upstream, "GET", request.rel_url.raw_path_qs, None,
+                                                 headers) as answer:
+            relayed = {name: answer.headers[name] for name in RETURNED_HEADERS if name in answer.headers}
+            if answer.status != 200:  # a problem: small, relayed whole
+                return web.Response(status=answer.status, body=await answer.read(), headers=relayed)
+            return await relay(request, answer, relayed | STREAM_HEADERS)
+    except UpstreamUnavailable as down:
+        raise _unavailable(route.upstream, down) from None
+
+
+async def relay(request: web.Request, answer: aiohttp.ClientResponse, headers: Mapping[str, str],
+                status: int = 200) -> web.StreamResponse:
+    """Write the upstream's body to the caller as it arrives; a caller who leaves ends it."""
+    response = web.StreamResponse(status=status, headers=headers)
+    await response.prepare(request)
+    try:
+        async for chunk in answer.content.iter_any():
+            await response.write(chunk)
+    except (aiohttp.ClientError, TimeoutError):
+        pass  # the upstream broke off or went quiet: end the stream here; an event stream resumes by its last id
+    await response.write_eof()
+    return response
+
+
 def _handler(route: Route) -> Handler:
+    if route.stream:
+        async def handle_stream(request: web.Request) -> web.StreamResponse:
+            return await forward_stream(request, route)
+
+        return handle_stream
+
     async def handle(request: web.Request) -> web.Response:
         return await forward(request, route)
 
