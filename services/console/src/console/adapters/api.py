@@ -165,13 +165,18 @@ class Api:
             query["cursor"] = page["next_cursor"]
         return found
 
-    async def _cached_items(self, model: type[ModelT], path: str, params: Mapping[str, str] | None = None
-                            ) -> list[ModelT]:
-        if self._catalog is None:
+    async def _cached_items(self, model: type[ModelT], path: str, params: Mapping[str, str] | None = None,
+                            fresh: bool = False) -> list[ModelT]:
+        if self._catalog is None or fresh:
             return await self._items(model, path, params)
         key = path + "?" + "&".join(f"{k}={v}" for k, v in sorted((params or {}).items()))
         kept: list[ModelT] = await self._catalog.get(key, lambda: self._items(model, path, params))
         return kept
+
+    def forget_catalog(self) -> None:
+        """Read the catalog afresh next time (something on the page named what the kept copy does not know)."""
+        if self._catalog is not None:
+            self._catalog.clear()
 
     # --- identity -------------------------------------------------------------------------------------------------
 
@@ -197,15 +202,14 @@ class Api:
 
     # --- catalog --------------------------------------------------------------------------------------------------
 
-    async def services(self) -> list[Service]:
-        return await self._cached_items(Service, "/v1/services")
+    async def services(self, fresh: bool = False) -> list[Service]:
+        return await self._cached_items(Service, "/v1/services", fresh=fresh)
 
-    async def clinics(self) -> list[Clinic]:
-        return await self._cached_items(Clinic, "/v1/clinics")
+    async def clinics(self, fresh: bool = False) -> list[Clinic]:
+        return await self._cached_items(Clinic, "/v1/clinics", fresh=fresh)
 
-    async def providers(self, service_id: str | None = None, clinic_id: str | None = None) -> list[Provider]:
-        params = {name: value for name, value in (("service_id", service_id), ("clinic_id", clinic_id)) if value}
-        return await self._cached_items(Provider, "/v1/providers", params)
+    async def providers(self, fresh: bool = False) -> list[Provider]:
+        return await self._cached_items(Provider, "/v1/providers", fresh=fresh)
 
     async def create_service(self, body: dict[str, Any]) -> Service:
         return await self._changed(await self._model(Service, "POST", "/v1/services", body))

@@ -303,11 +303,12 @@ def read_user(form: Mapping[str, Any]) -> dict[str, Any]:
     return body
 
 
-def read_period(form: Mapping[str, Any], today: date, default_days: int = 14) -> tuple[date, date]:
-    """An analytics period: [from, to] as days (UTC), at most a year; the last `default_days` when not given."""
+def read_period(form: Mapping[str, Any], today: date, days_back: int = 13, days_ahead: int = 7) -> tuple[date, date]:
+    """An analytics period of appointment days: [from, to] (UTC), at most a year; by default the last two weeks and
+    the week ahead (what is booked counts too)."""
     reader = Reader(form)
-    first = reader.day("from", required=False, label="From") or today - timedelta(days=default_days - 1)
-    last = reader.day("to", required=False, label="To") or today
+    first = reader.day("from", required=False, label="From") or today - timedelta(days=days_back)
+    last = reader.day("to", required=False, label="To") or today + timedelta(days=days_ahead)
     if last < first:
         reader.errors["to"] = "To must not be before From."
     elif (last - first).days > 366:

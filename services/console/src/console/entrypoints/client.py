@@ -52,9 +52,19 @@ class Catalog:
         return service.name if service else "A service"
 
 
-async def catalog(api: Api) -> Catalog:
-    services, clinics, providers = await asyncio.gather(api.services(), api.clinics(), api.providers())
+async def catalog(api: Api, fresh: bool = False) -> Catalog:
+    services, clinics, providers = await asyncio.gather(api.services(fresh), api.clinics(fresh), api.providers(fresh))
     return Catalog(services, clinics, providers)
+
+
+async def catalog_naming(api: Api, found: Catalog, provider_ids: Any, service_ids: Any = (),
+                         clinic_ids: Any = ()) -> Catalog:
+    """`found`, or the catalog read afresh when it does not know a provider, service or clinic it must name."""
+    if (any(p not in found.provider for p in provider_ids) or any(s not in found.service for s in service_ids)
+            or any(c and c not in found.clinic for c in clinic_ids)):
+        api.forget_catalog()
+        return await catalog(api, fresh=True)
+    return found
 
 
 def _today(zone: ZoneInfo) -> Any:
@@ -82,7 +92,7 @@ async def search_page(request: web.Request) -> web.Response:
     """The search form and, once a service is chosen, the open slots grouped by day, updated live."""
     require(request, CLIENT)
     api = api_for(request)
-    found = await catalog(api)
+    found = await catalog_naming(api, await catalog(api), (), (), (request.query.get("clinic_id"),))
     zone = search_zone(found, request.query)
     today = _today(zone)
     values = {"from": today.isoformat(), "to": (today + timedelta(days=6)).isoformat()} | dict(request.query)
@@ -101,6 +111,8 @@ async def search_page(request: web.Request) -> web.Response:
             errors = problem.field_messages() or {"service_id": problem.detail}
             return render(request, "client/search.html", status=problem.status, **context | {"errors": errors})
         raise
+    found = context["catalog"] = await catalog_naming(api, found, {s.provider_id for s in slots},
+                                                      {search.service_id})
     return render(request, "client/search.html", **context | {
         "search": search, "groups": slot_groups(found, slots), "live_query": _live_query(search)})
 
@@ -117,7 +129,7 @@ async def search_slots(request: web.Request) -> web.Response:
     """The slot list alone: what the page swaps in when its live stream says something changed."""
     require(request, CLIENT)
     api = api_for(request)
-    found = await catalog(api)
+    found = await catalog_naming(api, await catalog(api), (), (), (request.query.get("clinic_id"),))
     zone = search_zone(found, request.query)
     try:
         search = read_search(request.query, zone, _today(zone))
@@ -125,6 +137,7 @@ async def search_slots(request: web.Request) -> web.Response:
         raise ApiProblem(422, "validation_error", "Invalid search", "; ".join(invalid.messages.values())) from None
     slots = await api.availability(search.service_id, search.start, search.end, search.provider_id,
                                    search.clinic_id)
+    found = await catalog_naming(api, found, {s.provider_id for s in slots})
     return render(request, "client/_slots.html", groups=slot_groups(found, slots), search=search)
 
 

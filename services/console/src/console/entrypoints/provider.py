@@ -14,7 +14,7 @@ from console.adapters.api import Api, ApiProblem
 from console.adapters.shapes import Provider
 from console.domain.forms import WEEKDAYS, FormErrors, read_slot, read_time_off, read_working_hours, zone_named
 from console.domain.timeline import timeline
-from console.entrypoints.client import catalog
+from console.entrypoints.client import Catalog, catalog, catalog_naming
 from console.web import api_for, redirect, render, require
 
 routes = web.RouteTableDef()
@@ -25,14 +25,20 @@ async def own_provider(request: web.Request, api: Api) -> Provider:
     """The provider whose pages these are: the signed-in provider's own, or for an admin the one named."""
     session = require(request, *ROLES)
     wanted = request.query.get("provider_id")
-    for provider in await api.providers():
-        if (session.role == "admin" and provider.id == wanted) or (
-                session.role == "provider" and provider.user_id == session.user_id):
-            return provider
+    for fresh in (False, True):  # a provider created a moment ago may not be in the kept catalog yet
+        for provider in await api.providers(fresh):
+            if (session.role == "admin" and provider.id == wanted) or (
+                    session.role == "provider" and provider.user_id == session.user_id):
+                return provider
     if session.role == "admin":
         raise ApiProblem(404, "not_found", "Not found", "Choose a provider from the Providers page.")
     raise ApiProblem(404, "not_found", "No provider profile",
                      "Your account has no provider profile yet; an admin creates it on the Providers page.")
+
+
+async def provider_catalog(api: Api, provider: Provider) -> Catalog:
+    """The catalog, knowing at least the provider's own services."""
+    return await catalog_naming(api, await catalog(api), (), provider.service_ids)
 
 
 def _day(request: web.Request, provider: Provider) -> date:
@@ -53,7 +59,7 @@ async def day_view(request: web.Request) -> web.Response:
     api = api_for(request)
     provider = await own_provider(request, api)
     day = _day(request, provider)
-    found, schedule = await asyncio.gather(catalog(api), api.schedule(provider.id, day))
+    found, schedule = await asyncio.gather(provider_catalog(api, provider), api.schedule(provider.id, day))
     zone = zone_named(schedule.timezone)
     admin = session.role == "admin"
     return render(request, "provider/day.html", provider=provider, day=day, schedule=schedule, zone=zone,
@@ -114,7 +120,7 @@ async def add_slot(request: web.Request) -> web.StreamResponse:
         errors = refused.messages if isinstance(refused, FormErrors) else (
             refused.field_messages() or {"starts_at": refused.detail or refused.title})
         day = _day(request, provider)
-        found, schedule = await asyncio.gather(catalog(api), api.schedule(provider.id, day))
+        found, schedule = await asyncio.gather(provider_catalog(api, provider), api.schedule(provider.id, day))
         admin = session.role == "admin"
         return render(request, "provider/day.html", status=422 if isinstance(refused, FormErrors) else
                       refused.status, provider=provider, day=day, schedule=schedule, zone=zone,
@@ -144,7 +150,7 @@ async def hours_page(request: web.Request) -> web.Response:
     require(request, *ROLES)
     api = api_for(request)
     provider = await own_provider(request, api)
-    found = await catalog(api)
+    found = await provider_catalog(api, provider)
     return render(request, "provider/hours.html", provider=provider, catalog=found, weekdays=WEEKDAYS, errors={},
                   values={}, notice=request.query.get("notice", ""), created=request.query.get("created"))
 
@@ -163,7 +169,7 @@ async def set_hours(request: web.Request) -> web.StreamResponse:
             raise
         errors = refused.messages if isinstance(refused, FormErrors) else (
             refused.field_messages() or {"week": refused.detail or refused.title})
-        found = await catalog(api)
+        found = await provider_catalog(api, provider)
         return render(request, "provider/hours.html", status=422 if isinstance(refused, FormErrors) else
                       refused.status, provider=provider, catalog=found, weekdays=WEEKDAYS, errors=errors,
                       values={k: str(v) for k, v in form.items()}, notice="", created=None)
