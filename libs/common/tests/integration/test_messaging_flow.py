@@ -98,9 +98,11 @@ class World:
                 raise RuntimeError("business change failed on purpose")
 
     def consumer(
-        self, handlers: Mapping[str, Handler] | IdempotentHandler, amqp: AbstractRobustConnection | None = None
+        self, handlers: Mapping[str, Handler] | IdempotentHandler, amqp: AbstractRobustConnection | None = None,
+        workers: int = 4,
     ) -> EventConsumer:
-        return EventConsumer(amqp or self.amqp, self.pool, CONSUMER, self.namespace, handlers, retry_delays=DELAYS)
+        return EventConsumer(amqp or self.amqp, self.pool, CONSUMER, self.namespace, handlers, retry_delays=DELAYS,
+                             workers=workers)
 
     def relay(self, publisher: EventPublisher | None = None, **options: Any) -> OutboxRelay:
         options = {"poll_interval": 0.1, "retry_base": 0.05, "retry_cap": 0.2} | options
@@ -599,7 +601,7 @@ async def test_consumer_dying_mid_handler_gets_the_message_redelivered_and_appli
 
 async def _held_first(world: World, release: asyncio.Event, later: list[Event]) -> None:
     """Publish a first event whose handling waits for `release`, then `later` while it waits, so that they are all
-    in the consumer's hand (none ready in the queue) when the first one finishes: they make one batch."""
+    in the consumer's hand (none ready in the queue) when the first one finishes: with one worker, one batch."""
     await world.publisher.publish(world.event(first=True))
     await wait_for(_holds(lambda: bool(world.calls)), WAIT, what="the first event in hand")
     for event in later:
@@ -629,7 +631,7 @@ async def test_events_in_hand_are_applied_in_one_transaction_and_acked_together(
     release, later = asyncio.Event(), [world.event(n=n) for n in range(4)]
     applied, duplicates = consumed("applied"), consumed("duplicate")
 
-    async with consuming(world.consumer({EVENT_TYPE: _holding_first(world, release)})):
+    async with consuming(world.consumer({EVENT_TYPE: _holding_first(world, release)}, workers=1)):
         await _held_first(world, release, [*later, later[0]])  # one published twice
         await wait_for(_holds(lambda: consumed("applied") - applied == 5), WAIT, what="every event applied")
         await wait_for(
@@ -647,7 +649,7 @@ async def test_a_failing_event_in_a_batch_is_retried_alone_and_the_others_are_ap
     release, later = asyncio.Event(), [world.event(n=n) for n in range(3)]
     poison = later[1]
 
-    async with consuming(world.consumer({EVENT_TYPE: _holding_first(world, release, {poison.id})})):
+    async with consuming(world.consumer({EVENT_TYPE: _holding_first(world, release, {poison.id})}, workers=1)):
         await _held_first(world, release, later)
         [dead] = await world.dead_letters(1)
 
@@ -667,7 +669,7 @@ async def test_an_idempotent_handler_takes_the_batch_in_one_call_without_an_inbo
         if any(event.payload.get("first") for event in events):
             await release.wait()
 
-    consumer = world.consumer(IdempotentHandler(frozenset({EVENT_TYPE}), invalidate))
+    consumer = world.consumer(IdempotentHandler(frozenset({EVENT_TYPE}), invalidate), workers=1)
     async with consuming(consumer):
         await _held_first(world, release, later)
         await wait_for(_holds(lambda: len(batches) == 2), WAIT, what="the second batch")
@@ -677,6 +679,40 @@ async def test_an_idempotent_handler_takes_the_batch_in_one_call_without_an_inbo
 
     assert batches[1] == [event.id for event in later]
     assert await world.count("SELECT count(*) FROM inbox") == 0
+
+
+async def test_a_slow_batch_holds_up_neither_the_others_nor_its_own_redelivery(world: World) -> None:
+    first, later = world.event(first=True), [world.event(n=n) for n in range(3)]
+    doomed = await aio_pika.connect(world.stack.amqp_url)  # plain: it stays dead once closed
+    entered, record = asyncio.Event(), world.recorder()
+
+    async def hold_the_first(connection: asyncpg.Connection, event: Event) -> None:
+        await record(connection, event)
+        if event.payload.get("first"):
+            entered.set()
+            await asyncio.Event().wait()  # until the process dies
+
+    consumer = EventConsumer(doomed, world.pool, CONSUMER, world.namespace, {EVENT_TYPE: hold_the_first},
+                             retry_delays=DELAYS, workers=4)
+    await consumer.start()
+    await world.publisher.publish(first)
+    await asyncio.wait_for(entered.wait(), WAIT)
+    for event in later:
+        await world.publisher.publish(event)
+    await wait_for(lambda: _all_applied(world, later), WAIT, what="the later events applied beside the slow one")
+    await doomed.close()  # the process dies holding the first event: its later neighbours' acks must not cover it
+    await consumer.stop(timeout=0.1)
+
+    async with consuming(world.consumer({EVENT_TYPE: world.recorder()})):
+        await wait_for(lambda: world.effects(first), WAIT, what="the first event, redelivered and applied")
+
+    for event in later:
+        assert await world.effects(event) == 1
+    assert await world.effects(first) == 1
+
+
+async def _all_applied(world: World, events: list[Event]) -> bool:
+    return all([await world.effects(event) == 1 for event in events])
 
 
 async def test_relayed_events_carry_a_wal_position_past_their_commit(world: World) -> None:

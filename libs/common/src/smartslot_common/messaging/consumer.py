@@ -1,15 +1,17 @@
 """Consume one service's queue: apply the events in hand together, each once, retry failures through TTL tiers,
 dead-letter the rest.
 
-Deliveries are buffered as they arrive and taken in batches by one worker: everything in hand (up to the prefetch)
-is applied at once (one transaction and one inbox insert, see `applying`) and acknowledged with one `multiple` ack.
-A batch that fails is applied again one event at a time, so only the failing event is retried or dead-lettered.
+Deliveries are buffered as they arrive and taken in batches by a few workers: what is in hand (up to a share of the
+prefetch) is applied at once (one transaction and one inbox insert, see `applying`) and acknowledged with
+`multiple` acks (see `acks`). Several batches are applied at the same time, so the database's round trips of one do
+not hold up the next. A batch that fails is applied again one event at a time, so only the failing event is retried
+or dead-lettered.
 
 Dead letters are published to the dead-letter exchange with publisher confirms before the message is acknowledged
 (at-least-once whatever the queue type). On a classic queue the consumer also bounds poison messages, as a quorum
 queue's delivery limit does: a message that comes back unsettled (`redelivered`, after its consumer died or lost its
-channel holding it) is put back at the end of the queue with its count in a header, and dead-lettered once it came
-back more than `delivery_limit` times.
+channel holding it) is put back at the end of the queue (through the first retry tier) with its count in a header,
+and dead-lettered once it came back more than `delivery_limit` times.
 """
 
 from __future__ import annotations
@@ -23,9 +25,9 @@ import asyncpg
 import structlog
 from aio_pika import Message
 from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractIncomingMessage, AbstractQueue
-from aio_pika.exceptions import ChannelInvalidStateError
 
 from smartslot_common.logging import get_logger
+from smartslot_common.messaging.acks import Acknowledgements
 from smartslot_common.messaging.applying import (
     AfterCommit,
     Applied,
@@ -68,7 +70,7 @@ __all__ = ["AfterCommit", "EventConsumer", "Handler", "Handlers", "IdempotentHan
 Handlers = Mapping[str, Handler] | IdempotentHandler
 
 APPLIED, DUPLICATE, RETRIED, DEAD_LETTERED, IGNORED = "applied", "duplicate", "retried", "dead_lettered", "ignored"
-REQUEUED = "requeued"  # came back unsettled: put back at the end of the queue with its count
+REQUEUED = "requeued"  # came back unsettled: put back in the queue with its count
 
 log = get_logger(__name__)
 _DATABASE_WAIT_CAP_SECONDS = 30.0
@@ -89,6 +91,7 @@ class EventConsumer:
         retry_delays: Sequence[float] = RETRY_DELAYS,
         queue_type: QueueType = DEFAULT_QUEUE_TYPE,
         delivery_limit: int = DELIVERY_LIMIT,
+        workers: int = 4,
     ) -> None:
         self._connection = amqp_connection
         self._consumer = consumer
@@ -106,18 +109,21 @@ class EventConsumer:
         self._channel: AbstractChannel | None = None
         self._queue: AbstractQueue | None = None
         self._consumer_tag: str | None = None
-        self._buffer: list[AbstractIncomingMessage] = []
-        self._arrived = asyncio.Event()
-        self._worker: asyncio.Task[None] | None = None
-        self._stopping = False
+        self._workers = workers
+        self._batch_size = max(1, prefetch // workers)  # so that the prefetch keeps every worker busy
+        self._buffer: asyncio.Queue[AbstractIncomingMessage | None] = asyncio.Queue()
+        self._running: set[asyncio.Task[None]] = set()
+        self._acks = Acknowledgements()
         self._after_commit: set[asyncio.Task[None]] = set()
         self._depth_task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         """Open a channel, (re)declare this consumer's queues and start consuming."""
-        self._stopping = False
         self._channel = await self._connection.channel(publisher_confirms=True, on_return_raises=True)
-        self._worker = asyncio.create_task(self._work(), name=f"consumer-{self._consumer}")
+        self._running = {
+            asyncio.create_task(self._work(), name=f"consumer-{self._consumer}-{number}")
+            for number in range(self._workers)
+        }
         try:
             await self._channel.set_qos(prefetch_count=self._prefetch)
             # Redeclaring with this consumer's retry delays fails loudly if they differ from the declared topology.
@@ -141,7 +147,6 @@ class EventConsumer:
         if self._queue is not None and self._consumer_tag is not None:
             with contextlib.suppress(*BROKER_ERRORS):
                 await self._queue.cancel(self._consumer_tag)
-        self._stopping = True
         await self._finish_in_hand(timeout)
         if self._channel is not None and not self._channel.is_closed:
             with contextlib.suppress(*BROKER_ERRORS):
@@ -169,34 +174,37 @@ class EventConsumer:
             await asyncio.sleep(QUEUE_DEPTH_INTERVAL_SECONDS)
 
     async def _finish_in_hand(self, timeout: float) -> None:
-        """Let the worker apply what is buffered (the messages unacked then go back to the queue when the channel
+        """Let the workers apply what is buffered (what is left unacked goes back to the queue when the channel
         closes) and the after-commit actions finish, within `timeout`."""
-        worker, self._worker = self._worker, None
-        if worker is not None:
-            self._arrived.set()  # stopping: the worker ends once the buffer is empty
-            _, pending = await asyncio.wait({worker, *self._after_commit}, timeout=timeout)
+        workers, self._running = self._running, set()
+        for _ in workers:
+            self._buffer.put_nowait(None)  # behind what is buffered: each worker ends when it takes one
+        if workers or self._after_commit:
+            _, pending = await asyncio.wait({*workers, *self._after_commit}, timeout=timeout)
             for task in pending:
                 task.cancel()
             if pending:
                 await asyncio.wait(pending)
-        self._buffer.clear()
+        self._buffer = asyncio.Queue()
+        self._acks.forget()
 
     async def _on_message(self, message: AbstractIncomingMessage) -> None:
-        self._buffer.append(message)
-        self._arrived.set()
+        self._acks.received(message)
+        self._buffer.put_nowait(message)
 
     async def _work(self) -> None:
-        while True:
-            await self._arrived.wait()
-            self._arrived.clear()
-            while self._buffer:
-                batch, self._buffer = self._buffer[: self._prefetch], self._buffer[self._prefetch:]
-                try:
-                    await self._process(batch)
-                except Exception:  # a bug; the batch's unsettled messages come back when the channel closes
-                    log.exception("batch processing crashed", consumer=self._consumer, messages=len(batch))
-            if self._stopping:
-                return
+        while (first := await self._buffer.get()) is not None:
+            batch = [first]
+            while len(batch) < self._batch_size and not self._buffer.empty():
+                message = self._buffer.get_nowait()
+                if message is None:
+                    self._buffer.put_nowait(None)  # another worker's: put it back for it
+                    break
+                batch.append(message)
+            try:
+                await self._process(batch)
+            except Exception:  # a bug; the batch's unsettled messages come back when the channel closes
+                log.exception("batch processing crashed", consumer=self._consumer, messages=len(batch))
 
     async def _process(self, messages: Sequence[AbstractIncomingMessage]) -> None:
         started = time.perf_counter()
@@ -225,9 +233,9 @@ class EventConsumer:
         if applied is None:  # one event, or a batch that failed: each event on its own
             for message, event in handled:
                 await self._handle_alone(message, event, started)
-            await _ack_together([message for message, _ in ignored])  # after: a multiple ack covers lower tags
+            await self._acks.applied(message for message, _ in ignored)
         else:
-            await _ack_together([message for message, _ in [*handled, *ignored]])
+            await self._acks.applied(message for message, _ in [*handled, *ignored])
             fresh = set(applied.applied)
             for _, event in handled:
                 self._count(event.type, APPLIED if event.id in fresh else DUPLICATE, started)
@@ -261,7 +269,7 @@ class EventConsumer:
             return DEAD_LETTERED
         except Exception as error:  # any handler failure is retried; its transaction has rolled back
             return await self._retry_later(message, error)
-        await settle(message.ack())
+        await self._acks.applied([message])
         self._after(applied.after_commit)
         return APPLIED if applied.applied else DUPLICATE
 
@@ -320,8 +328,10 @@ class EventConsumer:
             await self._dead_letter(message, "delivery_limit")
             self._count(event_type, DEAD_LETTERED, started)
             return
-        main = queue_name(self._namespace, self._consumer)
-        await self._move(message, copy_of(message, {REDELIVERIES_HEADER: count}), "", main)
+        # Through the first retry tier rather than straight back: the copy must not reach a worker (and maybe crash
+        # the process again) before this message is acknowledged, or both would come back.
+        back = self._retry_queue(1) if self._retry_delays else queue_name(self._namespace, self._consumer)
+        await self._move(message, copy_of(message, {REDELIVERIES_HEADER: count}), "", back)
         self._count(event_type, REQUEUED, started)
 
     async def _dead_letter(self, message: AbstractIncomingMessage, reason: str) -> None:
@@ -339,26 +349,9 @@ class EventConsumer:
         except BROKER_ERRORS as error:
             log.warning("could not move the message; the broker will redeliver it", error=describe(error))
             await settle(message.nack(requeue=True))
-            return
-        await settle(message.ack())
-
-
-async def _ack_together(messages: Sequence[AbstractIncomingMessage]) -> None:
-    """Acknowledge `messages` with one `multiple` ack per channel, on the highest delivery tag among them.
-
-    Sound because the worker settles deliveries in the order they arrived: every message of that channel with a
-    lower tag is either among these or already settled.
-    """
-    last: dict[int, AbstractIncomingMessage] = {}
-    for message in messages:
-        try:
-            channel = id(message.channel)
-        except ChannelInvalidStateError:
-            continue  # its channel closed: the broker has put it back in the queue already
-        if channel not in last or (message.delivery_tag or 0) > (last[channel].delivery_tag or 0):
-            last[channel] = message
-    for message in last.values():
-        await settle(message.ack(multiple=True))
+        else:
+            await settle(message.ack())
+        await self._acks.settled(message)
 
 
 async def _run_after_commit(after_commit: AfterCommit) -> None:
