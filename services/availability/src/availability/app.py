@@ -40,7 +40,8 @@ async def _read_pool(app: web.Application) -> AsyncIterator[None]:
 async def _search(app: web.Application) -> AsyncIterator[None]:
     """The cache and what a search needs, with this process's single flights."""
     settings = app[SETTINGS]
-    app[CACHE] = PageCache(app[REDIS], settings.redis_key(), settings.cache_ttl_seconds, settings.fence_ttl_seconds)
+    app[CACHE] = PageCache(app[REDIS], settings.redis_key(), settings.cache_ttl_seconds, settings.fence_ttl_seconds,
+                           settings.local_page_entries)
     page_flights, service_flights = new_flights()
     app[SEARCH] = SearchDeps(app[CACHE], app[READ_POOL], app[POOL], settings.service_ttl_seconds,
                              settings.unknown_service_ttl_seconds, page_flights, service_flights,

@@ -19,6 +19,9 @@ class AvailabilitySettings(ServiceSettings):
     fence_ttl_seconds: int = Field(3600, ge=2, le=7 * 86400, description="lifetime of an invalidation's WAL fence")
     service_ttl_seconds: int = Field(60, ge=1, le=3600, description="how long 'this service exists' is cached")
     unknown_service_ttl_seconds: int = Field(5, ge=1, le=300, description="how long 'no such service' is cached")
+    local_page_entries: int = Field(
+        100_000, ge=0, description="slot entries of day pages each process also keeps in memory (0: none)"
+    )
     answer_cache_bytes: int = Field(
         32 * 1024 * 1024, ge=0, description="memory per process for whole answers of recent searches (0: none kept)"
     )

@@ -14,7 +14,7 @@ fences to the primary's WAL position after the change and deletes the day pages 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -22,6 +22,7 @@ from typing import Any
 import orjson
 import redis.asyncio as aioredis
 
+from availability.adapters.local_pages import HeldPage, LocalPages
 from availability.domain.invalidation import EVERY_PROVIDER, Invalidation
 from availability.domain.search import Entry
 
@@ -73,13 +74,16 @@ class Lookup:
 class PageCache:
     """Availability's day pages and their fences in Redis."""
 
-    def __init__(self, client: aioredis.Redis, prefix: str, ttl_seconds: int, fence_ttl_seconds: int) -> None:
+    def __init__(
+        self, client: aioredis.Redis, prefix: str, ttl_seconds: int, fence_ttl_seconds: int, local_entries: int = 0
+    ) -> None:
         self._client = client
         self._prefix = prefix + "avail:"
         self._ttl_ms = ttl_seconds * 1000
         self._fence_ttl_ms = fence_ttl_seconds * 1000
         self._store = client.register_script(STORE)
         self._invalidate = client.register_script(INVALIDATE)
+        self._local = LocalPages(local_entries, ttl_seconds)
 
     # --- keys ------------------------------------------------------------------------------------------------------
 
@@ -101,23 +105,39 @@ class PageCache:
     # --- reading and filling ---------------------------------------------------------------------------------------
 
     async def look_up(self, service_id: str, scope: str, days: list[date]) -> Lookup:
-        """One round trip: the valid pages of `days`, the fences of the others, and whether the service exists."""
+        """One round trip: the valid pages of `days`, the fences of the others, and whether the service exists.
+
+        Pages this process holds are judged by their fences alone; only the others are fetched from Redis."""
         keys = [self._global_fence(), self._scope_fence(service_id, scope), self._service_key(service_id)]
-        for day in days:
-            keys += [self.page_key(service_id, scope, day), self.day_fence_key(service_id, scope, day)]
+        page_keys = [self.page_key(service_id, scope, day) for day in days]
+        held = [self._local.get(key) for key in page_keys]
+        keys += [self.day_fence_key(service_id, scope, day) for day in days]
+        keys += [key for key, page in zip(page_keys, held, strict=True) if page is None]
         values = await self._client.mget(keys)
         lookup = Lookup(service_known=None if values[2] is None else values[2] == b"1")
         floor = max(_position(values[0]), _position(values[1]))
+        fetched = iter(values[3 + len(days):])
         for index, day in enumerate(days):
-            raw_page, fence = values[3 + 2 * index], max(floor, _position(values[4 + 2 * index]))
-            page = orjson.loads(raw_page) if raw_page is not None else None
-            if page is not None and page["lsn"] >= fence:
-                lookup.pages[day] = page["slots"]
-                lookup.oldest = page["lsn"] if lookup.oldest is None else min(lookup.oldest, page["lsn"])
+            fence = max(floor, _position(values[3 + index]))
+            lsn, slots = self._page(page_keys[index], held[index], fetched)
+            if slots is not None and lsn >= fence:
+                lookup.pages[day] = slots
+                lookup.oldest = lsn if lookup.oldest is None else min(lookup.oldest, lsn)
             else:
                 lookup.required[day] = fence
-                lookup.stale += page is not None
+                lookup.stale += slots is not None
         return lookup
+
+    def _page(self, key: str, held: HeldPage | None, fetched: Iterator[Any]) -> tuple[int, list[Entry] | None]:
+        """A page's WAL position and slots: the one held here, else the one just fetched (then held here)."""
+        if held is not None:
+            return held.lsn, held.slots
+        raw = next(fetched)
+        if raw is None:
+            return 0, None
+        page = orjson.loads(raw)
+        self._local.keep(key, page["lsn"], page["slots"])
+        return page["lsn"], page["slots"]
 
     async def fence(self, service_id: str, scope: str, days: list[date]) -> int:
         """One round trip: the highest fence over these days of this scope; anything read at or past it is current."""
@@ -133,6 +153,7 @@ class PageCache:
         values: list[Any] = [lsn, self._ttl_ms]
         for day, slots in pages.items():
             keys += [self.day_fence_key(service_id, scope, day), self.page_key(service_id, scope, day)]
+            self._local.keep(self.page_key(service_id, scope, day), lsn, slots)
             values.append(orjson.dumps({"lsn": lsn, "slots": slots}))
         return int(await self._store(keys=keys, args=values))
 
