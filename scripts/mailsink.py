@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import logging
 import os
 import signal
 import sys
-import uuid
 from datetime import UTC, datetime
-from email import message_from_bytes
-from email.policy import default as default_policy
+from email.header import decode_header, make_header
 from pathlib import Path
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
@@ -47,10 +46,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 class SaveToDirectory:
-    """aiosmtpd handler: writes each message, headed by its envelope, to <dir>/<time>-<id>.eml."""
+    """aiosmtpd handler: writes each message, headed by its envelope, to <dir>/<time>-<n>.eml.
+
+    Cheap per message, since a benchmark counts its CPU: the file is written on the event loop (a few kilobytes
+    into the page cache cost less than a hop to a thread) and the log line's subject is read from the raw header
+    rather than by parsing the whole message.
+    """
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
+        self._names = itertools.count()
+        self._run = f"{os.getpid()}{os.urandom(2).hex()}"  # keeps names unique across restarts of the sink
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         received_at = datetime.now(UTC)
@@ -62,19 +68,34 @@ class SaveToDirectory:
             f"X-Mailsink-Envelope-To: {', '.join(envelope.rcpt_tos)}\r\n"
             f"X-Mailsink-Received-At: {received_at.isoformat()}\r\n"
         ).encode()
-        path = await asyncio.to_thread(self._save, header + content, received_at)
-        subject = message_from_bytes(content, policy=default_policy).get("Subject", "")
-        log.info("from=%s to=%s subject=%r saved=%s", envelope.mail_from, ",".join(envelope.rcpt_tos), subject, path)
+        path = self._save(header + content, received_at)
+        if log.isEnabledFor(logging.INFO):
+            log.info("from=%s to=%s subject=%r saved=%s", envelope.mail_from, ",".join(envelope.rcpt_tos),
+                     subject_of(content), path)
         return "250 Message accepted for delivery"
 
     def _save(self, data: bytes, received_at: datetime) -> Path:
         stamp = received_at.strftime("%Y%m%dT%H%M%S.%fZ")
-        path = self.directory / f"{stamp}-{uuid.uuid4().hex[:8]}.eml"
+        path = self.directory / f"{stamp}-{self._run}-{next(self._names)}.eml"
         # Write then rename, so that a test polling the directory never reads half a message.
         partial = path.with_suffix(".part")
-        partial.write_bytes(data)
-        partial.rename(path)
+        descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            os.write(descriptor, data)
+        finally:
+            os.close(descriptor)
+        os.rename(partial, path)
         return path
+
+
+def subject_of(content: bytes) -> str:
+    """The Subject header of a raw message, unfolded and decoded, without parsing the rest of it."""
+    head = content.split(b"\r\n\r\n", 1)[0].replace(b"\r\n ", b" ").replace(b"\r\n\t", b" ")
+    for line in head.split(b"\r\n"):
+        if line[:8].lower() == b"subject:":
+            raw = line[8:].strip().decode("ascii", errors="replace")
+            return str(make_header(decode_header(raw))) if "=?" in raw else raw
+    return ""
 
 
 async def serve(host: str, port: int, directory: Path) -> None:

@@ -45,3 +45,20 @@ def test_without_attendee_or_location():
 
     assert "ATTENDEE" not in event
     assert "LOCATION" not in event
+
+
+def test_text_with_separators_line_breaks_and_long_non_ascii_names_round_trips():
+    summary = "Zahnreinigung; Kontrolle, \"gründlich\"\nbei Dr. Müller-Lüdenscheidt " + "ü" * 80
+    location = "Praxis Mitte, Torstraße 1\\Hinterhaus; 2. OG"
+    text = to_ics(invitation(summary=summary, location=location, attendee_name='Ädä "Ada" Lovelace, PhD',
+                             organizer="Praxis Müller <no-reply@x.test>"))
+
+    [event] = Calendar.from_ical(text).walk("VEVENT")
+
+    assert str(event["SUMMARY"]) == summary
+    assert str(event["LOCATION"]) == location
+    assert event["ATTENDEE"].params["CN"] == "Ädä 'Ada' Lovelace, PhD"
+    assert event["ORGANIZER"].params["CN"] == "Praxis Müller"
+    lines = text.split("\r\n")
+    assert lines[-1] == ""  # every line ends with CRLF
+    assert all(len(line.encode()) <= 75 for line in lines)  # folded, never inside a UTF-8 sequence

@@ -17,11 +17,11 @@ import asyncpg
 from notifier.domain.emails import Email
 from smartslot_common.db import Connection, fetch_optional, fetch_value
 
-_CLAIM = """
+CLAIM_DUE = """
 WITH due AS (
     SELECT d.id, e.secret, coalesce(e.enabled, true) AS endpoint_enabled
     FROM deliveries d LEFT JOIN webhook_endpoints e ON e.id = d.endpoint_id
-    WHERE d.status = 'pending' AND d.next_attempt_at <= now() {extra}
+    WHERE d.status = 'pending' AND d.next_attempt_at <= now()
     ORDER BY d.next_attempt_at
     LIMIT $1
     FOR UPDATE OF d SKIP LOCKED
@@ -32,8 +32,6 @@ FROM due WHERE d.id = due.id
 RETURNING d.id, d.channel, d.kind, d.recipient, d.message_id, d.content, d.attempts, d.max_attempts,
           d.created_at, d.endpoint_id, due.secret, due.endpoint_enabled
 """
-CLAIM_DUE = _CLAIM.format(extra="")
-CLAIM_THESE = _CLAIM.format(extra="AND d.id = ANY($3::uuid[])")
 LOG_COLUMNS = ("id, kind AS event_type, status, attempts, max_attempts, last_response_code, last_error, "
                "next_attempt_at, created_at, updated_at, sent_at, message_id AS webhook_id, "
                "content->>'event_id' AS event_id")
@@ -93,16 +91,21 @@ async def claim_due(pool: asyncpg.Pool, limit: int, lease_seconds: float) -> lis
     return [Claimed(**row) for row in await pool.fetch(CLAIM_DUE, limit, lease_seconds)]
 
 
-async def claim(pool: asyncpg.Pool, ids: list[uuid.UUID], lease_seconds: float) -> list[Claimed]:
-    """These deliveries, if still due and not held by anyone else."""
-    return [Claimed(**row) for row in await pool.fetch(CLAIM_THESE, len(ids), lease_seconds, ids)]
-
-
 async def mark_sent(connection: Connection, delivery_id: uuid.UUID, code: int | None) -> None:
     await connection.execute(
         "UPDATE deliveries SET status = 'sent', sent_at = now(), updated_at = now(), last_response_code = $2, "
         "last_error = NULL WHERE id = $1 AND status = 'pending'",
         delivery_id, code,
+    )
+
+
+async def mark_sent_many(pool: asyncpg.Pool, delivery_ids: list[uuid.UUID], codes: list[int | None]) -> None:
+    """Mark these deliveries sent, each with its reply code, in one statement."""
+    await pool.execute(
+        "UPDATE deliveries d SET status = 'sent', sent_at = now(), updated_at = now(), "
+        "last_response_code = sent.code, last_error = NULL "
+        "FROM unnest($1::uuid[], $2::int[]) AS sent (id, code) WHERE d.id = sent.id AND d.status = 'pending'",
+        delivery_ids, codes,
     )
 
 

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from notifier.domain.reminders import PlannedReminder
-from smartslot_common.db import Connection, fetch_value
+from smartslot_common.db import Connection
 
 
 @dataclass(frozen=True)
@@ -24,14 +24,18 @@ class DueReminder:
 async def schedule(
     connection: Connection, appointment_id: uuid.UUID, user_id: uuid.UUID, starts_at: datetime,
     planned: list[PlannedReminder], appointment: dict[str, Any],
-) -> None:
-    """Store the planned reminders of an appointment (one live row per offset)."""
-    await connection.executemany(
+) -> int:
+    """Store the planned reminders still ahead by the database clock, in one statement (one live row per offset);
+    how many were stored."""
+    status = await connection.execute(
         "INSERT INTO reminders (id, appointment_id, user_id, offset_seconds, starts_at, due_at, appointment) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
-        [(uuid.uuid4(), appointment_id, user_id, item.offset_seconds, starts_at, item.due_at, appointment)
-         for item in planned],
+        "SELECT gen_random_uuid(), $1, $2, planned.offset_seconds, $3, planned.due_at, $4 "
+        "FROM unnest($5::int[], $6::timestamptz[]) AS planned (offset_seconds, due_at) "
+        "WHERE planned.due_at > now() ON CONFLICT DO NOTHING",
+        appointment_id, user_id, starts_at, appointment,
+        [item.offset_seconds for item in planned], [item.due_at for item in planned],
     )
+    return int(status.split()[-1])
 
 
 async def cancel(connection: Connection, appointment_id: uuid.UUID) -> int:
@@ -63,7 +67,3 @@ async def take_due(connection: Connection, limit: int) -> list[DueReminder]:
         limit,
     )
     return [DueReminder(**row) for row in rows]
-
-
-async def database_now(connection: Connection) -> datetime:
-    return await fetch_value(connection, datetime, "SELECT now()")

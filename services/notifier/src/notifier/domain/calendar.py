@@ -1,7 +1,11 @@
-"""The `.ics` sent with appointment emails (RFC 5545/5546 via `icalendar`).
+"""The `.ics` sent with appointment emails (RFC 5545/5546).
 
 The UID is booking's (`<appointment id>@smartslot`, as in its calendar.ics) and SEQUENCE is the event's
 `ics_sequence`, so a calendar client updates or withdraws the one event it already has instead of adding another.
+
+Written line by line rather than through `icalendar`'s object model: one VEVENT of fixed shape needs only the
+format's escaping and folding, and building it through the library cost about 0.3 ms per email (tests parse every
+output back with `icalendar`).
 """
 
 from __future__ import annotations
@@ -9,13 +13,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from email.utils import parseaddr
-from typing import Literal, cast
-
-from icalendar import Calendar, Event, vCalAddress, vText
+from typing import Literal
 
 from notifier.domain.local_time import utc
 
 PRODID = "-//SmartSlot//Notifier//EN"
+FOLD_AT = 75  # octets per content line, CRLF excluded
 Method = Literal["REQUEST", "CANCEL"]
 
 
@@ -40,36 +43,72 @@ class Invitation:
         return f"{self.appointment_id}@smartslot"
 
 
-def _address(email: str, name: str | None, role: str | None = None) -> vCalAddress:
-    address = vCalAddress(f"mailto:{email}")
-    if name:
-        address.params["cn"] = vText(name)
-    if role:
-        address.params["role"] = vText(role)
-    return address
-
-
 def to_ics(invitation: Invitation) -> str:
-    """The calendar object, as text."""
-    calendar = Calendar()
-    calendar.add("prodid", PRODID)
-    calendar.add("version", "2.0")
-    calendar.add("calscale", "GREGORIAN")
-    calendar.add("method", invitation.method)
-    event = Event()
-    event.add("uid", invitation.uid)
-    event.add("sequence", invitation.sequence)
-    event.add("dtstamp", utc(invitation.stamped_at))
-    event.add("dtstart", utc(invitation.starts_at))
-    event.add("dtend", utc(invitation.ends_at))
-    event.add("summary", invitation.summary)
-    if invitation.location:
-        event.add("location", invitation.location)
-    event.add("status", "CANCELLED" if invitation.method == "CANCEL" else "CONFIRMED")
+    """The calendar object, as text (CRLF line ends, lines folded at 75 octets)."""
     organizer_name, organizer_email = parseaddr(invitation.organizer)
-    event.add("organizer", _address(organizer_email, organizer_name or None))
+    lines = [
+        "BEGIN:VCALENDAR",
+        "VERSION:2.0",
+        f"PRODID:{PRODID}",
+        "CALSCALE:GREGORIAN",
+        f"METHOD:{invitation.method}",
+        "BEGIN:VEVENT",
+        f"UID:{_text(invitation.uid)}",
+        f"SEQUENCE:{int(invitation.sequence)}",
+        f"DTSTAMP:{_utc(invitation.stamped_at)}",
+        f"DTSTART:{_utc(invitation.starts_at)}",
+        f"DTEND:{_utc(invitation.ends_at)}",
+        f"SUMMARY:{_text(invitation.summary)}",
+    ]
+    if invitation.location:
+        lines.append(f"LOCATION:{_text(invitation.location)}")
+    lines.append("STATUS:" + ("CANCELLED" if invitation.method == "CANCEL" else "CONFIRMED"))
+    lines.append(_address("ORGANIZER", organizer_email, organizer_name or None))
     if invitation.attendee_email:
-        event.add("attendee", _address(invitation.attendee_email, invitation.attendee_name, "REQ-PARTICIPANT"))
-    calendar.add_component(event)
-    # icalendar leaves to_ical unannotated; it returns the calendar's bytes.
-    return cast(bytes, calendar.to_ical()).decode()
+        lines.append(_address("ATTENDEE", invitation.attendee_email, invitation.attendee_name, "REQ-PARTICIPANT"))
+    lines += ["END:VEVENT", "END:VCALENDAR"]
+    return "".join(_folded(line) + "\r\n" for line in lines)
+
+
+def _address(name: str, email: str, common_name: str | None, role: str | None = None) -> str:
+    params = f";CN={_param(common_name)}" if common_name else ""
+    if role:
+        params += f";ROLE={role}"
+    return f"{name}{params}:mailto:{_one_line(email)}"
+
+
+def _utc(instant: datetime) -> str:
+    return utc(instant).strftime("%Y%m%dT%H%M%SZ")
+
+
+def _text(value: str) -> str:
+    """A TEXT value: backslash, semicolon and comma escaped, line breaks as \\n (RFC 5545, 3.3.11)."""
+    escaped = value.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,")
+    return escaped.replace("\r\n", "\\n").replace("\n", "\\n").replace("\r", "\\n")
+
+
+def _param(value: str) -> str:
+    """A parameter value, always quoted (a double quote cannot appear inside one)."""
+    return '"' + _one_line(value).replace('"', "'") + '"'
+
+
+def _one_line(value: str) -> str:
+    return value.replace("\r", " ").replace("\n", " ")
+
+
+def _folded(line: str) -> str:
+    """Fold a content line at 75 octets (continuations start with a space), never inside a UTF-8 sequence."""
+    if len(line.encode()) <= FOLD_AT:
+        return line
+    parts: list[str] = []
+    current: list[str] = []
+    size = 0
+    for character in line:
+        width = len(character.encode())
+        if size + width > FOLD_AT - (1 if parts else 0):
+            parts.append("".join(current))
+            current, size = [], 0
+        current.append(character)
+        size += width
+    parts.append("".join(current))
+    return "\r\n ".join(parts)

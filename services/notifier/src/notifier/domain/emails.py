@@ -43,11 +43,17 @@ def _environment(autoescape: bool) -> jinja2.Environment:
         autoescape=autoescape,
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
+        auto_reload=False,  # packaged templates do not change under a running process: no stat per render
     )
+
+
+@cache
+def _templates(kind: str) -> tuple[jinja2.Template, jinja2.Template]:
+    """The compiled text and HTML templates of `kind`, loaded once per process."""
+    return _environment(False).get_template(f"{kind}.txt"), _environment(True).get_template(f"{kind}.html")
 
 
 def render(kind: str, context: dict[str, Any]) -> tuple[str, str]:
     """The text and HTML bodies of `kind` (`<kind>.txt`, `<kind>.html`)."""
-    text = _environment(False).get_template(f"{kind}.txt").render(context)
-    html = _environment(True).get_template(f"{kind}.html").render(context)
-    return text, html
+    text, html = _templates(kind)
+    return text.render(context), html.render(context)

@@ -1,4 +1,4 @@
-"""When an appointment's reminders are due: one per configured offset before the start, none in the past."""
+"""When an appointment's reminders are due: one per configured offset before the start (none in the past)."""
 
 from __future__ import annotations
 
@@ -13,13 +13,10 @@ class PlannedReminder:
     due_at: datetime
 
 
-def plan_reminders(starts_at: datetime, offsets_seconds: Iterable[int], now: datetime) -> list[PlannedReminder]:
-    """The reminders still ahead of `now`, earliest first; an offset already passed is dropped, not sent late."""
-    planned = {
-        offset: starts_at - timedelta(seconds=offset)
-        for offset in offsets_seconds
-        if starts_at - timedelta(seconds=offset) > now
-    }
+def reminder_times(starts_at: datetime, offsets_seconds: Iterable[int]) -> list[PlannedReminder]:
+    """One reminder per distinct offset before the start, earliest first. Whether each is still ahead is decided
+    when it is stored, by the database clock: one already passed is dropped, not sent late."""
+    planned = {offset: starts_at - timedelta(seconds=offset) for offset in offsets_seconds}
     return sorted((PlannedReminder(offset, due) for offset, due in planned.items()), key=lambda r: r.due_at)
 
 

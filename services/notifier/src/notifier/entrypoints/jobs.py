@@ -52,12 +52,14 @@ def _background(run: Callable[[], Coroutine[Any, Any, None]], stop: Callable[[],
 async def delivery_worker(app: web.Application) -> AsyncIterator[None]:
     """Send and retry deliveries while the app runs."""
     settings = app[SETTINGS]
+    smtp = SmtpSender(settings)
     worker = DeliveryWorker(
-        app[POOL], settings, SmtpSender(settings), WebhookSender(app[HTTP], settings.webhook_timeout_seconds)
+        app[POOL], settings, smtp, WebhookSender(app[HTTP], settings.webhook_timeout_seconds)
     )
     app[WORKER] = worker
     async with _background(worker.run, worker.stop, "notifier-deliveries"):
         yield
+    await smtp.close()
 
 
 async def reminder_poller(app: web.Application) -> AsyncIterator[None]:

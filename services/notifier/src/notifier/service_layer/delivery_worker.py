@@ -1,8 +1,10 @@
 """Send queued deliveries after their transaction commits, and retry what failed, from the `deliveries` table.
 
-Two ways in: `send_now(ids)` right after a commit (the fast path), and a poller that claims whatever is due
-(retries, and anything a crash left behind). Both claim rows with `FOR UPDATE SKIP LOCKED` and a lease, so any
-number of notifier processes share the work and each attempt is made by one of them.
+One loop claims what is due (`FOR UPDATE SKIP LOCKED` and a lease, so any number of notifier processes share the
+work and each attempt is made by one of them) and sends each claimed delivery beside the others, up to
+`delivery_batch_size` in flight. It is woken by the commit that queued a delivery (`wake`), so an email leaves
+within milliseconds; otherwise it polls every `delivery_poll_interval_seconds` for retries and for what a crash
+left behind. Sent emails are marked in one statement for all that finished meanwhile.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import asyncio
 import contextlib
 import time
 import uuid
+from collections.abc import Awaitable
 from datetime import UTC, datetime
 
 import asyncpg
@@ -28,6 +31,7 @@ from smartslot_common.logging import get_logger
 from smartslot_common.messaging.errors import describe
 
 log = get_logger(__name__)
+_DATABASE_ERRORS = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
 
 
 class DeliveryWorker:
@@ -42,39 +46,64 @@ class DeliveryWorker:
         self._webhooks = webhooks
         self._backoff = Backoff(settings.delivery_retry_base_seconds, settings.delivery_retry_cap_seconds)
         self._stopping = asyncio.Event()
+        self._woken = asyncio.Event()
+        self._in_flight: set[asyncio.Task[None]] = set()
+        self._sent = _SentMarks(pool)
+        self._pending_measured = 0.0
 
-    async def send_now(self, ids: list[uuid.UUID]) -> None:
-        """Send these freshly committed deliveries unless someone else already holds them."""
-        if ids:
-            await self._deliver_all(await deliveries.claim(self._pool, ids, self._settings.delivery_lease_seconds))
+    def wake(self) -> None:
+        """Deliveries were just committed: claim them now rather than at the next poll."""
+        self._woken.set()
 
     async def process_due(self) -> int:
-        """Claim one batch of due deliveries and send them; the number claimed."""
-        settings = self._settings
-        claimed = await deliveries.claim_due(self._pool, settings.delivery_batch_size, settings.delivery_lease_seconds)
-        await self._deliver_all(claimed)
+        """Claim due deliveries (as many as there is room for) and start sending them; the number claimed."""
+        room = self._settings.delivery_batch_size - len(self._in_flight)
+        if room <= 0:
+            return 0
+        claimed = await deliveries.claim_due(self._pool, room, self._settings.delivery_lease_seconds)
+        for item in claimed:
+            task = asyncio.create_task(self._deliver(item), name=f"delivery-{item.id}")
+            self._in_flight.add(task)
+            task.add_done_callback(self._finished)
         return len(claimed)
 
     async def run(self) -> None:
-        """Poll until stopped: a full batch is followed at once by the next, otherwise wait one interval."""
+        """Claim and send until stopped, then let what is in flight finish."""
         while not self._stopping.is_set():
+            self._woken.clear()  # before claiming, so a commit during the claim still wakes the next round
             claimed = 0
             try:
                 claimed = await self.process_due()
-                metrics.DELIVERIES_PENDING.set(await deliveries.pending_count(self._pool))
+                await self._measure_pending()
             except Exception as error:  # the loop outlives any one pass: a dead poller would send nothing more
                 log.exception("delivery poll failed; trying again", error=describe(error))
-            if claimed < self._settings.delivery_batch_size:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stopping.wait(), self._settings.delivery_poll_interval_seconds)
+            if claimed and len(self._in_flight) < self._settings.delivery_batch_size:
+                continue  # room left: more may be due
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self._settings.delivery_poll_interval_seconds):
+                    await _first(self._woken.wait(), self._stopping.wait())
+        await self.drain()
+
+    async def drain(self) -> None:
+        """Wait for the deliveries in flight and their marks."""
+        while self._in_flight:
+            await asyncio.wait(set(self._in_flight))
+        await self._sent.flushed()
 
     def stop(self) -> None:
-        """Finish the batch in hand, then return from `run`."""
+        """Claim nothing more; `run` returns once the deliveries in flight are done."""
         self._stopping.set()
 
-    async def _deliver_all(self, claimed: list[Claimed]) -> None:
-        if claimed:
-            await asyncio.gather(*(self._deliver(item) for item in claimed))
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._in_flight.discard(task)
+        if len(self._in_flight) == self._settings.delivery_batch_size - 1:
+            self._woken.set()  # there is room again
+
+    async def _measure_pending(self) -> None:
+        now = time.monotonic()
+        if now - self._pending_measured >= self._settings.delivery_poll_interval_seconds:
+            self._pending_measured = now
+            metrics.DELIVERIES_PENDING.set(await deliveries.pending_count(self._pool))
 
     async def _deliver(self, item: Claimed) -> None:
         if item.channel == "webhook" and not item.endpoint_enabled:
@@ -91,8 +120,12 @@ class DeliveryWorker:
         metrics.DELIVERY_SEND_DURATION.labels(item.channel).observe(time.perf_counter() - started)
         metrics.DELIVERY_ATTEMPTS.labels(item.channel, attempt.outcome.value).inc()
         try:
-            await self._record(item, attempt)
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+            if attempt.outcome is Outcome.SENT and item.endpoint_id is None:
+                await self._sent.mark(item.id, attempt.code)
+                self._count(item, attempt, "sent")
+            else:
+                await self._record(item, attempt)
+        except _DATABASE_ERRORS as error:
             # The lease runs out and the delivery is tried again, with the same Message-ID / webhook-id.
             log.error("could not record a delivery attempt", delivery_id=str(item.id), error=describe(error))
 
@@ -156,3 +189,51 @@ def _webhook_failure_reason(attempt: Attempt) -> str:
     if attempt.code is None:
         return "network"
     return "http_4xx" if attempt.code < 500 else "http_5xx"
+
+
+async def _first(*waits: Awaitable[object]) -> None:
+    """Return when the first of `waits` does; cancel the others."""
+    tasks = [asyncio.ensure_future(wait) for wait in waits]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
+
+
+class _SentMarks:
+    """Marks sent deliveries: one statement for every delivery that finished while the previous one ran."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+        self._waiting: dict[uuid.UUID, int | None] = {}
+        self._next: asyncio.Future[None] | None = None  # settled by the statement that takes `_waiting`
+        self._flusher: asyncio.Task[None] | None = None
+
+    async def mark(self, delivery_id: uuid.UUID, code: int | None) -> None:
+        """Mark one delivery sent, together with the others waiting; raise if its statement failed."""
+        self._waiting[delivery_id] = code
+        if self._next is None:
+            self._next = asyncio.get_running_loop().create_future()
+        batch = self._next
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush())
+        await asyncio.shield(batch)
+
+    async def flushed(self) -> None:
+        """Wait until every mark asked for so far was written (or failed)."""
+        if self._flusher is not None:
+            await asyncio.wait({self._flusher})
+
+    async def _flush(self) -> None:
+        while self._waiting:
+            marks, batch = self._waiting, self._next
+            self._waiting, self._next = {}, None
+            assert batch is not None
+            try:
+                await deliveries.mark_sent_many(self._pool, list(marks), list(marks.values()))
+            except Exception as error:
+                batch.set_exception(error)
+                batch.exception()  # retrieved by the waiters; no "never retrieved" noise if they are gone
+            else:
+                batch.set_result(None)

@@ -15,7 +15,7 @@ from notifier import metrics
 from notifier.adapters import deliveries, feed, reminders, versions
 from notifier.domain import notices
 from notifier.domain.notices import Letterhead, Notice
-from notifier.domain.reminders import plan_reminders
+from notifier.domain.reminders import reminder_times
 from notifier.domain.webhooks import WEBHOOK_EVENT_TYPES
 from notifier.service_layer.delivery_worker import DeliveryWorker
 from notifier.settings import NotifierSettings
@@ -73,13 +73,11 @@ class EventHandlers:
         return handle
 
     def _after_commit(self, queued: list[uuid.UUID]) -> AfterCommit | None:
-        if not queued:
-            return None
+        return self._wake_worker if queued else None
 
-        async def send() -> None:
-            await self._worker.send_now(queued)
-
-        return send
+    async def _wake_worker(self) -> None:
+        """After the commit: the worker claims the deliveries just queued (before it, it would find none)."""
+        self._worker.wake()
 
     async def _queue_webhooks(self, connection: Connection, event: Event) -> list[uuid.UUID]:
         body = orjson.dumps({
@@ -173,12 +171,11 @@ class EventHandlers:
         return version
 
     async def _plan_reminders(self, connection: Connection, appointment: AppointmentPayload) -> None:
-        now = await reminders.database_now(connection)
-        planned = plan_reminders(appointment.starts_at, self._settings.reminder_offsets_seconds, now)
-        if planned:
-            await reminders.schedule(connection, appointment.appointment_id, appointment.client_id,
-                                     appointment.starts_at, planned, appointment.model_dump(mode="json"))
-            metrics.REMINDERS_SCHEDULED.inc(len(planned))
+        planned = reminder_times(appointment.starts_at, self._settings.reminder_offsets_seconds)
+        scheduled = await reminders.schedule(connection, appointment.appointment_id, appointment.client_id,
+                                             appointment.starts_at, planned, appointment.model_dump(mode="json"))
+        if scheduled:
+            metrics.REMINDERS_SCHEDULED.inc(scheduled)
 
     async def _cancel_reminders(self, connection: Connection, appointment_id: uuid.UUID) -> None:
         cancelled = await reminders.cancel(connection, appointment_id)

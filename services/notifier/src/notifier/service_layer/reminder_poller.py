@@ -52,7 +52,8 @@ class ReminderPoller:
                     queued += [delivery_id] if delivery_id else []
         for reminder in due:
             metrics.REMINDER_LAG.observe(max(0.0, reminder.lag_seconds))
-        await self._worker.send_now(queued)
+        if queued:
+            self._worker.wake()
         return len(due)
 
     async def run(self) -> None:
