@@ -21,7 +21,7 @@ READY_DEADLINE_SECONDS=90
 PROMETHEUS_PORT=9090
 SMTP_PORT=${SMARTSLOT_NOTIFIER_SMTP_PORT:-1025}
 # name:port of every service in the Procfile; each answers GET /readyz with 200 once it can serve.
-SERVICES=(gateway:8080 booking:8081 availability:8082 waitlist:8083 notifier:8084)
+SERVICES=(gateway:8080 booking:8081 availability:8082 waitlist:8083 notifier:8084 console:8085)
 
 HONCHO_PID=""
 PROMETHEUS_PID=""
@@ -84,6 +84,7 @@ export_settings() {
   export SMARTSLOT_BOOTSTRAP_ADMIN_EMAIL="${SMARTSLOT_BOOTSTRAP_ADMIN_EMAIL:-admin@example.com}"
   export SMARTSLOT_BOOTSTRAP_ADMIN_PASSWORD="${SMARTSLOT_BOOTSTRAP_ADMIN_PASSWORD:-smartslot-admin}"
   export SMARTSLOT_GATEWAY_PORT="${SMARTSLOT_GATEWAY_PORT:-8080}"
+  export SMARTSLOT_CONSOLE_GATEWAY_URL="${SMARTSLOT_CONSOLE_GATEWAY_URL:-http://127.0.0.1:$SMARTSLOT_GATEWAY_PORT}"
   # On a loopback stack every caller shares the address 127.0.0.1, so the per-address limits (10 sign-ins a minute
   # in production) would meet one developer running the test suite; per-user limits stay as in production.
   export SMARTSLOT_GATEWAY_RATE_LIMIT_AUTH="${SMARTSLOT_GATEWAY_RATE_LIMIT_AUTH:-600/minute}"
@@ -203,13 +204,16 @@ print_summary() {
   cat <<EOF
 
 SmartSlot is running.
-  Gateway       $gateway   (API docs: $gateway/docs)
-  Services      booking :8081, availability :8082, waitlist :8083, notifier :8084 (internal)
+  Web console   $gateway/   (sign in as admin@example.com, provider@example.com or client@example.com, below)
+  Gateway       $gateway/v1   (API docs: $gateway/docs)
+  Services      booking :8081, availability :8082, waitlist :8083, notifier :8084, console :8085 (internal)
   Read replica  $REPLICA_NOTE
   Prometheus    $PROMETHEUS_NOTE
   Logs          $STACK_LOG (all processes), $LOG_DIR/infra.log (server tools)
   Caught mail   $MAIL_DIR/*.eml (SMTP sink on 127.0.0.1:$SMTP_PORT)
-  Admin         $SMARTSLOT_BOOTSTRAP_ADMIN_EMAIL / $SMARTSLOT_BOOTSTRAP_ADMIN_PASSWORD (demo accounts: see "Demo data" above)
+  Admin         $SMARTSLOT_BOOTSTRAP_ADMIN_EMAIL / $SMARTSLOT_BOOTSTRAP_ADMIN_PASSWORD
+  Provider      provider@example.com / smartslot-provider
+  Client        client@example.com / smartslot-client
 
 Following the logs; Ctrl-C stops everything this started.
 EOF

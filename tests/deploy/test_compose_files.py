@@ -12,7 +12,9 @@ from ruamel.yaml import YAML
 
 REPO = Path(__file__).resolve().parents[2]
 RUN_SCRIPT = REPO / "scripts" / "run.sh"
-APPS = {"gateway": 8080, "booking": 8081, "availability": 8082, "waitlist": 8083, "notifier": 8084}
+APPS = {"gateway": 8080, "booking": 8081, "availability": 8082, "waitlist": 8083, "notifier": 8084, "console": 8085}
+# The console owns no schema: migrations only stand before it because the gateway it needs waits on them.
+MIGRATED_APPS = APPS.keys() - {"console"}
 ROOT_COMPOSE = REPO / "docker-compose.yml"
 SERVICE_COMPOSES = {name: REPO / "services" / name / "docker-compose.yml" for name in APPS}
 ALL_COMPOSES = [ROOT_COMPOSE, *SERVICE_COMPOSES.values()]
@@ -25,6 +27,7 @@ NEEDS = {
     "availability": {"postgres", "postgres-replica", "redis", "rabbitmq"},
     "waitlist": {"postgres", "rabbitmq", "booking"},
     "notifier": {"postgres", "rabbitmq", "mailpit"},
+    "console": {"gateway"},
     "postgres-replica": {"postgres"},
 }
 INFRASTRUCTURE = {"postgres", "postgres-replica", "redis", "rabbitmq", "mailpit"}
@@ -188,7 +191,7 @@ def test_apps_start_after_migrations_and_with_what_they_need(path: Path) -> None
 def test_migrations_cover_every_app_in_the_file_and_what_they_read(path: Path) -> None:
     services = services_of(path)
     migrated = set(services["migrate"]["command"])
-    expected = set(APPS.keys() & services.keys())
+    expected = set(MIGRATED_APPS & services.keys())
     if "availability" in expected:
         expected.add("booking")  # availability reads booking's tables
     assert expected <= migrated

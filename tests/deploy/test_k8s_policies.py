@@ -15,11 +15,11 @@ from ruamel.yaml import YAML
 REPO = Path(__file__).resolve().parents[2]
 K8S = REPO / "deploy" / "k8s"
 OVERLAYS = {"dev": K8S / "overlays" / "dev", "prod": K8S / "overlays" / "prod"}
-APPS = {"gateway": 8080, "booking": 8081, "availability": 8082, "waitlist": 8083, "notifier": 8084}
+APPS = {"gateway": 8080, "booking": 8081, "availability": 8082, "waitlist": 8083, "notifier": 8084, "console": 8085}
 AUTOSCALED = {"gateway", "availability", "booking"}
 # Who may open a connection to whom inside the namespace; None is a client outside the cluster (or namespace).
-CALLERS = {"gateway": {None}, "booking": {"gateway", "waitlist"}, "availability": {"gateway"},
-           "waitlist": {"gateway"}, "notifier": {"gateway"}}
+CALLERS = {"gateway": {None, "console"}, "booking": {"gateway", "waitlist"}, "availability": {"gateway"},
+           "waitlist": {"gateway"}, "notifier": {"gateway"}, "console": {"gateway"}}
 # The infrastructure outside the namespace, by port: PostgreSQL primary and replica, Redis, RabbitMQ, SMTP, OTLP.
 INFRASTRUCTURE_PORTS = (5432, 5433, 6379, 5672, 1025, 587, 4318)
 CRD_KINDS = {"ServiceMonitor", "PrometheusRule"}
