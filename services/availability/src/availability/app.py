@@ -8,7 +8,7 @@ from aiohttp import web
 
 from availability.adapters.cache import PageCache
 from availability.app_keys import AMQP, CACHE, POOL, READ_POOL, REDIS, SEARCH, SETTINGS
-from availability.entrypoints import analytics, consumers, http, schedule
+from availability.entrypoints import analytics, consumers, http, schedule, stream
 from availability.service_layer.answers import Answers
 from availability.service_layer.search import SearchDeps, new_flights
 from availability.settings import AvailabilitySettings
@@ -71,8 +71,10 @@ def create_app(settings: AvailabilitySettings) -> web.Application:
         _search,
         amqp_context(AMQP, settings.amqp_url.get_secret_value(), settings.namespace,
                      queue_type=settings.amqp_queue_type),
+        stream.live_context,  # before the consumer, which hands it what it applied
     ])
+    app.on_shutdown.append(stream.close_streams)
     app.cleanup_ctx.append(consumer_context(POOL, AMQP, "availability", settings.namespace, consumers.handler(app)))
-    for table in (http.routes, schedule.routes, analytics.routes):
+    for table in (http.routes, stream.routes, schedule.routes, analytics.routes):
         app.add_routes(table)
     return app

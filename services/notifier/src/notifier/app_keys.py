@@ -6,6 +6,7 @@ from aio_pika.abc import AbstractRobustConnection
 from aiohttp import web
 
 from notifier.service_layer.delivery_worker import DeliveryWorker
+from notifier.service_layer.subscribers import Subscribers
 from notifier.settings import NotifierSettings
 
 SETTINGS = web.AppKey("settings", NotifierSettings)
@@ -13,3 +14,4 @@ POOL = web.AppKey("pool", asyncpg.Pool)
 AMQP = web.AppKey("amqp", AbstractRobustConnection)
 HTTP = web.AppKey("http", aiohttp.ClientSession)
 WORKER = web.AppKey("worker", DeliveryWorker)
+SUBSCRIBERS = web.AppKey("subscribers", Subscribers)

@@ -18,7 +18,7 @@ from aiohttp import web
 
 from availability import metrics
 from availability.adapters.positions import primary_position, system_identifier
-from availability.app_keys import CACHE, POOL
+from availability.app_keys import CACHE, LIVE_CHANGES, POOL
 from availability.domain.invalidation import Invalidation, for_event, merged
 from smartslot_common.contracts.events import (
     APPOINTMENT_CANCELLED,
@@ -59,8 +59,10 @@ def handler(app: web.Application) -> IdempotentHandler:
         invalidation = merged(invalidations)
         if invalidation.is_empty:
             return
-        await app[CACHE].invalidate(invalidation, await primary.past(app[POOL], relayed_at))
+        fence = await primary.past(app[POOL], relayed_at)
+        await app[CACHE].invalidate(invalidation, fence)
         _count(invalidation)
+        app[LIVE_CHANGES].touched(events, fence)  # after the pages: a page that reloads on the event sees the change
 
     return IdempotentHandler(frozenset(INVALIDATING), invalidate)
 

@@ -100,9 +100,11 @@ async def relay(request: web.Request, answer: aiohttp.ClientResponse, headers: M
     try:
         async for chunk in answer.content.iter_any():
             await response.write(chunk)
+        await response.write_eof()
+    except ConnectionResetError:
+        pass  # the caller left
     except (aiohttp.ClientError, TimeoutError):
         pass  # the upstream broke off or went quiet: end the stream here; an event stream resumes by its last id
-    await response.write_eof()
     return response
 
 
