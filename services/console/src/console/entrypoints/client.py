@@ -256,6 +256,8 @@ async def waitlist_page(request: web.Request) -> web.Response:
     api = api_for(request)
     found, entries = await asyncio.gather(catalog(api), api.waitlist())
     live = [entry for entry in entries if entry.status in ("waiting", "offered")]
+    found = await catalog_naming(api, found, {e.provider_id for e in live if e.provider_id},
+                                 {e.service_id for e in live} | {request.query.get("service_id", "")} - {""})
     return render(request, "client/waitlist.html", entries=live, catalog=found, errors={},
                   values=dict(request.query), notice=request.query.get("notice", ""))
 
