@@ -1,0 +1,62 @@
+"""The live slot stream's pure parts: which slots an event touched, which entries a page wants, one entry per
+change of a slot's state."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from availability.entrypoints.stream import Matcher
+from availability.service_layer.live import LiveChanges, Published, entry_of, reset_item, slot_item
+from smartslot_common.messaging import Event
+
+SERVICE, PROVIDER, CLINIC = str(uuid.uuid4()), str(uuid.uuid4()), str(uuid.uuid4())
+START = datetime(2026, 7, 1, 9, tzinfo=UTC)
+
+
+def row(**changes: object) -> dict[str, object]:
+    return {"slot_id": uuid.uuid4(), "provider_id": PROVIDER, "service_id": SERVICE, "clinic_id": CLINIC,
+            "starts_at": START, "ends_at": START.replace(minute=30), "capacity": 1, "remaining": 1, "version": 1} | changes
+
+
+def as_entry(item: dict[str, bytes | str], entry_id: str = "1-0"):  # type: ignore[no-untyped-def]
+    return entry_of(entry_id, {key.encode(): value if isinstance(value, bytes) else value.encode()
+                               for key, value in item.items()})
+
+
+async def test_the_consumer_notes_each_touched_slot_and_the_previous_one_of_a_reschedule() -> None:
+    changes = LiveChanges()
+    moved_from, moved_to, created = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    changes.touched([
+        Event.create("appointment.rescheduled", {"slot_id": str(moved_to), "previous": {"slot_id": str(moved_from)}},
+                     "booking"),
+        Event.create("slot.created", {"slot_id": str(created)}, "booking"),
+        Event.create("schedule.changed", {"provider_id": PROVIDER, "service_ids": [SERVICE]}, "booking"),
+    ], fence=42)
+    taken = await changes.take()
+    assert taken.slots == [moved_to, moved_from, created]
+    assert taken.fence == 42 and len(taken.schedules) == 1
+
+
+def test_the_public_slot_event_has_the_searchs_fields_only() -> None:
+    entry = as_entry(slot_item(row(remaining=-1)))
+    assert entry is not None and entry.event == "slot"
+    assert b'"remaining":0' in entry.data and b"version" not in entry.data and b"clinic_id" not in entry.data
+
+
+def test_a_page_wants_its_services_slots_in_its_range_of_its_provider_and_clinic() -> None:
+    page = Matcher(SERVICE, None, CLINIC, START, START.replace(hour=12))
+    assert page(as_entry(slot_item(row())))
+    assert not page(as_entry(slot_item(row(starts_at=START.replace(hour=13)))))
+    assert not page(as_entry(slot_item(row(service_id=str(uuid.uuid4())))))
+    assert not page(as_entry(slot_item(row(clinic_id=str(uuid.uuid4())))))
+    assert not Matcher(SERVICE, str(uuid.uuid4()), None, START, START.replace(hour=12))(as_entry(slot_item(row())))
+    assert page(as_entry(reset_item({"provider_id": PROVIDER, "service_ids": [SERVICE]})))
+    assert not page(as_entry(reset_item({"provider_id": PROVIDER, "service_ids": [str(uuid.uuid4())]})))
+
+
+def test_two_events_of_one_change_make_one_entry() -> None:
+    published, slot_id = Published(), uuid.uuid4()
+    assert published.is_new(slot_id, 3, 0)
+    assert not published.is_new(slot_id, 3, 0)  # the cancellation and its seat's release
+    assert published.is_new(slot_id, 4, 1)
