@@ -16,7 +16,8 @@ START = datetime(2026, 7, 1, 9, tzinfo=UTC)
 
 def row(**changes: object) -> dict[str, object]:
     return {"slot_id": uuid.uuid4(), "provider_id": PROVIDER, "service_id": SERVICE, "clinic_id": CLINIC,
-            "starts_at": START, "ends_at": START.replace(minute=30), "capacity": 1, "remaining": 1, "version": 1} | changes
+            "starts_at": START, "ends_at": START.replace(minute=30), "capacity": 1, "remaining": 1,
+            "version": 1} | changes
 
 
 def as_entry(item: dict[str, bytes | str], entry_id: str = "1-0"):  # type: ignore[no-untyped-def]
@@ -35,13 +36,17 @@ async def test_the_consumer_notes_each_touched_slot_and_the_previous_one_of_a_re
     ], fence=42)
     taken = await changes.take()
     assert taken.slots == [moved_to, moved_from, created]
-    assert taken.fence == 42 and len(taken.schedules) == 1
+    assert taken.fence == 42
+    assert len(taken.schedules) == 1
 
 
 def test_the_public_slot_event_has_the_searchs_fields_only() -> None:
     entry = as_entry(slot_item(row(remaining=-1)))
-    assert entry is not None and entry.event == "slot"
-    assert b'"remaining":0' in entry.data and b"version" not in entry.data and b"clinic_id" not in entry.data
+    assert entry is not None
+    assert entry.event == "slot"
+    assert b'"remaining":0' in entry.data
+    assert b"version" not in entry.data
+    assert b"clinic_id" not in entry.data
 
 
 def test_a_page_wants_its_services_slots_in_its_range_of_its_provider_and_clinic() -> None:

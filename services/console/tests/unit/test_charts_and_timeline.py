@@ -38,7 +38,8 @@ def test_percentage_bars_are_drawn_against_a_hundred_percent_axis() -> None:
 
 def test_a_chart_of_nothing_still_draws_its_axes() -> None:
     chart = bars("Fees", [])
-    assert chart.bars == [] and chart.y_ticks
+    assert chart.bars == []
+    assert chart.y_ticks
 
 
 def test_the_time_line_places_slots_and_visits_at_their_local_hours() -> None:
@@ -50,6 +51,8 @@ def test_the_time_line_places_slots_and_visits_at_their_local_hours() -> None:
     line = timeline(zone, [(date(2026, 7, 1), [slot], [visit])])
     assert (line.first_hour, line.last_hour) == (8, 18)  # 09:00 local sits inside the default working day
     slot_block, visit_block = line.columns[0].blocks
-    assert slot_block.y == HOUR_HEIGHT * 1 and slot_block.height == HOUR_HEIGHT / 2
-    assert slot_block.kind == "full" and visit_block.kind == "confirmed"
+    assert slot_block.y == HOUR_HEIGHT * 1
+    assert slot_block.height == HOUR_HEIGHT / 2
+    assert slot_block.kind == "full"
+    assert visit_block.kind == "confirmed"
     assert "09:00" in visit_block.label

@@ -54,13 +54,14 @@ def test_thirty_one_days_is_the_longest_search() -> None:
 def test_time_off_must_end_after_it_starts_and_in_the_future() -> None:
     now = datetime(2026, 3, 27, 12, tzinfo=UTC)
     start, end, reason = read_time_off({"starts_at": "2026-03-30T12:00", "ends_at": "2026-03-30T18:00"}, BERLIN, now)
-    assert (start, end, reason) == (datetime(2026, 3, 30, 12, tzinfo=BERLIN), datetime(2026, 3, 30, 18, tzinfo=BERLIN),
-                                    "Time off")
+    assert (start, end, reason) == (
+        datetime(2026, 3, 30, 12, tzinfo=BERLIN), datetime(2026, 3, 30, 18, tzinfo=BERLIN), "Time off")
     assert messages(read_time_off, {"starts_at": "2026-03-30T12:00", "ends_at": "2026-03-30T11:00"}, BERLIN, now) == {
         "ends_at": "End must be after start."}
     assert messages(read_time_off, {"starts_at": "2026-03-01T12:00", "ends_at": "2026-03-02T11:00"}, BERLIN,
                     now) == {"ends_at": "End cannot be in the past."}
-    assert messages(read_time_off, {}, BERLIN, now) == {"starts_at": "Start is required.", "ends_at": "End is required."}
+    assert messages(read_time_off, {}, BERLIN, now) == {
+        "starts_at": "Start is required.", "ends_at": "End is required."}
 
 
 def test_a_slot_in_the_past_is_refused() -> None:

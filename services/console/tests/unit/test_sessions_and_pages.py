@@ -48,7 +48,9 @@ def test_signing_in_renews_the_csrf_secret() -> None:
     session = Session()
     before = session.csrf
     session.sign_in("token", 900, "u1", "a@example.com", "A", "client")
-    assert session.csrf != before and not session.csrf_matches(before) and session.csrf_matches(session.csrf)
+    assert session.csrf != before
+    assert not session.csrf_matches(before)
+    assert session.csrf_matches(session.csrf)
 
 
 @pytest.mark.parametrize(("target", "kept"), [
@@ -63,12 +65,17 @@ async def test_pages_carry_the_security_headers_and_a_sealed_http_only_cookie(cl
     response = await client.get("/sign-in")
     assert response.status == 200
     policy = response.headers["Content-Security-Policy"]
-    assert "script-src 'self'" in policy and "unsafe-inline" not in policy and "frame-ancestors 'none'" in policy
+    assert "script-src 'self'" in policy
+    assert "unsafe-inline" not in policy
+    assert "frame-ancestors 'none'" in policy
     cookie = response.cookies[COOKIE]
-    assert cookie["httponly"] and cookie["samesite"] == "Strict" and not cookie["secure"]
+    assert cookie["httponly"]
+    assert cookie["samesite"] == "Strict"
+    assert not cookie["secure"]
     page = await response.text()
     assert re.search(r'<label for="f-email">Email</label>', page)
-    assert "<script>" not in page and " style=" not in page  # nothing inline for the CSP to refuse
+    assert "<script>" not in page
+    assert " style=" not in page
 
 
 async def test_the_cookie_is_secure_when_the_page_came_over_tls(client: TestClient) -> None:
@@ -90,7 +97,8 @@ async def test_empty_sign_in_fields_are_the_fields_messages(client: TestClient) 
     response = await client.post("/sign-in", data={"email": "", "password": "", "csrf_token": token[1]})
     assert response.status == 422
     text = await response.text()
-    assert "Email is required." in text and "Password is required." in text
+    assert "Email is required." in text
+    assert "Password is required." in text
 
 
 async def test_a_page_that_needs_a_session_sends_to_sign_in_with_the_page_wanted(client: TestClient) -> None:
@@ -109,7 +117,8 @@ async def test_an_api_that_cannot_be_reached_is_a_page_with_the_problem_not_a_tr
     response = await client.post("/sign-in", data={"email": "a@example.com", "password": "pw", "csrf_token": token[1]})
     assert response.status == 503
     text = await response.text()
-    assert "SmartSlot is not answering right now" in text and "upstream_unavailable" in text
+    assert "SmartSlot is not answering right now" in text
+    assert "upstream_unavailable" in text
     assert "Traceback" not in text
 
 
