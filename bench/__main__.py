@@ -25,13 +25,14 @@ from bench.environment import BenchEnvironment, bench_environment
 from bench.profiling import meter
 from bench.ratios import ratios
 from bench.report import progress
-from bench.scenarios import availability, booking, mixed, notifications, waitlist
+from bench.scenarios import availability, booking, live, mixed, notifications, waitlist
 from bench.scenarios.booking import ScenarioResult
 from bench.sweep import rates_with, sweep
 
 # Each scenario at the rate (or size) its target names (bench/targets.py), so that every target is exercised; the
 # sweeps go on past those rates until a point does not keep up.
 SHORT = {"instant_rate": 250.0, "reads_rate": 1000.0, "mixed_rate": 600.0, "seconds": 6.0, "storm_clients": 1000,
+         "live_streams": 1000,
          "big_storm_clients": 10_000, "email_rate": 200.0, "waitlist_rate": 20.0, "funnel_rate": 150.0,
          "baseline_seconds": 5.0, "wrk_connections": 50, "pgbench_clients": 8, "past_knee": 0,
          "availability_sweep": [250.0, 500.0, 1500.0], "booking_sweep": [100.0, 400.0]}
@@ -39,6 +40,7 @@ SHORT = {"instant_rate": 250.0, "reads_rate": 1000.0, "mixed_rate": 600.0, "seco
 # backlog that spills into the next scenario); the sweeps go beyond, up to the first point that does not keep up and
 # one more, and carry the rate targets.
 FULL = {"instant_rate": 150.0, "reads_rate": 150.0, "mixed_rate": 150.0, "seconds": 30.0, "storm_clients": 5000,
+        "live_streams": 1000,
         "big_storm_clients": 10_000, "email_rate": 100.0, "waitlist_rate": 50.0, "funnel_rate": 50.0,
         "baseline_seconds": 15.0, "wrk_connections": 100, "pgbench_clients": 16, "past_knee": 1,
         "availability_sweep": [50.0, 100.0, 200.0, 400.0, 600.0, 800.0, 1200.0, 1600.0],
@@ -46,7 +48,7 @@ FULL = {"instant_rate": 150.0, "reads_rate": 150.0, "mixed_rate": 150.0, "second
 OPEN_LOOP_RATES = ("instant_rate", "reads_rate", "mixed_rate")  # what --rate sets at once
 PLOT = "latency_vs_load.png"
 # What one request of a scenario is, when it is not simply one request sent.
-UNITS = {"storm": "client", "big_storm": "client", "emails": "booking with its email"}
+UNITS = {"storm": "client", "big_storm": "client", "emails": "booking with its email", "live": "open stream"}
 
 
 def violated(rows: list[dict], sweeps: dict[str, dict]) -> bool:
@@ -121,6 +123,9 @@ def _plan(env: BenchEnvironment, profile: dict) -> list[tuple[str, str, Callable
          lambda: mixed.hold_confirm_funnel(env, profile["funnel_rate"], seconds)),
         ("mixed", f"a mixed day (90 % reads, 10 % bookings and cancellations) at {profile['mixed_rate']:g}/s",
          lambda: mixed.mixed_day(env, profile["mixed_rate"], seconds)),
+        *([("live", f"one booking seen by {profile['live_streams']} open availability streams",
+            partial(live.booking_seen_by_every_stream, env, profile["live_streams"]))]
+          if profile["live_streams"] else []),
     ]
 
 
@@ -168,7 +173,8 @@ def _rates(text: str) -> list[float]:
     return [float(part) for part in text.split(",") if part.strip()]
 
 
-OVERRIDES = ("instant_rate", "reads_rate", "mixed_rate", "seconds", "storm_clients", "big_storm_clients", "email_rate",
+OVERRIDES = ("live_streams",
+             "instant_rate", "reads_rate", "mixed_rate", "seconds", "storm_clients", "big_storm_clients", "email_rate",
              "waitlist_rate", "funnel_rate", "baseline_seconds", "availability_sweep", "booking_sweep")
 
 
@@ -199,6 +205,7 @@ def parser() -> argparse.ArgumentParser:
     found.add_argument("--email-rate", type=float, help="bookings per second in the confirmation-to-email scenario")
     found.add_argument("--waitlist-rate", type=float, help="cancellations per second in the waitlist scenario")
     found.add_argument("--funnel-rate", type=float, help="hold-then-confirm funnels per second")
+    found.add_argument("--live-streams", type=int, help="open availability streams that watch one booking (0: none)")
     found.add_argument("--baseline-seconds", type=float, help="duration of each wrk and pgbench baseline")
     found.add_argument("--availability-sweep", type=_rates, metavar="R1,R2,...",
                        help="offered rates of the availability sweep besides the reads rate ('' for none)")

@@ -171,6 +171,20 @@ def storm_of_ten_thousand(run: Run) -> Verdict:
     return _judged(target, measured, limit, met)
 
 
+def live_streams_target(run: Run) -> Verdict:
+    target, limit = "1,000 open availability streams, one booking: every stream sees the slot leave", "all within 1 s"
+    row = run.rows.get("live")
+    if row is None:
+        return _not_measured(target, limit, "the live scenario did not run")
+    facts = row["facts"]
+    if facts.get("streams", 0) < 1000:
+        return _not_measured(target, limit, f"{facts.get('streams', 0):,} streams")
+    measured = (f"{facts['saw_it']:,} of {facts['streams']:,} saw it, the last after "
+                f"{facts['all_saw_it_after_ms']:,.0f} ms (p50 {row['p50_ms']:,.0f} ms)")
+    met = facts["saw_it"] == facts["streams"] and facts["all_saw_it_after_ms"] <= 1000
+    return _judged(target, measured, limit, met)
+
+
 TARGETS: list[Callable[[Run], Verdict]] = [
     cpu_target("emails", "CPU per instant booking end to end, its email included", 5.0),
     cpu_target("availability", "CPU per cached read through the gateway", 1.0),
@@ -184,6 +198,7 @@ TARGETS: list[Callable[[Run], Verdict]] = [
     emails_target,
     storm_in_time,
     storm_of_ten_thousand,
+    live_streams_target,
 ]
 
 

@@ -10,7 +10,7 @@ from aiohttp import web
 from jinja2 import PackageLoader
 
 from console.adapters.api import CatalogCache
-from console.app_keys import CATALOG, HTTP, JINJA, SEALER, SETTINGS
+from console.app_keys import CATALOG, HTTP, JINJA, SEALER, SETTINGS, STREAM_HTTP
 from console.entrypoints import admin, auth, client, live, provider
 from console.sessions import sealer
 from console.settings import ConsoleSettings
@@ -25,8 +25,12 @@ log = get_logger(__name__)
 async def _http_client(app: web.Application) -> AsyncIterator[None]:
     # No cookie jar: one session serves every user; nothing one answer sets may go out with another user's call.
     connector = aiohttp.TCPConnector(limit=500, limit_per_host=500, keepalive_timeout=30)
-    async with aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar()) as session:
+    # Relayed streams last as long as their pages: connections of their own, not taken from the pages' pool.
+    streams = aiohttp.TCPConnector(limit=0, limit_per_host=0)
+    async with aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar()) as session, \
+            aiohttp.ClientSession(connector=streams, cookie_jar=aiohttp.DummyCookieJar()) as stream_session:
         app[HTTP] = session
+        app[STREAM_HTTP] = stream_session
         yield
 
 

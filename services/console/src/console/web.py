@@ -12,7 +12,7 @@ from jinja2 import Environment, StrictUndefined, select_autoescape
 
 from console import metrics
 from console.adapters.api import Api, ApiProblem
-from console.app_keys import CATALOG, HTTP, JINJA, SEALER, SETTINGS
+from console.app_keys import CATALOG, HTTP, JINJA, SEALER, SETTINGS, STREAM_HTTP
 from console.sessions import COOKIE, CSRF_FIELD, CSRF_HEADER, Session, open_session, seal
 from smartslot_common.logging import get_logger
 
@@ -41,7 +41,7 @@ def api_for(request: web.Request) -> Api:
     """The API as the signed-in user (or anonymously)."""
     settings = request.app[SETTINGS]
     return Api(request.app[HTTP], settings.gateway(), session_of(request).token, settings.api_timeout_seconds,
-               request.app[CATALOG])
+               request.app[CATALOG], request.app[STREAM_HTTP])
 
 
 def is_htmx(request: web.Request) -> bool:

@@ -43,10 +43,15 @@ async def _http_client(app: web.Application) -> AsyncIterator[None]:
     # No cookie jar: one session serves every caller, so a cookie an upstream set would go out with everyone's
     # calls. No User-Agent or Accept-Encoding of aiohttp's own: the upstream is told nothing the caller did not ask
     # for (a compressed answer would be relayed without its Content-Encoding), and every hop writes fewer bytes.
+    # Streams (event streams, console pages) hold their connection for as long as they last: they get connections of
+    # their own, not bounded by the pool the short calls share (a thousand open pages must not starve them).
+    streams = aiohttp.TCPConnector(limit=0, limit_per_host=0, keepalive_timeout=30)
     async with aiohttp.ClientSession(connector=connector, auto_decompress=False, cookie_jar=aiohttp.DummyCookieJar(),
-                                     skip_auto_headers=("User-Agent", "Accept-Encoding")) as session:
+                                     skip_auto_headers=("User-Agent", "Accept-Encoding")) as session, \
+            aiohttp.ClientSession(connector=streams, auto_decompress=False, cookie_jar=aiohttp.DummyCookieJar(),
+                                  skip_auto_headers=("User-Agent", "Accept-Encoding")) as stream_session:
         app[HTTP] = session
-        app[UPSTREAMS] = Upstreams(session, app[SETTINGS])
+        app[UPSTREAMS] = Upstreams(session, app[SETTINGS], stream_session)
         yield
 
 

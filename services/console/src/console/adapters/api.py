@@ -85,8 +85,9 @@ class Api:
     """Calls to the gateway for one bearer (or none, for sign-in and registration)."""
 
     def __init__(self, session: aiohttp.ClientSession, base_url: str, token: str | None, timeout: float,
-                 catalog: CatalogCache | None = None) -> None:
+                 catalog: CatalogCache | None = None, stream_session: aiohttp.ClientSession | None = None) -> None:
         self._session = session
+        self._stream_session = stream_session or session
         self._base = base_url
         self._token = token
         self._timeout = aiohttp.ClientTimeout(total=timeout)
@@ -142,7 +143,8 @@ class Api:
             headers["Last-Event-ID"] = last_event_id
         timeout = aiohttp.ClientTimeout(total=None, sock_connect=self._timeout.total, sock_read=None)
         try:
-            async with self._session.get(self._base + path, params=params, headers=headers, timeout=timeout) as answer:
+            async with self._stream_session.get(self._base + path, params=params, headers=headers,
+                                                timeout=timeout) as answer:
                 if answer.status >= 400:
                     raise problem_from(answer.status, _parse(await answer.read()))
                 yield answer

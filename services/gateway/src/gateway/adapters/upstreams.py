@@ -46,8 +46,10 @@ def _breaker(name: str, settings: GatewaySettings) -> CircuitBreaker:
 class Upstreams:
     """The gateway's client of every upstream service."""
 
-    def __init__(self, session: aiohttp.ClientSession, settings: GatewaySettings) -> None:
+    def __init__(self, session: aiohttp.ClientSession, settings: GatewaySettings,
+                 stream_session: aiohttp.ClientSession | None = None) -> None:
         self._session = session
+        self._stream_session = stream_session or session
         self._settings = settings
         self.breakers = {name: _breaker(name, settings) for name in UPSTREAM_NAMES}
         # Worked out once: each upstream's base URL, deadline, and the timeout of a first attempt (the whole deadline).
@@ -74,8 +76,9 @@ class Upstreams:
             raise UpstreamUnavailable(upstream, open_.retry_after) from None
         url = self._urls[upstream] + path_qs
         try:
-            response = await self._session.request(method, url, data=body, headers=headers, allow_redirects=False,
-                                                   timeout=self._stream_timeouts[upstream])
+            response = await self._stream_session.request(
+                method, url, data=body, headers=headers, allow_redirects=False,
+                timeout=self._stream_timeouts[upstream])
         except (TimeoutError, aiohttp.ClientError):
             self._failed(upstream, breaker)
             raise UpstreamUnavailable(upstream, 1.0) from None
