@@ -22,7 +22,7 @@ class NotifierSettings(ServiceSettings):
     smtp_use_tls: bool = False  # implicit TLS (port 465); STARTTLS is used whenever the server offers it
     smtp_timeout_seconds: float = Field(10.0, gt=0)
     # kept-open connections, each carrying one message at a time: this many emails are sent at once
-    smtp_connections: int = Field(4, ge=1)
+    smtp_connections: int = Field(8, ge=1)
     mail_from: str = "SmartSlot <no-reply@smartslot.localhost>"
     message_id_domain: str = "smartslot.localhost"
 

@@ -14,8 +14,7 @@ from typing import Any
 
 import asyncpg
 
-from notifier.domain.emails import Email
-from smartslot_common.db import Connection, fetch_optional, fetch_value
+from smartslot_common.db import Connection, fetch_value
 
 CLAIM_DUE = """
 WITH due AS (
@@ -53,37 +52,6 @@ class Claimed:
     endpoint_id: uuid.UUID | None
     secret: str | None
     endpoint_enabled: bool
-
-
-async def add_email(
-    connection: Connection, source_id: uuid.UUID, email: Email, message_id_domain: str, max_attempts: int
-) -> uuid.UUID | None:
-    """Queue one email; None if this source already queued it (the Message-ID is fixed here, once)."""
-    delivery_id = uuid.uuid4()
-    return await fetch_optional(
-        connection, uuid.UUID,
-        "INSERT INTO deliveries (id, channel, kind, source_id, appointment_id, recipient, message_id, content, "
-        "max_attempts) VALUES ($1, 'email', $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING RETURNING id",
-        delivery_id, email.kind, source_id, uuid.UUID(email.appointment_id) if email.appointment_id else None,
-        email.to, f"<{delivery_id}@{message_id_domain}>", email.to_content(), max_attempts,
-    )
-
-
-async def add_webhooks(
-    connection: Connection, source_id: uuid.UUID, event_type: str, appointment_id: uuid.UUID | None,
-    body: str, event_id: uuid.UUID, max_attempts: int,
-) -> list[uuid.UUID]:
-    """Queue one call per enabled endpoint subscribed to `event_type`; the body is fixed here, once."""
-    rows = await connection.fetch(
-        "INSERT INTO deliveries (id, channel, kind, source_id, appointment_id, endpoint_id, recipient, message_id, "
-        "content, max_attempts) "
-        "SELECT id, 'webhook', $1, $2, $3, endpoint_id, url, 'msg_' || replace(id::text, '-', ''), $4, $5 "
-        "FROM (SELECT gen_random_uuid() AS id, e.id AS endpoint_id, e.url FROM webhook_endpoints e "
-        "      WHERE e.enabled AND e.event_types @> ARRAY[$1::text]) AS subscribed "
-        "ON CONFLICT DO NOTHING RETURNING id",
-        event_type, source_id, appointment_id, {"body": body, "event_id": str(event_id)}, max_attempts,
-    )
-    return [row["id"] for row in rows]
 
 
 async def claim_due(pool: asyncpg.Pool, limit: int, lease_seconds: float) -> list[Claimed]:

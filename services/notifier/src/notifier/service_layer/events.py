@@ -1,18 +1,23 @@
 """Apply one event inside the transaction that claims it in the inbox: feed entries, queued emails and webhook
 calls, reminders planned or cancelled. Sending starts only after that transaction commits.
+
+A handler makes its decisions first (the appointment's version, reminders to cancel), then everything the event
+leaves is written in one statement (`event_rows`).
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import TypeVar
 
 import orjson
 import pydantic
 
 from notifier import metrics
-from notifier.adapters import deliveries, feed, reminders, versions
+from notifier.adapters import event_rows, reminders, versions
+from notifier.adapters.event_rows import EventRows, QueuedEmail, Reminders, WebhookCalls
 from notifier.domain import notices
 from notifier.domain.notices import Letterhead, Notice
 from notifier.domain.reminders import reminder_times
@@ -48,7 +53,7 @@ class EventHandlers:
         self._letterhead = Letterhead(settings.mail_from)
 
     def mapping(self) -> dict[str, Handler]:
-        specific: dict[str, Callable[[Connection, Event], Awaitable[list[uuid.UUID]]]] = {
+        specific: dict[str, Callable[[Connection, Event], Awaitable[Writes]]] = {
             types.APPOINTMENT_LOCKED: self._locked,
             types.APPOINTMENT_CONFIRMED: self._confirmed,
             types.APPOINTMENT_CANCELLED: self._cancelled,
@@ -59,27 +64,39 @@ class EventHandlers:
             types.WAITLIST_OFFER_MADE: self._offer_made,
             types.WAITLIST_OFFER_EXPIRED: self._offer_expired,
         }
-        return {event_type: self._with_webhooks(handler) for event_type, handler in specific.items()}
+        return {event_type: self._writing(handler) for event_type, handler in specific.items()}
 
-    def _with_webhooks(
-        self, handler: Callable[[Connection, Event], Awaitable[list[uuid.UUID]]]
-    ) -> Handler:
+    def _writing(self, handler: Callable[[Connection, Event], Awaitable[Writes]]) -> Handler:
+        """The event's handler decides; then what it leaves (and its webhook calls) is written in one statement."""
+
         async def handle(connection: Connection, event: Event) -> AfterCommit | None:
-            queued = await handler(connection, event)
-            if event.type in WEBHOOK_EVENT_TYPES:
-                queued += await self._queue_webhooks(connection, event)
-            return self._after_commit(queued)
+            rows = self._rows(event, await handler(connection, event))
+            if rows.empty:
+                return None
+            written = await event_rows.write(connection, rows)
+            _count(written)
+            return self._wake_worker if written.emails or written.webhooks else None
 
         return handle
-
-    def _after_commit(self, queued: list[uuid.UUID]) -> AfterCommit | None:
-        return self._wake_worker if queued else None
 
     async def _wake_worker(self) -> None:
         """After the commit: the worker claims the deliveries just queued (before it, it would find none)."""
         self._worker.wake()
 
-    async def _queue_webhooks(self, connection: Connection, event: Event) -> list[uuid.UUID]:
+    def _rows(self, event: Event, writes: Writes) -> EventRows:
+        settings, notice, appointment = self._settings, writes.notice, writes.reminders_for
+        reminders = None
+        if appointment is not None:
+            planned = reminder_times(appointment.starts_at, settings.reminder_offsets_seconds)
+            reminders = Reminders(appointment.appointment_id, appointment.client_id, appointment.starts_at, planned,
+                                  appointment.model_dump(mode="json"))
+        email = None
+        if notice is not None and notice.email is not None:
+            email = QueuedEmail(notice.email, settings.message_id_domain, settings.email_max_attempts)
+        webhooks = self._webhook_calls(event) if event.type in WEBHOOK_EVENT_TYPES else None
+        return EventRows(event.id, reminders, notice.feed if notice else None, email, webhooks)
+
+    def _webhook_calls(self, event: Event) -> WebhookCalls:
         body = orjson.dumps({
             "type": event.type,
             "timestamp": event.occurred_at.isoformat(),
@@ -90,76 +107,59 @@ class EventHandlers:
             appointment_id = uuid.UUID(str(appointment)) if appointment else None
         except ValueError:
             appointment_id = None
-        return await deliveries.add_webhooks(
-            connection, event.id, event.type, appointment_id, body, event.id, self._settings.webhook_max_attempts
-        )
+        return WebhookCalls(event.type, appointment_id, body, event.id, self._settings.webhook_max_attempts)
 
-    async def _tell(self, connection: Connection, notice: Notice, source_id: uuid.UUID) -> list[uuid.UUID]:
-        """Write the notice's feed entry and queue its email; the queued delivery ids."""
-        if notice.feed is not None:
-            await feed.add(connection, notice.feed, source_id)
-            metrics.NOTIFICATIONS.labels("feed", "created").inc()
-        if notice.email is None:
-            return []
-        queued = await deliveries.add_email(
-            connection, source_id, notice.email, self._settings.message_id_domain, self._settings.email_max_attempts
-        )
-        return [queued] if queued else []
-
-    async def _locked(self, connection: Connection, event: Event) -> list[uuid.UUID]:
+    async def _locked(self, connection: Connection, event: Event) -> Writes:
         appointment = parse(AppointmentPayload, event)
         if appointment.origin == "waitlist":  # the offer event tells this client, with its deadline
-            return []
-        return await self._tell(connection, notices.hold_placed(appointment), event.id)
+            return Writes()
+        return Writes(notices.hold_placed(appointment))
 
-    async def _confirmed(self, connection: Connection, event: Event) -> list[uuid.UUID]:
+    async def _confirmed(self, connection: Connection, event: Event) -> Writes:
         appointment = parse(AppointmentPayload, event)
         if not (await self._advance(connection, appointment, "confirmed")).newest:
-            return []
-        await self._plan_reminders(connection, appointment)
-        return await self._tell(connection, notices.confirmed(appointment, self._letterhead, event.occurred_at),
-                                event.id)
+            return Writes()
+        return Writes(notices.confirmed(appointment, self._letterhead, event.occurred_at), reminders_for=appointment)
 
-    async def _cancelled(self, connection: Connection, event: Event) -> list[uuid.UUID]:
+    async def _cancelled(self, connection: Connection, event: Event) -> Writes:
         appointment = parse(AppointmentPayload, event)
         version = await self._advance(connection, appointment, "cancelled")
         await self._cancel_reminders(connection, appointment.appointment_id)
         if not version.newest:
-            return []
+            return Writes()
         notice = notices.cancelled(appointment, self._letterhead, event.occurred_at)
         if version.previous_status not in TOLD_AS_BOOKED:  # a hold given up: no invitation to withdraw
             notice = Notice(notice.feed)
-        return await self._tell(connection, notice, event.id)
+        return Writes(notice)
 
-    async def _rescheduled(self, connection: Connection, event: Event) -> list[uuid.UUID]:
+    async def _rescheduled(self, connection: Connection, event: Event) -> Writes:
         appointment = parse(AppointmentPayload, event)
         if not (await self._advance(connection, appointment, "rescheduled")).newest:
-            return []
-        await self._cancel_reminders(connection, appointment.appointment_id)
-        await self._plan_reminders(connection, appointment)
-        return await self._tell(connection, notices.rescheduled(appointment, self._letterhead, event.occurred_at),
-                                event.id)
+            return Writes()
+        await self._cancel_reminders(connection, appointment.appointment_id)  # before the new ones are written
+        return Writes(notices.rescheduled(appointment, self._letterhead, event.occurred_at),
+                      reminders_for=appointment)
 
-    async def _expired(self, connection: Connection, event: Event) -> list[uuid.UUID]:
+    async def _expired(self, connection: Connection, event: Event) -> Writes:
         appointment = parse(AppointmentPayload, event)
         if appointment.origin == "waitlist":  # the offer's expiry tells this client
-            return []
-        return await self._tell(connection, notices.expired(appointment), event.id)
+            return Writes()
+        return Writes(notices.expired(appointment))
 
-    async def _completed(self, connection: Connection, event: Event) -> list[uuid.UUID]:
+    async def _completed(self, connection: Connection, event: Event) -> Writes:
         await self._cancel_reminders(connection, parse(AppointmentPayload, event).appointment_id)
-        return []
+        return Writes()
 
-    async def _no_show(self, connection: Connection, event: Event) -> list[uuid.UUID]:
+    async def _no_show(self, connection: Connection, event: Event) -> Writes:
         appointment = parse(AppointmentPayload, event)
         await self._cancel_reminders(connection, appointment.appointment_id)
-        return await self._tell(connection, notices.no_show(appointment), event.id)
+        return Writes(notices.no_show(appointment))
 
-    async def _offer_made(self, connection: Connection, event: Event) -> list[uuid.UUID]:
-        return await self._tell(connection, notices.offer_made(parse(WaitlistOfferPayload, event)), event.id)
+    async def _offer_made(self, connection: Connection, event: Event) -> Writes:
+        return Writes(notices.offer_made(parse(WaitlistOfferPayload, event)))
 
-    async def _offer_expired(self, connection: Connection, event: Event) -> list[uuid.UUID]:
-        return await self._tell(connection, notices.offer_expired(parse(WaitlistOfferPayload, event)), event.id)
+    async def _offer_expired(self, connection: Connection, event: Event) -> Writes:
+        return Writes(notices.offer_expired(parse(WaitlistOfferPayload, event)))
 
     async def _advance(
         self, connection: Connection, appointment: AppointmentPayload, status: str
@@ -170,14 +170,23 @@ class EventHandlers:
                      ics_sequence=appointment.ics_sequence, status=status)
         return version
 
-    async def _plan_reminders(self, connection: Connection, appointment: AppointmentPayload) -> None:
-        planned = reminder_times(appointment.starts_at, self._settings.reminder_offsets_seconds)
-        scheduled = await reminders.schedule(connection, appointment.appointment_id, appointment.client_id,
-                                             appointment.starts_at, planned, appointment.model_dump(mode="json"))
-        if scheduled:
-            metrics.REMINDERS_SCHEDULED.inc(scheduled)
-
     async def _cancel_reminders(self, connection: Connection, appointment_id: uuid.UUID) -> None:
         cancelled = await reminders.cancel(connection, appointment_id)
         if cancelled:
             metrics.REMINDERS_CANCELLED.inc(cancelled)
+
+
+@dataclass(frozen=True)
+class Writes:
+    """What a handler decided an event leaves behind: the notice for its client, and the appointment whose
+    reminders to plan."""
+
+    notice: Notice | None = None
+    reminders_for: AppointmentPayload | None = None
+
+
+def _count(written: event_rows.Written) -> None:
+    if written.feed:
+        metrics.NOTIFICATIONS.labels("feed", "created").inc(written.feed)
+    if written.reminders:
+        metrics.REMINDERS_SCHEDULED.inc(written.reminders)

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import uuid
 
 import asyncpg
 
 from notifier import metrics
-from notifier.adapters import deliveries, feed, reminders
+from notifier.adapters import event_rows, reminders
+from notifier.adapters.event_rows import EventRows, QueuedEmail
 from notifier.domain import notices
 from notifier.domain.notices import Letterhead
 from notifier.service_layer.delivery_worker import DeliveryWorker
@@ -35,21 +35,20 @@ class ReminderPoller:
 
     async def dispatch_due(self) -> int:
         """Queue one batch of due reminders and send them; the number dispatched."""
-        queued: list[uuid.UUID] = []
+        queued = 0
+        settings = self._settings
         async with self._pool.acquire() as connection, connection.transaction():
-            due = await reminders.take_due(connection, self._settings.reminder_batch_size)
+            due = await reminders.take_due(connection, settings.reminder_batch_size)
             for reminder in due:
                 appointment = AppointmentPayload.model_validate(reminder.appointment)
                 notice = notices.reminder(appointment, reminder.offset_seconds, self._letterhead, reminder.due_at)
-                if notice.feed is not None:
-                    await feed.add(connection, notice.feed, reminder.id)
-                    metrics.NOTIFICATIONS.labels("feed", "created").inc()
+                email = None
                 if notice.email is not None:
-                    delivery_id = await deliveries.add_email(
-                        connection, reminder.id, notice.email, self._settings.message_id_domain,
-                        self._settings.email_max_attempts,
-                    )
-                    queued += [delivery_id] if delivery_id else []
+                    email = QueuedEmail(notice.email, settings.message_id_domain, settings.email_max_attempts)
+                written = await event_rows.write(connection, EventRows(reminder.id, feed=notice.feed, email=email))
+                if written.feed:
+                    metrics.NOTIFICATIONS.labels("feed", "created").inc(written.feed)
+                queued += written.emails
         for reminder in due:
             metrics.REMINDER_LAG.observe(max(0.0, reminder.lag_seconds))
         if queued:

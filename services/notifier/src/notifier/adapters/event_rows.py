@@ -1,0 +1,139 @@
+"""What one event leaves in the notifier's tables, written in one statement: its reminders, its feed entry, its email
+and its webhook calls. Each part is optional; together they cost one round trip instead of one each.
+
+The parts are independent inserts (data-modifying CTEs of one statement): none reads what another writes. A feed
+row is announced to the live stream by the same statement (`feed.NOTICE`), as `feed.add` does.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from notifier.adapters import feed
+from notifier.domain.emails import Email
+from notifier.domain.messages import Message
+from notifier.domain.reminders import PlannedReminder
+from smartslot_common.db import Connection
+
+_WRITE = f"""
+WITH planned AS (
+    INSERT INTO reminders (id, appointment_id, user_id, offset_seconds, starts_at, due_at, appointment)
+    SELECT gen_random_uuid(), $1, $2, p.offset_seconds, $3, p.due_at, $4
+    FROM unnest($5::int[], $6::timestamptz[]) AS p (offset_seconds, due_at)
+    WHERE p.due_at > now()
+    ON CONFLICT DO NOTHING RETURNING 1
+), feed AS (
+    INSERT INTO notifications (id, user_id, kind, title, body, appointment_id, event_id)
+    SELECT gen_random_uuid(), $7::uuid, $8, $9, $10, $11, $12 WHERE $7::uuid IS NOT NULL
+    ON CONFLICT DO NOTHING RETURNING {feed.COLUMNS}, user_id
+), feed_notices AS (
+    SELECT {feed.NOTICE} FROM feed
+), email AS (
+    INSERT INTO deliveries (id, channel, kind, source_id, appointment_id, recipient, message_id, content,
+                            max_attempts)
+    SELECT $13, 'email', $14, $12, $15, $16::text, $17, $18, $19 WHERE $16::text IS NOT NULL
+    ON CONFLICT DO NOTHING RETURNING 1
+), hooks AS (
+    INSERT INTO deliveries (id, channel, kind, source_id, appointment_id, endpoint_id, recipient, message_id,
+                            content, max_attempts)
+    SELECT id, 'webhook', $20::text, $12, $21, endpoint_id, url, 'msg_' || replace(id::text, '-', ''), $22, $23
+    FROM (SELECT gen_random_uuid() AS id, e.id AS endpoint_id, e.url FROM webhook_endpoints e
+          WHERE $20::text IS NOT NULL AND e.enabled AND e.event_types @> ARRAY[$20::text]) AS subscribed
+    ON CONFLICT DO NOTHING RETURNING 1
+)
+SELECT (SELECT count(*) FROM planned) AS reminders, (SELECT count(*) FROM feed_notices) AS feed,
+       (SELECT count(*) FROM email) AS emails, (SELECT count(*) FROM hooks) AS webhooks
+"""
+
+
+@dataclass(frozen=True)
+class Reminders:
+    """An appointment's planned reminders (those already past by the database clock are not stored)."""
+
+    appointment_id: uuid.UUID
+    user_id: uuid.UUID
+    starts_at: datetime
+    planned: list[PlannedReminder]
+    appointment: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class QueuedEmail:
+    email: Email
+    message_id_domain: str
+    max_attempts: int
+
+
+@dataclass(frozen=True)
+class WebhookCalls:
+    """One call per enabled endpoint subscribed to `event_type`, with a body fixed here, once."""
+
+    event_type: str
+    appointment_id: uuid.UUID | None
+    body: str
+    event_id: uuid.UUID
+    max_attempts: int
+
+
+@dataclass(frozen=True)
+class EventRows:
+    source_id: uuid.UUID  # the event (or reminder) the rows come from: each is written once per source
+    reminders: Reminders | None = None
+    feed: Message | None = None
+    email: QueuedEmail | None = None
+    webhooks: WebhookCalls | None = None
+
+    @property
+    def empty(self) -> bool:
+        return self.reminders is None and self.feed is None and self.email is None and self.webhooks is None
+
+
+@dataclass(frozen=True)
+class Written:
+    """How many rows of each kind were new (a redelivered source writes none again)."""
+
+    reminders: int = 0
+    feed: int = 0
+    emails: int = 0
+    webhooks: int = 0
+
+
+async def write(connection: Connection, rows: EventRows) -> Written:
+    """Write the rows in one statement; how many of each were new."""
+    reminders, feed, email, webhooks = rows.reminders, rows.feed, rows.email, rows.webhooks
+    delivery_id = uuid.uuid4()
+    result = await connection.fetchrow(
+        _WRITE,
+        reminders.appointment_id if reminders else None,
+        reminders.user_id if reminders else None,
+        reminders.starts_at if reminders else None,
+        reminders.appointment if reminders else None,
+        [item.offset_seconds for item in reminders.planned] if reminders else [],
+        [item.due_at for item in reminders.planned] if reminders else [],
+        uuid.UUID(feed.user_id) if feed else None,
+        feed.kind if feed else None,
+        feed.title if feed else None,
+        feed.body if feed else None,
+        _uuid(feed.appointment_id) if feed else None,
+        rows.source_id,
+        delivery_id,
+        email.email.kind if email else None,
+        _uuid(email.email.appointment_id) if email else None,
+        email.email.to if email else None,
+        f"<{delivery_id}@{email.message_id_domain}>" if email else None,
+        email.email.to_content() if email else None,
+        email.max_attempts if email else None,
+        webhooks.event_type if webhooks else None,
+        webhooks.appointment_id if webhooks else None,
+        {"body": webhooks.body, "event_id": str(webhooks.event_id)} if webhooks else None,
+        webhooks.max_attempts if webhooks else None,
+    )
+    assert result is not None  # a SELECT of aggregates returns one row
+    return Written(result["reminders"], result["feed"], result["emails"], result["webhooks"])
+
+
+def _uuid(value: str | None) -> uuid.UUID | None:
+    return uuid.UUID(value) if value else None
