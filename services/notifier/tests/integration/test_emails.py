@@ -182,3 +182,24 @@ async def test_a_hold_given_up_is_no_email_and_a_late_confirmation_changes_nothi
     assert await notifier.db.fetchval(
         "SELECT count(*) FROM reminders WHERE appointment_id = $1", uuid.UUID(held["appointment_id"])) == 0
     assert notifier.sink.to(held["client_email"]) == []
+
+
+async def test_a_newer_confirmation_is_sent_and_a_repeated_one_is_not(notifier):
+    """The first confirmation of an appointment records its version in the statement that queues its email; a
+    later one is weighed against that version: sent when newer, ignored when it repeats it."""
+    first = notifier.appointment(starts_at=STARTS)
+    newer = first | {"ics_sequence": 1}
+
+    await notifier.publish("appointment.confirmed", first)
+    await notifier.mail_to(first["client_email"])
+    updated = await notifier.publish("appointment.confirmed", newer)
+    await notifier.mail_to(first["client_email"], 2)
+    repeated = await notifier.publish("appointment.confirmed", newer)  # another event saying the same
+    await inbox_has(notifier, repeated.id)
+
+    sequences = [int(calendar_of(mail)[1]["SEQUENCE"]) for mail in notifier.sink.to(first["client_email"])]
+    assert sorted(sequences) == [0, 1]
+    assert await notifier.db.fetchval(
+        "SELECT count(*) FROM deliveries WHERE source_id = $1", repeated.id) == 0
+    [row] = await notifier.settled(updated.id)
+    assert row["status"] == "sent"

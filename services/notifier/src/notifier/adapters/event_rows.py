@@ -19,22 +19,29 @@ from notifier.domain.reminders import PlannedReminder
 from smartslot_common.db import Connection
 
 _WRITE = f"""
-WITH planned AS (
+WITH version AS (
+    INSERT INTO appointment_versions (appointment_id, ics_sequence, status)
+    SELECT $24::uuid, $25, $26 WHERE $24::uuid IS NOT NULL
+    ON CONFLICT (appointment_id) DO NOTHING RETURNING 1
+), gate AS (
+    SELECT $24::uuid IS NULL OR EXISTS (SELECT 1 FROM version) AS open
+), planned AS (
     INSERT INTO reminders (id, appointment_id, user_id, offset_seconds, starts_at, due_at, appointment)
     SELECT gen_random_uuid(), $1, $2, p.offset_seconds, $3, p.due_at, $4
     FROM unnest($5::int[], $6::timestamptz[]) AS p (offset_seconds, due_at)
-    WHERE p.due_at > now()
+    WHERE p.due_at > now() AND (SELECT open FROM gate)
     ON CONFLICT DO NOTHING RETURNING 1
 ), feed AS (
     INSERT INTO notifications (id, user_id, kind, title, body, appointment_id, event_id)
-    SELECT gen_random_uuid(), $7::uuid, $8, $9, $10, $11, $12 WHERE $7::uuid IS NOT NULL
+    SELECT gen_random_uuid(), $7::uuid, $8, $9, $10, $11, $12 WHERE $7::uuid IS NOT NULL AND (SELECT open FROM gate)
     ON CONFLICT DO NOTHING RETURNING {feed.COLUMNS}, user_id
 ), feed_notices AS (
     SELECT {feed.NOTICE} FROM feed
 ), email AS (
     INSERT INTO deliveries (id, channel, kind, source_id, appointment_id, recipient, message_id, content,
                             max_attempts)
-    SELECT $13, 'email', $14, $12, $15, $16::text, $17, $18, $19 WHERE $16::text IS NOT NULL
+    SELECT $13, 'email', $14, $12, $15, $16::text, $17, $18, $19
+    WHERE $16::text IS NOT NULL AND (SELECT open FROM gate)
     ON CONFLICT DO NOTHING RETURNING 1
 ), hooks AS (
     INSERT INTO deliveries (id, channel, kind, source_id, appointment_id, endpoint_id, recipient, message_id,
@@ -45,7 +52,8 @@ WITH planned AS (
     ON CONFLICT DO NOTHING RETURNING 1
 )
 SELECT (SELECT count(*) FROM planned) AS reminders, (SELECT count(*) FROM feed_notices) AS feed,
-       (SELECT count(*) FROM email) AS emails, (SELECT count(*) FROM hooks) AS webhooks
+       (SELECT count(*) FROM email) AS emails, (SELECT count(*) FROM hooks) AS webhooks,
+       (SELECT open FROM gate) AS opened
 """
 
 
@@ -79,16 +87,29 @@ class WebhookCalls:
 
 
 @dataclass(frozen=True)
+class FirstVersion:
+    """Write the rest only if this is the first version recorded for the appointment (the common case of a
+    confirmation): recorded by the same statement. When the appointment had one already, nothing but the webhook
+    calls is written and the caller decides with `versions.advance`."""
+
+    appointment_id: uuid.UUID
+    sequence: int
+    status: str
+
+
+@dataclass(frozen=True)
 class EventRows:
     source_id: uuid.UUID  # the event (or reminder) the rows come from: each is written once per source
     reminders: Reminders | None = None
     feed: Message | None = None
     email: QueuedEmail | None = None
     webhooks: WebhookCalls | None = None
+    first_version: FirstVersion | None = None
 
     @property
     def empty(self) -> bool:
-        return self.reminders is None and self.feed is None and self.email is None and self.webhooks is None
+        return (self.reminders is None and self.feed is None and self.email is None and self.webhooks is None
+                and self.first_version is None)
 
 
 @dataclass(frozen=True)
@@ -99,11 +120,12 @@ class Written:
     feed: int = 0
     emails: int = 0
     webhooks: int = 0
+    opened: bool = True  # False: `first_version` found a version recorded already, and only webhooks were written
 
 
 async def write(connection: Connection, rows: EventRows) -> Written:
     """Write the rows in one statement; how many of each were new."""
-    reminders, feed, email, webhooks = rows.reminders, rows.feed, rows.email, rows.webhooks
+    reminders, feed, email, webhooks, version = rows.reminders, rows.feed, rows.email, rows.webhooks, rows.first_version
     delivery_id = uuid.uuid4()
     result = await connection.fetchrow(
         _WRITE,
@@ -130,9 +152,12 @@ async def write(connection: Connection, rows: EventRows) -> Written:
         webhooks.appointment_id if webhooks else None,
         {"body": webhooks.body, "event_id": str(webhooks.event_id)} if webhooks else None,
         webhooks.max_attempts if webhooks else None,
+        version.appointment_id if version else None,
+        version.sequence if version else None,
+        version.status if version else None,
     )
     assert result is not None  # a SELECT of aggregates returns one row
-    return Written(result["reminders"], result["feed"], result["emails"], result["webhooks"])
+    return Written(result["reminders"], result["feed"], result["emails"], result["webhooks"], result["opened"])
 
 
 def _uuid(value: str | None) -> uuid.UUID | None:

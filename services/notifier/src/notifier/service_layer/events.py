@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TypeVar
 
 import orjson
@@ -17,7 +17,7 @@ import pydantic
 
 from notifier import metrics
 from notifier.adapters import event_rows, reminders, versions
-from notifier.adapters.event_rows import EventRows, QueuedEmail, Reminders, WebhookCalls
+from notifier.adapters.event_rows import EventRows, FirstVersion, QueuedEmail, Reminders, WebhookCalls
 from notifier.domain import notices
 from notifier.domain.notices import Letterhead, Notice
 from notifier.domain.reminders import reminder_times
@@ -70,12 +70,20 @@ class EventHandlers:
         """The event's handler decides; then what it leaves (and its webhook calls) is written in one statement."""
 
         async def handle(connection: Connection, event: Event) -> AfterCommit | None:
-            rows = self._rows(event, await handler(connection, event))
+            writes = await handler(connection, event)
+            rows = self._rows(event, writes)
             if rows.empty:
                 return None
             written = await event_rows.write(connection, rows)
+            queued = written.emails + written.webhooks
             _count(written)
-            return self._wake_worker if written.emails or written.webhooks else None
+            if not written.opened and writes.versioned is not None:  # not the appointment's first version
+                appointment, status = writes.versioned
+                if (await self._advance(connection, appointment, status)).newest:
+                    again = await event_rows.write(connection, replace(rows, webhooks=None, first_version=None))
+                    queued += again.emails
+                    _count(again)
+            return self._wake_worker if queued else None
 
         return handle
 
@@ -94,7 +102,11 @@ class EventHandlers:
         if notice is not None and notice.email is not None:
             email = QueuedEmail(notice.email, settings.message_id_domain, settings.email_max_attempts)
         webhooks = self._webhook_calls(event) if event.type in WEBHOOK_EVENT_TYPES else None
-        return EventRows(event.id, reminders, notice.feed if notice else None, email, webhooks)
+        first = None
+        if writes.versioned is not None:
+            versioned, status = writes.versioned
+            first = FirstVersion(versioned.appointment_id, versioned.ics_sequence, status)
+        return EventRows(event.id, reminders, notice.feed if notice else None, email, webhooks, first)
 
     def _webhook_calls(self, event: Event) -> WebhookCalls:
         body = orjson.dumps({
@@ -117,9 +129,9 @@ class EventHandlers:
 
     async def _confirmed(self, connection: Connection, event: Event) -> Writes:
         appointment = parse(AppointmentPayload, event)
-        if not (await self._advance(connection, appointment, "confirmed")).newest:
-            return Writes()
-        return Writes(notices.confirmed(appointment, self._letterhead, event.occurred_at), reminders_for=appointment)
+        # Usually the appointment's first version: recorded with the rest in one statement (see `_writing`).
+        return Writes(notices.confirmed(appointment, self._letterhead, event.occurred_at), reminders_for=appointment,
+                      versioned=(appointment, "confirmed"))
 
     async def _cancelled(self, connection: Connection, event: Event) -> Writes:
         appointment = parse(AppointmentPayload, event)
@@ -183,6 +195,8 @@ class Writes:
 
     notice: Notice | None = None
     reminders_for: AppointmentPayload | None = None
+    # Written only if this is the newest version of the appointment with that status (decided in `_writing`).
+    versioned: tuple[AppointmentPayload, str] | None = None
 
 
 def _count(written: event_rows.Written) -> None:
