@@ -119,7 +119,8 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/v1/availability/stream", "availability", ANY,
           Doc("Follow open slots live: a `slot` event whenever one in the range is created, held, booked, freed or "
               "removed (server-sent events; resume with Last-Event-ID)", "availability",
-              query=AVAILABILITY + "AvailabilityQuery", response="text", media_type="text/event-stream"),
+              query=AVAILABILITY + "AvailabilityQuery", response="text", media_type="text/event-stream",
+              errors=("not_found",)),
           stream=True),
     # appointments
     Route("POST", "/v1/holds", "booking", CLIENT, _seat("Hold a seat while the client confirms")),

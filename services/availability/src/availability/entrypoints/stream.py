@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator
 from datetime import datetime
 
 from aiohttp import web
 
 from availability.adapters.live_slots import SharedLog
+from availability.adapters.slots import service_exists
 from availability.app_keys import LIVE, LIVE_CHANGES, POOL, READ_POOL, REDIS, SETTINGS
 from availability.entrypoints.http import AvailabilityQuery, check_range
 from availability.service_layer.live import LiveChanges, feed, follow
 from smartslot_common.http.json import parse_query
+from smartslot_common.http.problems import ProblemError
 from smartslot_common.live import RESET, Entry, LiveLog, serve_stream
 
 routes = web.RouteTableDef()
@@ -49,9 +52,16 @@ async def availability_stream(request: web.Request) -> web.StreamResponse:
     query = parse_query(request, AvailabilityQuery)
     settings = request.app[SETTINGS]
     check_range(query.from_, query.to, settings.max_range_days)
+    if not await _service_exists(request.app, query.service_id):
+        raise ProblemError(404, "not_found", "No such service.")
     wanted = Matcher(str(query.service_id), str(query.provider_id) if query.provider_id else None,
                      str(query.clinic_id) if query.clinic_id else None, query.from_, query.to)
     return await serve_stream(request, request.app[LIVE], wanted, settings.live_heartbeat_seconds)
+
+
+async def _service_exists(app: web.Application, service_id: uuid.UUID) -> bool:
+    """Asked once per stream: the replica, then the primary before saying no (it may be a moment old)."""
+    return await service_exists(app[READ_POOL], service_id) or await service_exists(app[POOL], service_id)
 
 
 async def live_context(app: web.Application) -> AsyncIterator[None]:
