@@ -18,7 +18,7 @@ from ruamel.yaml import YAML
 
 METRIC_MODULES = (
     "smartslot_common.metrics", "smartslot_common.runtime_metrics", "gateway.metrics", "booking.metrics",
-    "availability.metrics", "waitlist.metrics", "notifier.metrics",
+    "availability.metrics", "waitlist.metrics", "notifier.metrics", "console.metrics",
 )
 SUFFIXES = {"counter": ("_total",), "histogram": ("_bucket", "_count", "_sum"), "summary": ("_count", "_sum")}
 # smartslot_* names and recording rules (level:metric:operations); PromQL keywords never match these.
