@@ -98,7 +98,7 @@ async def _sweeps(env: BenchEnvironment, profile: dict, measured: dict[str, Scen
     return {
         "availability_via_gateway": reads | {"title": "availability reads through the gateway",
                                              "capacity": _capacity(bases, "wrk_gateway")},
-        "instant_bookings": books | {"title": "instant bookings (booking service)",
+        "instant_bookings": books | {"title": "instant bookings through the gateway",
                                      "capacity": _capacity(bases, "pgbench_booking")},
     }
 

@@ -186,7 +186,7 @@ def live_streams_target(run: Run) -> Verdict:
 
 
 TARGETS: list[Callable[[Run], Verdict]] = [
-    cpu_target("emails", "CPU per instant booking end to end, its email included", 5.0),
+    cpu_target("instant", "CPU per instant booking end to end, its email included", 5.0),
     cpu_target("availability", "CPU per cached read through the gateway", 1.0),
     cpu_target("storm", "CPU per storm loser (1,000-client storm)", 0.8),
     gateway_share,

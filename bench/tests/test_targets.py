@@ -50,7 +50,7 @@ def test_a_run_that_measured_nothing_meets_nothing() -> None:
 
 
 def test_cpu_per_unit_of_work_against_its_limit() -> None:
-    rows = [_open_loop("emails", 200, cpu=_cost(4.2)), _open_loop("availability", 1000, cpu=_cost(1.3))]
+    rows = [_open_loop("instant", 250, cpu=_cost(4.2)), _open_loop("availability", 1000, cpu=_cost(1.3))]
 
     verdicts = _verdicts(rows)
 
