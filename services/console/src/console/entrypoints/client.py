@@ -67,6 +67,12 @@ async def catalog_naming(api: Api, found: Catalog, provider_ids: Any, service_id
     return found
 
 
+async def naming(api: Api, found: Catalog, appointments: Any) -> Catalog:
+    """The catalog, knowing every provider and service these appointments name."""
+    listed = list(appointments)
+    return await catalog_naming(api, found, {a.provider_id for a in listed}, {a.service_id for a in listed})
+
+
 def _today(zone: ZoneInfo) -> Any:
     return datetime.now(zone).date()
 
@@ -154,10 +160,12 @@ async def hold(request: web.Request) -> web.Response:
     found = await catalog(api)
     try:
         appointment = await api.hold(slot_id)
+        found = await naming(api, found, [appointment])
     except ApiProblem as problem:
         if problem.status != 409:
             raise
         suggestions = [OpenSlot.model_validate(item) for item in problem.body.get("suggestions") or []]
+        found = await catalog_naming(api, found, {s.provider_id for s in suggestions})
         return render(request, "client/_hold_refused.html", problem=problem,
                       groups=slot_groups(found, suggestions), catalog=found)
     return render(request, "client/_hold.html", appointment=appointment, catalog=found,
@@ -173,6 +181,7 @@ async def confirm(request: web.Request) -> web.Response:
         appointment = await api.transition(request.match_info["id"], "confirm")
     except ApiProblem as problem:
         return problem_page(request, problem, "client/_hold_over.html")
+    found = await naming(api, found, [appointment])
     return render(request, "client/_confirmed.html", appointment=appointment, catalog=found,
                   zone=found.zone_of_provider(appointment.provider_id))
 
@@ -193,6 +202,7 @@ async def appointments(request: web.Request) -> web.Response:
     require(request, CLIENT)
     api = api_for(request)
     found, mine = await asyncio.gather(catalog(api), api.appointments())
+    found = await naming(api, found, mine)
     upcoming, past = split_upcoming(mine, datetime.now(UTC))
     return render(request, "client/appointments.html", upcoming=upcoming, past=past, catalog=found,
                   notice=request.query.get("notice", ""))
@@ -206,6 +216,7 @@ async def cancel_page(request: web.Request) -> web.Response:
     appointment_id = request.match_info["id"]
     found, appointment, quote = await asyncio.gather(catalog(api), api.appointment(appointment_id),
                                                      api.quote(appointment_id))
+    found = await naming(api, found, [appointment])
     return render(request, "client/cancel.html", appointment=appointment, quote=quote, catalog=found,
                   zone=found.zone_of_provider(appointment.provider_id))
 
@@ -224,8 +235,10 @@ async def reschedule_page(request: web.Request) -> web.Response:
     require(request, CLIENT)
     api = api_for(request)
     found, appointment = await asyncio.gather(catalog(api), api.appointment(request.match_info["id"]))
+    found = await naming(api, found, [appointment])
     now = datetime.now(UTC)
     slots = await api.availability(appointment.service_id, now, now + timedelta(days=RESCHEDULE_DAYS))
+    found = await catalog_naming(api, found, {s.provider_id for s in slots})
     return render(request, "client/reschedule.html", appointment=appointment, catalog=found,
                   groups=slot_groups(found, [s for s in slots if s.slot_id != appointment.slot_id]),
                   zone=found.zone_of_provider(appointment.provider_id))
@@ -304,4 +317,5 @@ async def offers(request: web.Request) -> web.Response:
     api = api_for(request)
     found, held = await asyncio.gather(catalog(api), api.appointments("locked"))
     open_offers: list[Appointment] = [a for a in held if a.origin == "waitlist"]
+    found = await naming(api, found, open_offers)
     return render(request, "client/_offers.html", offers=open_offers, catalog=found)

@@ -212,7 +212,7 @@ async def add_time_off(request: web.Request) -> web.StreamResponse:
             ids = [str(item) for item in problem.body.get("appointment_ids") or []]
             conflicts = await asyncio.gather(*(api.appointment(item) for item in ids))
             return render(request, "provider/time_off.html", status=409, errors={}, conflicts=conflicts,
-                          **context | {"catalog": await catalog(api)})
+                          **context | {"catalog": await provider_catalog(api, provider)})
         if problem.status != 422:
             raise
         return render(request, "provider/time_off.html", status=422, conflicts=[],
