@@ -9,7 +9,7 @@ their tags are never named again.
 
 from __future__ import annotations
 
-from collections import deque
+from bisect import insort
 from collections.abc import Iterable
 
 from aio_pika.abc import AbstractIncomingMessage
@@ -24,17 +24,19 @@ class Acknowledgements:
     """Which delivered messages are still in hand, and the acks that settle the applied ones."""
 
     def __init__(self) -> None:
-        self._lines: dict[int, deque[AbstractIncomingMessage]] = {}
+        # Per channel, the messages in hand ordered by delivery tag (they arrive in that order; kept sorted anyway,
+        # since a multiple ack relies on it).
+        self._lines: dict[int, list[tuple[int, AbstractIncomingMessage]]] = {}
         self._states: dict[int, str] = {}
         self._channels: dict[int, int] = {}
 
     def received(self, message: AbstractIncomingMessage) -> None:
-        """Track a message as it is delivered (in delivery order)."""
+        """Track a message as it is delivered."""
         try:
             channel = id(message.channel)
         except ChannelInvalidStateError:
             return  # its channel is gone: the broker puts it back in the queue, nothing can settle it here
-        self._lines.setdefault(channel, deque()).append(message)
+        insort(self._lines.setdefault(channel, []), (message.delivery_tag or 0, message), key=_tag)
         self._states[id(message)] = _IN_HAND
         self._channels[id(message)] = channel
 
@@ -67,12 +69,23 @@ class Acknowledgements:
     def _release(self, channel: int) -> AbstractIncomingMessage | None:
         """Take the settled run off the front of the channel's line; the highest applied message of it, if any."""
         line = self._lines.get(channel)
-        last = None
-        while line and self._states[id(line[0])] != _IN_HAND:
-            message = line.popleft()
-            if self._states.pop(id(message)) == _APPLIED:
-                last = message
-            del self._channels[id(message)]
         if not line:
-            self._lines.pop(channel, None)
+            return None
+        last = None
+        settled = 0
+        for _, message in line:
+            state = self._states[id(message)]
+            if state == _IN_HAND:
+                break
+            if state == _APPLIED:
+                last = message
+            del self._states[id(message)], self._channels[id(message)]
+            settled += 1
+        del line[:settled]
+        if not line:
+            del self._lines[channel]
         return last
+
+
+def _tag(entry: tuple[int, AbstractIncomingMessage]) -> int:
+    return entry[0]

@@ -96,6 +96,9 @@ class DeliveryWorker:
 
     def _finished(self, task: asyncio.Task[None]) -> None:
         self._in_flight.discard(task)
+        if not task.cancelled() and (error := task.exception()) is not None:
+            # A bug (send and record failures are handled inside); the lease brings the delivery back.
+            log.error("delivery task crashed", error=describe(error), exc_info=error)
         if len(self._in_flight) == self._settings.delivery_batch_size - 1:
             self._woken.set()  # there is room again
 
