@@ -842,7 +842,7 @@ async def test_after_commit_runs_once_committed_and_its_failure_is_not_retried(w
         )
 
     assert seen_committed == [1, 1]
-    assert world.calls == [good.id, bad.id]
+    assert sorted(world.calls) == sorted([good.id, bad.id])  # batches are applied side by side: in either order
     assert consumed("retried") == retried
     assert await world.queue_depth(dead_letter_queue_name(world.namespace, CONSUMER)) == 0
 
