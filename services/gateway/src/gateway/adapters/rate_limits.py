@@ -7,9 +7,15 @@ back, all in one pipelined round trip, so that several gateway processes share o
 
 - one process alone is exact;
 - with several, each decides on the others' counts as of its last sync, so a key can go over its limit by at most
-  what the processes admit for it within one sync interval;
-- the first hit on a key this process does not know yet waits (at most the Redis timeout) for the next sync, which
-  reads the others' counts, so a process that just started does not hand out fresh budgets.
+  what the processes admit for it within one sync interval (a key one process sees for the first time included:
+  its count there starts alone and meets the others' at the next sync);
+- for rules marked `learn_first` (sign-in and registration per address: password guessing), the first hit on a key
+  this process does not know yet waits (at most the Redis timeout) for a sync that reads the others' counts, so a
+  process that just started hands out no fresh budget at all. Other rules do not wait: a burst of new clients (each
+  a key of its own) would otherwise pay a Redis round trip per request.
+
+A sync is one pipelined round trip: per key one script that writes this process's count, renews the hash's life
+and reads the others' counts back.
 
 When Redis does not answer, every process goes on limiting with its own counts (better than letting everything
 through; counted in the fail-open metric as decided without Redis) and shares them again once Redis is back.
@@ -37,6 +43,19 @@ from smartslot_common.logging import get_logger
 log = get_logger(__name__)
 _parsed = functools.lru_cache(maxsize=64)(parse)  # a handful of configured limits, parsed once each
 KEYS_PER_ROUND_TRIP = 256
+# KEYS[1]: a counter's shared hash; ARGV: this process's field, its count ('' writes nothing), the hash's life in ms.
+# Returns the other processes' counts.
+SHARE = """
+if ARGV[2] ~= '' then
+  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+  redis.call('PEXPIRE', KEYS[1], ARGV[3])
+end
+local fields, others = redis.call('HGETALL', KEYS[1]), {}
+for i = 1, #fields, 2 do
+  if fields[i] ~= ARGV[1] then others[#others + 1] = fields[i + 1] end
+end
+return others
+"""
 SWEEP_SECONDS = 5.0  # how often counts that are over and done with are forgotten
 
 
@@ -48,6 +67,7 @@ class Rule:
     limit: RateLimitItem
     subject: str
     key: str  # the counter's name: rule, limit and subject (a changed limit starts a counter of its own)
+    learn_first: bool = False  # a key new to this process waits for the others' counts before deciding
 
 
 @dataclass(frozen=True)
@@ -111,23 +131,24 @@ class RateLimiter:
         self._next_sync: asyncio.Future[None] | None = None
         self._syncing = False  # `run` is on
         self._swept_at = 0.0
+        self._share = redis.register_script(SHARE)
         self.shared = True  # Redis took the last sync
         self._decided_alone = metrics.REDIS_FAIL_OPEN.labels(check="rate_limit")
 
     @staticmethod
     @functools.lru_cache(maxsize=65_536)  # the callers seen lately: a request's rules are built once per subject
-    def rule(name: str, limit: str, subject: str) -> Rule:
+    def rule(name: str, limit: str, subject: str, learn_first: bool = False) -> Rule:
         item = _parsed(limit)
-        return Rule(name, item, subject, f"{name}/{item.amount}/{item.get_expiry()}:{subject}")
+        return Rule(name, item, subject, f"{name}/{item.amount}/{item.get_expiry()}:{subject}", learn_first)
 
     def knows(self, rules: Iterable[Rule]) -> bool:
-        """Whether this process has counted every one of these keys already (then `admit` alone decides)."""
-        return all(rule.key in self._counts for rule in rules)
+        """Whether `admit` alone may decide: no rule that learns first has a key this process has not counted."""
+        return all(not rule.learn_first or rule.key in self._counts for rule in rules)
 
     async def check(self, rules: Iterable[Rule]) -> Refusal | None:
         """Count the request against each rule in turn; the first refusal, or None."""
         rules = tuple(rules)
-        unknown = [rule for rule in rules if rule.key not in self._counts]
+        unknown = [rule for rule in rules if rule.learn_first and rule.key not in self._counts]
         if unknown:
             await self._learn(unknown)
         return self.admit(rules)
@@ -206,23 +227,21 @@ class RateLimiter:
 
     async def _exchange(self, names: Iterable[str]) -> None:
         now = self._clock()
-        read: list[tuple[SharedCount, int]] = []
+        read: list[SharedCount] = []
         async with self._redis.pipeline(transaction=False) as pipe:
             for name in names:
                 if (count := self._counts.get(name)) is None:
                     continue
-                key = shared_key(self._prefix, name)
-                if not count.own.gone(now):
-                    pipe.hset(key, self._process, encode(count.own))
-                    pipe.pexpire(key, math.ceil(2000 * count.own.period))  # as long as the count can matter
-                pipe.hgetall(key)
-                read.append((count, len(pipe)))
+                # An empty value writes nothing: a count that no longer matters is only read.
+                mine = "" if count.own.gone(now) else encode(count.own)
+                life_ms = math.ceil(2000 * count.own.period)  # as long as the count can matter
+                await self._share(keys=[shared_key(self._prefix, name)], args=[self._process, mine, life_ms],
+                                  client=pipe)
+                read.append(count)
             replies = await pipe.execute()
-        mine = self._process.encode()
-        for count, position in read:
-            fields: dict[bytes, bytes] = replies[position - 1]
-            others = (decode(value, count.own.period) for name, value in fields.items() if name != mine)
-            count.others = [other for other in others if other is not None and not other.gone(now)]
+        for count, others in zip(read, replies, strict=True):
+            decoded = (decode(value, count.own.period) for value in others)
+            count.others = [other for other in decoded if other is not None and not other.gone(now)]
 
     def _sweep(self) -> None:
         """Forget keys nobody has counted for two periods (memory stays bounded by the recently active keys)."""

@@ -43,7 +43,7 @@ def rules_for(request: web.Request, settings: GatewaySettings) -> list[Rule]:
     call = (request.method, request.path)
     rules = []
     if call in AUTH_CALLS:
-        rules.append(RateLimiter.rule("auth", settings.rate_limit_auth, _ip(request)))
+        rules.append(RateLimiter.rule("auth", settings.rate_limit_auth, _ip(request), learn_first=True))
     if call in BOOKING_CALLS:
         rules.append(RateLimiter.rule("booking", settings.rate_limit_booking, subject))
     general = settings.rate_limit_user if kind == "user" else settings.rate_limit_ip
@@ -58,7 +58,7 @@ async def rate_limits(request: web.Request, handler: Handler) -> web.StreamRespo
     if limiter is None or request.path in QUIET_PATHS:
         return await handler(request)
     rules = rules_for(request, request.app[SETTINGS])
-    # Counted in memory at once; only a key this process has not seen yet waits for the others' counts.
+    # Counted in memory at once; only a sign-in's key this process has not seen yet waits for the others' counts.
     refusal = limiter.admit(rules) if limiter.knows(rules) else await limiter.check(rules)
     if refusal is not None:
         raise ProblemError(
