@@ -2,7 +2,8 @@
 measured from that intended start (so a slow server cannot hide queueing, "coordinated omission").
 
 Bounded in count and in time; every request goes to a loopback address given by the scenario. Scenarios send through
-`bench.client.LeanClient` (the driver shares the machine with the stack it measures, so it must stay cheap); an
+the lean client (`smartslot_common.http.lean_client`: the driver shares the machine with the stack it measures, so it
+must stay cheap); an
 error raised by a request (refused, reset, closed early, timed out) is counted by its type, never as an answer.
 """
 

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import aiohttp
 
-from bench.client import LeanClient
 from bench.driver import raise_open_files_limit
 from bench.profiling.meter import CpuMeter
 from smartslot_common.api_client import ApiClient
+from smartslot_common.http.lean_client import LeanClient
 from smartslot_common.testing import isolated_stack
 from smartslot_common.testing.processes import ServiceStack, mail_sink, running_services, stack_settings
 

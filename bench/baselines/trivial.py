@@ -15,8 +15,8 @@ from contextlib import asynccontextmanager
 
 import aiohttp
 
-from bench.client import LeanClient
 from bench.driver import open_loop
+from smartslot_common.http.lean_client import LeanClient
 from smartslot_common.testing import wait_for
 from smartslot_common.testing.processes import free_port
 

@@ -18,12 +18,12 @@ import orjson
 from prometheus_client.parser import text_string_to_metric_families
 
 from bench.catalog import BenchCatalog, add_slots, make_catalog
-from bench.client import Prepared
 from bench.driver import open_loop
 from bench.environment import BenchEnvironment
 from bench.invariants import check
 from bench.scenarios.booking import ScenarioResult
 from bench.scenarios.clients import register_clients
+from smartslot_common.http.lean_client import Prepared
 from smartslot_common.testing import wait_for
 
 # The gateway's per-caller limits would turn an open-loop read benchmark into a rate-limiter benchmark.

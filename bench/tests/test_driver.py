@@ -8,8 +8,8 @@ import resource
 import pytest
 from aiohttp import web
 
-from bench.client import LeanClient
 from bench.driver import burst, open_loop, raise_open_files_limit
+from smartslot_common.http.lean_client import LeanClient
 from smartslot_common.testing.processes import free_port
 
 

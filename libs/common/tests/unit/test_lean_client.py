@@ -12,7 +12,7 @@ import pytest
 import uvloop
 from aiohttp import web
 
-from bench.client import LeanClient, ServerDisconnected, encode, split_url
+from smartslot_common.http.lean_client import LeanClient, ServerDisconnected, encode, split_url
 from smartslot_common.testing.processes import free_port
 
 HELD = b'{"code":"slot_held","status":409}'
