@@ -1,5 +1,6 @@
-"""The load driver's lean HTTP/1.1 client against a real local aiohttp server: statuses, bodies (sized and chunked),
-keep-alive reuse, and failures (refused, closed early, timed out) raised for the driver to count."""
+"""The lean HTTP/1.1 client against a real local aiohttp server: statuses, bodies (sized and chunked), the headers it
+keeps, keep-alive reuse, a bound on connections in use, and failures (refused, closed early, timed out) raised for
+the caller to handle."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import uvloop
 from aiohttp import web
 
 from smartslot_common.http.lean_client import LeanClient, ServerDisconnected, encode, split_url
+from smartslot_common.testing import wait_for
 from smartslot_common.testing.processes import free_port
 
 HELD = b'{"code":"slot_held","status":409}'
@@ -79,6 +81,42 @@ async def test_status_and_body_come_back_for_success_and_refusal(server: str) ->
         read = await client.request("GET", server + "/v1/availability?day=1")
         assert read == (200, b"GET /v1/availability?day=1 - 0")
         assert await client.request("POST", server + "/v1/holds", b'{"slot_id": "s"}') == (409, HELD)
+
+
+async def test_an_answer_carries_the_headers_the_client_keeps_under_the_names_it_was_given(server: str) -> None:
+    async with LeanClient(keep_headers=("Content-Type", "x-body")) as client:
+        answer = await client.exchange(client.prepare("POST", server + "/v1/holds", b"{}"))
+        assert (answer.status, answer.body) == (409, HELD)
+        assert answer.headers == {"Content-Type": "application/problem+json"}
+        echoed = await client.exchange(client.prepare("POST", server + "/echo", b"payload"))
+        assert echoed.headers == {"Content-Type": "text/plain; charset=utf-8", "x-body": "payload"}
+
+
+async def test_connections_in_use_are_bounded_and_the_rest_wait_for_one(server: str) -> None:
+    async with LeanClient(max_connections=2) as client:
+        answers = await asyncio.gather(*(client.request("GET", f"{server}/n{n}") for n in range(12)))
+        assert [status for status, _ in answers] == [200] * 12
+        assert client.connections_opened == 2
+
+
+async def test_waiting_for_a_connection_counts_against_the_timeout(server: str) -> None:
+    async with LeanClient(max_connections=1) as client:
+        stuck = asyncio.ensure_future(client.exchange(client.prepare("GET", server + "/stuck"), timeout=5))
+
+        async def holding_the_one_connection() -> bool:
+            return client.connections_opened == 1
+
+        await wait_for(holding_the_one_connection, 5, interval=0.01, what="the stuck request's connection")
+        with pytest.raises(TimeoutError):
+            await client.exchange(client.prepare("GET", server + "/queued"), timeout=0.2)
+        stuck.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await stuck
+
+
+def test_a_line_break_in_a_header_is_refused_rather_than_sent() -> None:
+    with pytest.raises(ValueError, match="line break"):
+        encode("GET", ("127.0.0.1", 80), "/", headers={"X-Who": "a\r\nX-SmartSlot-User-Role: admin"})
 
 
 async def test_headers_body_and_query_parameters_are_sent_as_given(server: str) -> None:

@@ -10,11 +10,12 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import aiohttp
-from multidict import CIMultiDictProxy
+import httptools
 
 from gateway import metrics
 from gateway.adapters.breaker import BreakerOpen, CircuitBreaker, State
 from gateway.settings import UPSTREAM_NAMES, GatewaySettings
+from smartslot_common.http.lean_client import LeanClient
 
 RETRYABLE_METHODS = frozenset({"GET"})  # never POST/PUT/PATCH/DELETE: a retry could apply a change twice
 UNAVAILABLE_STATUSES = frozenset({502, 503, 504})
@@ -24,7 +25,7 @@ UNAVAILABLE_STATUSES = frozenset({502, 503, 504})
 class UpstreamAnswer:
     status: int
     body: bytes
-    headers: CIMultiDictProxy[str]
+    headers: Mapping[str, str]  # the headers the gateway relays, by their names in RETURNED_HEADERS
 
 
 class UpstreamUnavailable(Exception):
@@ -46,16 +47,14 @@ def _breaker(name: str, settings: GatewaySettings) -> CircuitBreaker:
 class Upstreams:
     """The gateway's client of every upstream service."""
 
-    def __init__(self, session: aiohttp.ClientSession, settings: GatewaySettings,
-                 stream_session: aiohttp.ClientSession | None = None) -> None:
-        self._session = session
-        self._stream_session = stream_session or session
+    def __init__(self, calls: LeanClient, stream_session: aiohttp.ClientSession, settings: GatewaySettings) -> None:
+        self._calls = calls  # every call that is answered in one piece: lean, pooled, bounded per upstream
+        self._stream_session = stream_session
         self._settings = settings
         self.breakers = {name: _breaker(name, settings) for name in UPSTREAM_NAMES}
         # Worked out once: each upstream's base URL, deadline, and the timeout of a first attempt (the whole deadline).
         self._urls = {name: settings.url_for(name) for name in UPSTREAM_NAMES}
         self._deadlines = {name: settings.timeout_for(name) for name in UPSTREAM_NAMES}
-        self._first_timeouts = {name: aiohttp.ClientTimeout(total=seconds) for name, seconds in self._deadlines.items()}
         # A stream has no total deadline: its answer must begin within the upstream's deadline (connect and first
         # bytes) and then never stay quiet longer than the idle limit (streams send heartbeats).
         self._stream_timeouts = {
@@ -133,26 +132,23 @@ class Upstreams:
             remaining = deadline - loop.time()
             if remaining <= 0:
                 raise UpstreamUnavailable(upstream, 1.0)
-            # A first attempt has the whole deadline (give or take the microseconds since it was set).
-            timeout = self._first_timeouts[upstream] if attempt == 0 else aiohttp.ClientTimeout(total=remaining)
             try:
-                answer = await self._once(method, url, body, headers, timeout)
-            except aiohttp.ClientConnectionError:
+                answer = await self._once(method, url, body, headers, remaining)
+            except (TimeoutError, httptools.HttpParserError):  # deadline spent, or a broken answer: no retry
+                raise UpstreamUnavailable(upstream, 1.0) from None
+            except OSError:  # refused, reset, closed before answering (ServerDisconnected): a GET may try again
                 if last or not await self._backoff(upstream, attempt, deadline):
                     raise UpstreamUnavailable(upstream, 1.0) from None
                 continue
-            except (TimeoutError, aiohttp.ClientError):  # deadline spent, or a broken answer: not worth a retry
-                raise UpstreamUnavailable(upstream, 1.0) from None
             if answer.status in UNAVAILABLE_STATUSES and not last and await self._backoff(upstream, attempt, deadline):
                 continue
             return answer
         raise AssertionError("unreachable: the last attempt returns or raises")
 
     async def _once(self, method: str, url: str, body: bytes | None, headers: Mapping[str, str],
-                    timeout: aiohttp.ClientTimeout) -> UpstreamAnswer:
-        async with self._session.request(method, url, data=body, headers=headers, timeout=timeout,
-                                         allow_redirects=False) as response:
-            return UpstreamAnswer(response.status, await response.read(), response.headers)
+                    timeout: float) -> UpstreamAnswer:
+        answer = await self._calls.exchange(self._calls.prepare(method, url, body or b"", headers), timeout)
+        return UpstreamAnswer(answer.status, answer.body, answer.headers)
 
     async def _backoff(self, upstream: str, attempt: int, deadline: float) -> bool:
         """Sleep a full-jitter backoff if it fits before the deadline; False when it does not."""
