@@ -6,15 +6,14 @@ import time
 import uuid
 from datetime import datetime, timedelta
 
-import orjson
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from availability.app_keys import SEARCH, SETTINGS
 from availability.domain.errors import ServiceNotFound
 from availability.entrypoints.params import Instant
-from availability.service_layer.answers import keep_answer, kept_answer
-from availability.service_layer.search import Search, find
+from availability.service_layer.answers import kept_answer
+from availability.service_layer.search import Search, answer
 from smartslot_common.http.json import parse_query
 from smartslot_common.http.problems import ProblemError
 
@@ -57,9 +56,7 @@ async def availability(request: web.Request) -> web.Response:
         check_range(query.from_, query.to, request.app[SETTINGS].max_range_days)
         search = Search(query.service_id, query.from_, query.to, query.provider_id, query.clinic_id)
         try:
-            found = await find(deps, search, now)
+            body = await answer(deps, query_string, search, now)
         except ServiceNotFound:
             raise ProblemError(404, "not_found", "No such service.") from None
-        body = orjson.dumps({"slots": [orjson.Fragment(text) for text in found.slots]})
-        keep_answer(deps.answers, query_string, body, search, found, deps.answer_lifetime_seconds, now)
     return web.Response(body=body, content_type="application/json")

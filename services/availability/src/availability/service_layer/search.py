@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 import asyncpg
+import orjson
 
 from availability import metrics
 from availability.adapters import slots
@@ -20,8 +21,8 @@ from availability.adapters.cache import Lookup, PageCache
 from availability.domain.days import ONE_DAY, utc_days, utc_midnight
 from availability.domain.errors import ServiceNotFound
 from availability.domain.invalidation import EVERY_PROVIDER
-from availability.domain.search import Entry, next_change, pages_by_day, select
-from availability.service_layer.answers import Answers
+from availability.domain.search import Entry, pages_by_day, selection
+from availability.service_layer.answers import Answers, keep_answer
 from availability.service_layer.single_flight import SingleFlight
 from smartslot_common.logging import get_logger
 from smartslot_common.redis import REDIS_UNAVAILABLE
@@ -71,6 +72,10 @@ class SearchDeps:
     service_flights: SingleFlight[uuid.UUID, bool]
     answers: Answers = field(default_factory=lambda: Answers(0))
     answer_lifetime_seconds: float = 0.0
+    # Identical searches arriving while one is being answered share its answer (a week of every provider is
+    # thousands of entries to select and encode).
+    answer_flights: SingleFlight[str, bytes] = field(
+        default_factory=lambda: SingleFlight(lambda n: metrics.SINGLE_FLIGHT_JOINS.labels(kind="answer").inc(n)))
 
 
 @dataclass(frozen=True)
@@ -89,6 +94,19 @@ def new_flights() -> tuple[SingleFlight[PageFlight, Filled], SingleFlight[uuid.U
     """The single flights of one process: day pages, and service existence."""
     return (SingleFlight(lambda n: metrics.SINGLE_FLIGHT_JOINS.labels(kind="page").inc(n)),
             SingleFlight(lambda n: metrics.SINGLE_FLIGHT_JOINS.labels(kind="service").inc(n)))
+
+
+async def answer(deps: SearchDeps, query_string: str, search: Search, now: float) -> bytes:
+    """The response body of a search (`{"slots": [...]}`), kept for its query string while it holds; one search runs
+    for identical query strings that arrive together. `ServiceNotFound` for an unknown service."""
+
+    async def answered(_: list[str]) -> dict[str, bytes]:
+        found = await find(deps, search, now)
+        body = orjson.dumps({"slots": [orjson.Fragment(text) for text in found.slots]})
+        keep_answer(deps.answers, query_string, body, search, found, deps.answer_lifetime_seconds, now)
+        return {query_string: body}
+
+    return (await deps.answer_flights.get([query_string], answered))[query_string]
 
 
 async def open_slots(deps: SearchDeps, search: Search, now: float | None = None) -> list[str]:
@@ -112,7 +130,8 @@ async def find(deps: SearchDeps, search: Search, now: float | None = None) -> Fo
     in_order = [pages[day] for day in days]
     clinic = str(search.clinic_id) if search.clinic_id else None
     start, end = search.start.timestamp(), search.end.timestamp()
-    return Found(select(in_order, start, end, now, clinic), days, lsn, next_change(in_order, start, end, now, clinic))
+    listed, changes_at = selection(in_order, start, end, now, clinic)
+    return Found(listed, days, lsn, changes_at)
 
 
 async def _look_up(cache: PageCache, search: Search, days: list[date]) -> tuple[Lookup, bool]:
