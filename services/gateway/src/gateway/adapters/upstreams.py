@@ -67,12 +67,7 @@ class Upstreams:
                      headers: Mapping[str, str]) -> AsyncIterator[aiohttp.ClientResponse]:
         """The upstream's answer, open, to be relayed as it comes (never retried: it may be long); `UpstreamUnavailable`
         when it cannot be reached or its breaker is open."""
-        breaker = self.breakers[upstream]
-        try:
-            breaker.before_call()
-        except BreakerOpen as open_:
-            metrics.BREAKER_REJECTIONS.labels(upstream=upstream).inc()
-            raise UpstreamUnavailable(upstream, open_.retry_after) from None
+        breaker = self._admitted(upstream)
         url = self._urls[upstream] + path_qs
         try:
             response = await self._stream_session.request(
@@ -96,12 +91,7 @@ class Upstreams:
     async def call(self, upstream: str, method: str, path_qs: str, body: bytes | None,
                    headers: Mapping[str, str]) -> UpstreamAnswer:
         """The upstream's answer; `UpstreamUnavailable` when it is down, stuck past its deadline, or known down."""
-        breaker = self.breakers[upstream]
-        try:
-            breaker.before_call()
-        except BreakerOpen as open_:
-            metrics.BREAKER_REJECTIONS.labels(upstream=upstream).inc()
-            raise UpstreamUnavailable(upstream, open_.retry_after) from None
+        breaker = self._admitted(upstream)
         try:
             answer = await self._attempts(upstream, method, path_qs, body, headers)
         except UpstreamUnavailable:
@@ -115,6 +105,16 @@ class Upstreams:
         else:
             breaker.record_success()
         return answer
+
+    def _admitted(self, upstream: str) -> CircuitBreaker:
+        """The upstream's breaker, once it lets a call through; `UpstreamUnavailable` at once while it is open."""
+        breaker = self.breakers[upstream]
+        try:
+            breaker.before_call()
+        except BreakerOpen as open_:
+            metrics.BREAKER_REJECTIONS.labels(upstream=upstream).inc()
+            raise UpstreamUnavailable(upstream, open_.retry_after) from None
+        return breaker
 
     def _failed(self, upstream: str, breaker: CircuitBreaker) -> None:
         metrics.UPSTREAM_FAILURES.labels(upstream=upstream).inc()
