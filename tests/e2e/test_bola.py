@@ -174,6 +174,8 @@ CASES = [
     ("y", "POST", "/v1/providers/{x}/slots", {"service_id": "{service}", "starts_at": "{end}"}, None),
     ("y", "DELETE", "/v1/slots/{free_slot}", None, None),
     ("y", "GET", "/v1/providers/{x}/schedule?date={day}", None, "x"),
+    ("y", "GET", "/v1/providers/{x}/working-hours", None, "x"),
+    ("b", "GET", "/v1/providers/{x}/working-hours", None, "x"),
     ("b", "PUT", "/v1/providers/{x}/working-hours",
      {"rules": [{"weekday": 0, "start": "09:00", "end": "10:00", "service_id": "{service}"}]}, None),
     ("b", "DELETE", "/v1/slots/{free_slot}", None, None),

@@ -98,6 +98,9 @@ ROUTES: tuple[Route, ...] = (
     Route("DELETE", "/v1/providers/{id}", "booking", ADMIN,
           Doc("Delete a provider (soft)", "catalog", status=204, errors=("conflicting_appointments",))),
     # schedules
+    Route("GET", "/v1/providers/{id}/working-hours", "booking", PROVIDER_OR_ADMIN,
+          Doc("A provider's weekly working hours, in the shape the PUT takes (local times as set)", "schedules",
+              response=BOOKING + "WeeklyHours")),
     Route("PUT", "/v1/providers/{id}/working-hours", "booking", PROVIDER_OR_ADMIN,
           Doc("Set a provider's weekly working hours", "schedules", BOOKING + "SetWorkingHours",
               response=BOOKING + "WorkingHours")),

@@ -79,7 +79,7 @@ async def test_an_unauthenticated_call_is_401_and_never_reaches_the_upstream(gat
     ("method", "path"),
     [("POST", "/v1/clinics"), ("POST", "/v1/services"), ("DELETE", "/v1/providers/p-1"),
      ("GET", "/v1/admin/analytics"), ("POST", "/v1/appointments/a-1/complete"),
-     ("POST", "/v1/appointments/a-1/no-show")],
+     ("POST", "/v1/appointments/a-1/no-show"), ("GET", "/v1/providers/p-1/working-hours")],
 )
 async def test_a_client_on_a_route_it_may_not_use_sees_404_and_the_upstream_is_not_asked(
     gateway: Any, method: str, path: str
@@ -89,6 +89,14 @@ async def test_a_client_on_a_route_it_may_not_use_sees_404_and_the_upstream_is_n
     answer = await gateway.call(method, path, token, json={} if method == "POST" else None, headers=FORGED)
     assert (answer.status, answer.code) == (404, "not_found")
     assert len(gateway.upstream.received) == before
+
+
+async def test_an_admin_reading_working_hours_reaches_booking_as_admin(gateway: Any) -> None:
+    answer = await gateway.call("GET", "/v1/providers/p-1/working-hours", await gateway.admin_token())
+    assert answer.status == 200, answer.body
+    seen = answer.body
+    assert (seen["method"], seen["path"]) == ("GET", "/v1/providers/p-1/working-hours")
+    assert seen["headers"]["x-smartslot-user-role"] == "admin"
 
 
 async def test_an_admin_on_a_client_only_route_sees_404(gateway: Any) -> None:

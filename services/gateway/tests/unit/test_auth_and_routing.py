@@ -108,6 +108,7 @@ def test_no_route_is_listed_twice() -> None:
         ("POST", "/v1/services", {"admin"}), ("POST", "/v1/clinics", {"admin"}),
         ("POST", "/v1/providers", {"admin"}), ("GET", "/v1/admin/analytics", {"admin"}),
         ("PUT", "/v1/providers/{id}/working-hours", {"provider", "admin"}),
+        ("GET", "/v1/providers/{id}/working-hours", {"provider", "admin"}),
         ("POST", "/v1/appointments/{id}/complete", {"provider", "admin"}),
         ("POST", "/v1/appointments/{id}/no-show", {"provider", "admin"}),
         ("GET", "/v1/availability", None), ("GET", "/v1/appointments/{id}", None),

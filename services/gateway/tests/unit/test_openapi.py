@@ -145,3 +145,12 @@ def test_currencies_and_time_zones_are_enumerated_and_instants_are_patterned(doc
     assert re.fullmatch(starts_at["pattern"], "2026-12-01T09:00:00+01:00")
     assert not re.fullmatch(starts_at["pattern"], "0.5")
     assert _query_parameter(document, "/v1/availability", "from")["pattern"] == starts_at["pattern"]
+
+
+def test_working_hours_read_back_in_the_shape_the_put_takes(document: dict) -> None:
+    schemas, item = document["components"]["schemas"], document["paths"]["/v1/providers/{id}/working-hours"]
+    answer = item["get"]["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1]
+    body = item["put"]["requestBody"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1]
+    assert schemas[answer]["required"] == schemas[body]["required"] == ["rules"]
+    assert schemas[answer]["properties"]["rules"]["items"] == schemas[body]["properties"]["rules"]["items"]
+    assert item["get"]["description"] == item["put"]["description"] == "Roles: admin, provider."

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from datetime import time
 from typing import Any
 
 from aiohttp import web
@@ -19,6 +21,25 @@ routes = web.RouteTableDef()
 OWNERS: tuple[Role, ...] = ("provider", "admin")  # the gateway checks the role; the service layer checks which provider
 
 
+def _clock(at: time) -> str:
+    """A local wall-clock time as requests write it: HH:MM, with seconds only when a rule was set with them."""
+    return at.strftime("%H:%M:%S" if at.second else "%H:%M")
+
+
+def _render_rules(rules: Iterable[WorkingHoursRule]) -> list[dict[str, Any]]:
+    return [{"weekday": rule.weekday, "start": _clock(rule.start), "end": _clock(rule.end),
+             "service_id": str(rule.service_id)} for rule in rules]
+
+
+@routes.get("/v1/providers/{provider_id}/working-hours")
+async def get_working_hours(request: web.Request) -> web.Response:
+    """The weekly rules, in the shape the PUT takes (a provider with none: an empty list)."""
+    who = require_role(request, *OWNERS)
+    provider_id = path_uuid(request, "provider_id", "provider")
+    rules = await schedules.working_hours(request.app[POOL], who, provider_id)
+    return json_response({"rules": _render_rules(rules)})
+
+
 @routes.put("/v1/providers/{provider_id}/working-hours")
 async def set_working_hours(request: web.Request) -> web.Response:
     who = require_role(request, *OWNERS)
@@ -27,7 +48,7 @@ async def set_working_hours(request: web.Request) -> web.Response:
     rules = [WorkingHoursRule(r.weekday, r.start, r.end, r.service_id) for r in body.rules]
     horizon = request.app[SETTINGS].booking_horizon_days
     result = await schedules.set_working_hours(request.app[POOL], who, provider_id, rules, horizon)
-    return json_response({**result, "rules": [rule.model_dump(mode="json") for rule in body.rules]})
+    return json_response({**result, "rules": _render_rules(rules)})
 
 
 @routes.post("/v1/providers/{provider_id}/slots")

@@ -236,6 +236,12 @@ class Slot(BaseModel):
     version: int
 
 
+class WeeklyHours(BaseModel):
+    """A provider's weekly working hours in the shape the PUT takes, local times as set: read, edit, send back."""
+
+    rules: list[WorkingHoursRuleIn]
+
+
 class WorkingHours(BaseModel):
     """The answer to setting working hours: the rules stored and how many slots they created."""
 

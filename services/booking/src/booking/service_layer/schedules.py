@@ -53,9 +53,22 @@ async def _durations(connection: Connection, provider_id: uuid.UUID) -> dict[uui
 
 async def _rules(connection: Connection, provider_id: uuid.UUID) -> list[WorkingHoursRule]:
     rows = await connection.fetch(
-        "SELECT weekday, start_local, end_local, service_id FROM working_hours WHERE provider_id = $1", provider_id
+        "SELECT weekday, start_local, end_local, service_id FROM working_hours WHERE provider_id = $1 "
+        "ORDER BY weekday, start_local",
+        provider_id,
     )
     return [WorkingHoursRule(r["weekday"], r["start_local"], r["end_local"], r["service_id"]) for r in rows]
+
+
+async def working_hours(pool: asyncpg.Pool, caller: Caller, provider_id: uuid.UUID) -> list[WorkingHoursRule]:
+    """The provider's weekly rules as they were set, by weekday and start (none: an empty list)."""
+    async with pool.acquire() as connection:
+        await require_provider_access(connection, caller, provider_id)
+        if not await connection.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM providers WHERE id = $1 AND deleted_at IS NULL)", provider_id
+        ):
+            raise NotFound("No such provider.")  # an admin asking about a deleted or unknown provider
+        return await _rules(connection, provider_id)
 
 
 async def upcoming_time_off(
