@@ -15,8 +15,8 @@ from console.domain.forms import (
     read_service,
     read_slot,
     read_time_off,
-    read_working_hours,
 )
+from console.domain.hours import read_working_hours
 
 BERLIN = ZoneInfo("Europe/Berlin")
 TODAY = date(2026, 3, 27)

@@ -31,6 +31,7 @@ from console.adapters.shapes import (
     TimeOff,
     User,
     WaitlistEntry,
+    WorkingHoursRule,
 )
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
@@ -241,6 +242,11 @@ class Api:
     async def schedule(self, provider_id: str, day: date) -> Schedule:
         return await self._model(Schedule, "GET", f"/v1/providers/{provider_id}/schedule",
                                  params={"date": day.isoformat()})
+
+    async def working_hours(self, provider_id: str) -> list[WorkingHoursRule]:
+        """The provider's weekly rules as saved."""
+        answer = await self.call("GET", f"/v1/providers/{provider_id}/working-hours")
+        return TypeAdapter(list[WorkingHoursRule]).validate_python(answer["rules"])
 
     async def set_working_hours(self, provider_id: str, rules: list[dict[str, Any]]) -> dict[str, Any]:
         answer: dict[str, Any] = await self.call("PUT", f"/v1/providers/{provider_id}/working-hours",

@@ -122,6 +122,15 @@ class Notification(Shape):
     read_at: datetime | None = None
 
 
+class WorkingHoursRule(Shape):
+    """One weekly period: `start` and `end` are local wall-clock times (HH:MM) in the provider's zone."""
+
+    weekday: int
+    start: str
+    end: str
+    service_id: str
+
+
 class TimeOff(Shape):
     id: str
     starts_at: datetime

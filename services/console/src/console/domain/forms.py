@@ -187,25 +187,6 @@ def read_slot(form: Mapping[str, Any], zone: ZoneInfo, now: datetime) -> tuple[s
     return service_id, starts_at, capacity
 
 
-def read_working_hours(form: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """The week's rules: for each weekday ticked, its start, end and service (fields `start_<n>` ...)."""
-    reader = Reader(form)
-    rules = []
-    for weekday, name in enumerate(WEEKDAYS):
-        if not form.get(f"works_{weekday}"):
-            continue
-        start = reader.clock(f"start_{weekday}", label=f"{name}'s start")
-        end = reader.clock(f"end_{weekday}", label=f"{name}'s end")
-        service_id = reader.text(f"service_{weekday}", label=f"{name}'s service")
-        if start is not None and end is not None and end <= start:
-            reader.errors[f"end_{weekday}"] = f"{name}'s end must be after its start."
-        if start is not None and end is not None and service_id:
-            rules.append({"weekday": weekday, "start": start.strftime("%H:%M"), "end": end.strftime("%H:%M"),
-                          "service_id": service_id})
-    reader.done()
-    return rules
-
-
 # --- admin ------------------------------------------------------------------------------------------------------
 
 

@@ -12,7 +12,8 @@ from aiohttp import web
 
 from console.adapters.api import Api, ApiProblem
 from console.adapters.shapes import Provider
-from console.domain.forms import WEEKDAYS, FormErrors, read_slot, read_time_off, read_working_hours, zone_named
+from console.domain.forms import FormErrors, read_slot, read_time_off, zone_named
+from console.domain.hours import read_working_hours, rows_from_form, rows_from_rules
 from console.domain.timeline import timeline
 from console.entrypoints.client import Catalog, catalog, catalog_naming
 from console.web import api_for, redirect, render, require
@@ -147,12 +148,13 @@ async def delete_slot(request: web.Request) -> web.StreamResponse:
 
 @routes.get("/provider/hours")
 async def hours_page(request: web.Request) -> web.Response:
+    """The week as saved, ready to edit (saving replaces it whole, so every saved period is on the form)."""
     require(request, *ROLES)
     api = api_for(request)
     provider = await own_provider(request, api)
-    found = await provider_catalog(api, provider)
-    return render(request, "provider/hours.html", provider=provider, catalog=found, weekdays=WEEKDAYS, errors={},
-                  values={}, notice=request.query.get("notice", ""), created=request.query.get("created"))
+    found, rules = await asyncio.gather(provider_catalog(api, provider), api.working_hours(provider.id))
+    return render(request, "provider/hours.html", provider=provider, catalog=found, rows=rows_from_rules(rules),
+                  errors={}, notice=request.query.get("notice", ""), created=request.query.get("created"))
 
 
 @routes.post("/provider/hours")
@@ -171,8 +173,8 @@ async def set_hours(request: web.Request) -> web.StreamResponse:
             refused.field_messages() or {"week": refused.detail or refused.title})
         found = await provider_catalog(api, provider)
         return render(request, "provider/hours.html", status=422 if isinstance(refused, FormErrors) else
-                      refused.status, provider=provider, catalog=found, weekdays=WEEKDAYS, errors=errors,
-                      values={k: str(v) for k, v in form.items()}, notice="", created=None)
+                      refused.status, provider=provider, catalog=found, rows=rows_from_form(form), errors=errors,
+                      notice="", created=None)
     created = str(answer.get("slots_created", 0))
     return redirect(request, "/provider/hours" + _links(provider, session.role == "admin", notice="saved",
                                                         created=created))
