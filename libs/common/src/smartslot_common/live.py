@@ -3,6 +3,11 @@
 after `Last-Event-ID` (or a `reset` event when that id is older than the log keeps).
 
 Appending is cheap on purpose (a deque append and one future resolved): it runs where events are consumed.
+
+A change that states a versioned thing (a slot's state at its row version) never goes back in time: an entry whose
+version is lower than one the log already holds for the same subject is dropped. Changes can reach a shared log out
+of order (two replicas, each appending what it read, the one with the older read last); every process drops the same
+ones, since each follows the same log in the same order.
 """
 
 from __future__ import annotations
@@ -31,6 +36,8 @@ class Entry:
     event: str
     data: bytes
     scope: Any = None
+    subject: str | None = None  # what the entry states (a slot's id), when a newer state supersedes an older one
+    version: int = 0  # the subject's version in this entry: a lower one than the log holds is stale
 
 
 def order_of(entry_id: str) -> tuple[int, ...] | None:
@@ -46,6 +53,9 @@ class LiveLog:
 
     def __init__(self, size: int = 10_000) -> None:
         self._entries: deque[Entry] = deque(maxlen=size)
+        # Each subject of the kept entries: the highest version kept and the order of its newest entry (when that one
+        # leaves the log, the subject is forgotten: memory stays bounded by the log's size).
+        self._latest: dict[str, tuple[int, tuple[int, ...]]] = {}
         self._next: asyncio.Future[None] | None = None
         self.closed = False
         # Entries before this one may have gone by unseen (the log was filled from a shared one that had trimmed
@@ -53,15 +63,33 @@ class LiveLog:
         self.horizon: tuple[int, ...] | None = None
 
     def append(self, entries: Iterable[Entry]) -> None:
-        """Keep the entries (in id order) and wake every waiter."""
+        """Keep the entries (in id order), except stale ones, and wake every waiter."""
         added = False
         for entry in entries:
             if self._entries and entry.order <= self._entries[-1].order:
                 continue  # seen already (a follower that re-read an overlap)
-            self._entries.append(entry)
+            if self._is_stale(entry):
+                continue  # an older state of a subject than one already streamed
+            self._keep(entry)
             added = True
         if added:
             self._wake()
+
+    def _is_stale(self, entry: Entry) -> bool:
+        latest = self._latest.get(entry.subject) if entry.subject is not None else None
+        return latest is not None and entry.version < latest[0]
+
+    def _keep(self, entry: Entry) -> None:
+        if len(self._entries) == self._entries.maxlen:
+            self._forget(self._entries[0])  # about to leave the log
+        self._entries.append(entry)
+        if entry.subject is not None:
+            self._latest[entry.subject] = (entry.version, entry.order)
+
+    def _forget(self, leaving: Entry) -> None:
+        """Forget the subject of an entry leaving the log when it was that subject's newest entry."""
+        if leaving.subject is not None and self._latest.get(leaving.subject, (0, ()))[1] == leaving.order:
+            del self._latest[leaving.subject]
 
     def close(self) -> None:
         """End every stream (the process is shutting down)."""

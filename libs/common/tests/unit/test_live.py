@@ -70,3 +70,43 @@ async def test_a_too_old_id_starts_with_a_reset() -> None:
 
 def test_an_event_is_written_with_its_id_name_and_data() -> None:
     assert sse_message(entry(7)) == b'id: 7-0\nevent: slot\ndata: {"n": 7}\n\n'
+
+
+def state(ms: int, subject: str, version: int) -> Entry:
+    """An entry stating `subject` at `version` (a slot's state at its row version)."""
+    return Entry(f"{ms}-0", (ms, 0), "slot", b'{"v": %d}' % version, subject=subject, version=version)
+
+
+def test_an_older_version_of_a_subject_arriving_later_is_dropped() -> None:
+    log = LiveLog()
+    log.append([state(1, "a", 2), state(2, "b", 1)])
+    log.append([state(3, "a", 1), state(4, "b", 2)])  # "a" at version 1 comes after version 2: out of order
+    assert [(e.subject, e.version) for e in log.newer_than(None)] == [("a", 2), ("b", 1), ("b", 2)]
+
+
+def test_the_same_version_again_and_entries_without_a_subject_are_kept() -> None:
+    log = LiveLog()
+    log.append([state(1, "a", 2), state(2, "a", 2), entry(3, event="reset"), state(4, "a", 3)])
+    assert [e.id for e in log.newer_than(None)] == ["1-0", "2-0", "3-0", "4-0"]
+
+
+async def test_a_subscriber_never_sees_a_subject_go_back_in_time() -> None:
+    log = LiveLog()
+    log.append([state(1, "a", 1)])
+    stream = entries_for(log, "1-0", heartbeat=0.05)
+    waiting = asyncio.ensure_future(anext(stream))
+    await asyncio.sleep(0)
+    log.append([state(2, "a", 3), state(3, "a", 2), state(4, "a", 4)])
+    assert [await waiting, await anext(stream)] == [state(2, "a", 3), state(4, "a", 4)]
+    assert await anext(stream) == b": heartbeat\nid: 4-0\n\n"
+    log.close()
+
+
+def test_versions_are_remembered_only_for_the_subjects_still_in_the_log() -> None:
+    log = LiveLog(size=3)
+    log.append([state(1, "a", 5), state(2, "b", 1), state(3, "a", 6)])
+    log.append([state(4, "c", 1), state(5, "a", 5)])  # "a" at 6 is still in the log: 5 is stale
+    assert [e.id for e in log.newer_than(None)] == ["2-0", "3-0", "4-0"]
+    log.append([state(6, "d", 1), state(7, "e", 1), state(8, "f", 1)])  # every "a" entry has left the log
+    log.append([state(9, "a", 5)])  # ... and so has what the log knew of "a"
+    assert [e.id for e in log.newer_than(None)] == ["7-0", "8-0", "9-0"]

@@ -6,8 +6,11 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
+import orjson
+
 from availability.entrypoints.stream import Matcher
 from availability.service_layer.live import LiveChanges, Published, entry_of, reset_item, slot_item
+from smartslot_common.live import LiveLog
 from smartslot_common.messaging import Event
 
 SERVICE, PROVIDER, CLINIC = str(uuid.uuid4()), str(uuid.uuid4()), str(uuid.uuid4())
@@ -65,3 +68,24 @@ def test_two_events_of_one_change_make_one_entry() -> None:
     assert published.is_new(slot_id, 3, 0)
     assert not published.is_new(slot_id, 3, 0)  # the cancellation and its seat's release
     assert published.is_new(slot_id, 4, 1)
+
+
+def test_a_slots_state_older_than_one_already_streamed_is_dropped_by_the_live_log() -> None:
+    slot_id, other = uuid.uuid4(), uuid.uuid4()
+    log = LiveLog()
+    booked = as_entry(slot_item(row(slot_id=slot_id, version=2, remaining=0)), "10-0")
+    late_read = as_entry(slot_item(row(slot_id=slot_id, version=1, remaining=1)), "11-0")  # another replica's
+    created = as_entry(slot_item(row(slot_id=other, version=1)), "12-0")
+    log.append(entry for entry in (booked, late_read, created) if entry is not None)
+    assert [(entry.id, orjson.loads(entry.data)["remaining"]) for entry in log.newer_than(None)] == [
+        ("10-0", 0), ("12-0", 1)]
+
+
+def test_a_slot_entry_names_its_slot_and_version_and_a_reset_neither() -> None:
+    slot_id = uuid.uuid4()
+    entry = as_entry(slot_item(row(slot_id=slot_id, version=7)))
+    reset = as_entry(reset_item({"provider_id": PROVIDER, "service_ids": [SERVICE]}))
+    assert entry is not None
+    assert reset is not None
+    assert (entry.subject, entry.version) == (str(slot_id), 7)
+    assert reset.subject is None

@@ -4,6 +4,8 @@ The consumer only notes which slots its events touched (a set add and a wake-up:
 reads those slots' states in one query per batch, off that path, and appends one change per touched slot and event to
 the shared log (a Redis stream), so every availability process, whichever consumed the event, streams the same
 changes under the same ids. A follower in each process mirrors the shared log in memory, where the streams wait.
+Two processes may append states of one slot out of order (the older read last); the in-memory log drops a state
+whose slot version is older than one it holds, so a slot's events never go back in time.
 A schedule change names no slots: it becomes a `reset` for the pages of that provider's services (reload).
 """
 
@@ -169,7 +171,11 @@ def entry_of(entry_id: str, fields: dict[bytes, bytes]) -> Entry | None:
     if event == "slot":
         public = {key: parsed[key] for key in ("slot_id", "provider_id", "service_id", "starts_at", "ends_at",
                                                "capacity", "remaining")}
-        return Entry(entry_id, order, event, orjson.dumps(public), parsed)
+        # The slot row's version: the live log drops a state older than one it already streamed for the slot.
+        version = parsed.get("version")
+        return Entry(entry_id, order, event, orjson.dumps(public), parsed,
+                     subject=public["slot_id"] if isinstance(version, int) else None,
+                     version=version if isinstance(version, int) else 0)
     return Entry(entry_id, order, event, data, parsed)
 
 
