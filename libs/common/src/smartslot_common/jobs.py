@@ -9,15 +9,30 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from aiohttp import web
 
 from smartslot_common.logging import get_logger
+from smartslot_common.metrics import JOB_INTERVAL, JOB_LAST_SUCCESS, JOB_STARTED
 
 log = get_logger(__name__)
 CleanupContext = Callable[[web.Application], AsyncIterator[None]]
 
 
+def job_started(name: str, interval: float) -> None:
+    """Export that job `name`, run every `interval` seconds, has started: the alert on its last success counts from
+    here until it first succeeds."""
+    JOB_STARTED.labels(name).set_to_current_time()
+    JOB_INTERVAL.labels(name).set(interval)
+
+
+def job_succeeded(name: str) -> None:
+    """Export that a run of job `name` has just finished without error."""
+    JOB_LAST_SUCCESS.labels(name).set_to_current_time()
+
+
 async def repeat(name: str, interval: float, work: Callable[[], Awaitable[object]]) -> None:
     """Run `work` now and then every `interval` seconds (a fixed cadence, not interval-after-finish); a failed run
-    is logged and the next one comes on time, so the job outlives database or Redis outages."""
+    is logged and the next one comes on time, so the job outlives database or Redis outages. Each success is
+    exported as `smartslot_job_last_success_timestamp_seconds{background_job=name}`."""
     loop = asyncio.get_running_loop()
+    job_started(name, interval)
     next_run, failing = loop.time(), False
     while True:
         try:
@@ -28,6 +43,7 @@ async def repeat(name: str, interval: float, work: Callable[[], Awaitable[object
                 log.warning("job_run_failed", job=name, exc_info=True)
             failing = True
         else:
+            job_succeeded(name)
             if failing:
                 log.info("job_recovered", job=name)
             failing = False

@@ -38,6 +38,21 @@ LOOP_LAG_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 EVENT_LOOP_LAG = Histogram("smartslot_event_loop_lag_seconds", "Event-loop wake-up delay", buckets=LOOP_LAG_BUCKETS)
 EVENT_LOOP_LAG_LAST = Gauge("smartslot_event_loop_lag_last_seconds", "Most recent event-loop wake-up delay")
 
+# Background jobs (sweepers, relay, horizon, reminders, retention...), by job name: alerts compare the time since
+# the last success, or since the start while none has succeeded yet, with the job's period. The label is not `job`,
+# which Prometheus gives every series (the scrape job) and would rename to `exported_job`.
+JOB_STARTED = Gauge(
+    "smartslot_job_started_timestamp_seconds", "When the background job's loop started (Unix time)", ["background_job"]
+)
+JOB_LAST_SUCCESS = Gauge(
+    "smartslot_job_last_success_timestamp_seconds", "When the background job last finished a run without error",
+    ["background_job"],
+)
+JOB_INTERVAL = Gauge(
+    "smartslot_job_interval_seconds", "How often the background job runs (its period or poll interval)",
+    ["background_job"],
+)
+
 
 async def metrics_handler(_: web.Request) -> web.Response:
     """Prometheus text exposition of the process's registry."""

@@ -13,6 +13,7 @@ from typing import Protocol
 import asyncpg
 
 from smartslot_common.db import Connection
+from smartslot_common.jobs import job_started, job_succeeded
 from smartslot_common.logging import get_logger
 from smartslot_common.messaging.envelope import Event, InvalidEnvelope
 from smartslot_common.messaging.errors import PublishFailed, Unroutable, describe
@@ -22,6 +23,7 @@ from smartslot_common.metrics import OUTBOX_BACKLOG, OUTBOX_OLDEST_AGE, OUTBOX_P
 log = get_logger(__name__)
 
 UNROUTABLE = "unroutable"
+JOB_NAME = "outbox-relay"  # its `background_job` label on smartslot_job_last_success_timestamp_seconds
 # After a commit wakes the relay, it waits this long for the commits right behind it: at 100 rows/s one drain (a
 # transaction, a round of confirms) then takes five rows instead of one, which cut the relay's CPU per row from 1.13
 # to 0.42 ms (0.63 ms at 20 ms), for 30 ms more latency at the median.
@@ -112,6 +114,7 @@ class OutboxRelay:
 
     async def run(self) -> None:
         """Drain forever, woken by the outbox trigger or every `poll_interval`; outages are logged and outlived."""
+        job_started(JOB_NAME, self._poll_interval)
         while True:
             try:
                 async with self._listening() as wake:
@@ -215,6 +218,7 @@ class OutboxRelay:
             wake.event.clear()  # before draining, so a commit during the drain still wakes the next round
             settled = await self._drain()
             self._failures = 0
+            job_succeeded(JOB_NAME)
             now = asyncio.get_running_loop().time()
             if now - backlog_measured >= self._backlog_interval:  # a count per drain would double the statements
                 await self._update_backlog()
