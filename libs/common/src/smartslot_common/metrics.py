@@ -33,6 +33,12 @@ EVENT_HANDLE_DURATION = Histogram(
 QUEUE_MESSAGES = Gauge(
     "smartslot_consumer_queue_messages", "Messages waiting in a consumer's queue", ["consumer", "queue"]
 )
+# 1 for each event type that reaches a consumer's queue whatever its origin: ConsumerNotConsuming compares what was
+# published of those types with what the consumer handled.
+CONSUMER_SUBSCRIBED = Gauge(
+    "smartslot_consumer_subscribed_event_types", "Event types every event of which reaches the consumer's queue",
+    ["consumer", "event_type"],
+)
 # Runtime: how late the event loop wakes a task that asked to sleep (a blocked loop delays every request).
 LOOP_LAG_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 EVENT_LOOP_LAG = Histogram("smartslot_event_loop_lag_seconds", "Event-loop wake-up delay", buckets=LOOP_LAG_BUCKETS)

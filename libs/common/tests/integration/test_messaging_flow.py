@@ -23,9 +23,15 @@ from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
 from aiohttp import web
 from opentelemetry import trace
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
-from prometheus_client import REGISTRY
+from prometheus_client import REGISTRY, generate_latest
+from prometheus_client.parser import text_string_to_metric_families
 
-from smartslot_common.contracts.events import APPOINTMENT_CANCELLED, APPOINTMENT_CONFIRMED, SUBSCRIPTIONS
+from smartslot_common.contracts.events import (
+    APPOINTMENT_CANCELLED,
+    APPOINTMENT_CONFIRMED,
+    SUBSCRIPTIONS,
+    always_routed_types,
+)
 from smartslot_common.db import create_pool, pool_context
 from smartslot_common.messaging import (
     AfterCommit,
@@ -238,6 +244,28 @@ async def test_committed_event_is_applied_exactly_once_and_rolled_back_one_never
     assert row["published_at"] is not None
     assert (row["attempts"], row["last_error"]) == (1, None)
     assert world.calls == [committed.id]
+
+
+async def test_a_consumer_exports_the_types_it_hears_and_the_relay_its_last_success(world: World) -> None:
+    """What the alerts compare: events of the consumer's types published with those it handled (ConsumerNotConsuming),
+    and the relay's last success with its poll interval (BackgroundJobNotSucceeding)."""
+    before = time.time()
+
+    async def relay_succeeded() -> bool:
+        labels = {"background_job": "outbox-relay"}
+        return (REGISTRY.get_sample_value("smartslot_job_last_success_timestamp_seconds", labels) or 0) >= before
+
+    async with consuming(world.consumer({EVENT_TYPE: world.recorder()})), relaying(world.relay()):
+        await wait_for(relay_succeeded, WAIT, what="a successful drain exported")
+        subscribed = {
+            sample.labels["event_type"]
+            for family in text_string_to_metric_families(generate_latest(REGISTRY).decode())
+            for sample in family.samples
+            if sample.name == "smartslot_consumer_subscribed_event_types" and sample.labels["consumer"] == CONSUMER
+        }
+    assert subscribed == set(always_routed_types(CONSUMER))
+    assert EVENT_TYPE in subscribed
+    assert REGISTRY.get_sample_value("smartslot_job_interval_seconds", {"background_job": "outbox-relay"}) == 0.1
 
 
 async def test_outbox_refuses_writes_outside_a_transaction(world: World) -> None:

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from smartslot_common.contracts.events import SUBSCRIPTIONS, handled_types, routing_key, topic_matches
+from smartslot_common.contracts.events import (
+    SUBSCRIPTIONS,
+    always_routed_types,
+    handled_types,
+    routing_key,
+    topic_matches,
+)
 from smartslot_common.errors import DependencyUnavailable
 from smartslot_common.messaging import connect_amqp
 from smartslot_common.messaging.context import amqp_target
@@ -106,3 +112,11 @@ def test_no_queue_hears_events_nobody_there_handles() -> None:
     }
     assert not any(name.startswith("waitlist.") for name in handled_types("availability"))
     assert not any(name.startswith(("slot.", "schedule.")) for name in handled_types("notifier"))
+
+
+def test_the_types_every_event_of_which_reaches_a_queue_leave_out_those_heard_from_one_origin_only() -> None:
+    # What ConsumerNotConsuming compares publications with: the waitlist hears confirmations of its own holds only.
+    assert always_routed_types("waitlist") == {"slot.released", "appointment.cancelled", "appointment.expired"}
+    assert always_routed_types("notifier") == handled_types("notifier")
+    assert always_routed_types("availability") == handled_types("availability")
+    assert always_routed_types("unknown") == frozenset()

@@ -109,3 +109,14 @@ def handled_types(consumer: str) -> frozenset[str]:
         event_type for event_type, routed in keys.items()
         if any(topic_matches(pattern, key) for pattern in SUBSCRIPTIONS[consumer] for key in routed)
     )
+
+
+def always_routed_types(consumer: str) -> frozenset[str]:
+    """The event types that reach `consumer`'s queue whatever their origin (none for an unknown consumer): every
+    event of these types published lands in that queue."""
+    patterns = SUBSCRIPTIONS.get(consumer, ())
+    return frozenset(
+        event_type for event_type in EVENT_TYPES
+        if all(any(topic_matches(pattern, routing_key(event_type, {"origin": origin})) for pattern in patterns)
+               for origin in APPOINTMENT_ORIGINS)
+    )

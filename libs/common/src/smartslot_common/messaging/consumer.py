@@ -26,6 +26,7 @@ import structlog
 from aio_pika import Message
 from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractIncomingMessage, AbstractQueue
 
+from smartslot_common.contracts.events import always_routed_types
 from smartslot_common.logging import get_logger
 from smartslot_common.messaging.acks import Acknowledgements
 from smartslot_common.messaging.applying import (
@@ -62,7 +63,7 @@ from smartslot_common.messaging.topology import (
     queue_name,
     retry_queue_name,
 )
-from smartslot_common.metrics import EVENT_HANDLE_DURATION, EVENTS_CONSUMED, QUEUE_MESSAGES
+from smartslot_common.metrics import CONSUMER_SUBSCRIBED, EVENT_HANDLE_DURATION, EVENTS_CONSUMED, QUEUE_MESSAGES
 
 __all__ = ["AfterCommit", "EventConsumer", "Handler", "Handlers", "IdempotentHandler"]
 
@@ -138,6 +139,8 @@ class EventConsumer:
             await self.stop()
             raise
         self._depth_task = asyncio.create_task(self._watch_queue_depth(), name=f"queue-depth-{self._consumer}")
+        for event_type in always_routed_types(self._consumer):
+            CONSUMER_SUBSCRIBED.labels(self._consumer, event_type).set(1)
         log.info("consuming events", consumer=self._consumer, queue=self._queue.name)
 
     async def stop(self, timeout: float = 10.0) -> None:
