@@ -22,6 +22,15 @@ OUTBOX_BACKLOG = Gauge("smartslot_outbox_backlog", "Outbox rows not yet publishe
 OUTBOX_OLDEST_AGE = Gauge(
     "smartslot_outbox_oldest_unsent_age_seconds", "Age of the oldest unpublished outbox row (0 when none)"
 )
+# Retention passes, by table (one service's own: the scrape tells the services apart): rows deleted, and the age of
+# the oldest row a policy still keeps, measured on its column (it stays near the window while the pass keeps up).
+RETENTION_ROWS_DELETED = Counter(
+    "smartslot_retention_rows_deleted_total", "Rows deleted by the retention pass", ["table"]
+)
+RETENTION_OLDEST_AGE = Gauge(
+    "smartslot_retention_oldest_row_age_seconds",
+    "Age of the oldest row a retention policy still keeps, on the policy's column (0 when none)", ["table"],
+)
 EVENTS_CONSUMED = Counter(
     "smartslot_events_consumed_total", "Events handled by consumers", ["consumer", "event_type", "outcome"]
 )

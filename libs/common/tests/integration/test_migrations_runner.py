@@ -178,7 +178,10 @@ async def test_components_are_applied_before_the_services_own_files(
 
     applied = await apply_migrations(connection, loaded_schema, plan)
 
-    assert applied == ["common.outbox.0001_outbox.sql", "common.inbox.0001_inbox.sql", "0001_pending.sql"]
+    assert applied == [
+        "common.outbox.0001_outbox.sql", "common.outbox.0002_outbox_published.sql",
+        "common.inbox.0001_inbox.sql", "common.inbox.0002_inbox_received.sql", "0001_pending.sql",
+    ]
     assert list(await _ledger(connection, schema)) == applied
     for table in ("outbox", "inbox", "pending"):
         assert await _exists(connection, schema, table), table
