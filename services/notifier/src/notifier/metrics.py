@@ -31,6 +31,10 @@ DELIVERY_LATENCY = Histogram(
     buckets=LAG_BUCKETS,
 )
 DELIVERIES_PENDING = Gauge("smartslot_notifier_deliveries_pending", "Deliveries waiting to be sent or retried")
+DELIVERIES_OVERDUE = Gauge(
+    "smartslot_notifier_deliveries_overdue_seconds",
+    "How long the pending delivery due first has been due without being claimed (0 when none is): the backlog",
+)
 REMINDERS_SCHEDULED = Counter("smartslot_notifier_reminders_scheduled_total", "Reminder rows created")
 REMINDERS_CANCELLED = Counter("smartslot_notifier_reminders_cancelled_total", "Reminder rows cancelled")
 REMINDER_LAG = Histogram(
@@ -48,3 +52,6 @@ WEBHOOK_ENDPOINTS_DISABLED = Counter(
     "Endpoints disabled automatically, by cause (gone, failures)",
     ["cause"],
 )
+# Exported at 0 from the start, so that the first endpoint disabled is an increase the alert sees.
+for _cause in ("gone", "failures"):
+    WEBHOOK_ENDPOINTS_DISABLED.labels(_cause)

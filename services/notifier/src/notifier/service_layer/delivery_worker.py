@@ -27,10 +27,12 @@ from notifier.domain.retries import Backoff
 from notifier.service_layer.ports import EmailSender, WebhookCaller
 from notifier.settings import NotifierSettings
 from smartslot_common.db import Connection
+from smartslot_common.jobs import job_started, job_succeeded
 from smartslot_common.logging import get_logger
 from smartslot_common.messaging.errors import describe
 
 log = get_logger(__name__)
+JOB_NAME = "delivery-worker"  # its `background_job` label on smartslot_job_last_success_timestamp_seconds
 _DATABASE_ERRORS = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
 
 
@@ -69,12 +71,14 @@ class DeliveryWorker:
 
     async def run(self) -> None:
         """Claim and send until stopped, then let what is in flight finish."""
+        job_started(JOB_NAME, self._settings.delivery_poll_interval_seconds)
         while not self._stopping.is_set():
             self._woken.clear()  # before claiming, so a commit during the claim still wakes the next round
             claimed = 0
             try:
                 claimed = await self.process_due()
                 await self._measure_pending()
+                job_succeeded(JOB_NAME)
             except Exception as error:  # the loop outlives any one pass: a dead poller would send nothing more
                 log.exception("delivery poll failed; trying again", error=describe(error))
             if claimed and len(self._in_flight) < self._settings.delivery_batch_size:
@@ -106,7 +110,9 @@ class DeliveryWorker:
         now = time.monotonic()
         if now - self._pending_measured >= self._settings.delivery_poll_interval_seconds:
             self._pending_measured = now
-            metrics.DELIVERIES_PENDING.set(await deliveries.pending_count(self._pool))
+            pending, overdue = await deliveries.backlog(self._pool)
+            metrics.DELIVERIES_PENDING.set(pending)
+            metrics.DELIVERIES_OVERDUE.set(overdue)
 
     async def _deliver(self, item: Claimed) -> None:
         if item.channel == "webhook" and not item.endpoint_enabled:

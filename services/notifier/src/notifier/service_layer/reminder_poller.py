@@ -19,10 +19,12 @@ from notifier.domain.notices import Letterhead
 from notifier.service_layer.delivery_worker import DeliveryWorker
 from notifier.settings import NotifierSettings
 from smartslot_common.contracts.payloads import AppointmentPayload
+from smartslot_common.jobs import job_started, job_succeeded
 from smartslot_common.logging import get_logger
 from smartslot_common.messaging.errors import describe
 
 log = get_logger(__name__)
+JOB_NAME = "reminder-poller"  # its `background_job` label on smartslot_job_last_success_timestamp_seconds
 
 
 class ReminderPoller:
@@ -57,10 +59,12 @@ class ReminderPoller:
 
     async def run(self) -> None:
         """Poll until stopped."""
+        job_started(JOB_NAME, self._settings.reminder_poll_interval_seconds)
         while not self._stopping.is_set():
             dispatched = 0
             try:
                 dispatched = await self.dispatch_due()
+                job_succeeded(JOB_NAME)
             except Exception as error:  # the loop outlives any one pass: a dead poller would send nothing more
                 log.exception("reminder poll failed; trying again", error=describe(error))
             if dispatched < self._settings.reminder_batch_size:
