@@ -32,6 +32,8 @@ NEEDS = {
 }
 INFRASTRUCTURE = {"postgres", "postgres-replica", "redis", "rabbitmq", "mailpit"}
 OBSERVABILITY = {"prometheus", "grafana", "jaeger"}
+# What Prometheus scrapes for the servers that serve no metrics of their own (RabbitMQ does, on :15692).
+EXPORTERS = {"postgres-exporter", "postgres-replica-exporter", "redis-exporter"}
 # Gateway, Grafana, Jaeger UI, Mailpit UI, RabbitMQ management, Prometheus.
 ROOT_PUBLISHED = {8080, 3000, 16686, 8025, 15672, 9090}
 MAILPIT_UI = 8025
@@ -240,7 +242,7 @@ def test_replica_streams_from_the_primary(path: Path) -> None:
 
 def test_root_runs_the_whole_stack() -> None:
     services = services_of(ROOT_COMPOSE)
-    assert APPS.keys() | INFRASTRUCTURE | OBSERVABILITY | {"migrate", "seed"} == services.keys()
+    assert APPS.keys() | INFRASTRUCTURE | OBSERVABILITY | EXPORTERS | {"migrate", "seed"} == services.keys()
 
 
 def test_root_publishes_only_the_documented_ports() -> None:
