@@ -1,14 +1,16 @@
 """Booking's settings: env prefix `SMARTSLOT_BOOKING_`, plus the shared knobs of the public contract."""
 
+from datetime import timedelta
 from typing import ClassVar
 
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
-from smartslot_common.settings import ServiceSettings, shared
+from smartslot_common.retention import RetainingSettings, RetentionWindow
+from smartslot_common.settings import shared
 
 
-class BookingSettings(ServiceSettings):
+class BookingSettings(RetainingSettings):
     model_config = SettingsConfigDict(env_prefix="SMARTSLOT_BOOKING_", extra="ignore", populate_by_name=True)
     service_name: ClassVar[str] = "booking"
 
@@ -34,4 +36,9 @@ class BookingSettings(ServiceSettings):
     )
     lock_redis_urls: list[SecretStr] = Field(
         default_factory=list, description="Redlock masters; empty means the one SMARTSLOT_REDIS_URL"
+    )
+    # Retention (booking/retention.py): how long published outbox rows are kept, and idempotency keys past expiry.
+    retention_outbox: RetentionWindow = Field(timedelta(days=7), description="Published outbox rows, after publishing")
+    retention_idempotency_keys: RetentionWindow = Field(
+        timedelta(days=1), description="Idempotency keys, after they expired (24 hours after their call)"
     )

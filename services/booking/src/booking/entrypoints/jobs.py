@@ -2,7 +2,8 @@
 
 - the hold-expiry sweeper, every `sweep_interval_seconds`;
 - the horizon job, at start-up and then every `HORIZON_INTERVAL_SECONDS`;
-- the invariant check, every `INVARIANT_CHECK_INTERVAL_SECONDS` (exports `smartslot_invariant_violations`).
+- the invariant check, every `INVARIANT_CHECK_INTERVAL_SECONDS` (exports `smartslot_invariant_violations`);
+- retention (published outbox rows, expired idempotency keys), every `retention_interval_seconds`.
 
 Several booking processes run both at once; the jobs themselves make that safe (SKIP LOCKED, an advisory lock).
 """
@@ -11,11 +12,12 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from booking import invariants
+from booking import invariants, retention
 from booking.app_keys import LOCK, POOL, SETTINGS
 from booking.service_layer import horizon, sweeper
 from smartslot_common.jobs import CleanupContext, background
 from smartslot_common.logging import get_logger
+from smartslot_common.retention import retain
 
 log = get_logger(__name__)
 # Several runs a day, so a missed run (a restart, an outage) costs hours, never a day of unbookable slots.
@@ -46,10 +48,16 @@ async def _check_invariants(app: web.Application) -> dict[str, int]:
     return counts
 
 
+async def _retain(app: web.Application) -> dict[str, int]:
+    settings = app[SETTINGS]
+    return await retain(app[POOL], retention.policies(settings), settings.retention_batch_size)
+
+
 def contexts() -> list[CleanupContext]:
     """The jobs to append to the app's cleanup contexts (after the pool and the lock they use)."""
     return [
         background("hold-sweeper", lambda app: app[SETTINGS].sweep_interval_seconds, _sweep),
         background("horizon", lambda _: HORIZON_INTERVAL_SECONDS, _extend_horizon),
         background("invariants", lambda _: INVARIANT_CHECK_INTERVAL_SECONDS, _check_invariants),
+        background("retention", lambda app: app[SETTINGS].retention_interval_seconds, _retain),
     ]
