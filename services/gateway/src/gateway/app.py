@@ -15,6 +15,7 @@ from gateway.adapters.tokens import TokenIssuer
 from gateway.adapters.tokens import token_issuer as _token_issuer
 from gateway.adapters.upstreams import Upstreams
 from gateway.app_keys import HTTP, POOL, RATE_LIMITER, REDIS, ROLE_MARKS, SETTINGS, TOKENS, UPSTREAMS
+from gateway.entrypoints.client_address import TRUSTED_PROXIES, client_addresses, trusted_proxies
 from gateway.entrypoints.console import add_console_routes
 from gateway.entrypoints.cors import enable_cors
 from gateway.entrypoints.docs import add_docs_routes
@@ -100,8 +101,9 @@ def create_app(settings: GatewaySettings) -> web.Application:
                        "fails open",
                        critical=False),
     ], max_body_bytes=settings.max_body_bytes)
-    app.middlewares.append(rate_limits)
+    app.middlewares.extend([client_addresses, rate_limits])
     app[SETTINGS] = settings
+    app[TRUSTED_PROXIES] = trusted_proxies(settings)
     app[TOKENS] = token_issuer(settings)
     app.cleanup_ctx.extend([
         service_pool_context(POOL, settings, SCHEMA),

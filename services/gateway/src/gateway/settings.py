@@ -5,7 +5,7 @@ from pathlib import Path
 from typing import Annotated, ClassVar, Literal
 
 from limits import parse
-from pydantic import Field, SecretStr, ValidationInfo, field_validator
+from pydantic import Field, IPvAnyNetwork, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
 from gateway.domain.users import EmailAddress
@@ -27,6 +27,13 @@ class GatewaySettings(ServiceSettings):
     max_body_bytes: int = Field(64 * 1024, ge=1024, le=16 * 1024 * 1024)
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="origins allowed to call from a browser: comma-separated or a JSON list")
+    # Proxies (ingress, load balancer, the console) believed when they name the client they forward for; none by
+    # default, so a caller's own X-Forwarded-For changes nothing. Addresses or CIDRs, comma-separated or JSON.
+    trusted_proxies: Annotated[list[IPvAnyNetwork], NoDecode] = Field(
+        default_factory=list, description="addresses or networks of trusted proxies: comma-separated or a JSON list")
+    # The header those proxies append the client to; the other one is ignored (a proxy passes on what it does not
+    # write itself, so a client could forge it).
+    forwarded_header: Literal["X-Forwarded-For", "Forwarded"] = "X-Forwarded-For"
 
     # Routing: every upstream call has a deadline; `None` per upstream means the shared default.
     upstream_timeout_seconds: float = Field(5.0, gt=0, le=120)
@@ -68,7 +75,7 @@ class GatewaySettings(ServiceSettings):
     bootstrap_admin_email: EmailAddress | None = shared(None, "bootstrap_admin_email")
     bootstrap_admin_password: SecretStr | None = shared(None, "bootstrap_admin_password")
 
-    @field_validator("cors_origins", mode="before")
+    @field_validator("cors_origins", "trusted_proxies", mode="before")
     @classmethod
     def _origins(cls, value: object) -> object:
         if not isinstance(value, str):

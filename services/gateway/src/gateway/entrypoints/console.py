@@ -14,6 +14,8 @@ from multidict import CIMultiDict
 
 from gateway.adapters.upstreams import UpstreamUnavailable
 from gateway.app_keys import UPSTREAMS
+from gateway.domain.forwarded import forwarded_node
+from gateway.entrypoints.client_address import client_address
 from gateway.entrypoints.proxy import relay
 from smartslot_common.http.middleware import REQUEST_ID, REQUEST_ID_HEADER
 from smartslot_common.http.problems import ProblemError
@@ -33,7 +35,12 @@ def _headers(request: web.Request) -> dict[str, str]:
     headers = {name: value for name in FORWARDED_REQUEST_HEADERS if (value := request.headers.get(name)) is not None}
     headers["X-Forwarded-Proto"] = request.scheme
     headers["X-Forwarded-Host"] = request.host
-    headers["X-Forwarded-For"] = request.remote or ""
+    # The client as this gateway resolved it (a caller's own chain is not passed on). The console appends the
+    # gateway's address when it calls the API on the client's behalf, so a gateway that trusts both (local stack,
+    # compose, the cluster's pod range) counts a console sign-in against the client's own allowance.
+    client = client_address(request)
+    headers["X-Forwarded-For"] = client
+    headers["Forwarded"] = f"for={forwarded_node(client)}"
     headers[REQUEST_ID_HEADER] = request[REQUEST_ID]
     return headers
 

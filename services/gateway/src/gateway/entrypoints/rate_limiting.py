@@ -1,8 +1,9 @@
 """Which rate-limit rules a request is counted against, and the `429 rate_limited` answer when one is exceeded.
 
 Authenticated callers are counted per user (a valid token's subject: an unverified one would let anyone spend
-someone else's allowance), anonymous ones per IP. Sign-in and registration are tighter per IP (password guessing,
-account farming), holds and instant bookings tighter per caller (slot hoarding).
+someone else's allowance), anonymous ones per IP: the client's own, as trusted proxies name it (`client_address`).
+Sign-in and registration are tighter per IP (password guessing, account farming), holds and instant bookings tighter
+per caller (slot hoarding).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from aiohttp import web
 from gateway.adapters.rate_limits import RateLimiter, Rule
 from gateway.app_keys import RATE_LIMITER, SETTINGS
 from gateway.entrypoints.auth import bearer
+from gateway.entrypoints.client_address import client_address
 from gateway.settings import GatewaySettings
 from smartslot_common.http.middleware import QUIET_PATHS
 from smartslot_common.http.problems import ProblemError
@@ -24,7 +26,7 @@ BOOKING_CALLS = frozenset({("POST", "/v1/holds"), ("POST", "/v1/appointments")})
 
 
 def _ip(request: web.Request) -> str:
-    return f"ip:{request.remote or 'unknown'}"
+    return f"ip:{client_address(request)}"
 
 
 def _subject(request: web.Request) -> tuple[str, str]:
