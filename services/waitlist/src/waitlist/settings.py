@@ -1,19 +1,21 @@
 """Waitlist settings: env prefix `SMARTSLOT_WAITLIST_`, plus the shared offer and sweep knobs."""
 
 import uuid
+from datetime import timedelta
 from typing import ClassVar
 
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from smartslot_common.settings import ServiceSettings, shared
+from smartslot_common.retention import RetainingSettings, RetentionWindow
+from smartslot_common.settings import shared
 
 # Booking scopes Idempotency-Keys to the caller, so every waitlist process calls it as this one system user: a key
 # re-sent after a crash, by any process, replays the first answer.
 WAITLIST_SYSTEM_USER = uuid.UUID("5e5a1e75-7a17-4b1e-9a17-000000000001")
 
 
-class WaitlistSettings(ServiceSettings):
+class WaitlistSettings(RetainingSettings):
     model_config = SettingsConfigDict(env_prefix="SMARTSLOT_WAITLIST_", extra="ignore", populate_by_name=True)
     service_name: ClassVar[str] = "waitlist"
 
@@ -39,3 +41,8 @@ class WaitlistSettings(ServiceSettings):
     )
     sweep_batch_size: int = Field(100, ge=1)
     system_user_id: uuid.UUID = WAITLIST_SYSTEM_USER
+    # Retention (waitlist/retention.py): published outbox rows after publishing, inbox rows after receipt (they must
+    # outlive every redelivery: replay dead letters within this), early outcomes after they were recorded.
+    retention_outbox: RetentionWindow = Field(timedelta(days=7), description="Published outbox rows, after publishing")
+    retention_inbox: RetentionWindow = Field(timedelta(days=14), description="Processed-event inbox rows")
+    retention_early_outcomes: RetentionWindow = Field(timedelta(days=7), description="Early outcomes of holds")

@@ -1,7 +1,8 @@
 """The waitlist's background jobs, each a cleanup context: started with the app, cancelled and awaited on shutdown.
 
 - the sweeper (offer deadlines, crash recovery), every `sweep_interval_seconds`, the first pass at start-up;
-- housekeeping (windows that ended, the fill-ratio gauge), every `HOUSEKEEPING_INTERVAL_SECONDS`.
+- housekeeping (windows that ended, the fill-ratio gauge), every `HOUSEKEEPING_INTERVAL_SECONDS`;
+- retention (published outbox rows, old inbox rows and early outcomes), every `retention_interval_seconds`.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from aiohttp import web
 
 from smartslot_common.jobs import CleanupContext, background
 from smartslot_common.logging import get_logger
+from smartslot_common.retention import retain
+from waitlist import retention
 from waitlist.app_keys import OFFERER, POOL, SETTINGS
 from waitlist.service_layer import sweeper
 
@@ -29,9 +32,15 @@ async def _housekeeping(app: web.Application) -> None:
         log.info("waitlist_windows_ended", entries=expired)
 
 
+async def _retain(app: web.Application) -> dict[str, int]:
+    settings = app[SETTINGS]
+    return await retain(app[POOL], retention.policies(settings), settings.retention_batch_size)
+
+
 def contexts() -> list[CleanupContext]:
     """The jobs to append to the app's cleanup contexts (after the pool and the offerer they use)."""
     return [
         background("sweeper", lambda app: app[SETTINGS].sweep_interval_seconds, _sweep),
         background("housekeeping", lambda _: HOUSEKEEPING_INTERVAL_SECONDS, _housekeeping),
+        background("retention", lambda app: app[SETTINGS].retention_interval_seconds, _retain),
     ]
