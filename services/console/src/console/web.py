@@ -38,10 +38,25 @@ def session_of(request: web.Request) -> Session:
 
 
 def api_for(request: web.Request) -> Api:
-    """The API as the signed-in user (or anonymously)."""
+    """The API as the signed-in user (or anonymously), on behalf of the page's client."""
     settings = request.app[SETTINGS]
     return Api(request.app[HTTP], settings.gateway(), session_of(request).token, settings.api_timeout_seconds,
-               request.app[CATALOG], request.app[STREAM_HTTP])
+               request.app[CATALOG], request.app[STREAM_HTTP], forwarded_for(request))
+
+
+def forwarded_for(request: web.Request) -> dict[str, str]:
+    """The headers that tell the gateway whom the console calls for: what reached the console, plus the address it
+    came from, as any proxy appends it. The gateway believes them only from proxies it trusts (the console's address
+    and its own among them), and walks them past those, so a page's client keeps the sign-in allowance of its own and
+    what someone who reached the console directly wrote there is never believed."""
+    peer = request.remote
+    if not peer:
+        return {}
+    node = f'"[{peer}]"' if ":" in peer else peer
+    return {
+        "X-Forwarded-For": ", ".join([*request.headers.getall("X-Forwarded-For", ()), peer]),
+        "Forwarded": ", ".join([*request.headers.getall("Forwarded", ()), f"for={node}"]),
+    }
 
 
 def is_htmx(request: web.Request) -> bool:

@@ -86,8 +86,10 @@ class Api:
     """Calls to the gateway for one bearer (or none, for sign-in and registration)."""
 
     def __init__(self, session: aiohttp.ClientSession, base_url: str, token: str | None, timeout: float,
-                 catalog: CatalogCache | None = None, stream_session: aiohttp.ClientSession | None = None) -> None:
+                 catalog: CatalogCache | None = None, stream_session: aiohttp.ClientSession | None = None,
+                 forwarded: Mapping[str, str] | None = None) -> None:
         self._session = session
+        self._forwarded = dict(forwarded or {})
         self._stream_session = stream_session or session
         self._base = base_url
         self._token = token
@@ -97,7 +99,7 @@ class Api:
     # --- plumbing -------------------------------------------------------------------------------------------------
 
     def _headers(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
-        headers = {"Accept": "application/json"}
+        headers = {"Accept": "application/json"} | self._forwarded
         if self._token:
             headers["Authorization"] = f"Bearer {self._token}"
         return headers | dict(extra or {})
