@@ -85,6 +85,11 @@ export_settings() {
   export SMARTSLOT_BOOTSTRAP_ADMIN_PASSWORD="${SMARTSLOT_BOOTSTRAP_ADMIN_PASSWORD:-smartslot-admin}"
   export SMARTSLOT_GATEWAY_PORT="${SMARTSLOT_GATEWAY_PORT:-8080}"
   export SMARTSLOT_CONSOLE_GATEWAY_URL="${SMARTSLOT_CONSOLE_GATEWAY_URL:-http://127.0.0.1:$SMARTSLOT_GATEWAY_PORT}"
+  # The console calls the gateway for its users from 127.0.0.1 and says whom for (X-Forwarded-For): loopback is a
+  # trusted proxy here, so each console user has a sign-in allowance of their own. Only processes on this machine
+  # connect from loopback (they can name any client, and could do anything here anyway); never trust it behind a local
+  # proxy that relays outside callers without appending their address.
+  export SMARTSLOT_GATEWAY_TRUSTED_PROXIES="${SMARTSLOT_GATEWAY_TRUSTED_PROXIES-127.0.0.1,::1}"
   # On a loopback stack every caller shares the address 127.0.0.1, so the per-address limits (10 sign-ins a minute
   # in production) would meet one developer running the test suite; per-user limits stay as in production.
   export SMARTSLOT_GATEWAY_RATE_LIMIT_AUTH="${SMARTSLOT_GATEWAY_RATE_LIMIT_AUTH:-600/minute}"
