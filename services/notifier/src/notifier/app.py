@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from notifier import retention
 from notifier.app_keys import AMQP, POOL, SETTINGS
 from notifier.entrypoints import admin_webhooks, consumers, http, jobs, stream
 from notifier.settings import NotifierSettings
@@ -31,6 +32,7 @@ def create_app(settings: NotifierSettings) -> web.Application:
         jobs.http_session,
         jobs.delivery_worker,
         jobs.reminder_poller,
+        retention.job(),
         consumer_context(POOL, AMQP, CONSUMER, settings.namespace, consumers.handlers,
                          prefetch=settings.consumer_prefetch),
     ])

@@ -1,14 +1,15 @@
 """Notifier settings: env prefix `SMARTSLOT_NOTIFIER_`."""
 
+from datetime import timedelta
 from typing import ClassVar, Self
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from smartslot_common.settings import ServiceSettings
+from smartslot_common.retention import RetainingSettings, RetentionWindow
 
 
-class NotifierSettings(ServiceSettings):
+class NotifierSettings(RetainingSettings):
     model_config = SettingsConfigDict(env_prefix="SMARTSLOT_NOTIFIER_", extra="ignore", populate_by_name=True)
     service_name: ClassVar[str] = "notifier"
 
@@ -45,6 +46,12 @@ class NotifierSettings(ServiceSettings):
     webhook_disable_after_failures: int = Field(10, ge=1)
 
     consumer_prefetch: int = Field(32, ge=1)
+
+    # Retention (notifier/retention.py): inbox rows after receipt (they must outlive every redelivery: replay dead
+    # letters within this), sent or failed deliveries after they were queued, finished reminders after they were due.
+    retention_inbox: RetentionWindow = Field(timedelta(days=14), description="Processed-event inbox rows")
+    retention_deliveries: RetentionWindow = Field(timedelta(days=30), description="Sent or failed deliveries")
+    retention_reminders: RetentionWindow = Field(timedelta(days=30), description="Sent, cancelled or missed reminders")
 
     @model_validator(mode="after")
     def _lease_outlives_a_send(self) -> Self:
