@@ -15,7 +15,7 @@ NOTIFICATIONS = Counter(
 )
 DELIVERY_ATTEMPTS = Counter(
     "smartslot_notifier_delivery_attempts_total",
-    "Attempts to hand a delivery over, by channel and result (sent, transient, permanent, gone)",
+    "Attempts to hand a delivery over, by channel and result (sent, transient, permanent, gone, refused)",
     ["channel", "result"],
 )
 DELIVERY_SEND_DURATION = Histogram(
@@ -44,7 +44,7 @@ REMINDER_LAG = Histogram(
 )
 WEBHOOK_FAILURES = Counter(
     "smartslot_notifier_webhook_failures_total",
-    "Failed webhook attempts by reason (http_4xx, http_5xx, gone, network)",
+    "Failed webhook attempts by reason (http_4xx, http_5xx, gone, network, refused)",
     ["reason"],
 )
 WEBHOOK_ENDPOINTS_DISABLED = Counter(

@@ -1,15 +1,15 @@
 """Notifier settings: env prefix `SMARTSLOT_NOTIFIER_`."""
 
-from datetime import timedelta
-from typing import ClassVar, Self
+import json
+from typing import Annotated, ClassVar, Self
 
-from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import SettingsConfigDict
+from pydantic import Field, IPvAnyNetwork, SecretStr, field_validator, model_validator
+from pydantic_settings import NoDecode, SettingsConfigDict
 
-from smartslot_common.retention import RetainingSettings, RetentionWindow
+from smartslot_common.settings import ServiceSettings
 
 
-class NotifierSettings(RetainingSettings):
+class NotifierSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="SMARTSLOT_NOTIFIER_", extra="ignore", populate_by_name=True)
     service_name: ClassVar[str] = "notifier"
 
@@ -44,14 +44,23 @@ class NotifierSettings(RetainingSettings):
     webhook_timeout_seconds: float = Field(10.0, gt=0)
     webhook_max_attempts: int = Field(8, ge=1)
     webhook_disable_after_failures: int = Field(10, ge=1)
+    # A signing secret replaced by `rotate-secret` keeps signing beside the new one this long (receivers switch).
+    webhook_secret_overlap_seconds: int = Field(24 * 3600, ge=0)
+    # Endpoints must be https and resolve to public addresses only, checked when registered and at every delivery.
+    # For development and tests: allow plain http, and addresses inside these networks (CIDRs, comma-separated).
+    webhooks_allow_http: bool = False
+    webhooks_allowed_networks: Annotated[tuple[IPvAnyNetwork, ...], NoDecode] = ()
 
     consumer_prefetch: int = Field(32, ge=1)
 
-    # Retention (notifier/retention.py): inbox rows after receipt (they must outlive every redelivery: replay dead
-    # letters within this), sent or failed deliveries after they were queued, finished reminders after they were due.
-    retention_inbox: RetentionWindow = Field(timedelta(days=14), description="Processed-event inbox rows")
-    retention_deliveries: RetentionWindow = Field(timedelta(days=30), description="Sent or failed deliveries")
-    retention_reminders: RetentionWindow = Field(timedelta(days=30), description="Sent, cancelled or missed reminders")
+    @field_validator("webhooks_allowed_networks", mode="before")
+    @classmethod
+    def _networks(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        if value.strip().startswith("["):
+            return json.loads(value)
+        return tuple(net.strip() for net in value.split(",") if net.strip())
 
     @model_validator(mode="after")
     def _lease_outlives_a_send(self) -> Self:

@@ -33,7 +33,7 @@ from notifier.settings import NotifierSettings
 from smartslot_common.db import create_pool
 from smartslot_common.http.identity import ROLE_HEADER, USER_ID_HEADER
 from smartslot_common.messaging import Event, EventPublisher, declare_topology
-from smartslot_common.testing import IsolatedStack, wait_for
+from smartslot_common.testing import IsolatedStack, isolated_stack, wait_for
 
 WAIT = 15.0
 # Fast loops and short backoffs, so that retries happen within a test; the lease still outlives any send.
@@ -43,6 +43,8 @@ FAST = {
     "reminder_poll_interval_seconds": 0.2, "email_max_attempts": 6, "webhook_max_attempts": 4,
     "webhook_disable_after_failures": 3, "db_pool_min_size": 1, "db_pool_max_size": 10, "log_json": False,
 }
+# The receivers listen on plain http on this host: allowed here, refused by the defaults.
+LOCAL_WEBHOOKS = {"webhooks_allow_http": True, "webhooks_allowed_networks": ("127.0.0.0/8", "::1/128")}
 
 
 # --- a real SMTP server -------------------------------------------------------------------------------------------
@@ -257,7 +259,7 @@ def offer_payload(**overrides: Any) -> dict[str, Any]:
 
 def settings_for(stack: IsolatedStack, smtp_port: int, **overrides: Any) -> NotifierSettings:
     values = {"database_url": stack.database_url, "amqp_url": stack.amqp_url, "namespace": stack.namespace,
-              "smtp_port": smtp_port} | FAST
+              "smtp_port": smtp_port} | FAST | LOCAL_WEBHOOKS
     return NotifierSettings(**(values | overrides))
 
 
@@ -360,3 +362,25 @@ async def notifier(stack: IsolatedStack, sink: SmtpSink, receivers: Receivers,
         await db.close()
         await publisher.close()
         await http.close()
+
+
+@pytest.fixture(scope="session")
+async def strict_notifier(sink: SmtpSink, receivers: Receivers) -> AsyncIterator[Notifier]:
+    """A notifier with the production rules for webhook destinations (https, public addresses only), on a stack of
+    its own so that its worker never meets another test's local receivers."""
+    async with isolated_stack(services=("notifier",)) as stack:
+        amqp = await aio_pika.connect_robust(stack.amqp_url)
+        async with amqp.channel() as channel:
+            await declare_topology(channel, stack.namespace)
+        settings = settings_for(stack, sink.port, webhooks_allow_http=False, webhooks_allowed_networks=())
+        http = TestClient(TestServer(create_app(settings)))
+        await http.start_server()
+        publisher = EventPublisher(amqp, stack.namespace)
+        db = await create_pool(stack.database_url, "notifier", min_size=1, max_size=2)
+        try:
+            yield Notifier(http, db, sink, receivers, publisher, settings)
+        finally:
+            await db.close()
+            await publisher.close()
+            await http.close()
+            await amqp.close()

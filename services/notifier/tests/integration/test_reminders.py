@@ -154,7 +154,7 @@ async def test_several_pollers_send_each_due_reminder_once(notifier, stack):
     pools = [await create_pool(stack.database_url, "notifier", min_size=1, max_size=2) for _ in range(3)]
     try:
         pollers = [ReminderPoller(pool, notifier.settings, DeliveryWorker(
-            pool, notifier.settings, SmtpSender(notifier.settings), WebhookSender(None, 1.0)  # type: ignore[arg-type]
+            pool, notifier.settings, SmtpSender(notifier.settings), WebhookSender(None, 1.0, None)  # type: ignore[arg-type]
         )) for pool in pools]
         await make_due(notifier, due_ids)
         dispatched = await asyncio.gather(*(poller.dispatch_due() for poller in pollers))

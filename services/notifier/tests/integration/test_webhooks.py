@@ -8,7 +8,7 @@ import itertools
 import uuid
 
 import pytest
-from standardwebhooks.webhooks import Webhook
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from smartslot_common.testing import wait_for
 
@@ -209,3 +209,36 @@ async def test_log_pages_and_endpoint_removal(notifier):
     assert (await notifier.call("DELETE", f"/v1/admin/webhooks/{created['id']}", admin(notifier))).status == 204
     assert (await notifier.call("GET", f"/v1/admin/webhooks/{created['id']}", admin(notifier))).status == 404
     assert (await notifier.call("DELETE", f"/v1/admin/webhooks/{created['id']}", admin(notifier))).status == 404
+
+
+async def test_a_rotated_secret_signs_beside_the_new_one_until_the_overlap_ends(notifier):
+    name = unique("rotated")
+    created = await register(notifier, name)
+    client = notifier.headers("client", uuid.uuid4())
+    assert (await notifier.call("POST", f"/v1/admin/webhooks/{created['id']}/rotate-secret", client)).status == 404
+    assert (await notifier.call("POST", f"/v1/admin/webhooks/{uuid.uuid4()}/rotate-secret",
+                                admin(notifier))).status == 404
+
+    rotated = await notifier.call("POST", f"/v1/admin/webhooks/{created['id']}/rotate-secret", admin(notifier))
+
+    assert rotated.status == 200, rotated.body
+    new_secret = rotated.body["secret"]
+    assert new_secret.startswith("whsec_")
+    assert new_secret != created["secret"]
+    assert rotated.body["previous_secret_expires_at"] is not None
+    assert "secret" not in await endpoint(notifier, created["id"])
+    await notifier.publish("appointment.confirmed", notifier.appointment())
+    [during] = await calls_to(notifier, name, 1)
+    assert len(during.headers["webhook-signature"].split(" ")) == 2
+    assert Webhook(new_secret).verify(during.body, during.headers)["type"] == "appointment.confirmed"
+    assert Webhook(created["secret"]).verify(during.body, during.headers)["type"] == "appointment.confirmed"
+
+    # The overlap ends: only the new secret signs.
+    await notifier.db.execute("UPDATE webhook_endpoints SET previous_secret_expires_at = now() - interval '1 second' "
+                              "WHERE id = $1", uuid.UUID(created["id"]))
+    assert (await endpoint(notifier, created["id"]))["previous_secret_expires_at"] is None
+    await notifier.publish("appointment.confirmed", notifier.appointment())
+    after = (await calls_to(notifier, name, 2))[1]
+    assert Webhook(new_secret).verify(after.body, after.headers)["type"] == "appointment.confirmed"
+    with pytest.raises(WebhookVerificationError):
+        Webhook(created["secret"]).verify(after.body, after.headers)

@@ -45,3 +45,15 @@ def test_tampering_is_detected(tamper):
 
     with pytest.raises(WebhookVerificationError):
         verifier.verify(body, headers)
+
+
+def test_during_a_rotation_both_secrets_sign_and_either_verifies():
+    old, new, now = new_secret(), new_secret(), int(time.time())
+
+    headers = signed_headers([new, old], "msg_4", now, BODY)
+
+    assert len(headers["webhook-signature"].split(" ")) == 2
+    assert Webhook(new).verify(BODY, headers)["type"] == "appointment.confirmed"
+    assert Webhook(old).verify(BODY, headers)["type"] == "appointment.confirmed"
+    with pytest.raises(WebhookVerificationError):
+        Webhook(new_secret()).verify(BODY, headers)

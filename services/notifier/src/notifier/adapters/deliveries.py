@@ -18,7 +18,8 @@ from smartslot_common.db import Connection
 
 CLAIM_DUE = """
 WITH due AS (
-    SELECT d.id, e.secret, coalesce(e.enabled, true) AS endpoint_enabled
+    SELECT d.id, e.secret, coalesce(e.enabled, true) AS endpoint_enabled,
+           CASE WHEN e.previous_secret_expires_at > now() THEN e.previous_secret END AS previous_secret
     FROM deliveries d LEFT JOIN webhook_endpoints e ON e.id = d.endpoint_id
     WHERE d.status = 'pending' AND d.next_attempt_at <= now()
     ORDER BY d.next_attempt_at
@@ -29,7 +30,7 @@ UPDATE deliveries d
 SET attempts = d.attempts + 1, next_attempt_at = now() + make_interval(secs => $2), updated_at = now()
 FROM due WHERE d.id = due.id
 RETURNING d.id, d.channel, d.kind, d.recipient, d.message_id, d.content, d.attempts, d.max_attempts,
-          d.created_at, d.endpoint_id, due.secret, due.endpoint_enabled
+          d.created_at, d.endpoint_id, due.secret, due.endpoint_enabled, due.previous_secret
 """
 LOG_COLUMNS = ("id, kind AS event_type, status, attempts, max_attempts, last_response_code, last_error, "
                "next_attempt_at, created_at, updated_at, sent_at, message_id AS webhook_id, "
@@ -52,6 +53,7 @@ class Claimed:
     endpoint_id: uuid.UUID | None
     secret: str | None
     endpoint_enabled: bool
+    previous_secret: str | None = None  # a rotated-out secret still signing during its overlap
 
 
 async def claim_due(pool: asyncpg.Pool, limit: int, lease_seconds: float) -> list[Claimed]:

@@ -10,9 +10,11 @@ import asyncpg
 
 from smartslot_common.db import Connection, fetch_one
 
-# The secret is never among the columns read back: it is shown once, when the endpoint is created.
+# The secrets are never among the columns read back: a secret is shown once, when it is created.
 COLUMNS = ("id, url, event_types, description, enabled, consecutive_failures, disabled_reason, disabled_at, "
-           "created_at, updated_at")
+           "created_at, updated_at, "
+           "CASE WHEN previous_secret_expires_at > now() THEN previous_secret_expires_at END "
+           "AS previous_secret_expires_at")
 
 
 async def create(
@@ -60,6 +62,19 @@ async def update(pool: asyncpg.Pool, endpoint_id: uuid.UUID, changes: dict[str, 
     assignments.append("updated_at = now()")
     row = await pool.fetchrow(
         f"UPDATE webhook_endpoints SET {', '.join(assignments)} WHERE id = $1 RETURNING {COLUMNS}", *args
+    )
+    return dict(row) if row else None
+
+
+async def rotate_secret(
+    pool: asyncpg.Pool, endpoint_id: uuid.UUID, secret: str, overlap_seconds: float
+) -> dict[str, Any] | None:
+    """Sign with `secret` from now on; the current secret keeps signing beside it for `overlap_seconds`."""
+    row = await pool.fetchrow(
+        "UPDATE webhook_endpoints SET previous_secret = CASE WHEN $3 > 0 THEN secret END, "
+        "previous_secret_expires_at = CASE WHEN $3 > 0 THEN now() + make_interval(secs => $3) END, "
+        f"secret = $2, updated_at = now() WHERE id = $1 RETURNING {COLUMNS}",
+        endpoint_id, secret, float(overlap_seconds),
     )
     return dict(row) if row else None
 

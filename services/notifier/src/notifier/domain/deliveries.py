@@ -13,6 +13,7 @@ class Outcome(StrEnum):
     TRANSIENT = "transient"  # try again later: 4xx SMTP reply, connection trouble, 5xx/timeout from a webhook
     PERMANENT = "permanent"  # this message can never go: 5xx SMTP reply to the recipient or the data
     GONE = "gone"  # the webhook endpoint answered 410: it wants nothing more
+    REFUSED = "refused"  # the webhook URL is not https or leads to an address webhooks may not reach: not called
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,7 @@ class Next:
 
 
 def after_attempt(attempt: Attempt, attempts: int, max_attempts: int, backoff: Backoff) -> Next:
-    """Sent; failed (permanent, gone, or out of attempts); or pending, retried after a growing delay."""
+    """Sent; failed (permanent, gone, refused, or out of attempts); or pending, retried after a growing delay."""
     if attempt.outcome is Outcome.SENT:
         return Next("sent")
     if attempt.outcome is Outcome.TRANSIENT and attempts < max_attempts:

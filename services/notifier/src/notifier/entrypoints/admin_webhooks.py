@@ -5,6 +5,7 @@
     GET    /v1/admin/webhooks/{id}                 one endpoint
     PATCH  /v1/admin/webhooks/{id}                 {url?, event_types?, description?, enabled?}
     DELETE /v1/admin/webhooks/{id}                 204 (its delivery log goes with it)
+    POST   /v1/admin/webhooks/{id}/rotate-secret   a new secret, shown once; the old one signs too for the overlap
     GET    /v1/admin/webhooks/{id}/deliveries      delivery log, newest first, ?status=pending|sent|failed
 """
 
@@ -17,7 +18,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from notifier.adapters import deliveries, webhook_endpoints
-from notifier.app_keys import POOL
+from notifier.app_keys import DESTINATIONS, POOL, SETTINGS
 from notifier.domain.signing import new_secret
 from notifier.domain.webhooks import MAX_URL_LENGTH, WEBHOOK_EVENT_TYPES, event_type_problem, url_problem
 from notifier.entrypoints.pagination import paginate
@@ -29,6 +30,7 @@ from smartslot_common.http.problems import ProblemError
 from smartslot_common.http.queries import PageQuery
 
 routes = web.RouteTableDef()
+NOT_FOUND = "No such webhook endpoint."
 
 
 def _checked_url(url: str) -> str:
@@ -101,13 +103,22 @@ def _endpoint_id(request: web.Request) -> uuid.UUID:
     try:
         return uuid.UUID(request.match_info["endpoint_id"])
     except ValueError:
-        raise ProblemError(404, "not_found", "No such webhook endpoint.") from None
+        raise ProblemError(404, "not_found", NOT_FOUND) from None
+
+
+async def _check_destination(request: web.Request, url: str) -> None:
+    """Refuse (422) a URL webhooks may not be sent to: not https, or its host resolves to a refused address."""
+    problem = await request.app[DESTINATIONS].problem(url)
+    if problem:
+        raise ProblemError(422, "validation_error", f"Webhooks cannot be sent to this URL: {problem}.", errors=[
+            {"field": "url", "message": problem, "type": "value_error"}
+        ])
 
 
 async def _existing(request: web.Request) -> dict[str, Any]:
     endpoint = await webhook_endpoints.get(request.app[POOL], _endpoint_id(request))
     if endpoint is None:
-        raise ProblemError(404, "not_found", "No such webhook endpoint.")
+        raise ProblemError(404, "not_found", NOT_FOUND)
     return endpoint
 
 
@@ -115,6 +126,7 @@ async def _existing(request: web.Request) -> dict[str, Any]:
 async def register(request: web.Request) -> web.Response:
     require_role(request, "admin")
     body = await read_json(request, EndpointIn)
+    await _check_destination(request, body.url)
     secret = new_secret()
     endpoint = await webhook_endpoints.create(request.app[POOL], body.url, body.event_types, body.description, secret)
     return json_response(endpoint | {"secret": secret}, status=201)
@@ -139,9 +151,11 @@ async def change(request: web.Request) -> web.Response:
     endpoint_id = _endpoint_id(request)
     body = await read_json(request, EndpointChange)
     changes = body.model_dump(exclude_unset=True)
+    if "url" in changes:
+        await _check_destination(request, changes["url"])
     updated = await webhook_endpoints.update(request.app[POOL], endpoint_id, changes)
     if updated is None:
-        raise ProblemError(404, "not_found", "No such webhook endpoint.")
+        raise ProblemError(404, "not_found", NOT_FOUND)
     return json_response(updated)
 
 
@@ -149,8 +163,19 @@ async def change(request: web.Request) -> web.Response:
 async def remove(request: web.Request) -> web.Response:
     require_role(request, "admin")
     if not await webhook_endpoints.delete(request.app[POOL], _endpoint_id(request)):
-        raise ProblemError(404, "not_found", "No such webhook endpoint.")
+        raise ProblemError(404, "not_found", NOT_FOUND)
     return web.Response(status=204)
+
+
+@routes.post("/v1/admin/webhooks/{endpoint_id}/rotate-secret")
+async def rotate_secret(request: web.Request) -> web.Response:
+    require_role(request, "admin")
+    secret = new_secret()
+    overlap = request.app[SETTINGS].webhook_secret_overlap_seconds
+    rotated = await webhook_endpoints.rotate_secret(request.app[POOL], _endpoint_id(request), secret, overlap)
+    if rotated is None:
+        raise ProblemError(404, "not_found", NOT_FOUND)
+    return json_response(rotated | {"secret": secret})
 
 
 @routes.get("/v1/admin/webhooks/{endpoint_id}/deliveries")

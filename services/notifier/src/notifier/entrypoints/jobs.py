@@ -11,8 +11,9 @@ import aiohttp
 from aiohttp import web
 
 from notifier.adapters.smtp import SmtpSender
+from notifier.adapters.webhook_destinations import Destinations
 from notifier.adapters.webhook_http import WebhookSender
-from notifier.app_keys import HTTP, POOL, SETTINGS, WORKER
+from notifier.app_keys import DESTINATIONS, HTTP, POOL, SETTINGS, WORKER
 from notifier.service_layer.delivery_worker import DeliveryWorker
 from notifier.service_layer.reminder_poller import ReminderPoller
 
@@ -20,10 +21,19 @@ STOP_GRACE_SECONDS = 15.0
 
 
 async def http_session(app: web.Application) -> AsyncIterator[None]:
-    """The outbound HTTP session for webhook calls (no cookies, no environment proxies)."""
-    async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar(), trust_env=False) as session:
-        app[HTTP] = session
-        yield
+    """The outbound HTTP session for webhook calls (no cookies, no environment proxies), resolving every host
+    through the destinations' guard."""
+    destinations = Destinations.from_settings(app[SETTINGS])
+    app[DESTINATIONS] = destinations
+    connector = aiohttp.TCPConnector(resolver=destinations.resolver)
+    try:
+        async with aiohttp.ClientSession(
+            connector=connector, cookie_jar=aiohttp.DummyCookieJar(), trust_env=False
+        ) as session:
+            app[HTTP] = session
+            yield
+    finally:
+        await destinations.close()
 
 
 async def _stop(task: asyncio.Task[Any], stop: Callable[[], None]) -> None:
@@ -53,9 +63,8 @@ async def delivery_worker(app: web.Application) -> AsyncIterator[None]:
     """Send and retry deliveries while the app runs."""
     settings = app[SETTINGS]
     smtp = SmtpSender(settings)
-    worker = DeliveryWorker(
-        app[POOL], settings, smtp, WebhookSender(app[HTTP], settings.webhook_timeout_seconds)
-    )
+    webhooks = WebhookSender(app[HTTP], settings.webhook_timeout_seconds, app[DESTINATIONS])
+    worker = DeliveryWorker(app[POOL], settings, smtp, webhooks)
     app[WORKER] = worker
     async with _background(worker.run, worker.stop, "notifier-deliveries"):
         yield

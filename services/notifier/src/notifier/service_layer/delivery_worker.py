@@ -142,7 +142,8 @@ class DeliveryWorker:
         if item.channel == "email":
             return await self._email.send(Email.from_content(item.content), item.message_id, item.created_at)
         assert item.secret is not None
-        return await self._webhooks.send(item.recipient, item.secret, item.message_id, item.content["body"])
+        secrets = [item.secret] + ([item.previous_secret] if item.previous_secret else [])
+        return await self._webhooks.send(item.recipient, secrets, item.message_id, item.content["body"])
 
     async def _record(self, item: Claimed, attempt: Attempt) -> None:
         outcome = after_attempt(attempt, item.attempts, item.max_attempts, self._backoff)
@@ -193,8 +194,8 @@ class DeliveryWorker:
 
 
 def _webhook_failure_reason(attempt: Attempt) -> str:
-    if attempt.outcome is Outcome.GONE:
-        return "gone"
+    if attempt.outcome in (Outcome.GONE, Outcome.REFUSED):
+        return attempt.outcome.value
     if attempt.code is None:
         return "network"
     return "http_4xx" if attempt.code < 500 else "http_5xx"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -16,6 +17,6 @@ class EmailSender(Protocol):
 
 
 class WebhookCaller(Protocol):
-    async def send(self, url: str, secret: str, message_id: str, body: str) -> Attempt:
-        """Make one signed call; never raises for delivery problems, it reports them."""
+    async def send(self, url: str, secrets: Sequence[str], message_id: str, body: str) -> Attempt:
+        """Make one call signed with each of `secrets`; never raises for delivery problems, it reports them."""
         ...
