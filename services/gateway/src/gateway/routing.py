@@ -181,6 +181,9 @@ ROUTES: tuple[Route, ...] = (
           Doc("Change or re-enable a webhook endpoint", "admin", WEBHOOKS + "EndpointChange", response="object")),
     Route("DELETE", "/v1/admin/webhooks/{id}", "notifier", ADMIN,
           Doc("Remove a webhook endpoint and its delivery log", "admin", status=204)),
+    Route("POST", "/v1/admin/webhooks/{id}/rotate-secret", "notifier", ADMIN,
+          Doc("Rotate a webhook endpoint's signing secret: the new one is shown only here; the old one keeps signing "
+              "beside it for the configured overlap", "admin", response="object")),
     Route("GET", "/v1/admin/webhooks/{id}/deliveries", "notifier", ADMIN,
           Doc("A webhook endpoint's delivery log", "admin", query=WEBHOOKS + "LogQuery", response="object")),
     # admin
