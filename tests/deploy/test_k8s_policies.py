@@ -4,6 +4,7 @@ Services, the PrometheusRule is deploy/prometheus/alerts.yml, and every built-in
 `kubernetes-validate --strict` (offline: the schemas ship with the package)."""
 
 import importlib.util
+import ipaddress
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -74,14 +75,27 @@ def port_matches(ports: list[dict[str, Any]] | None, port: int, protocol: str) -
     )
 
 
-def peer_matches(peers: list[dict[str, Any]] | None, labels: dict[str, str] | None) -> bool:
-    """Whether a rule's from/to list admits the peer: a pod of this namespace (labels) or, if None, anything else.
-    Peers here are same-namespace podSelectors or namespaceSelectors for other namespaces; ipBlocks are not used."""
+def in_block(block: dict[str, Any], address: str | None) -> bool:
+    """Whether an ipBlock admits an address outside the cluster (None: some address it admits)."""
+    if address is None:
+        return True
+    ip = ipaddress.ip_address(address)
+    cidr = ipaddress.ip_network(block["cidr"])
+    return ip.version == cidr.version and ip in cidr and not any(
+        ip in ipaddress.ip_network(net) for net in block.get("except", []))
+
+
+def peer_matches(peers: list[dict[str, Any]] | None, labels: dict[str, str] | None, address: str | None = None) -> bool:
+    """Whether a rule's from/to list admits the peer: a pod of this namespace (labels) or, if None, anything else
+    (at `address`, when given). Peers here are same-namespace podSelectors, namespaceSelectors for other namespaces
+    and ipBlocks for addresses outside the cluster."""
     if not peers:
         return True
     for peer in peers:
         if "ipBlock" in peer:
-            raise AssertionError(f"unexpected ipBlock peer {peer}")
+            if labels is None and in_block(peer["ipBlock"], address):
+                return True
+            continue
         if "namespaceSelector" in peer:
             continue  # another namespace (monitoring); never a pod of ours, never an outside client
         if labels is not None and selects(peer["podSelector"], labels):
@@ -90,7 +104,7 @@ def peer_matches(peers: list[dict[str, Any]] | None, labels: dict[str, str] | No
 
 
 def allowed(overlay: str, direction: str, pod: dict[str, str], peer: dict[str, str] | None, port: int,
-            protocol: str = "TCP") -> bool:
+            protocol: str = "TCP", address: str | None = None) -> bool:
     """NetworkPolicy semantics for one direction: denied if any policy isolates the pod and none admits the peer."""
     policy_type, rules_key, peers_key = {
         "ingress": ("Ingress", "ingress", "from"), "egress": ("Egress", "egress", "to"),
@@ -102,7 +116,7 @@ def allowed(overlay: str, direction: str, pod: dict[str, str], peer: dict[str, s
     if not isolating:
         return True
     return any(
-        peer_matches(rule.get(peers_key), peer) and port_matches(rule.get("ports"), port, protocol)
+        peer_matches(rule.get(peers_key), peer, address) and port_matches(rule.get("ports"), port, protocol)
         for spec in isolating for rule in spec.get(rules_key, [])
     )
 
@@ -164,7 +178,20 @@ def test_every_pod_reaches_dns_and_the_infrastructure(overlay: str) -> None:
         assert allowed(overlay, "egress", labels, None, 53, "TCP"), name
         for port in INFRASTRUCTURE_PORTS:
             assert allowed(overlay, "egress", labels, None, port), (name, port)
-        assert not allowed(overlay, "egress", labels, None, 443), name
+        if name != "notifier":
+            assert not allowed(overlay, "egress", labels, None, 443), name
+
+
+@pytest.mark.parametrize(("address", "reachable"), [
+    ("93.184.215.14", True), ("2606:4700::1111", True),
+    ("10.0.0.1", False), ("172.16.0.1", False), ("192.168.1.1", False), ("127.0.0.1", False),
+    ("169.254.169.254", False), ("100.64.0.1", False), ("fd00:ec2::254", False), ("::ffff:10.0.0.1", False),
+])
+def test_the_notifier_reaches_webhooks_at_public_addresses_only(overlay: str, address: str, reachable: bool) -> None:
+    notifier = pod_labels(overlay)["notifier"]
+    assert allowed(overlay, "egress", notifier, None, 443, address=address) is reachable
+    assert allowed(overlay, "egress", notifier, None, 465, address=address)  # SMTP over TLS, the operator's relay
+    assert not allowed(overlay, "egress", notifier, None, 80, address=address)
 
 
 def test_infrastructure_cannot_open_connections_to_the_services(overlay: str) -> None:
