@@ -6,8 +6,9 @@ from datetime import timedelta
 
 import pytest
 from pydantic import BaseModel, ValidationError
+from pydantic_settings import SettingsConfigDict
 
-from smartslot_common.retention import RetentionPolicy, RetentionWindow
+from smartslot_common.retention import RetainingSettings, RetentionPolicy, RetentionWindow
 
 
 class Windows(BaseModel):
@@ -69,3 +70,45 @@ def test_names_that_are_not_plain_identifiers_are_refused(table: str, column: st
 def test_a_policy_keeps_rows_for_some_time() -> None:
     with pytest.raises(ValueError, match="longer than zero"):
         RetentionPolicy("inbox", "received_at", timedelta(0))
+
+
+class DemoSettings(RetainingSettings):
+    model_config = SettingsConfigDict(env_prefix="SMARTSLOT_DEMO_", extra="ignore", populate_by_name=True)
+
+    retention_outbox: RetentionWindow = timedelta(days=7)
+
+
+def test_a_service_reads_its_windows_interval_and_batch_size_from_its_own_variables(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SMARTSLOT_DEMO_RETENTION_OUTBOX", "36h")
+    monkeypatch.setenv("SMARTSLOT_DEMO_RETENTION_INTERVAL_SECONDS", "60")
+    monkeypatch.setenv("SMARTSLOT_DEMO_RETENTION_BATCH_SIZE", "250")
+
+    settings = DemoSettings.load()
+
+    assert settings.retention_outbox == timedelta(hours=36)
+    assert settings.retention_interval_seconds == 60
+    assert settings.retention_batch_size == 250
+
+
+def test_the_defaults_run_every_five_minutes_in_batches_of_a_thousand() -> None:
+    settings = DemoSettings()
+
+    assert (settings.retention_outbox, settings.retention_interval_seconds, settings.retention_batch_size) == (
+        timedelta(days=7),
+        300,
+        1000,
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "value"), [("RETENTION_OUTBOX", "0d"), ("RETENTION_BATCH_SIZE", "0"), ("RETENTION_INTERVAL_SECONDS", "0")]
+)
+def test_a_window_batch_or_interval_of_nothing_stops_start_up(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
+    monkeypatch.setenv(f"SMARTSLOT_DEMO_{name}", value)
+
+    with pytest.raises(ValidationError):
+        DemoSettings.load()
