@@ -1,5 +1,6 @@
-"""deploy/prometheus: the alert rules load, their promtool unit tests pass, both configs load them, and every
-metric they name is one the services export."""
+"""deploy/prometheus: the alert rules load, their promtool unit tests pass and see every alert firing and quiet,
+both configs load them, every alert links a runbook page that exists, and every metric they name is one the services
+export."""
 
 import subprocess
 from pathlib import Path
@@ -10,6 +11,8 @@ from ruamel.yaml import YAML
 REPO = Path(__file__).resolve().parents[2]
 PROMETHEUS = REPO / "deploy" / "prometheus"
 ALERTS = PROMETHEUS / "alerts.yml"
+RUNBOOKS = REPO / "docs" / "runbooks"
+RUNBOOK_SECTIONS = ("## What it means", "## How to check", "## What to do")
 # Series Prometheus itself makes, and recording rules defined in alerts.yml.
 NOT_EXPORTED = {"up"}
 
@@ -40,10 +43,51 @@ def test_both_configs_load_the_rules(config: str) -> None:
     assert [Path(path).name for path in rule_files] == ["alerts.yml"]
 
 
-def test_every_alert_is_unit_tested() -> None:
-    tested = "".join(path.read_text() for path in (PROMETHEUS / "tests").glob("*.yml"))
-    untested = [rule["alert"] for rule in rules() if "alert" in rule and f"alertname: {rule['alert']}" not in tested]
-    assert untested == ["BookingLatencyBudgetBurnSlow", "BookingErrorBudgetBurnSlow", "ConsumerBacklogGrowing"]
+def alerts() -> list[dict]:
+    return [rule for rule in rules() if "alert" in rule]
+
+
+def unit_checks() -> list[dict]:
+    """Every `alert_rule_test` entry of the promtool unit tests."""
+    tests = [test for path in sorted((PROMETHEUS / "tests").glob("*.yml"))
+             for test in YAML(typ="safe", pure=True).load(path)["tests"]]
+    return [check for test in tests for check in test.get("alert_rule_test", [])]
+
+
+def test_every_alert_is_unit_tested_firing_and_quiet() -> None:
+    checks = unit_checks()
+    fired = {check["alertname"] for check in checks if check.get("exp_alerts")}
+    quiet = {check["alertname"] for check in checks if not check.get("exp_alerts")}
+    names = {rule["alert"] for rule in alerts()}
+    assert len(names) >= 24
+    assert sorted(names - fired) == [], "never seen firing"
+    assert sorted(names - quiet) == [], "never seen quiet"
+    assert {check["alertname"] for check in checks} <= names, "a test names an alert that does not exist"
+
+
+def test_every_alert_has_a_severity_and_a_runbook_page_that_exists() -> None:
+    linked = set()
+    for rule in alerts():
+        assert rule["labels"]["severity"] in {"page", "ticket"}, rule["alert"]
+        url = rule["annotations"].get("runbook_url", "")
+        assert Path(url).parent == Path("docs/runbooks"), rule["alert"]
+        assert url.endswith(".md"), rule["alert"]
+        page = REPO / url
+        assert page.is_file(), f"{rule['alert']}: {url} is missing"
+        text = page.read_text()
+        assert text.startswith(f"# {rule['alert']}\n"), f"{url} is titled with its alert's name"
+        assert all(section in text for section in RUNBOOK_SECTIONS), f"{url} lacks one of {RUNBOOK_SECTIONS}"
+        linked.add(page.name)
+    pages = {path.name for path in RUNBOOKS.glob("*.md")} - {"README.md"}
+    assert pages == linked, "a runbook page no alert links"
+
+
+def test_every_runbook_names_only_exported_metrics(exported, names_in) -> None:
+    """The metric names an on-call engineer is told to query exist (recording rules included)."""
+    recorded = {rule["record"] for rule in rules() if "record" in rule}
+    for page in sorted(RUNBOOKS.glob("*.md")):
+        named = names_in(page.read_text())
+        assert named - exported - recorded - NOT_EXPORTED == set(), page.name
 
 
 def test_rules_name_only_exported_metrics(exported, names_in) -> None:
