@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import email
 import email.policy
+import os
 import secrets
 import signal
 import subprocess
@@ -56,6 +57,9 @@ POOL = {"SMARTSLOT_DB_POOL_MIN_SIZE": "4", "SMARTSLOT_DB_POOL_MAX_SIZE": "4"}
 # test: the harness waits for room and tries again, for this long, before it gives up.
 POSTGRES_PATIENCE_SECONDS = 60.0  # within the tests' 120 s timeout
 TOO_MANY_CLIENTS = "too many clients already"
+# How long a service may take to start and answer /readyz. Importing a service costs a few CPU seconds; with other
+# agents' suites loading both cores (load average 12 and more) that alone has taken over 30 s.
+STARTUP_SECONDS = float(os.environ.get("SMARTSLOT_CHAOS_STARTUP_SECONDS", "90"))
 ROOM = """SELECT current_setting('max_connections')::int - count(*) FROM pg_stat_activity
 WHERE backend_type = 'client backend'"""
 # The gateway's 5 s upstream deadline is for production; on a shared two-core machine a storm can queue a request
@@ -114,7 +118,7 @@ class ChaosServices(ServiceStack):
         for name in names:
             await self.ready(name)
 
-    async def ready(self, name: str, timeout: float = 30.0) -> None:
+    async def ready(self, name: str, timeout: float = STARTUP_SECONDS) -> None:
         """`wait_ready`; a service that could not open its pool because PostgreSQL was full is started again once
         there is room, for up to POSTGRES_PATIENCE_SECONDS (any other failure fails at once)."""
         deadline = time.monotonic() + POSTGRES_PATIENCE_SECONDS
