@@ -15,6 +15,12 @@ SERVICES := gateway booking availability waitlist notifier console
 # The services that own a database schema (the console owns none: it is a client of the public API).
 MIGRATED := $(filter-out console,$(SERVICES))
 INSTALL_STAMP := var/stamps/install
+# The pinned dependencies, each with its hashes, compiled in this order from requirements/<name>.in, each one
+# constrained by those before it (a package two of them need has one version): runtime (what the services run, the
+# only one the images install), build (the build backend of the SmartSlot packages), dev (tools, tests, benchmarks).
+LOCKS := requirements/runtime.lock requirements/build.lock requirements/dev.lock
+compile_lock = $(BIN)/uv pip compile --quiet requirements/$(1).in -o requirements/$(1).lock --python-version 3.11 \
+	--generate-hashes
 
 # Test tiers. A directory listed here that is missing, or one that collects no test, fails its tier
 # (scripts/test-tier.sh): a tier never passes by running nothing.
@@ -38,7 +44,7 @@ help: ## List the targets
 
 # --- Python environment ------------------------------------------------------------------------------------
 
-install: $(INSTALL_STAMP) ## Create .venv, install the locked dependencies, every package (editable) and shellcheck
+install: $(INSTALL_STAMP) ## Create .venv, install the three locks (hashes required), every package (editable) and shellcheck
 	@command -v shellcheck >/dev/null || scripts/infra.sh tools
 
 # SmartSlot runs on Python 3.11 (Debian 12's python3); another version would build a venv the lock does not fit.
@@ -54,14 +60,17 @@ $(BIN)/uv: $(VENV)/pyvenv.cfg
 	$(BIN)/pip install -q uv==$(UV_VERSION)
 	@touch $@
 
-# Reinstall only when the lock or a package's metadata changed (or the venv was recreated).
-$(INSTALL_STAMP): requirements.lock $(wildcard $(addsuffix /pyproject.toml,$(PACKAGES))) $(BIN)/uv
-	$(BIN)/uv pip install --python $(BIN)/python -r requirements.lock
+# Reinstall only when a lock or a package's metadata changed (or the venv was recreated). The SmartSlot packages
+# come from the checkout (editable), so they carry no hash: installed apart, without dependencies (all in the locks).
+$(INSTALL_STAMP): $(LOCKS) $(wildcard $(addsuffix /pyproject.toml,$(PACKAGES))) $(BIN)/uv
+	$(BIN)/uv pip install --python $(BIN)/python --require-hashes $(addprefix -r ,$(LOCKS))
 	$(BIN)/uv pip install --python $(BIN)/python --no-build-isolation --no-deps $(addprefix -e ,$(PACKAGES))
 	@mkdir -p $(@D) && touch $@
 
-lock: $(BIN)/uv ## Recompile requirements.lock from requirements.in (keeps current pins where they still fit)
-	$(BIN)/uv pip compile requirements.in -o requirements.lock --python-version 3.11
+lock: $(BIN)/uv ## Recompile requirements/*.lock (with hashes) from their .in files, keeping current pins that still fit
+	$(call compile_lock,runtime)
+	$(call compile_lock,build)
+	$(call compile_lock,dev)
 
 # mypy checks every package's src folder in one run; MYPYPATH names those folders as the roots of module names
 # (explicit_package_bases in pyproject.toml), so a new services/*/src is checked as soon as it exists.

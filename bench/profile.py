@@ -46,7 +46,7 @@ def py_spy() -> str:
     beside = Path(sys.executable).with_name("py-spy")
     found = str(beside) if beside.exists() else shutil.which("py-spy")
     if found is None:
-        sys.exit("bench.profile: py-spy is not installed; `make install` installs it from requirements.lock")
+        sys.exit("bench.profile: py-spy is not installed; `make install` installs it from requirements/dev.lock")
     return found
 
 

@@ -9,15 +9,18 @@
 
 FROM python:3.11-slim AS builder
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_ROOT_USER_ACTION=ignore
-RUN python -m venv /opt/venv
+# /opt/venv is what the image runs: the runtime lock only. /opt/build holds the build backend and stays here.
+RUN python -m venv /opt/venv && python -m venv /opt/build
 ENV PATH="/opt/venv/bin:$PATH"
 WORKDIR /src
-COPY requirements.lock ./
-RUN --mount=type=cache,target=/root/.cache/pip pip install -r requirements.lock
+COPY requirements/runtime.lock requirements/build.lock requirements/
+RUN --mount=type=cache,target=/root/.cache/pip pip install --require-hashes -r requirements/runtime.lock \
+ && /opt/build/bin/pip install --require-hashes -r requirements/build.lock
 COPY libs/common libs/common
 COPY services services
-RUN pip install --no-cache-dir --no-deps --no-build-isolation ./libs/common \
-      ./services/gateway ./services/booking ./services/availability ./services/waitlist ./services/notifier
+RUN /opt/build/bin/pip wheel --no-cache-dir --no-deps --no-build-isolation --wheel-dir /tmp/wheels ./libs/common \
+      ./services/gateway ./services/booking ./services/availability ./services/waitlist ./services/notifier \
+ && pip install --no-cache-dir --no-deps --no-index /tmp/wheels/*.whl
 
 FROM python:3.11-slim
 ENV PATH="/opt/venv/bin:$PATH" \

@@ -65,9 +65,30 @@ def test_builds_in_a_builder_stage_and_runs_from_a_clean_one(path: Path) -> None
     assert builder[0].arguments.lower().endswith(" as builder")
     # The venv's interpreter links point into the base image: both stages must share it.
     assert base_image(builder) == base_image(final) == "python:3.11-slim"
-    assert any("pip install -r requirements.lock" in run for run in arguments_of(builder, "RUN"))
     assert any("--no-deps" in run for run in arguments_of(builder, "RUN"))
     assert "--from=builder /opt/venv /opt/venv" in arguments_of(final, "COPY")
+
+
+@pytest.mark.parametrize("path", ALL_DOCKERFILES, ids=DOCKERFILE_IDS)
+def test_the_image_runs_the_runtime_lock_alone_checked_against_its_hashes(path: Path) -> None:
+    builder, *_, final = stages(path)
+    runs = " && ".join(arguments_of(builder, "RUN"))
+    commands = [command.strip() for command in runs.split("&&")]
+    # What the image runs: /opt/venv (its pip is first on PATH), from the runtime lock, every file hash-checked.
+    assert "pip install --require-hashes -r requirements/runtime.lock" in " ".join(commands)
+    assert "dev.lock" not in path.read_text(), "tests, tools and benchmarks stay out of the images"
+    # The build backend in a venv of its own that the final stage leaves behind.
+    (build_install,) = [c for c in commands if "requirements/build.lock" in c]
+    assert build_install.startswith("/opt/build/bin/pip install --require-hashes ")
+    (wheels,) = [c for c in commands if " wheel " in c]
+    assert wheels.startswith("/opt/build/bin/pip wheel ")
+    assert "--no-build-isolation" in wheels
+    # The SmartSlot packages themselves, offline and without dependencies (those are the runtime lock's).
+    (packages,) = [c for c in commands if c.startswith("pip install") and "/tmp/wheels" in c]
+    assert "--no-deps" in packages
+    assert "--no-index" in packages
+    copied = [copy for copy in arguments_of(final, "COPY") if copy.startswith("--from=")]
+    assert copied == ["--from=builder /opt/venv /opt/venv"]
 
 
 @pytest.mark.parametrize("path", ALL_DOCKERFILES, ids=DOCKERFILE_IDS)
