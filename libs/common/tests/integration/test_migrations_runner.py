@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import asyncpg
 import pytest
 
-from smartslot_common.migrations import Migration, MigrationError, apply_migrations, load_plan
+from smartslot_common.migrations import Migration, MigrationError, apply_migrations, component_plan, load_plan
 from smartslot_common.testing import IsolatedStack, wait_for
 from smartslot_common.testing.isolation import ALL_SERVICES
 
@@ -198,3 +198,17 @@ async def test_every_real_service_is_migrated_in_the_run_database_and_is_then_up
             assert await apply_migrations(connection, schema, plan) == [], service
     finally:
         await connection.close()
+
+
+async def test_a_component_a_service_no_longer_declares_can_be_dropped_by_its_next_file(
+    connect: Connect, schema: str
+) -> None:
+    # Availability's earlier releases had the inbox component; its own 0001 now drops the table it never wrote to.
+    connection = await connect()
+    await apply_migrations(connection, schema, component_plan("inbox"))
+    assert await _exists(connection, schema, "inbox")
+
+    applied = await apply_migrations(connection, schema, load_plan("availability")[1])
+
+    assert applied == ["0001_drop_unused_inbox.sql"]
+    assert not await _exists(connection, schema, "inbox")

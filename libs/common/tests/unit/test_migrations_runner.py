@@ -13,7 +13,7 @@ SERVICES = {
     # service: (schema it owns, shared components applied first)
     "gateway": ("identity", ()),
     "booking": ("booking", ("outbox",)),
-    "availability": ("availability", ("inbox",)),
+    "availability": ("availability", ()),
     "waitlist": ("waitlist", ("outbox", "inbox")),
     "notifier": ("notifier", ("inbox",)),
 }

@@ -182,7 +182,7 @@ async def test_a_redelivered_event_is_applied_again_harmlessly(app, api, cache, 
     await replayed()
     assert await api.slot_ids(catalog.service_id, start, start + timedelta(hours=1),
                               provider_id=catalog.provider_id) == [str(slot)]
-    assert await db.fetchval("SELECT count(*) FROM availability.inbox WHERE event_id = $1", event.id) == 0
+    assert await db.fetchval("SELECT to_regclass('availability.inbox')") is None  # nor a table for one
 
 
 async def _true(value: bool) -> bool:

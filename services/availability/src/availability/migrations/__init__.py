@@ -1,7 +1,7 @@
-"""Availability owns nothing authoritative; schema `availability` holds only its processed-event inbox.
+"""Availability owns nothing authoritative; schema `availability` holds only its migration ledger.
 
-It reads booking's tables through the read replica, as a documented read-only contract.
+It reads booking's tables through the read replica, as a documented read-only contract. Its invalidations are
+idempotent, so it keeps no inbox (0001 drops the one earlier releases created and never wrote to).
 """
 
 SCHEMA = "availability"
-COMPONENTS = ("inbox",)
