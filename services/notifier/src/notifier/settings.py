@@ -1,15 +1,16 @@
 """Notifier settings: env prefix `SMARTSLOT_NOTIFIER_`."""
 
 import json
+from datetime import timedelta
 from typing import Annotated, ClassVar, Self
 
 from pydantic import Field, IPvAnyNetwork, SecretStr, field_validator, model_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
-from smartslot_common.settings import ServiceSettings
+from smartslot_common.retention import RetainingSettings, RetentionWindow
 
 
-class NotifierSettings(ServiceSettings):
+class NotifierSettings(RetainingSettings):
     model_config = SettingsConfigDict(env_prefix="SMARTSLOT_NOTIFIER_", extra="ignore", populate_by_name=True)
     service_name: ClassVar[str] = "notifier"
 
@@ -52,6 +53,12 @@ class NotifierSettings(ServiceSettings):
     webhooks_allowed_networks: Annotated[tuple[IPvAnyNetwork, ...], NoDecode] = ()
 
     consumer_prefetch: int = Field(32, ge=1)
+
+    # Retention (notifier/retention.py): inbox rows after receipt (they must outlive every redelivery: replay dead
+    # letters within this), sent or failed deliveries after they were queued, finished reminders after they were due.
+    retention_inbox: RetentionWindow = Field(timedelta(days=14), description="Processed-event inbox rows")
+    retention_deliveries: RetentionWindow = Field(timedelta(days=30), description="Sent or failed deliveries")
+    retention_reminders: RetentionWindow = Field(timedelta(days=30), description="Sent, cancelled or missed reminders")
 
     @field_validator("webhooks_allowed_networks", mode="before")
     @classmethod
