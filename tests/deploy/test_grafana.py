@@ -1,8 +1,11 @@
-"""deploy/grafana: the dashboards are what generate.py writes, are provisioned, every PromQL expression parses
-(promtool, through a throwaway rules file) and every metric it names is one the services export."""
+"""deploy/grafana: the dashboards are what generate.py writes, are valid JSON and provisioned, every PromQL
+expression parses (promtool, through a throwaway rules file), every metric it names is one the services or the
+PostgreSQL, Redis and RabbitMQ exporters export, every selector is scoped to the namespace variable, and the
+latency panels link their exemplars to traces."""
 
 import importlib.util
 import json
+import re
 import subprocess
 from pathlib import Path
 
@@ -11,6 +14,26 @@ from ruamel.yaml import YAML
 REPO = Path(__file__).resolve().parents[2]
 GRAFANA = REPO / "deploy" / "grafana"
 DASHBOARDS = sorted((GRAFANA / "dashboards").glob("*.json"))
+# A metric selector: a SmartSlot or exporter metric name (or `up`) and its optional matchers; not a function call.
+SELECTOR = re.compile(r"\b((?:smartslot|pg|redis|rabbitmq)_[a-z0-9_]+|up)\b(\{[^}]*\})?(?!\s*\()")
+EXPORTER_NAME = re.compile(r"\b((?:pg|redis|rabbitmq)_[a-z0-9_]+)\b(?!\s*\()")
+# What the exporters the stack runs expose under their default settings and that the dashboards use
+# (postgres_exporter v0.20 default collectors, redis_exporter v1.88, RabbitMQ 4's rabbitmq_prometheus on /metrics and,
+# per queue, /metrics/detailed?family=queue_coarse_metrics&family=queue_consumer_count).
+EXPORTER_METRICS = {
+    "pg_up", "pg_stat_activity_count", "pg_settings_max_connections", "pg_stat_database_xact_commit",
+    "pg_stat_database_xact_rollback", "pg_stat_database_blks_hit", "pg_stat_database_blks_read",
+    "pg_stat_database_deadlocks", "pg_stat_database_conflicts", "pg_locks_count", "pg_replication_lag_seconds",
+    "pg_database_size_bytes",
+    "redis_up", "redis_commands_processed_total", "redis_commands_duration_seconds_total", "redis_commands_total",
+    "redis_memory_used_bytes", "redis_memory_max_bytes", "redis_connected_clients", "redis_blocked_clients",
+    "redis_keyspace_hits_total", "redis_keyspace_misses_total", "redis_expired_keys_total", "redis_evicted_keys_total",
+    "rabbitmq_global_messages_received_total", "rabbitmq_global_messages_delivered_total",
+    "rabbitmq_detailed_queue_messages_ready", "rabbitmq_detailed_queue_messages_unacked",
+    "rabbitmq_detailed_queue_consumers", "rabbitmq_connections", "rabbitmq_channels",
+    "rabbitmq_alarms_memory_used_watermark", "rabbitmq_alarms_free_disk_space_watermark",
+    "rabbitmq_process_resident_memory_bytes", "rabbitmq_resident_memory_limit_bytes",
+}
 
 
 def load_generator():
@@ -20,16 +43,58 @@ def load_generator():
     return module
 
 
+def targets() -> list[dict]:
+    return [target for path in DASHBOARDS for panel in json.loads(path.read_text())["panels"]
+            for target in panel.get("targets", [])]
+
+
 def expressions() -> list[str]:
-    return [target["expr"] for path in DASHBOARDS for panel in json.loads(path.read_text())["panels"]
-            for target in panel["targets"]]
+    return [target["expr"] for target in targets()]
 
 
-def test_the_five_dashboards_are_generated_and_current() -> None:
+def test_the_six_dashboards_are_generated_and_current() -> None:
     generator = load_generator()
-    assert {path.stem for path in DASHBOARDS} == {"overview", "booking", "events", "waitlist", "notifier"}
+    assert {path.stem for path in DASHBOARDS} == {
+        "overview", "booking", "events", "waitlist", "notifier", "infrastructure"
+    }
     for path in DASHBOARDS:
         assert path.read_text() == generator.render(path.stem), f"run python deploy/grafana/generate.py ({path.name})"
+
+
+def test_every_dashboard_is_valid_json_with_the_namespace_variable() -> None:
+    for path in DASHBOARDS:
+        model = json.loads(path.read_text())
+        variables = {variable["name"]: variable for variable in model["templating"]["list"]}
+        assert variables["namespace"]["type"] == "query", path.name
+        assert variables["namespace"]["query"]["query"] == "label_values(up, namespace)", path.name
+        assert variables["namespace"]["includeAll"], path.name
+        assert len({panel["id"] for panel in model["panels"]}) == len(model["panels"]), path.name
+
+
+def test_every_selector_of_every_query_is_scoped_to_the_namespace_variable() -> None:
+    selectors = [match for expr in expressions() for match in SELECTOR.finditer(expr)]
+    assert len(selectors) > 80
+    unscoped = [match[0] for match in selectors if 'namespace=~"$namespace"' not in (match[2] or "")]
+    assert unscoped == []
+
+
+def test_latency_panels_ask_for_exemplars_and_the_datasource_links_them_to_traces() -> None:
+    latency = [target for target in targets() if "histogram_quantile" in target["expr"]]
+    assert len(latency) >= 10
+    assert all(target.get("exemplar") is True for target in latency)
+    sources = YAML(typ="safe", pure=True).load(GRAFANA / "provisioning" / "datasources" / "datasources.yml")
+    by_type = {source["type"]: source for source in sources["datasources"]}
+    destinations = by_type["prometheus"]["jsonData"]["exemplarTraceIdDestinations"]
+    assert destinations == [{"name": "trace_id", "datasourceUid": by_type["jaeger"]["uid"]}]
+
+
+def test_the_infrastructure_dashboard_reads_postgres_redis_and_rabbitmq_exporters() -> None:
+    infrastructure = json.loads((GRAFANA / "dashboards" / "infrastructure.json").read_text())
+    named = {name for panel in infrastructure["panels"] for target in panel.get("targets", [])
+             for name in EXPORTER_NAME.findall(target["expr"])}
+    assert {name.split("_")[0] for name in named} == {"pg", "redis", "rabbitmq"}
+    rows = [panel["title"] for panel in infrastructure["panels"] if panel["type"] == "row"]
+    assert [title.split()[0] for title in rows] == ["PostgreSQL", "Redis", "RabbitMQ"]
 
 
 def test_dashboards_are_provisioned() -> None:
@@ -55,3 +120,5 @@ def test_every_metric_is_exported(exported, names_in) -> None:
     named = {name for expr in expressions() for name in names_in(expr)}
     assert len(named) > 30
     assert named - exported == set()
+    from_exporters = {name for expr in expressions() for name in EXPORTER_NAME.findall(expr)}
+    assert from_exporters - EXPORTER_METRICS == set()

@@ -54,6 +54,17 @@ def unit_checks() -> list[dict]:
     return [check for test in tests for check in test.get("alert_rule_test", [])]
 
 
+@pytest.mark.parametrize("config", ["prometheus.local.yml", "prometheus.compose.yml"])
+def test_every_target_names_its_environment_in_the_namespace_label(promtool: str, config: str) -> None:
+    """The label the dashboards' namespace variable lists and the alerts aggregate by (Kubernetes sets it itself)."""
+    result = run(promtool, "check", "config", "--syntax-only", str(PROMETHEUS / config))
+    assert result.returncode == 0, result.stdout + result.stderr
+    jobs = YAML(typ="safe", pure=True).load(PROMETHEUS / config)["scrape_configs"]
+    unlabelled = [job["job_name"] for job in jobs for static in job["static_configs"]
+                  if "namespace" not in static.get("labels", {})]
+    assert unlabelled == []
+
+
 def test_every_alert_is_unit_tested_firing_and_quiet() -> None:
     checks = unit_checks()
     fired = {check["alertname"] for check in checks if check.get("exp_alerts")}
