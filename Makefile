@@ -19,8 +19,10 @@ INSTALL_STAMP := var/stamps/install
 # constrained by those before it (a package two of them need has one version): runtime (what the services run, the
 # only one the images install), build (the build backend of the SmartSlot packages), dev (tools, tests, benchmarks).
 LOCKS := requirements/runtime.lock requirements/build.lock requirements/dev.lock
+# Extra options for make lock, e.g. LOCK_ARGS="--upgrade-package aiohttp" (or --upgrade: every package).
+LOCK_ARGS ?=
 compile_lock = $(BIN)/uv pip compile --quiet requirements/$(1).in -o requirements/$(1).lock --python-version 3.11 \
-	--generate-hashes
+	--generate-hashes $(LOCK_ARGS)
 
 # Test tiers. A directory listed here that is missing, or one that collects no test, fails its tier
 # (scripts/test-tier.sh): a tier never passes by running nothing.
