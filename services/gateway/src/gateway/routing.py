@@ -206,8 +206,9 @@ OWN_ROUTES: tuple[Route, ...] = (
     Route("GET", "/v1/admin/users", "gateway", ADMIN,
           Doc("List users", "admin", query=IDENTITY + "UserPageQuery", response=IDENTITY + "UserPage")),
     Route("PATCH", "/v1/admin/users/{user_id}", "gateway", ADMIN,
-          Doc("Change a user's role (tokens carrying the old role stop working)", "admin", IDENTITY + "ChangeRole",
-              response=IDENTITY + "UserOut")),
+          Doc("Change a user's role (tokens carrying the old role stop working); not one's own, the last admin's or "
+              "the bootstrap admin's", "admin", IDENTITY + "ChangeRole",
+              response=IDENTITY + "UserOut", errors=("invalid_transition",))),
     Route("GET", "/v1/admin/health", "gateway", ADMIN,
           Doc("Services and dependencies at a glance", "admin", response=OWN + "AdminHealth")),
     Route("GET", "/v1/openapi.json", "gateway", ANY,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 
 import asyncpg
 
@@ -46,3 +47,22 @@ async def set_role(pool: asyncpg.Pool, user_id: uuid.UUID, role: str) -> User | 
         f"UPDATE users SET role = $2, updated_at = now() WHERE id = $1 RETURNING {COLUMNS}", user_id, role
     )
     return _user(row)
+
+
+async def change_role(pool: asyncpg.Pool, user_id: uuid.UUID, role: str,
+                      check: Callable[[User, int], None]) -> User | None:
+    """Set the user's role once `check(current user, number of admins)` has not raised; None for no such user.
+
+    The admins' rows are locked first (in id order, so two changes cannot deadlock) and counted in the same
+    transaction: two admins demoting each other at once cannot both succeed.
+    """
+    async with pool.acquire() as connection, connection.transaction():
+        admins = await connection.fetch("SELECT id FROM users WHERE role = 'admin' ORDER BY id FOR UPDATE")
+        current = _user(await connection.fetchrow(f"SELECT {COLUMNS} FROM users WHERE id = $1 FOR UPDATE", user_id))
+        if current is None:
+            return None
+        check(current, len(admins))
+        if current.role == role:
+            return current
+        return _user(await connection.fetchrow(
+            f"UPDATE users SET role = $2, updated_at = now() WHERE id = $1 RETURNING {COLUMNS}", user_id, role))

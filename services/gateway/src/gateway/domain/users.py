@@ -68,6 +68,27 @@ def user_of(role: str, id: uuid.UUID, email: str, name: str) -> User:
     return USER_KINDS[role](id=id, email=email, name=name)
 
 
+class RoleChangeRefused(Exception):
+    """A role change that could lock the administrators out (`409`); the message says why."""
+
+
+def check_role_change(actor_id: uuid.UUID, target: User, role: str, admins: int, bootstrap_email: str | None) -> None:
+    """Refuse a change that could leave nobody able to administer: an admin changing their own role, demoting the
+    last admin, or demoting the bootstrap admin's account (the gateway would refuse to start with it). Setting the
+    role an account already has changes nothing and is allowed."""
+    if role == target.role:
+        return
+    if target.id == actor_id:
+        raise RoleChangeRefused("You cannot change your own role; another admin can.")
+    if target.role != Admin.role:
+        return
+    if admins <= 1:
+        raise RoleChangeRefused("This is the last admin; make another account an admin first.")
+    if bootstrap_email is not None and target.email == normalise_email(bootstrap_email):
+        raise RoleChangeRefused("This is the bootstrap admin (SMARTSLOT_BOOTSTRAP_ADMIN_EMAIL): the gateway would "
+                                "refuse to start with it demoted; configure another bootstrap address first.")
+
+
 def normalise_email(email: str) -> str:
     """Emails compare case-insensitively and without surrounding space."""
     return email.strip().lower()

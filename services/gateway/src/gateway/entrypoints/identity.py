@@ -9,6 +9,7 @@ from aiohttp import web
 
 from gateway.adapters import users
 from gateway.app_keys import POOL, ROLE_MARKS, SETTINGS, TOKENS
+from gateway.domain.users import RoleChangeRefused
 from gateway.entrypoints import schemas
 from gateway.entrypoints.auth import authenticate, require_that
 from gateway.service_layer import accounts
@@ -72,13 +73,17 @@ async def list_users(request: web.Request) -> web.Response:
 
 @routes.patch("/v1/admin/users/{user_id}")
 async def change_role(request: web.Request) -> web.Response:
-    await require_that(request, MANAGES_USERS)
+    admin = await require_that(request, MANAGES_USERS)
     body = await read_json(request, schemas.ChangeRole)
     try:
         user_id = uuid.UUID(request.match_info["user_id"])
     except ValueError:
         raise ProblemError(404, "not_found", "No such user.") from None
-    user = await accounts.change_role(request.app[POOL], user_id, body.role)
+    try:
+        user = await accounts.change_role(request.app[POOL], admin.id, user_id, body.role,
+                                          request.app[SETTINGS].bootstrap_admin_email)
+    except RoleChangeRefused as refused:
+        raise ProblemError(409, "invalid_transition", str(refused)) from None
     if user is None:
         raise ProblemError(404, "not_found", "No such user.")
     if ROLE_MARKS in request.app:  # tokens that carry the old role stop working on their next request

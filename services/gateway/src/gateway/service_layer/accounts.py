@@ -8,10 +8,13 @@ import asyncpg
 
 from gateway.adapters import users
 from gateway.adapters.passwords import hash_password, verify_password
-from gateway.domain.users import User, normalise_email
+from gateway.domain.users import User, check_role_change, normalise_email
 from smartslot_common.logging import get_logger
 
 log = get_logger(__name__)
+
+
+PROMOTE_COMMAND = "python -m gateway.admin promote"
 
 
 class EmailTaken(Exception):
@@ -50,13 +53,31 @@ async def ensure_admin(pool: asyncpg.Pool, email: str, password: str) -> None:
         pass
     existing, _ = await users.credentials(pool, email)
     if existing is None or existing.role != "admin":
+        account = f"{existing.role} account {existing.id}" if existing else "account"
         raise BootstrapAdminConflict(
-            f"SMARTSLOT_BOOTSTRAP_ADMIN_EMAIL {email} belongs to an existing "
-            f"{existing.role if existing else 'unknown'} account, not an admin: choose another address "
-            "(or have an admin change that account's role) and start again"
+            f"SMARTSLOT_BOOTSTRAP_ADMIN_EMAIL {email} belongs to an existing {account}, not an admin. If it is the "
+            f"administrator's own account, make it an admin again with `{PROMOTE_COMMAND} {email}` (in the "
+            "gateway's environment) and start again; if someone else registered it, choose another address"
         )
     log.info("bootstrap_admin_exists", email=email)
 
 
-async def change_role(pool: asyncpg.Pool, user_id: uuid.UUID, role: str) -> User | None:
-    return await users.set_role(pool, user_id, role)
+async def change_role(pool: asyncpg.Pool, actor_id: uuid.UUID, user_id: uuid.UUID, role: str,
+                      bootstrap_email: str | None) -> User | None:
+    """An admin's change of a user's role (None: no such user); `RoleChangeRefused` when it could lock the admins
+    out (their own role, the last admin, the bootstrap admin)."""
+
+    def allowed(current: User, admins: int) -> None:
+        check_role_change(actor_id, current, role, admins, bootstrap_email)
+
+    return await users.change_role(pool, user_id, role, allowed)
+
+
+async def promote(pool: asyncpg.Pool, email: str) -> tuple[User, User] | None:
+    """Make the account with this email an admin (the operator's way back in): (before, after), or None when no
+    account has it."""
+    before, _ = await users.credentials(pool, normalise_email(email))
+    if before is None:
+        return None
+    after = await users.set_role(pool, before.id, "admin")
+    return (before, after) if after is not None else None
