@@ -7,6 +7,7 @@ import re
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
+import asyncpg
 import orjson
 import pytest
 import structlog
@@ -38,6 +39,17 @@ async def crash(_: web.Request) -> web.Response:
     raise RuntimeError("connection string postgresql://app:hunter2@db/prod broke")
 
 
+async def database_down(request: web.Request) -> web.Response:
+    """What a handler meets while PostgreSQL restarts: a refused connection, or a session ended mid-transaction
+    whose rollback then fails on the closed connection."""
+    if request.query.get("during") == "transaction":
+        try:
+            raise asyncpg.AdminShutdownError("terminating connection due to administrator command")
+        except asyncpg.AdminShutdownError:
+            raise asyncpg.InterfaceError("connection is closed") from None
+    raise ConnectionRefusedError(111, "Connect call failed ('127.0.0.1', 5432)")
+
+
 async def refuse(_: web.Request) -> web.Response:
     raise ProblemError(409, "slot_held", "Someone else holds it.")
 
@@ -54,6 +66,7 @@ async def client() -> AsyncIterator[TestClient]:
     app.router.add_get("/t-app/crash", crash)
     app.router.add_get("/t-app/refuse", refuse)
     app.router.add_get("/t-app/moved", moved)
+    app.router.add_get("/t-app/database-down", database_down)
     async with TestClient(TestServer(app)) as client:
         yield client
 
@@ -143,6 +156,22 @@ async def test_an_unexpected_error_is_a_500_problem_without_internals_and_its_tr
     assert error["path"] == "/t-app/crash"
     assert error["exception"].startswith("Traceback (most recent call last):")
     assert "RuntimeError: connection string" in error["exception"]
+
+
+@pytest.mark.parametrize("during", ["connect", "transaction"])
+async def test_a_database_that_is_not_answering_is_a_503_to_try_again_not_a_500(
+    client: TestClient, start_logging: Callable[[], Lines], during: str
+) -> None:
+    logged_lines = start_logging()
+
+    response = await client.get("/t-app/database-down", params={"during": during})
+
+    body = await _problem(response, 503, "upstream_unavailable")
+    assert response.headers["Retry-After"] == "1"
+    assert "Traceback" not in str(body)
+    events = [line["event"] for line in logged_lines()]
+    assert "dependency_unreachable" in events
+    assert "unhandled_error" not in events
 
 
 async def test_each_request_is_logged_once_with_its_route_status_and_request_id(

@@ -24,6 +24,7 @@ from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapProp
 from prometheus_client import Counter, Histogram
 
 from smartslot_common import metrics
+from smartslot_common.errors import dependency_unreachable
 from smartslot_common.http.problems import ProblemError, problem_response
 from smartslot_common.logging import get_logger
 
@@ -87,7 +88,14 @@ async def _answer(request: web.Request, handler: Handler) -> web.StreamResponse:
         if error.status < 400:
             raise
         return problem_response(_problem_from_http_exception(error))
-    except Exception:
+    except Exception as error:
+        cause = dependency_unreachable(error)
+        if cause is not None:  # a restart or failover: the caller may try again shortly; not a bug here
+            log.warning("dependency_unreachable", method=request.method, path=request.path,
+                        error=type(cause).__name__)
+            return problem_response(ProblemError(
+                503, "upstream_unavailable", "A server this service needs is not answering; try again shortly.",
+                headers={"Retry-After": "1"}))
         log.exception("unhandled_error", method=request.method, path=request.path)
         return problem_response(ProblemError(500, "internal_error", "Something went wrong on our side."))
 
