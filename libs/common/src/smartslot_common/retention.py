@@ -9,7 +9,9 @@ batch and several processes of a service may run the pass at once.
 
 from __future__ import annotations
 
+import math
 import re
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated
@@ -105,24 +107,39 @@ class RetentionPolicy:
         )
 
 
-async def purge(pool: ConnectionOrPool, policy: RetentionPolicy, batch_size: int) -> int:
-    """Delete every row past the policy's window, `batch_size` at a time; how many were deleted."""
+async def purge(
+    pool: ConnectionOrPool, policy: RetentionPolicy, batch_size: int, budget_seconds: float = math.inf
+) -> int:
+    """Delete every row past the policy's window, `batch_size` at a time, for at most about `budget_seconds` (at
+    least one batch; the rest is left to the next pass); how many were deleted."""
     deleted_total, counter = 0, RETENTION_ROWS_DELETED.labels(policy.table)
+    deadline = time.monotonic() + budget_seconds
     while True:
         status = await pool.execute(policy.delete_batch_sql, policy.keep, batch_size)
         deleted = int(status.split()[-1])
         counter.inc(deleted)
         deleted_total += deleted
-        if deleted < batch_size:
+        if deleted < batch_size or time.monotonic() >= deadline:
             return deleted_total
 
 
-async def retain(pool: ConnectionOrPool, policies: list[RetentionPolicy], batch_size: int) -> dict[str, int]:
-    """One retention pass over every policy: purge, then export the age of the oldest row each still keeps."""
+async def retain(
+    pool: ConnectionOrPool, policies: list[RetentionPolicy], batch_size: int, budget_seconds: float = math.inf
+) -> dict[str, int]:
+    """One retention pass over every policy: purge, then export the age of the oldest row each still keeps.
+
+    The policies share `budget_seconds` evenly. A backlog (the first pass over a database that never had retention)
+    is then worked off over several passes, each of which ends, so the job's last success stays fresh.
+    """
     deleted: dict[str, int] = {}
     for policy in policies:
-        deleted[policy.table] = await purge(pool, policy, batch_size)
+        deleted[policy.table] = await purge(pool, policy, batch_size, budget_seconds / max(len(policies), 1))
         RETENTION_OLDEST_AGE.labels(policy.table).set(await pool.fetchval(policy.oldest_age_sql))
     if any(deleted.values()):
         log.info("retention_deleted", **{table: count for table, count in deleted.items() if count})
     return deleted
+
+
+def pass_budget(settings: RetainingSettings) -> float:
+    """How long one pass of a service's job may delete: half its interval, so passes never run into each other."""
+    return settings.retention_interval_seconds / 2

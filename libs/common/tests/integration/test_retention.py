@@ -120,3 +120,17 @@ async def test_a_batch_finds_its_rows_through_the_index_on_the_policy_column(poo
 
     assert "Index Scan using kept_sent" in plan or "Index Only Scan using kept_sent" in plan, plan
     assert "Tid Scan" in plan, plan
+
+
+async def test_a_pass_out_of_time_leaves_the_rest_of_a_backlog_to_the_next_pass(pool: asyncpg.Pool) -> None:
+    await _insert(pool, 1, 250, timedelta(days=8))
+
+    first = await retain(pool, [SENT], batch_size=100, budget_seconds=0)  # no time: one batch, and the pass ends
+    assert first == {"kept": 100}
+    oldest = REGISTRY.get_sample_value("smartslot_retention_oldest_row_age_seconds", {"table": "kept"})
+    assert oldest is not None
+    assert oldest >= 8 * 86400, "the gauge shows the backlog still there"
+
+    assert await retain(pool, [SENT], batch_size=100, budget_seconds=0) == {"kept": 100}
+    assert await retain(pool, [SENT], batch_size=100, budget_seconds=0) == {"kept": 50}
+    assert await pool.fetchval("SELECT count(*) FROM kept") == 0

@@ -12,7 +12,7 @@ from aiohttp import web
 from notifier.app_keys import POOL, SETTINGS
 from notifier.settings import NotifierSettings
 from smartslot_common.jobs import CleanupContext, background
-from smartslot_common.retention import RetentionPolicy, retain
+from smartslot_common.retention import RetentionPolicy, pass_budget, retain
 
 
 def policies(settings: NotifierSettings) -> list[RetentionPolicy]:
@@ -33,7 +33,7 @@ def policies(settings: NotifierSettings) -> list[RetentionPolicy]:
 
 async def _retain(app: web.Application) -> dict[str, int]:
     settings = app[SETTINGS]
-    return await retain(app[POOL], policies(settings), settings.retention_batch_size)
+    return await retain(app[POOL], policies(settings), settings.retention_batch_size, pass_budget(settings))
 
 
 def job() -> CleanupContext:

@@ -17,7 +17,7 @@ from booking.app_keys import LOCK, POOL, SETTINGS
 from booking.service_layer import horizon, sweeper
 from smartslot_common.jobs import CleanupContext, background
 from smartslot_common.logging import get_logger
-from smartslot_common.retention import retain
+from smartslot_common.retention import pass_budget, retain
 
 log = get_logger(__name__)
 # Several runs a day, so a missed run (a restart, an outage) costs hours, never a day of unbookable slots.
@@ -50,7 +50,7 @@ async def _check_invariants(app: web.Application) -> dict[str, int]:
 
 async def _retain(app: web.Application) -> dict[str, int]:
     settings = app[SETTINGS]
-    return await retain(app[POOL], retention.policies(settings), settings.retention_batch_size)
+    return await retain(app[POOL], retention.policies(settings), settings.retention_batch_size, pass_budget(settings))
 
 
 def contexts() -> list[CleanupContext]:

@@ -11,7 +11,7 @@ from aiohttp import web
 
 from smartslot_common.jobs import CleanupContext, background
 from smartslot_common.logging import get_logger
-from smartslot_common.retention import retain
+from smartslot_common.retention import pass_budget, retain
 from waitlist import retention
 from waitlist.app_keys import OFFERER, POOL, SETTINGS
 from waitlist.service_layer import sweeper
@@ -34,7 +34,7 @@ async def _housekeeping(app: web.Application) -> None:
 
 async def _retain(app: web.Application) -> dict[str, int]:
     settings = app[SETTINGS]
-    return await retain(app[POOL], retention.policies(settings), settings.retention_batch_size)
+    return await retain(app[POOL], retention.policies(settings), settings.retention_batch_size, pass_budget(settings))
 
 
 def contexts() -> list[CleanupContext]:
