@@ -1,6 +1,6 @@
 """Fixtures of the deploy tests: the metric names the services export (read from the default registry after
-importing every `metrics.py`), the names a PromQL expression selects, and the tools that check the manifests
-(promtool, kustomize). A missing tool fails the tests that need it: `make test-tools` installs them."""
+importing every `metrics.py`) and those of the PostgreSQL, Redis and RabbitMQ exporters, the names a PromQL
+expression selects, and the tools that check the manifests (promtool, kustomize). A missing tool fails the tests that need it: `make test-tools` installs them."""
 
 import importlib
 import re
@@ -23,6 +23,25 @@ METRIC_MODULES = (
 SUFFIXES = {"counter": ("_total",), "histogram": ("_bucket", "_count", "_sum"), "summary": ("_count", "_sum")}
 # smartslot_* names and recording rules (level:metric:operations); PromQL keywords never match these.
 _NAME = re.compile(r"\b(smartslot:[a-z0-9_:]+|smartslot_[a-z0-9_]+|up)\b(?!\s*\()")
+# The PostgreSQL, Redis and RabbitMQ exporters' names a PromQL expression selects.
+_EXPORTER_NAME = re.compile(r"\b((?:pg|redis|rabbitmq)_[a-z0-9_]+)\b(?!\s*\()")
+# What the exporters the stack runs expose under their default settings and the dashboards and alerts use
+# (postgres_exporter v0.20 default collectors, redis_exporter v1.88, RabbitMQ 4's rabbitmq_prometheus on /metrics and,
+# per queue, /metrics/detailed?family=queue_coarse_metrics&family=queue_consumer_count).
+EXPORTER_METRICS = frozenset({
+    "pg_up", "pg_stat_activity_count", "pg_settings_max_connections", "pg_stat_database_xact_commit",
+    "pg_stat_database_xact_rollback", "pg_stat_database_blks_hit", "pg_stat_database_blks_read",
+    "pg_stat_database_deadlocks", "pg_stat_database_conflicts", "pg_locks_count", "pg_replication_lag_seconds",
+    "pg_database_size_bytes",
+    "redis_up", "redis_commands_processed_total", "redis_commands_duration_seconds_total", "redis_commands_total",
+    "redis_memory_used_bytes", "redis_memory_max_bytes", "redis_connected_clients", "redis_blocked_clients",
+    "redis_keyspace_hits_total", "redis_keyspace_misses_total", "redis_expired_keys_total", "redis_evicted_keys_total",
+    "rabbitmq_global_messages_received_total", "rabbitmq_global_messages_delivered_total",
+    "rabbitmq_detailed_queue_messages_ready", "rabbitmq_detailed_queue_messages_unacked",
+    "rabbitmq_detailed_queue_consumers", "rabbitmq_connections", "rabbitmq_channels",
+    "rabbitmq_alarms_memory_used_watermark", "rabbitmq_alarms_free_disk_space_watermark",
+    "rabbitmq_process_resident_memory_bytes", "rabbitmq_resident_memory_limit_bytes",
+})
 
 
 @cache
@@ -40,6 +59,21 @@ def exported_names() -> frozenset[str]:
 def metric_names(expr: str) -> set[str]:
     """The metric (and recording rule) names a PromQL expression selects."""
     return set(_NAME.findall(expr))
+
+
+def exporter_metric_names(expr: str) -> set[str]:
+    """The exporter metric names (pg_*, redis_*, rabbitmq_*) a PromQL expression selects."""
+    return set(_EXPORTER_NAME.findall(expr))
+
+
+@pytest.fixture(name="exporter_metrics")
+def exporter_metrics_fixture() -> frozenset[str]:
+    return EXPORTER_METRICS
+
+
+@pytest.fixture(name="exporter_names")
+def exporter_names_fixture() -> Callable[[str], set[str]]:
+    return exporter_metric_names
 
 
 @pytest.fixture(name="exported")

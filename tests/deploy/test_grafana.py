@@ -16,24 +16,6 @@ GRAFANA = REPO / "deploy" / "grafana"
 DASHBOARDS = sorted((GRAFANA / "dashboards").glob("*.json"))
 # A metric selector: a SmartSlot or exporter metric name (or `up`) and its optional matchers; not a function call.
 SELECTOR = re.compile(r"\b((?:smartslot|pg|redis|rabbitmq)_[a-z0-9_]+|up)\b(\{[^}]*\})?(?!\s*\()")
-EXPORTER_NAME = re.compile(r"\b((?:pg|redis|rabbitmq)_[a-z0-9_]+)\b(?!\s*\()")
-# What the exporters the stack runs expose under their default settings and that the dashboards use
-# (postgres_exporter v0.20 default collectors, redis_exporter v1.88, RabbitMQ 4's rabbitmq_prometheus on /metrics and,
-# per queue, /metrics/detailed?family=queue_coarse_metrics&family=queue_consumer_count).
-EXPORTER_METRICS = {
-    "pg_up", "pg_stat_activity_count", "pg_settings_max_connections", "pg_stat_database_xact_commit",
-    "pg_stat_database_xact_rollback", "pg_stat_database_blks_hit", "pg_stat_database_blks_read",
-    "pg_stat_database_deadlocks", "pg_stat_database_conflicts", "pg_locks_count", "pg_replication_lag_seconds",
-    "pg_database_size_bytes",
-    "redis_up", "redis_commands_processed_total", "redis_commands_duration_seconds_total", "redis_commands_total",
-    "redis_memory_used_bytes", "redis_memory_max_bytes", "redis_connected_clients", "redis_blocked_clients",
-    "redis_keyspace_hits_total", "redis_keyspace_misses_total", "redis_expired_keys_total", "redis_evicted_keys_total",
-    "rabbitmq_global_messages_received_total", "rabbitmq_global_messages_delivered_total",
-    "rabbitmq_detailed_queue_messages_ready", "rabbitmq_detailed_queue_messages_unacked",
-    "rabbitmq_detailed_queue_consumers", "rabbitmq_connections", "rabbitmq_channels",
-    "rabbitmq_alarms_memory_used_watermark", "rabbitmq_alarms_free_disk_space_watermark",
-    "rabbitmq_process_resident_memory_bytes", "rabbitmq_resident_memory_limit_bytes",
-}
 
 
 def load_generator():
@@ -88,10 +70,10 @@ def test_latency_panels_ask_for_exemplars_and_the_datasource_links_them_to_trace
     assert destinations == [{"name": "trace_id", "datasourceUid": by_type["jaeger"]["uid"]}]
 
 
-def test_the_infrastructure_dashboard_reads_postgres_redis_and_rabbitmq_exporters() -> None:
+def test_the_infrastructure_dashboard_reads_postgres_redis_and_rabbitmq_exporters(exporter_names) -> None:
     infrastructure = json.loads((GRAFANA / "dashboards" / "infrastructure.json").read_text())
     named = {name for panel in infrastructure["panels"] for target in panel.get("targets", [])
-             for name in EXPORTER_NAME.findall(target["expr"])}
+             for name in exporter_names(target["expr"])}
     assert {name.split("_")[0] for name in named} == {"pg", "redis", "rabbitmq"}
     rows = [panel["title"] for panel in infrastructure["panels"] if panel["type"] == "row"]
     assert [title.split()[0] for title in rows] == ["PostgreSQL", "Redis", "RabbitMQ"]
@@ -116,9 +98,9 @@ def test_every_expression_parses(promtool: str, tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_every_metric_is_exported(exported, names_in) -> None:
+def test_every_metric_is_exported(exported, names_in, exporter_metrics, exporter_names) -> None:
     named = {name for expr in expressions() for name in names_in(expr)}
     assert len(named) > 30
     assert named - exported == set()
-    from_exporters = {name for expr in expressions() for name in EXPORTER_NAME.findall(expr)}
-    assert from_exporters - EXPORTER_METRICS == set()
+    from_exporters = {name for expr in expressions() for name in exporter_names(expr)}
+    assert from_exporters - exporter_metrics == set()

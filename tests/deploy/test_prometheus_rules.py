@@ -101,8 +101,11 @@ def test_every_runbook_names_only_exported_metrics(exported, names_in) -> None:
         assert named - exported - recorded - NOT_EXPORTED == set(), page.name
 
 
-def test_rules_name_only_exported_metrics(exported, names_in) -> None:
+def test_rules_name_only_exported_metrics(exported, names_in, exporter_metrics, exporter_names) -> None:
     recorded = {rule["record"] for rule in rules() if "record" in rule}
     named = {name for rule in rules() for name in names_in(rule["expr"])}
     assert "smartslot_invariant_violations" in named
     assert named - exported - recorded - NOT_EXPORTED == set()
+    from_exporters = {name for rule in rules() for name in exporter_names(rule["expr"])}
+    assert {"pg_up", "redis_up"} <= from_exporters
+    assert from_exporters - exporter_metrics == set()
