@@ -88,3 +88,14 @@ async def test_the_log_names_the_client_a_trusted_proxy_forwards_for(gateway: An
     lines = [orjson.loads(line) for line in captured.getvalue().splitlines() if line.strip()]
     requests = [line for line in lines if line.get("event") == "request" and line.get("route") == "/v1/openapi.json"]
     assert [line.get("client_address") for line in requests] == ["203.0.113.7", "127.0.0.1"]
+
+
+async def test_the_console_is_told_the_resolved_client_and_nothing_the_caller_wrote(
+        gateway: Any, extra_gateway: Any) -> None:
+    console = gateway.upstream.url  # the echo server stands in for the console
+    forged = {"X-Forwarded-For": "198.51.100.1, 203.0.113.7", "Forwarded": "for=198.51.100.2"}
+    proxied = await extra_gateway(console_url=console, trusted_proxies=networks("127.0.0.1"))
+    direct = await extra_gateway(console_url=console)
+    seen = [(await each.call("GET", "/sign-in", headers=forged)).body["headers"] for each in (proxied, direct)]
+    assert [(headers["x-forwarded-for"], headers["forwarded"]) for headers in seen] == [
+        ("203.0.113.7", "for=203.0.113.7"), ("127.0.0.1", "for=127.0.0.1")]

@@ -87,6 +87,12 @@ def test_a_hop_that_is_no_address_stops_at_the_last_trusted_one(hop: str) -> Non
     assert INGRESS.client("10.0.0.5", ["203.0.113.7", hop, "10.0.0.6"]) == "10.0.0.6"
 
 
+def test_a_long_chain_is_walked_like_a_short_one() -> None:
+    forged = ["198.51.100.1"] * 200
+    assert INGRESS.client("10.0.0.5", [*forged, "203.0.113.7", "10.0.0.6"]) == "203.0.113.7"
+    assert INGRESS.client("10.0.0.5", [*forged, "203.0.113.8", "10.0.0.6"]) == "203.0.113.8"
+
+
 def test_no_peer_is_unknown() -> None:
     assert INGRESS.client(None, ["203.0.113.7"]) == "unknown"
 

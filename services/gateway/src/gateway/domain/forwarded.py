@@ -17,7 +17,8 @@ from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_add
 Address = IPv4Address | IPv6Address
 Network = IPv4Network | IPv6Network
 UNKNOWN = "unknown"
-_REMEMBERED_PEERS = 1024  # peers whose trust is remembered; proxies are few, direct clients many
+_REMEMBERED = 4096  # peers and walks remembered (parsing an address costs microseconds; clients come back)
+_REMEMBERED_WALK_CHARACTERS = 256  # longer chains are walked every time: remembering them could fill the memory
 _QUOTED_PAIR = re.compile(r"\\(.)")
 
 
@@ -98,6 +99,7 @@ class TrustedProxies:
     networks: Sequence[Network] = ()
     header: str = "X-Forwarded-For"  # or "Forwarded"
     _peers: dict[str, Address | None] = field(default_factory=dict, repr=False)
+    _walks: dict[tuple[str, tuple[str, ...]], str] = field(default_factory=dict, repr=False)
 
     def hops(self, values: Iterable[str]) -> list[str]:
         """The addresses the header's lines name, client first."""
@@ -114,7 +116,7 @@ class TrustedProxies:
             pass
         address = parse_address(peer)
         trusted = address if address is not None and self.trusts(address) else None
-        if len(self._peers) >= _REMEMBERED_PEERS:
+        if len(self._peers) >= _REMEMBERED:
             self._peers.clear()
         self._peers[peer] = trusted
         return trusted
@@ -130,6 +132,20 @@ class TrustedProxies:
         address = self._trusted_peer(peer)
         if address is None:
             return peer
+        if sum(map(len, hops)) > _REMEMBERED_WALK_CHARACTERS:
+            return self._walk(address, hops)
+        key = (peer, tuple(hops))
+        try:
+            return self._walks[key]
+        except KeyError:
+            pass
+        if len(self._walks) >= _REMEMBERED:
+            self._walks.clear()
+        client = self._walks[key] = self._walk(address, hops)
+        return client
+
+    def _walk(self, address: Address, hops: Sequence[str]) -> str:
+        """From the trusted peer's `address`, right to left past trusted hops."""
         for hop in reversed(hops):
             named = parse_address(hop)
             if named is None:
