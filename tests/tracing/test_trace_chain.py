@@ -8,6 +8,7 @@ linked to the one before by its parent id.
 
 from __future__ import annotations
 
+import importlib.metadata
 import secrets
 import uuid
 from collections.abc import AsyncIterator
@@ -29,7 +30,7 @@ ADMIN_EMAIL, ADMIN_PASSWORD = "admin@example.com", secrets.token_urlsafe(16)
 @pytest.fixture(scope="module")
 def exporter():
     """Spans of this process, kept in memory (installed before any app is built, so every app is instrumented)."""
-    return in_memory_tracing("trace-chain")
+    return in_memory_tracing("trace-chain", environment="test")
 
 
 def _shared(stack: IsolatedStack) -> dict:
@@ -137,3 +138,43 @@ async def test_a_hold_leaves_one_trace_from_the_gateway_to_the_consumer(gateway:
     assert any(span.kind == SpanKind.CLIENT for span in _ancestry(booking_server, in_trace)[1:])  # gateway → booking
     database = [span for span in in_trace.values() if span.attributes.get("db.system") == "postgresql"]
     assert any(booking_server in _ancestry(span, in_trace) for span in database)  # booking's queries, in the trace
+
+
+async def test_spans_name_their_service_version_and_environment_and_messaging_spans_follow_the_conventions(
+    gateway: TestClient, stack, exporter
+):
+    appointment_id = await _held_appointment(gateway)
+    connection = await asyncpg.connect(stack.database_url)
+    try:
+        event_id = await connection.fetchval(
+            "SELECT id FROM booking.outbox WHERE event_type = 'appointment.locked' "
+            "AND envelope->'payload'->>'appointment_id' = $1", appointment_id)
+    finally:
+        await connection.close()
+    assert event_id is not None
+
+    async def consumed():
+        return [span for span in exporter.get_finished_spans() if span.kind == SpanKind.CONSUMER
+                and span.attributes.get("messaging.message.id") == str(event_id)
+                and "notifier" in str(span.attributes.get("messaging.consumer.group.name"))] or None
+
+    [consumer] = await wait_for(consumed, 20, what="the notifier's consumer span of the hold")
+    spans = exporter.get_finished_spans()
+    by_id = {span.context.span_id: span for span in spans}
+    producer = by_id[consumer.parent.span_id]
+
+    assert consumer.resource.attributes["service.name"] == "smartslot-trace-chain"
+    assert consumer.resource.attributes["service.version"] == importlib.metadata.version("smartslot-common")
+    assert consumer.resource.attributes["deployment.environment.name"] == "test"
+    assert producer.kind == SpanKind.PRODUCER
+    assert producer.name == "publish appointment.locked"
+    assert {key: producer.attributes[key] for key in ("messaging.system", "messaging.operation.type",
+                                                      "messaging.operation.name")} == {
+        "messaging.system": "rabbitmq", "messaging.operation.type": "send", "messaging.operation.name": "publish"}
+    assert producer.attributes["messaging.destination.name"].endswith("events")
+    assert producer.attributes["messaging.message.id"] == consumer.attributes["messaging.message.id"]
+    assert {key: consumer.attributes[key] for key in ("messaging.system", "messaging.operation.type",
+                                                      "messaging.operation.name")} == {
+        "messaging.system": "rabbitmq", "messaging.operation.type": "process", "messaging.operation.name": "process"}
+    assert consumer.attributes["messaging.destination.name"] == producer.attributes["messaging.destination.name"]
+    assert "messaging.operation" not in consumer.attributes  # the deprecated attribute is gone

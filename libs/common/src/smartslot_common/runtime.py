@@ -68,9 +68,14 @@ def run_service(create_app: Callable[[SettingsT], web.Application], settings_cla
     """Serve the app until SIGINT/SIGTERM; exit 2 with one line naming a dependency that is down."""
     settings = load_or_exit(settings_class)
     configure_logging(settings.service_name, settings.log_level, settings.log_json)
-    configure_tracing(
-        settings.service_name, settings.otel_exporter_otlp_endpoint, settings.otel_traces_sample_ratio
-    )
+    try:
+        configure_tracing(
+            settings.service_name, settings.otel_exporter_otlp_endpoint, settings.otel_traces_sample_ratio,
+            environment=settings.environment,
+        )
+    except ValueError as error:  # an OTEL_* variable that says nothing valid
+        print(f"{settings.service_name}: {error}", file=sys.stderr)
+        sys.exit(2)
     served = serve(create_app(settings), settings.host, settings.port, backlog=settings.listen_backlog,
                    shutdown_timeout=settings.shutdown_timeout_seconds)
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:

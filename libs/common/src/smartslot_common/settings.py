@@ -44,8 +44,11 @@ class ServiceSettings(BaseSettings):
     amqp_queue_type: Literal["classic", "quorum"] = shared("classic", "amqp_queue_type")
     log_level: str = shared("INFO", "log_level")
     log_json: bool = shared(True, "log_json")
+    # Tracing (smartslot_common/tracing.py): the standard OTEL_* variables win over these two where both are set.
     otel_exporter_otlp_endpoint: str | None = shared(None, "otel_exporter_otlp_endpoint")
     otel_traces_sample_ratio: float = shared(1.0, "otel_traces_sample_ratio", ge=0.0, le=1.0)
+    # Where this deployment runs (production, staging, ...): the traces' deployment.environment.name.
+    environment: str | None = shared(None, "environment", min_length=1, max_length=100)
     db_pool_min_size: int = shared(2, "db_pool_min_size", ge=1)
     db_pool_max_size: int = shared(10, "db_pool_max_size", ge=1)
 

@@ -84,9 +84,10 @@ async def settle(operation: Awaitable[None]) -> None:
 def consumer_span(message: AbstractIncomingMessage, event: Event, queue: str) -> Iterator[trace.Span]:
     """A CONSUMER span continuing the producer's trace (header first, then the envelope's traceparent)."""
     carrier = {"traceparent": header(message, "traceparent") or event.traceparent or ""}
-    attributes = {
+    attributes = {  # OpenTelemetry messaging semantic conventions (1.27+)
         "messaging.system": "rabbitmq",
-        "messaging.operation": "process",
+        "messaging.operation.type": "process",
+        "messaging.operation.name": "process",
         "messaging.destination.name": message.exchange or "",
         "messaging.rabbitmq.destination.routing_key": event.type,
         "messaging.message.id": str(event.id),

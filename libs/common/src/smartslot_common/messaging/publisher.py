@@ -4,27 +4,33 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 import aiormq
 from aio_pika import DeliveryMode, Message
 from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractExchange, AbstractRobustChannel
 from aio_pika.exceptions import AMQPError, PublishError
+from opentelemetry import propagate, trace
 
 from smartslot_common.contracts.events import routing_key
 from smartslot_common.messaging.envelope import Event
 from smartslot_common.messaging.errors import PublishFailed, Unroutable, describe
 from smartslot_common.messaging.topology import exchange_name
 from smartslot_common.messaging.wal import WAL_POSITION_HEADER, WalPosition
+from smartslot_common.tracing import recording
 
 # Whatever stops the broker's ack from arriving: nack, lost connection or channel, closed client, timeout.
 _NOT_CONFIRMED = (AMQPError, ConnectionError, OSError, RuntimeError, TimeoutError)
+_tracer = trace.get_tracer(__name__)
 
 
-def to_message(event: Event, position: WalPosition | None = None) -> Message:
-    """The AMQP message carrying `event`: persistent, typed, with the trace context (and the producer database's WAL
-    position past the event's commit, when the relay knows it) in its headers."""
-    headers: dict[str, Any] = {"traceparent": event.traceparent} if event.traceparent else {}
+def to_message(event: Event, position: WalPosition | None = None, traceparent: str | None = None) -> Message:
+    """The AMQP message carrying `event`: persistent, typed, with the trace context (the send span's when there is
+    one, else the event's) and the producer database's WAL position past the event's commit, when the relay knows
+    it, in its headers."""
+    traceparent = traceparent or event.traceparent
+    headers: dict[str, Any] = {"traceparent": traceparent} if traceparent else {}
     if position is not None:
         headers[WAL_POSITION_HEADER] = position.header()
     return Message(
@@ -54,18 +60,43 @@ class EventPublisher:
     async def publish(self, event: Event, position: WalPosition | None = None) -> None:
         """Publish `event` (stamped with `position`, see `wal`); raise `Unroutable` if the broker returns it,
         `PublishFailed` if it is not confirmed."""
+        key = routing_key(event.type, event.payload)
         try:
-            async with asyncio.timeout(self._timeout):
-                exchange = await self._open_exchange()
-                result = await exchange.publish(
-                    to_message(event, position), routing_key=routing_key(event.type, event.payload), mandatory=True
-                )
+            with self._send_span(event, key) as traceparent:
+                async with asyncio.timeout(self._timeout):
+                    exchange = await self._open_exchange()
+                    result = await exchange.publish(
+                        to_message(event, position, traceparent), routing_key=key, mandatory=True
+                    )
         except PublishError as error:
             raise Unroutable(f"no queue is bound for {event.type} (event {event.id})") from error
         except _NOT_CONFIRMED as error:
             raise PublishFailed(f"event {event.id} ({event.type}) not confirmed: {describe(error)}") from error
         if not isinstance(result, aiormq.spec.Basic.Ack):  # a returned message, should the channel not raise
             raise Unroutable(f"no queue is bound for {event.type} (event {event.id})")
+
+    @contextlib.contextmanager
+    def _send_span(self, event: Event, key: str) -> Iterator[str | None]:
+        """A PRODUCER span in the event's trace around the publish, when spans are recorded (none otherwise: this
+        runs for every event); yields its traceparent, which the message then carries to the consumer."""
+        if not recording():
+            yield None
+            return
+        attributes = {  # OpenTelemetry messaging semantic conventions (1.27+)
+            "messaging.system": "rabbitmq",
+            "messaging.operation.type": "send",
+            "messaging.operation.name": "publish",
+            "messaging.destination.name": self._exchange_name,
+            "messaging.rabbitmq.destination.routing_key": key,
+            "messaging.message.id": str(event.id),
+        }
+        parent = propagate.extract({"traceparent": event.traceparent or ""})
+        with _tracer.start_as_current_span(
+            f"publish {event.type}", context=parent, kind=trace.SpanKind.PRODUCER, attributes=attributes
+        ):
+            carrier: dict[str, str] = {}
+            propagate.inject(carrier)
+            yield carrier.get("traceparent")
 
     async def close(self) -> None:
         """Close the publisher's channel."""
