@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
+from prometheus_client.parser import text_string_to_metric_families
 
 from smartslot_common.testing import wait_for
 
@@ -139,3 +140,26 @@ async def test_each_upstream_has_its_own_deadline(scripted: ScriptedUpstream, ex
     assert (answer.status, answer.code) == (503, "upstream_unavailable")
     assert elapsed < 1.5, f"a 0.3 s deadline took {elapsed:.2f}s"
     assert len(scripted.calls) == 1, "a timed-out attempt spent the deadline: no retry"
+
+
+async def test_an_open_breaker_and_the_calls_it_refused_are_on_metrics(
+    scripted: ScriptedUpstream, extra_gateway: Any
+) -> None:
+    """What UpstreamCircuitBreakerOpen reads: the breaker's state (2 open) and the calls it answered at once."""
+    gateway, token = await gateway_before(scripted, extra_gateway, get_retries=0, breaker_failure_threshold=2,
+                                          breaker_cooldown_seconds=30)
+    scripted.script = [503, 503]
+    for _ in range(2):
+        await gateway.call("GET", "/v1/services", token)
+    before = await gateway.call("GET", "/metrics")
+    assert (await gateway.call("GET", "/v1/clinics", token)).code == "upstream_unavailable"
+    after = await gateway.call("GET", "/metrics")
+
+    def sample(exposition: str, name: str) -> float:
+        families = text_string_to_metric_families(exposition)
+        return next(sample.value for family in families for sample in family.samples
+                    if sample.name == name and sample.labels.get("upstream") == "booking")
+
+    assert sample(before.body, "smartslot_gateway_breaker_state") == 2
+    refused = "smartslot_gateway_breaker_rejections_total"
+    assert sample(after.body, refused) == sample(before.body, refused) + 1

@@ -40,6 +40,7 @@ class UpstreamUnavailable(Exception):
 def _breaker(name: str, settings: GatewaySettings) -> CircuitBreaker:
     gauge = metrics.BREAKER_STATE.labels(upstream=name)
     gauge.set(State.CLOSED.value)
+    metrics.BREAKER_REJECTIONS.labels(upstream=name)  # exported at 0 from the start: the first refusal is an increase
     return CircuitBreaker(settings.breaker_failure_threshold, settings.breaker_cooldown_seconds,
                           on_change=lambda state: gauge.set(state.value))
 
