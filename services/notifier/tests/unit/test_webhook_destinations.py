@@ -6,6 +6,7 @@ aiohttp server on 127.0.0.1, which the policy here allows as it would any public
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from collections.abc import AsyncIterator
 
@@ -15,6 +16,7 @@ from aiohttp import web
 from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.test_utils import TestServer
 
+from notifier.adapters import webhook_destinations
 from notifier.adapters.webhook_destinations import Destinations
 from notifier.adapters.webhook_http import WebhookSender
 from notifier.domain.addresses import AddressPolicy
@@ -133,3 +135,18 @@ async def test_registration_problems(url: str, expected: str | None) -> None:
     resolver = ScriptedResolver({"internal.test": [["192.168.0.3"]], "hooks.example.org": [["93.184.215.14"]]})
 
     assert await Destinations(AddressPolicy(), allow_http=False, inner=resolver).problem(url) == expected
+
+
+async def test_a_resolver_that_never_answers_does_not_hold_a_registration(monkeypatch: pytest.MonkeyPatch) -> None:
+    class Silent(ScriptedResolver):
+        async def resolve(
+            self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+        ) -> list[ResolveResult]:
+            await asyncio.Event().wait()
+            raise AssertionError("unreachable")
+
+    monkeypatch.setattr(webhook_destinations, "RESOLVE_TIMEOUT_SECONDS", 0.05)
+
+    problem = await Destinations(AddressPolicy(), False, Silent({})).problem("https://slow.test/h")
+
+    assert problem == "the host slow.test does not resolve"

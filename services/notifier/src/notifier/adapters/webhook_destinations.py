@@ -8,6 +8,7 @@ with a public address when checked and a private one a moment later (DNS rebindi
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from urllib.parse import urlsplit
 
@@ -16,6 +17,9 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 
 from notifier.domain.addresses import AddressPolicy, parse_address
 from notifier.settings import NotifierSettings
+
+# A registration waits this long for the host's name to resolve (a hung resolver must not hold the request).
+RESOLVE_TIMEOUT_SECONDS = 5.0
 
 
 class DestinationRefused(OSError):
@@ -75,10 +79,11 @@ class Destinations:
         host = parts.hostname or ""
         port = parts.port or (443 if parts.scheme.lower() == "https" else 80)
         try:
-            await self.resolver.resolve(host, port, socket.AF_UNSPEC)
+            async with asyncio.timeout(RESOLVE_TIMEOUT_SECONDS):
+                await self.resolver.resolve(host, port, socket.AF_UNSPEC)
         except DestinationRefused as refused:
             return str(refused)
-        except OSError:
+        except (OSError, TimeoutError):
             return f"the host {host} does not resolve"
         return None
 
