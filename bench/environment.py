@@ -6,6 +6,7 @@ import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import aiohttp
@@ -13,6 +14,7 @@ import aiohttp
 from bench.driver import raise_open_files_limit
 from bench.profiling.meter import CpuMeter
 from smartslot_common.api_client import ApiClient
+from smartslot_common.http.identity import SIGNATURE_HEADER, IdentityKey
 from smartslot_common.http.lean_client import LeanClient
 from smartslot_common.testing import isolated_stack
 from smartslot_common.testing.processes import ServiceStack, mail_sink, running_services, stack_settings
@@ -48,6 +50,15 @@ class BenchEnvironment:
     @property
     def api(self) -> ApiClient:
         return ApiClient(self.session, self.url("gateway"))
+
+    @cached_property
+    def _identity_key(self) -> IdentityKey:
+        return IdentityKey(self.processes.base_env["SMARTSLOT_INTERNAL_IDENTITY_KEY"])
+
+    def signed(self, method: str, path: str, headers: dict[str, str]) -> dict[str, str]:
+        """`headers` with the identity in them signed for this call, as the stack's gateway signs what it forwards
+        (for calls straight to a service)."""
+        return headers | {SIGNATURE_HEADER: self._identity_key.signature(method, path, headers)}
 
 
 @asynccontextmanager

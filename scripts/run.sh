@@ -102,13 +102,16 @@ export_settings() {
   export PYTHONUNBUFFERED=1
 }
 
-# The gateway signs tokens with a secret read from a file (SMARTSLOT_SECRETS_DIR, one file per setting); a
-# random one is made once per checkout so local tokens survive restarts and are never committed.
+# The gateway signs tokens, and the identity it forwards to the services, with secrets read from files
+# (SMARTSLOT_SECRETS_DIR, one file per setting; a variable that is set wins over its file); random ones are made
+# once per checkout so local tokens survive restarts and are never committed.
 ensure_local_secrets() {
-  if [[ -z ${SMARTSLOT_JWT_SECRET:-} && -z ${SMARTSLOT_SECRETS_DIR:-} ]]; then
-    local dir=var/secrets
+  if [[ -z ${SMARTSLOT_SECRETS_DIR:-} ]]; then
+    local dir=var/secrets name
     mkdir -p "$dir" && chmod 700 "$dir"
-    [[ -s $dir/smartslot_jwt_secret ]] || (umask 077 && head -c 48 /dev/urandom | base64 | tr -d '\n' >"$dir/smartslot_jwt_secret")
+    for name in smartslot_jwt_secret smartslot_internal_identity_key; do
+      [[ -s $dir/$name ]] || (umask 077 && head -c 48 /dev/urandom | base64 | tr -d '\n' >"$dir/$name")
+    done
     export SMARTSLOT_SECRETS_DIR="$PWD/$dir"
   fi
 }

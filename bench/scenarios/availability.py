@@ -72,7 +72,8 @@ async def _book(env: BenchEnvironment, slot: uuid.UUID, answered: list[str]) -> 
     headers = {"Content-Type": "application/json", "X-SmartSlot-User-Id": str(uuid.uuid4()),
                "X-SmartSlot-User-Role": "client"}
     status, body = await env.client.request("POST", env.url("booking") + "/v1/appointments",
-                                            orjson.dumps({"slot_id": str(slot)}), headers)
+                                            orjson.dumps({"slot_id": str(slot)}),
+                                            env.signed("POST", "/v1/appointments", headers))
     if status == 201:
         answered.append(orjson.loads(body)["id"])
     return status

@@ -32,6 +32,7 @@ def minted_clients(env: BenchEnvironment, count: int) -> list[str]:
     settings = GatewaySettings(
         jwt_secret=SecretStr(env.processes.base_env["SMARTSLOT_JWT_SECRET"]),
         access_token_ttl_seconds=int(env.processes.base_env["SMARTSLOT_ACCESS_TOKEN_TTL_SECONDS"]),
+        internal_identity_key=SecretStr(env.processes.base_env["SMARTSLOT_INTERNAL_IDENTITY_KEY"]),
     )
     issuer, run = token_issuer(settings), secrets.token_hex(4)
     return [issuer.issue(uuid.uuid4(), "client", f"bench-{run}-{number}@example.com", f"Bench Client {number}")

@@ -5,7 +5,8 @@ Set-up (not measured): one booked slot per request and one client waiting for ea
 the cancellations, sent open-loop; each one's latency runs from the moment its cancel request was sent to the
 `waitlist.offer_made` row written for its slot (the outbox row's `created_at`, database clock on this host): booking's
 cancellation, its outbox relay, RabbitMQ, the waitlist's consumer, its hold through booking's internal endpoint and
-its own commit. Booking and the waitlist are called directly with the identity headers the gateway would forward.
+its own commit. Booking and the waitlist are called directly with the identity headers the gateway would forward,
+signed with the stack's identity key as it signs them.
 """
 
 from __future__ import annotations
@@ -38,7 +39,8 @@ def _headers(role: str, user_id: uuid.UUID | None = None) -> dict[str, str]:
 async def _post(
     env: BenchEnvironment, service: str, path: str, body: dict, headers: dict[str, str]
 ) -> tuple[int, dict]:
-    status, raw = await env.client.request("POST", env.url(service) + path, orjson.dumps(body), headers)
+    status, raw = await env.client.request("POST", env.url(service) + path, orjson.dumps(body),
+                                           env.signed("POST", path, headers))
     return status, (orjson.loads(raw) if raw else {})
 
 

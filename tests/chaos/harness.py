@@ -25,9 +25,10 @@ import aiohttp
 import asyncpg
 
 from smartslot_common.api_client import Answer, ApiClient
-from smartslot_common.http.identity import Caller, identity_headers
+from smartslot_common.http.identity import Caller, IdentityKey, identity_headers
 from smartslot_common.testing import isolated_stack, wait_for
 from smartslot_common.testing.faults import TcpProxy
+from smartslot_common.testing.identity import signing_middleware
 from smartslot_common.testing.processes import (
     SERVICES,
     ServiceProcess,
@@ -214,7 +215,8 @@ class Chaos:
     session: aiohttp.ClientSession
 
     def direct(self, name: str) -> ApiClient:
-        """A client of one service instance itself, bypassing the gateway (send `Client.identity` as headers)."""
+        """A client of one service instance itself, bypassing the gateway (send `Client.identity` as headers: the
+        session signs them)."""
         return ApiClient(self.session, self.services.services[name].url)
 
     async def restart(self, name: str) -> None:
@@ -286,8 +288,12 @@ async def chaos_stack(proxied: dict[str, tuple[str, ...]] | None = None, gateway
         if gateway_proxy:
             proxy = await stack.enter_async_context(TcpProxy(0, "127.0.0.1", services.services["gateway"].port))
             proxies["gateway"] = proxy
+        # A call straight to a service (`Chaos.direct`) with a client's identity is signed with the stack's key,
+        # as the gateway signs what it forwards; calls through the gateway carry no identity headers to sign.
+        signing = signing_middleware(IdentityKey(env["SMARTSLOT_INTERNAL_IDENTITY_KEY"]))
         session = await stack.enter_async_context(aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=200), timeout=aiohttp.ClientTimeout(total=30)))
+            connector=aiohttp.TCPConnector(limit=200), timeout=aiohttp.ClientTimeout(total=30),
+            middlewares=(signing,)))
         api = ApiClient(session, gateway_url)
         yield Chaos(services, proxies, api, isolated.database_url, mail_dir,
                     await api.token(admin_email, admin_password), db, session)

@@ -15,7 +15,9 @@ OVERLAYS = {"dev": K8S / "overlays" / "dev", "prod": K8S / "overlays" / "prod"}
 APPS = {"gateway": 8080, "booking": 8081, "availability": 8082, "waitlist": 8083, "notifier": 8084, "console": 8085}
 NAMESPACE = "smartslot"
 # Created outside the repository in production; the dev overlay generates them.
-EXTERNAL_SECRETS = {"smartslot-connections", "smartslot-gateway"}
+EXTERNAL_SECRETS = {"smartslot-connections", "smartslot-gateway", "smartslot-identity"}
+# The gateway signs the identity it forwards with this key, the services behind it verify it; the console reads none.
+IDENTITY_KEY_READERS = ("gateway", "booking", "availability", "waitlist", "notifier")
 YAML_FILES = sorted([*K8S.rglob("*.yaml"), *K8S.rglob("*.yml")])
 KUSTOMIZATIONS = sorted(K8S.rglob("kustomization.yaml"))
 
@@ -136,6 +138,14 @@ def test_workload_takes_connection_urls_from_secrets(workload: dict[str, Any]) -
             if variable["name"].endswith(("_URL", "_SECRET", "_PASSWORD")):
                 reference = variable["valueFrom"]["secretKeyRef"]
                 assert reference["name"] in EXTERNAL_SECRETS, variable["name"]
+
+
+@pytest.mark.parametrize("name", IDENTITY_KEY_READERS)
+def test_gateway_and_services_share_the_identity_key_from_its_secret(name: str) -> None:
+    (container,) = pod_spec(of_kind(base_objects(), "Deployment")[name])["containers"]
+    variables = {variable["name"]: variable for variable in container.get("env", [])}
+    reference = variables["SMARTSLOT_INTERNAL_IDENTITY_KEY"]["valueFrom"]["secretKeyRef"]
+    assert (reference["name"], reference["key"]) == ("smartslot-identity", "internal-identity-key")
 
 
 @pytest.mark.parametrize("deployment", DEPLOYMENTS)

@@ -17,6 +17,11 @@ HTTP_REQUESTS = Counter(
 HTTP_DURATION = Histogram(
     "smartslot_http_request_duration_seconds", "HTTP request latency", ["route", "method"], buckets=LATENCY_BUCKETS
 )
+# Forwarded identities a service would not believe, by reason (unsigned, malformed, expired, bad_signature): steady
+# counts mean someone inside calls the services directly, or the gateway and a service hold different keys.
+IDENTITY_REFUSED = Counter(
+    "smartslot_identity_refused_total", "Forwarded identities refused for their signature", ["reason"]
+)
 OUTBOX_PUBLISHED = Counter("smartslot_outbox_published_total", "Outbox events published", ["event_type"])
 OUTBOX_BACKLOG = Gauge("smartslot_outbox_backlog", "Outbox rows not yet published")
 OUTBOX_OLDEST_AGE = Gauge(

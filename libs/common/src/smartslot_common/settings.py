@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any, ClassVar, Literal, Self
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SHARED_PREFIX = "SMARTSLOT_"
@@ -63,3 +63,21 @@ class ServiceSettings(BaseSettings):
     def redis_key(self, *parts: str) -> str:
         """A Redis key inside this deployment's namespace."""
         return self.namespace + "smartslot:" + ":".join(parts)
+
+
+class IdentitySettings(ServiceSettings):
+    """Settings of a service that forwards a caller's identity (the gateway) or reads it (the services behind it):
+    the key that signs it between them, and how long one signature is good for."""
+
+    internal_identity_key: SecretStr | None = shared(
+        None, "internal_identity_key", min_length=32, validate_default=True)
+    # Covers the clock difference between two hosts and a request's time in flight, and no more: a signature captured
+    # on the internal network is worth nothing to anyone this long after it was made.
+    internal_identity_max_age_seconds: int = shared(30, "internal_identity_max_age_seconds", ge=1, le=300)
+
+    @field_validator("internal_identity_key")
+    @classmethod
+    def _key_required(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            raise ValueError("required: the key the gateway signs forwarded identities with (at least 32 characters)")
+        return value

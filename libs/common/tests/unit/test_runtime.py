@@ -10,7 +10,7 @@ from pydantic import SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from smartslot_common.runtime import load_or_exit
-from smartslot_common.settings import ServiceSettings, shared
+from smartslot_common.settings import IdentitySettings, ServiceSettings, shared
 
 
 class DemoSettings(ServiceSettings):
@@ -94,3 +94,42 @@ def test_every_wrong_setting_is_named_on_the_one_line(
 
     assert "SMARTSLOT_DEMO_PORT:" in line
     assert "SMARTSLOT_DB_POOL_MAX_SIZE:" in line
+
+
+class DemoIdentitySettings(IdentitySettings):
+    model_config = SettingsConfigDict(env_prefix="SMARTSLOT_DEMO_", extra="ignore", populate_by_name=True)
+    service_name: ClassVar[str] = "demo"
+
+
+def test_a_service_reading_identities_without_the_identity_key_names_it_on_one_line(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit):
+        load_or_exit(DemoIdentitySettings)
+
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith("demo: invalid settings (SMARTSLOT_INTERNAL_IDENTITY_KEY: Value error, required")
+
+
+def test_a_short_identity_key_is_refused_and_never_printed(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("SMARTSLOT_INTERNAL_IDENTITY_KEY", "too-short-a-key")
+
+    with pytest.raises(SystemExit):
+        load_or_exit(DemoIdentitySettings)
+
+    (line,) = capsys.readouterr().err.splitlines()
+    assert "SMARTSLOT_INTERNAL_IDENTITY_KEY: " in line
+    assert "too-short-a-key" not in line
+
+
+def test_the_identity_key_and_its_window_come_from_the_shared_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SMARTSLOT_INTERNAL_IDENTITY_KEY", "k" * 32)
+    monkeypatch.setenv("SMARTSLOT_INTERNAL_IDENTITY_MAX_AGE_SECONDS", "10")
+
+    settings = load_or_exit(DemoIdentitySettings)
+
+    assert settings.internal_identity_key is not None
+    assert (settings.internal_identity_key.get_secret_value(), settings.internal_identity_max_age_seconds) == (
+        "k" * 32, 10)

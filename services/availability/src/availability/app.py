@@ -14,6 +14,7 @@ from availability.service_layer.search import SearchDeps, new_flights
 from availability.settings import AvailabilitySettings
 from smartslot_common.db import create_pool, ping, pool_context, postgres_readiness
 from smartslot_common.http import ReadinessCheck, create_base_app
+from smartslot_common.http.identity import identity_key
 from smartslot_common.logging import get_logger
 from smartslot_common.messaging import amqp_context, amqp_readiness, consumer_context
 from smartslot_common.redis import redis_context
@@ -62,7 +63,7 @@ def create_app(settings: AvailabilitySettings) -> web.Application:
         ReadinessCheck("replica", _replica_probe, "make replica", critical=settings.replica_database_url is not None),
         ReadinessCheck("redis", lambda app: app[REDIS].ping(), "start Redis: make infra"),
         amqp_readiness(AMQP),
-    ])
+    ], identity=identity_key(settings))
     app[SETTINGS] = settings
     app.cleanup_ctx.extend([
         pool_context(POOL, settings.database_url.get_secret_value(), SCHEMA, 1, settings.db_pool_max_size),

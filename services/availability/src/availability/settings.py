@@ -5,10 +5,10 @@ from typing import ClassVar, Self
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from smartslot_common.settings import ServiceSettings, shared
+from smartslot_common.settings import IdentitySettings, shared
 
 
-class AvailabilitySettings(ServiceSettings):
+class AvailabilitySettings(IdentitySettings):
     model_config = SettingsConfigDict(env_prefix="SMARTSLOT_AVAILABILITY_", extra="ignore", populate_by_name=True)
     service_name: ClassVar[str] = "availability"
 

@@ -25,6 +25,7 @@ from availability.settings import AvailabilitySettings
 from smartslot_common.http.identity import ROLE_HEADER, USER_ID_HEADER
 from smartslot_common.messaging import Event, EventPublisher, declare_topology
 from smartslot_common.testing import IsolatedStack, wait_for
+from smartslot_common.testing.identity import signing_middleware
 
 
 def settings_for(stack: IsolatedStack, **overrides: Any) -> AvailabilitySettings:
@@ -237,7 +238,7 @@ async def replica_caught_up(stack: IsolatedStack) -> None:
 @pytest.fixture(scope="session")
 async def availability_http(stack: IsolatedStack) -> AsyncIterator[TestClient]:
     await replica_caught_up(stack)  # this run's database and migrations arrive on the replica by streaming
-    http = TestClient(TestServer(create_app(settings_for(stack))))
+    http = TestClient(TestServer(create_app(settings_for(stack))), middlewares=(signing_middleware(),))
     await http.start_server()
     try:
         yield http
@@ -320,7 +321,7 @@ async def extra_availability(stack: IsolatedStack) -> AsyncIterator[Any]:
     started: list[TestClient] = []
 
     async def start(**overrides: Any) -> AvailabilityApi:
-        http = TestClient(TestServer(create_app(settings_for(stack, **overrides))))
+        http = TestClient(TestServer(create_app(settings_for(stack, **overrides))), middlewares=(signing_middleware(),))
         await http.start_server()
         started.append(http)
         return AvailabilityApi(http)

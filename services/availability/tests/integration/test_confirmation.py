@@ -16,6 +16,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from booking.app import create_app as create_booking_app
 from booking.settings import BookingSettings
 from smartslot_common.testing import IsolatedStack, wait_for
+from smartslot_common.testing.identity import signing_middleware
 
 from .conftest import applied_events
 
@@ -26,7 +27,7 @@ pytestmark = pytest.mark.integration
 async def booking(stack: IsolatedStack) -> AsyncIterator[TestClient]:
     settings = BookingSettings(database_url=stack.database_url, redis_url=stack.redis_url, amqp_url=stack.amqp_url,
                                namespace=stack.namespace, db_pool_min_size=1, db_pool_max_size=5)
-    http = TestClient(TestServer(create_booking_app(settings)))
+    http = TestClient(TestServer(create_booking_app(settings)), middlewares=(signing_middleware(),))
     await http.start_server()
     try:
         yield http

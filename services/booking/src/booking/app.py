@@ -14,6 +14,7 @@ from booking.entrypoints.jobs import contexts as background_jobs
 from booking.settings import BookingSettings
 from smartslot_common.db import ping, pool_context
 from smartslot_common.http import ReadinessCheck, create_base_app
+from smartslot_common.http.identity import identity_key
 from smartslot_common.messaging import amqp_context, amqp_readiness, relay_context
 from smartslot_common.redis import connect_redis
 
@@ -44,7 +45,7 @@ def create_app(settings: BookingSettings) -> web.Application:
         ReadinessCheck("redis", _redis_ping, "holds run in database-only mode until Redis is back", critical=False),
         amqp_readiness(AMQP),
     ]
-    app = create_base_app(readiness)
+    app = create_base_app(readiness, identity=identity_key(settings))
     app.middlewares.append(domain_errors)
     app[SETTINGS] = settings
     app.cleanup_ctx.extend([

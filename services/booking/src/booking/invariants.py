@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from typing import ClassVar
 
 import asyncpg
 import orjson
@@ -111,10 +112,18 @@ async def _main(database_url: str) -> int:
 
 def main() -> None:
     """Entry point of `python -m booking.invariants`: print the counts, exit 1 on any violation."""
-    from booking.settings import BookingSettings
-    from smartslot_common.runtime import load_or_exit
+    from pydantic_settings import SettingsConfigDict
 
-    settings = load_or_exit(BookingSettings)
+    from smartslot_common.runtime import load_or_exit
+    from smartslot_common.settings import ServiceSettings
+
+    class CheckSettings(ServiceSettings):
+        """Booking's database and nothing else: an operator runs the check without the service's keys."""
+
+        model_config = SettingsConfigDict(env_prefix="SMARTSLOT_BOOKING_", extra="ignore", populate_by_name=True)
+        service_name: ClassVar[str] = "booking.invariants"
+
+    settings = load_or_exit(CheckSettings)
     sys.exit(asyncio.run(_main(settings.database_url.get_secret_value())))
 
 

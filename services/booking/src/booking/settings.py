@@ -7,10 +7,10 @@ from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from smartslot_common.retention import RetainingSettings, RetentionWindow
-from smartslot_common.settings import shared
+from smartslot_common.settings import IdentitySettings, shared
 
 
-class BookingSettings(RetainingSettings):
+class BookingSettings(RetainingSettings, IdentitySettings):
     model_config = SettingsConfigDict(env_prefix="SMARTSLOT_BOOKING_", extra="ignore", populate_by_name=True)
     service_name: ClassVar[str] = "booking"
 

@@ -18,6 +18,7 @@ from booking.app import create_app
 from booking.settings import BookingSettings
 from smartslot_common.http.identity import ROLE_HEADER, USER_ID_HEADER
 from smartslot_common.testing import IsolatedStack
+from smartslot_common.testing.identity import signing_middleware
 
 HOLD_TTL_SECONDS = 300
 MAX_LIVE_HOLDS = 3
@@ -145,7 +146,7 @@ async def make_slot(api: BookingApi, catalog: Catalog, starts_at: datetime, capa
 
 async def serve(settings: BookingSettings) -> TestClient:
     """A started booking app for these settings; the caller closes it."""
-    http = TestClient(TestServer(create_app(settings)))
+    http = TestClient(TestServer(create_app(settings)), middlewares=(signing_middleware(),))
     await http.start_server()
     return http
 

@@ -18,6 +18,7 @@ import pytest
 from prometheus_client import REGISTRY
 
 from smartslot_common.http.identity import ROLE_HEADER, USER_ID_HEADER
+from smartslot_common.testing.identity import signing_middleware
 from smartslot_common.testing.processes import free_port
 
 pytestmark = pytest.mark.integration
@@ -38,7 +39,8 @@ async def unreachable_redis(extra_booking: Any) -> Any:
 @pytest.fixture
 async def storm() -> AsyncIterator[Any]:
     """Fire many requests at once through one session whose connector does not queue them."""
-    session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=RACERS + 10))
+    session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=RACERS + 10),
+                                    middlewares=(signing_middleware(),))
 
     async def fire(api: Any, path: str, bodies: list[dict[str, Any]]) -> list[tuple[int, dict[str, Any]]]:
         async def one(body: dict[str, Any]) -> tuple[int, dict[str, Any]]:

@@ -27,6 +27,7 @@ from gateway.service_layer.accounts import ensure_admin
 from gateway.settings import GatewaySettings
 from smartslot_common.db import postgres_readiness, service_pool_context
 from smartslot_common.http import ReadinessCheck, create_base_app
+from smartslot_common.http.identity import identity_key
 from smartslot_common.http.lean_client import LeanClient
 from smartslot_common.redis import redis_context
 
@@ -100,7 +101,7 @@ def create_app(settings: GatewaySettings) -> web.Application:
         ReadinessCheck("redis", _redis_ping, "until Redis is back, rate limits count per process and role freshness "
                        "fails open",
                        critical=False),
-    ], max_body_bytes=settings.max_body_bytes)
+    ], max_body_bytes=settings.max_body_bytes, identity=identity_key(settings))
     app.middlewares.extend([client_addresses, rate_limits])
     app[SETTINGS] = settings
     app[TRUSTED_PROXIES] = trusted_proxies(settings)

@@ -1,4 +1,5 @@
-"""Gateway settings: env prefix `SMARTSLOT_GATEWAY_`, plus the shared identity knobs."""
+"""Gateway settings: env prefix `SMARTSLOT_GATEWAY_`, plus the shared identity knobs (tokens, and the key that
+signs the identity it forwards)."""
 
 import json
 from pathlib import Path
@@ -9,12 +10,12 @@ from pydantic import Field, IPvAnyNetwork, SecretStr, ValidationInfo, field_vali
 from pydantic_settings import NoDecode, SettingsConfigDict
 
 from gateway.domain.users import EmailAddress
-from smartslot_common.settings import ServiceSettings, shared
+from smartslot_common.settings import IdentitySettings, shared
 
 UPSTREAM_NAMES = ("booking", "availability", "waitlist", "notifier", "console")
 
 
-class GatewaySettings(ServiceSettings):
+class GatewaySettings(IdentitySettings):
     model_config = SettingsConfigDict(env_prefix="SMARTSLOT_GATEWAY_", extra="ignore", populate_by_name=True)
     service_name: ClassVar[str] = "gateway"
 

@@ -20,6 +20,7 @@ from gateway.app import create_app
 from gateway.settings import GatewaySettings
 from smartslot_common.api_client import Answer
 from smartslot_common.testing import IsolatedStack
+from smartslot_common.testing.identity import run_identity_key
 from smartslot_common.testing.processes import free_port
 
 UPSTREAM_TIMEOUT_SECONDS = 1.0
@@ -39,6 +40,9 @@ class Upstream:
             "method": request.method, "path": request.path, "query": dict(request.query),
             "headers": {name.lower(): value for name, value in request.headers.items()},
             "body": (await request.read()).decode(),
+            # What a service of this run would make of the identity: None when it believes it, else why not.
+            "identity_refused": run_identity_key().refusal(request.method, request.rel_url.raw_path_qs,
+                                                           request.headers),
         }
         self.received.append(seen)
         if request.path.endswith("/hang"):

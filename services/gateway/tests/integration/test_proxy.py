@@ -9,6 +9,11 @@ import uuid
 from typing import Any
 
 import pytest
+from multidict import CIMultiDict
+from pydantic import SecretStr
+from yarl import URL
+
+from smartslot_common.testing.identity import run_identity_key
 
 pytestmark = pytest.mark.integration
 
@@ -38,7 +43,8 @@ async def test_forged_headers_in_any_spelling_do_not_reach_the_upstream(gateway:
     received = answer.body["headers"]
     assert (received["x-smartslot-user-id"], received["x-smartslot-user-role"]) == (user["id"], "client")
     assert sorted(name for name in received if name.startswith("x-smartslot-")) == [
-        "x-smartslot-user-email", "x-smartslot-user-id", "x-smartslot-user-name", "x-smartslot-user-role"]
+        "x-smartslot-identity-signature", "x-smartslot-user-email", "x-smartslot-user-id", "x-smartslot-user-name",
+        "x-smartslot-user-role"]
     assert (received["x-smartslot-user-email"], received["x-smartslot-user-name"]) == (user["email"], user["name"])
     for never in ("authorization", "cookie", "x-forwarded-for", "x-internal"):
         assert never not in received, never
@@ -46,6 +52,42 @@ async def test_forged_headers_in_any_spelling_do_not_reach_the_upstream(gateway:
     assert received["x-request-id"] == "trace-me-123"
     assert received["content-type"] == "application/json"
     assert answer.body["body"] == '{"slot_id":"s-1"}'
+
+
+@pytest.mark.parametrize(("method", "path"), [
+    ("GET", "/v1/appointments/123?x=1&x=2&when=2026-01-01T09:00:00%2B01:00"),
+    ("GET", "/v1/appointments/a%7Eb?name=%C3%A9"),
+    ("POST", "/v1/holds"),
+])
+async def test_the_forwarded_identity_is_signed_for_the_request_it_travels_with(
+    gateway: Any, method: str, path: str
+) -> None:
+    _, token = await gateway.new_client()
+    answer = await gateway.call(method, path, token, json={"slot_id": "s-1"} if method == "POST" else None,
+                                headers={"X-SmartSlot-Identity-Signature": "v1.1.forged"})
+    assert answer.status == 200, answer.body
+    assert answer.body["identity_refused"] is None
+    captured = {name: value for name, value in answer.body["headers"].items() if name.startswith("x-smartslot-")}
+    key = run_identity_key()
+    assert key.refusal("DELETE", path, CIMultiDict(captured)) == "bad_signature"
+    assert key.refusal(method, "/v1/admin/users", CIMultiDict(captured)) == "bad_signature"
+
+
+async def test_a_streams_identity_is_signed_for_its_target_as_sent(gateway: Any, extra_gateway: Any) -> None:
+    streaming = await extra_gateway(notifier_url=gateway.upstream.url)  # the echo stands in for the notifier
+    _, token = await streaming.new_client()
+    # Sent exactly so (an aiohttp client would re-quote %7E as ~ on its own); the gateway must not re-quote either.
+    target = URL(str(streaming.http.make_url("/")).rstrip("/") + "/v1/notifications/stream?after=a%7Eb", encoded=True)
+    async with streaming.http.session.get(target, headers={"Authorization": f"Bearer {token}"}) as response:
+        seen = await response.json()
+    assert (response.status, seen["query"], seen["identity_refused"]) == (200, {"after": "a~b"}, None)
+
+
+async def test_a_gateway_with_another_key_is_not_believed_by_the_services(gateway: Any, extra_gateway: Any) -> None:
+    other = await extra_gateway(internal_identity_key=SecretStr("a-key-these-services-do-not-hold-0123456789"))
+    _, token = await other.new_client()
+    answer = await other.call("GET", "/v1/appointments", token)
+    assert answer.body["identity_refused"] == "bad_signature"
 
 
 async def test_an_admins_identity_is_forwarded_as_admin(gateway: Any) -> None:

@@ -10,6 +10,7 @@ from notifier.entrypoints import admin_webhooks, consumers, http, jobs, stream
 from notifier.settings import NotifierSettings
 from smartslot_common.db import postgres_readiness, service_pool_context
 from smartslot_common.http import create_base_app
+from smartslot_common.http.identity import identity_key
 from smartslot_common.messaging import amqp_context, amqp_readiness, consumer_context
 
 SCHEMA = "notifier"
@@ -21,7 +22,7 @@ def create_app(settings: NotifierSettings) -> web.Application:
     app = create_base_app([
         postgres_readiness(POOL),
         amqp_readiness(AMQP),
-    ])
+    ], identity=identity_key(settings))
     app[SETTINGS] = settings
     # Torn down in reverse: the consumer stops first (finishing its after-commit sends), the pool last.
     app.cleanup_ctx.extend([

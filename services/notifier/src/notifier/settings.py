@@ -8,9 +8,10 @@ from pydantic import Field, IPvAnyNetwork, SecretStr, field_validator, model_val
 from pydantic_settings import NoDecode, SettingsConfigDict
 
 from smartslot_common.retention import RetainingSettings, RetentionWindow
+from smartslot_common.settings import IdentitySettings
 
 
-class NotifierSettings(RetainingSettings):
+class NotifierSettings(RetainingSettings, IdentitySettings):
     model_config = SettingsConfigDict(env_prefix="SMARTSLOT_NOTIFIER_", extra="ignore", populate_by_name=True)
     service_name: ClassVar[str] = "notifier"
 

@@ -34,6 +34,7 @@ from smartslot_common.db import create_pool
 from smartslot_common.http.identity import ROLE_HEADER, USER_ID_HEADER
 from smartslot_common.messaging import Event, EventPublisher, declare_topology
 from smartslot_common.testing import IsolatedStack, isolated_stack, wait_for
+from smartslot_common.testing.identity import signing_middleware
 
 WAIT = 15.0
 # Fast loops and short backoffs, so that retries happen within a test; the lease still outlives any send.
@@ -352,7 +353,7 @@ async def amqp(stack: IsolatedStack) -> AsyncIterator[AbstractRobustConnection]:
 async def notifier(stack: IsolatedStack, sink: SmtpSink, receivers: Receivers,
                    amqp: AbstractRobustConnection) -> AsyncIterator[Notifier]:
     settings = settings_for(stack, sink.port)
-    http = TestClient(TestServer(create_app(settings)))
+    http = TestClient(TestServer(create_app(settings)), middlewares=(signing_middleware(),))
     await http.start_server()
     publisher = EventPublisher(amqp, stack.namespace)
     db = await create_pool(stack.database_url, "notifier", min_size=1, max_size=4)
@@ -373,7 +374,7 @@ async def strict_notifier(sink: SmtpSink, receivers: Receivers) -> AsyncIterator
         async with amqp.channel() as channel:
             await declare_topology(channel, stack.namespace)
         settings = settings_for(stack, sink.port, webhooks_allow_http=False, webhooks_allowed_networks=())
-        http = TestClient(TestServer(create_app(settings)))
+        http = TestClient(TestServer(create_app(settings)), middlewares=(signing_middleware(),))
         await http.start_server()
         publisher = EventPublisher(amqp, stack.namespace)
         db = await create_pool(stack.database_url, "notifier", min_size=1, max_size=2)

@@ -9,6 +9,7 @@ from aiohttp import web
 
 from smartslot_common.db import postgres_readiness, service_pool_context
 from smartslot_common.http import create_base_app
+from smartslot_common.http.identity import IDENTITY_KEY, identity_key
 from smartslot_common.messaging import amqp_context, amqp_readiness, consumer_context, relay_context
 from waitlist.adapters.booking import BookingClient, BookingPort
 from waitlist.app_keys import AMQP, BOOKING, OFFERER, POOL, SETTINGS
@@ -28,7 +29,8 @@ def _booking_context(given: BookingPort | None) -> CleanupContext:
         settings = app[SETTINGS]
         timeout = aiohttp.ClientTimeout(total=settings.booking_timeout_seconds)
         async with aiohttp.ClientSession(timeout=timeout) as session:
-            app[BOOKING] = given or BookingClient(session, settings.booking_url, settings.system_user_id)
+            app[BOOKING] = given or BookingClient(session, settings.booking_url, settings.system_user_id,
+                                                  app[IDENTITY_KEY])
             app[OFFERER] = Offerer(app[POOL], app[BOOKING], settings)
             yield
 
@@ -40,7 +42,7 @@ def create_app(settings: WaitlistSettings, booking: BookingPort | None = None) -
     app = create_base_app([
         postgres_readiness(POOL),
         amqp_readiness(AMQP),
-    ])
+    ], identity=identity_key(settings))
     app.middlewares.append(domain_errors)
     app[SETTINGS] = settings
     app.cleanup_ctx.extend([

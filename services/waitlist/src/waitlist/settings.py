@@ -8,14 +8,14 @@ from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from smartslot_common.retention import RetainingSettings, RetentionWindow
-from smartslot_common.settings import shared
+from smartslot_common.settings import IdentitySettings, shared
 
 # Booking scopes Idempotency-Keys to the caller, so every waitlist process calls it as this one system user: a key
 # re-sent after a crash, by any process, replays the first answer.
 WAITLIST_SYSTEM_USER = uuid.UUID("5e5a1e75-7a17-4b1e-9a17-000000000001")
 
 
-class WaitlistSettings(RetainingSettings):
+class WaitlistSettings(RetainingSettings, IdentitySettings):
     model_config = SettingsConfigDict(env_prefix="SMARTSLOT_WAITLIST_", extra="ignore", populate_by_name=True)
     service_name: ClassVar[str] = "waitlist"
 

@@ -22,6 +22,7 @@ from booking.app import create_app as create_booking
 from booking.settings import BookingSettings
 from smartslot_common.http.identity import EMAIL_HEADER, NAME_HEADER, ROLE_HEADER, USER_ID_HEADER
 from smartslot_common.testing import IsolatedStack, wait_for
+from smartslot_common.testing.identity import signing_middleware
 from waitlist.adapters.booking import BookingPort
 from waitlist.app import create_app as create_waitlist
 from waitlist.settings import WaitlistSettings
@@ -208,7 +209,7 @@ class Db:
 
 
 async def serve(app) -> TestClient:
-    http = TestClient(TestServer(app))
+    http = TestClient(TestServer(app), middlewares=(signing_middleware(),))
     await http.start_server()
     return http
 

@@ -14,6 +14,7 @@ import aiohttp
 import pytest
 
 from smartslot_common.testing import wait_for
+from smartslot_common.testing.identity import run_identity_key
 from waitlist.adapters.booking import BookingClient, BookingPort, HoldAnswer, HoldRequest, Verdict
 from waitlist.settings import WAITLIST_SYSTEM_USER
 
@@ -43,7 +44,7 @@ class DiesAfterBookingAnswers:
 @pytest.fixture
 async def real_booking(booking_url: str) -> AsyncIterator[BookingPort]:
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as session:
-        yield BookingClient(session, booking_url, WAITLIST_SYSTEM_USER)
+        yield BookingClient(session, booking_url, WAITLIST_SYSTEM_USER, run_identity_key())
 
 
 async def _waitlist_holds(db: Db, slot_id: str, client_id: uuid.UUID) -> list[uuid.UUID]:

@@ -15,6 +15,7 @@ import aiohttp
 import pytest
 
 from smartslot_common.testing import IsolatedStack, wait_for
+from smartslot_common.testing.identity import signing_middleware
 from smartslot_common.testing.processes import ServiceStack
 
 from .conftest import Api, Db, book, cancel_as_admin, client, future, join, make_catalog, make_slot
@@ -67,7 +68,7 @@ async def _all_settled(db: Db, slots: list[str]) -> bool:
 async def test_kill_9_mid_cascade_skips_nobody_offers_nobody_twice_and_strands_no_slot(
     processes: ServiceStack, db: Db
 ):
-    async with aiohttp.ClientSession() as session:
+    async with aiohttp.ClientSession(middlewares=(signing_middleware(),)) as session:  # the run's key: theirs too
         booking = Api(session, processes.services["booking"].url)
         waitlist = Api(session, processes.services["waitlist"].url)
         catalog = await make_catalog(booking)

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from aiohttp import web
 
 from smartslot_common.http.health import READINESS_CHECKS, ReadinessCheck, healthz, readyz
+from smartslot_common.http.identity import IDENTITY_KEY, IdentityKey
 from smartslot_common.http.middleware import observed
 from smartslot_common.http.server import PARSER_LIMITS
 from smartslot_common.metrics import metrics_handler
@@ -16,12 +17,14 @@ DEFAULT_MAX_BODY_BYTES = 64 * 1024
 
 
 def create_base_app(
-    readiness: Sequence[ReadinessCheck] = (), max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    readiness: Sequence[ReadinessCheck] = (), max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    identity: IdentityKey | None = None,
 ) -> web.Application:
     """An unstarted application with the shared middleware and operator routes.
 
     One middleware (`observed`) gives every request its trace ids, request id, problem+json for whatever goes wrong
-    inside, RED metrics and access line; services append their own after it. When spans are recorded, the aiohttp
+    inside, RED metrics and access line; services append their own after it. A service that reads callers'
+    identities (`identity.caller`) passes the key they are verified with. When spans are recorded, the aiohttp
     server instrumentation's span wraps it and it continues that span instead of making one.
     """
     app = web.Application(
@@ -29,6 +32,8 @@ def create_base_app(
         handler_args=PARSER_LIMITS,  # served by `http.server.serve`, over-long lines are 414 and 431 problems
     )
     app[READINESS_CHECKS] = list(readiness)
+    if identity is not None:
+        app[IDENTITY_KEY] = identity
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics_handler)

@@ -203,9 +203,11 @@ class ServiceStack:
 
 
 def stack_settings(stack_env: dict[str, str], admin_email: str, admin_password: str, **extra: str) -> dict[str, str]:
-    """The environment of a whole test or benchmark stack: isolated servers, a fresh JWT secret, an admin."""
+    """The environment of a whole test or benchmark stack: isolated servers, a fresh JWT secret and identity key,
+    an admin."""
     return stack_env | {
         "SMARTSLOT_JWT_SECRET": secrets.token_urlsafe(48),
+        "SMARTSLOT_INTERNAL_IDENTITY_KEY": secrets.token_urlsafe(48),
         "SMARTSLOT_BOOTSTRAP_ADMIN_EMAIL": admin_email,
         "SMARTSLOT_BOOTSTRAP_ADMIN_PASSWORD": admin_password,
         "SMARTSLOT_SWEEP_INTERVAL_SECONDS": "0.2",

@@ -6,7 +6,13 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from smartslot_common.testing.identity import ensure_run_key
 from smartslot_common.testing.isolation import IsolatedStack, isolated_stack
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """One identity key for the run, in the environment before any test builds a service's settings."""
+    ensure_run_key()
 
 
 @pytest.fixture(scope="session")

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import aiohttp
 import httptools
+from yarl import URL
 
 from gateway import metrics
 from gateway.adapters.breaker import BreakerOpen, CircuitBreaker, State
@@ -69,7 +70,8 @@ class Upstreams:
         """The upstream's answer, open, to be relayed as it comes (never retried: it may be long); `UpstreamUnavailable`
         when it cannot be reached or its breaker is open."""
         breaker = self._admitted(upstream)
-        url = self._urls[upstream] + path_qs
+        # As given, not re-quoted: the target the identity was signed for is the one the upstream receives.
+        url = URL(self._urls[upstream] + path_qs, encoded=True)
         try:
             response = await self._stream_session.request(
                 method, url, data=body, headers=headers, allow_redirects=False,

@@ -1,5 +1,8 @@
 """Forwarding public calls to the services, with the verified identity and nothing the caller forged.
 
+The identity goes signed for the one request it travels with (method, path and query, the time of signing), with the
+key the services verify it with, so nobody else who reaches a service can assert one or re-use one seen on the wire.
+
 Bodies are checked here before any upstream is asked: too large is `413`, not JSON is `415`, malformed is `400`.
 """
 
@@ -16,6 +19,7 @@ from gateway.adapters.upstreams import UpstreamUnavailable
 from gateway.app_keys import UPSTREAMS
 from gateway.entrypoints.auth import bearer, require
 from gateway.routing import ROUTES, Route
+from smartslot_common.http.identity import IDENTITY_KEY
 from smartslot_common.http.middleware import REQUEST_ID, REQUEST_ID_HEADER
 from smartslot_common.http.problems import ProblemError
 from smartslot_common.tracing import trace_headers
@@ -52,9 +56,10 @@ def _unavailable(upstream: str, down: UpstreamUnavailable) -> ProblemError:
     )
 
 
-async def _forwarded_headers(request: web.Request, route: Route) -> dict[str, str]:
+async def _forwarded_headers(request: web.Request, route: Route, method: str) -> dict[str, str]:
     await require(request, route.roles)
-    headers = dict(bearer(request).identity_headers)  # identity comes from the verified token, never from the caller
+    # The identity comes from the verified token, never from the caller, signed for this method and target alone.
+    headers = request.app[IDENTITY_KEY].signed(method, request.rel_url.raw_path_qs, bearer(request).identity_headers)
     for name in FORWARDED_REQUEST_HEADERS:
         if (value := request.headers.get(name)) is not None:
             headers[name] = value
@@ -65,7 +70,7 @@ async def _forwarded_headers(request: web.Request, route: Route) -> dict[str, st
 
 async def forward(request: web.Request, route: Route) -> web.Response:
     """Send the request to its upstream and relay the answer; `503 upstream_unavailable` when it cannot."""
-    headers = await _forwarded_headers(request, route)
+    headers = await _forwarded_headers(request, route, request.method)
     body = await checked_body(request)
     try:
         answer = await request.app[UPSTREAMS].call(
@@ -78,7 +83,7 @@ async def forward(request: web.Request, route: Route) -> web.Response:
 
 async def forward_stream(request: web.Request, route: Route) -> web.StreamResponse:
     """A server-sent event stream, relayed chunk by chunk as the upstream writes it (never buffered)."""
-    headers = await _forwarded_headers(request, route)
+    headers = await _forwarded_headers(request, route, "GET")
     if (last := request.headers.get(LAST_EVENT_ID)) is not None:
         headers[LAST_EVENT_ID] = last
     try:

@@ -1,7 +1,8 @@
 """Booking's internal endpoints as the waitlist uses them: hold a slot for a client, hand a slot back to the public.
 
 Every call has a whole-call timeout and carries a fixed system identity, because booking scopes Idempotency-Keys to
-the caller: a hold re-sent with the same key by any waitlist process replays booking's first answer.
+the caller: a hold re-sent with the same key by any waitlist process replays booking's first answer. The identity is
+signed with the deployment's identity key for each call, as the gateway signs what it forwards.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from typing import Protocol
 
 import aiohttp
 import orjson
+from yarl import URL
 
-from smartslot_common.http.identity import ROLE_HEADER, USER_ID_HEADER
+from smartslot_common.http.identity import ROLE_HEADER, USER_ID_HEADER, IdentityKey
 from smartslot_common.logging import get_logger
 from smartslot_common.tracing import trace_headers
 
@@ -102,17 +104,24 @@ def _answer(status: int, body: object) -> HoldAnswer:
 class BookingClient:
     """`BookingPort` over HTTP with one session and a timeout on every call."""
 
-    def __init__(self, session: aiohttp.ClientSession, base_url: str, system_user_id: uuid.UUID) -> None:
+    def __init__(self, session: aiohttp.ClientSession, base_url: str, system_user_id: uuid.UUID,
+                 key: IdentityKey) -> None:
         self._session = session
         self._base = base_url.rstrip("/")
         self._identity = {USER_ID_HEADER: str(system_user_id), ROLE_HEADER: "system"}
+        self._key = key
+
+    def _signed(self, method: str, url: str) -> dict[str, str]:
+        """The system identity, signed for this call (its path as it goes on the wire)."""
+        return self._key.signed(method, URL(url).raw_path_qs, self._identity)
 
     async def hold(self, request: HoldRequest, key: str) -> HoldAnswer:
         """Ask booking to hold the slot for the client (origin `waitlist`); never raises."""
-        headers = self._identity | {IDEMPOTENCY_HEADER: key, "Content-Type": "application/json"} | trace_headers()
+        url = self._base + "/internal/v1/holds"
+        headers = self._signed("POST", url) | {IDEMPOTENCY_HEADER: key, "Content-Type": "application/json"}
         try:
-            async with self._session.post(self._base + "/internal/v1/holds", data=orjson.dumps(request.body()),
-                                          headers=headers) as response:
+            async with self._session.post(url, data=orjson.dumps(request.body()),
+                                          headers=headers | trace_headers()) as response:
                 raw = await response.read()
                 body = orjson.loads(raw) if raw and "json" in response.content_type else None
                 return _answer(response.status, body)
@@ -124,7 +133,7 @@ class BookingClient:
         """True: handed back now; False: it was not reserved (public already); None: no answer (try again)."""
         url = f"{self._base}/internal/v1/slots/{slot_id}/release-reservation"
         try:
-            async with self._session.post(url, headers=self._identity | trace_headers()) as response:
+            async with self._session.post(url, headers=self._signed("POST", url) | trace_headers()) as response:
                 await response.read()
                 if response.status in (204, 404):
                     return response.status == 204
