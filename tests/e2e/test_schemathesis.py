@@ -50,6 +50,7 @@ ROUTE_BY_CALL = {(route.method, route.path): route for route in ROUTES + OWN_ROU
 # be refused with a 422 that names one of these fields (and only these). Everything else it finds is a failure.
 ISSUED_CURSOR = "a cursor is the next_cursor of an earlier page, like an id that must exist"
 RANGE = "`from` is not after `to`, and the range is at most the service's maximum span"
+WEBHOOK_DESTINATION = "https (http only where allowed), a host that resolves, and only to public addresses"
 UNSTATABLE_RULES: dict[tuple[str, str], dict[str, str]] = {
     ("GET", "/v1/services"): {"cursor": ISSUED_CURSOR},
     ("GET", "/v1/clinics"): {"cursor": ISSUED_CURSOR},
@@ -59,6 +60,8 @@ UNSTATABLE_RULES: dict[tuple[str, str], dict[str, str]] = {
     ("GET", "/v1/notifications"): {"cursor": ISSUED_CURSOR},
     ("GET", "/v1/admin/webhooks"): {"cursor": ISSUED_CURSOR},
     ("GET", "/v1/admin/webhooks/{id}/deliveries"): {"cursor": ISSUED_CURSOR},
+    ("POST", "/v1/admin/webhooks"): {"url": WEBHOOK_DESTINATION},
+    ("PATCH", "/v1/admin/webhooks/{id}"): {"url": WEBHOOK_DESTINATION},
     ("GET", "/v1/availability"): {"to": RANGE},
     ("GET", "/v1/admin/analytics"): {"to": RANGE},
     ("POST", "/v1/services"): {
