@@ -388,6 +388,38 @@ async def test_unroutable_event_is_marked_and_does_not_hold_up_the_batch(world: 
     assert await world.queue_depth(queue_name(world.namespace, CONSUMER)) == 1
 
 
+async def test_a_subscribed_event_returned_for_want_of_its_binding_waits_and_goes_once_the_binding_is_back(
+    world: World,
+) -> None:
+    orphan = world.event("orphan.subscribed")  # a queue subscribes to it (below), but its binding is missing
+    relay = world.relay(subscriptions={"elsewhere": ("orphan.#",)})
+    await world.commit(orphan)
+
+    assert await relay.drain_once() == 0
+
+    row = await world.pool.fetchrow("SELECT published_at, attempts, last_error, next_attempt_at > created_at AS later"
+                                    " FROM outbox WHERE id = $1", orphan.id)
+    assert row is not None
+    assert (row["published_at"], row["attempts"], row["later"]) == (None, 1, True), row
+    assert row["last_error"].startswith("unroutable"), row
+    assert REGISTRY.get_sample_value("smartslot_outbox_backlog") == 1
+
+    queue_name_ = f"{world.namespace}orphans"
+    async with world.amqp.channel() as channel:
+        queue = await channel.declare_queue(queue_name_, auto_delete=True)
+        await queue.bind(exchange_name(world.namespace), routing_key="orphan.#")
+
+        async def sent() -> bool:
+            return await relay.drain_once() == 1
+
+        await wait_for(sent, WAIT, interval=0.05, what="the row to go out once its binding is back")
+        assert await world.pool.fetchval("SELECT last_error FROM outbox WHERE id = $1", orphan.id) is None
+        message = await queue.get(no_ack=True, fail=False)
+        assert message is not None
+        assert message.message_id == str(orphan.id)
+        await queue.delete(if_unused=False, if_empty=False)
+
+
 async def test_a_batch_is_settled_row_by_row_by_its_confirms(world: World) -> None:
     first, refused, last = world.event(n=1), world.event(n=2), world.event(n=3)
     await world.commit(first, refused, last)

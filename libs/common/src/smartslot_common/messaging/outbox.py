@@ -6,12 +6,13 @@ import asyncio
 import contextlib
 import re
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 import asyncpg
 
+from smartslot_common.contracts.events import SUBSCRIPTIONS, routing_key, topic_matches
 from smartslot_common.db import Connection
 from smartslot_common.jobs import job_started, job_succeeded
 from smartslot_common.logging import get_logger
@@ -77,6 +78,7 @@ class OutboxRelay:
         retry_cap: float = 60.0,
         linger: float = RELAY_LINGER_SECONDS,
         backlog_interval: float = 1.0,
+        subscriptions: Mapping[str, Sequence[str]] = SUBSCRIPTIONS,
     ) -> None:
         if not _SCHEMA.fullmatch(schema):
             raise ValueError(f"not a plain schema name: {schema!r}")
@@ -92,6 +94,7 @@ class OutboxRelay:
         self._backlog_interval = backlog_interval
         self._failures = 0
         self._system: int | None = None
+        self._patterns = tuple(pattern for patterns in subscriptions.values() for pattern in patterns)
 
     async def drain_once(self) -> int:
         """Publish one batch of due rows and measure the backlog; how many were settled (published or
@@ -145,7 +148,8 @@ class OutboxRelay:
         """Publish the batch at once (one channel, so in created order) and settle each row by its confirm.
 
         Confirms are awaited together rather than one by one: the broker's round trip is paid once per batch. Rows
-        the broker confirmed or returned as unroutable are marked in one statement each; the others wait with a
+        the broker confirmed, or returned as unroutable when no consumer subscribes to them, are marked in one
+        statement each; the others (a subscribed row returned for want of its binding among them) wait with a
         back-off. Should some fail, the ones after them may already be out: consumers are idempotent, and
         nothing here promises order across a failure.
         """
@@ -160,11 +164,20 @@ class OutboxRelay:
         return len(published) + len(unroutable)
 
     async def _publish_row(self, row: asyncpg.Record, position: WalPosition | None) -> str | _Failure | None:
-        """None once confirmed, `UNROUTABLE` if nobody subscribes, else why it was not published."""
+        """None once confirmed, `UNROUTABLE` if nobody subscribes (by `subscriptions`), else why it was not
+        published (a subscribed event the broker returned among them: its binding is missing)."""
         try:
             event = Event.from_json(row["envelope"])
             await self._publisher.publish(event, position)
         except Unroutable:
+            key = routing_key(event.type, event.payload)
+            if any(topic_matches(pattern, key) for pattern in self._patterns):
+                # A queue should have it (SUBSCRIPTIONS) but none is bound: a binding was removed. Marking the row
+                # would lose the event for good; it waits instead, the backlog ages and the stuck-outbox alert fires,
+                # and it goes out once the binding is back.
+                log.error("outbox event returned unroutable though a queue subscribes to it; a binding is missing",
+                          event_id=str(row["id"]), event_type=event.type, routing_key=key, schema=self._schema)
+                return _Failure(f"{UNROUTABLE}: no queue is bound for {key}", broker=False)
             # Every service declares the whole topology at start, so nobody subscribes to this type.
             log.warning(
                 "outbox event is unroutable; nobody subscribes to it", event_id=str(row["id"]), schema=self._schema
