@@ -6,6 +6,10 @@ Keys (under the deployment's prefix):
 - `avail:fence:<service>:<scope>:<day>`, `avail:fence:<service>:<scope>`, `avail:fence`: the WAL position an
   invalidation requires of that day, of every day of that scope, of everything. TTL: long.
 - `avail:service:<service>`: "1" the service exists, "0" it does not (short TTL).
+- `avail:epoch`: a random value written when it is missing (no TTL). Every read of fences reads it too: when it is
+  gone or has changed, Redis lost its data (restarted empty, or the keys were deleted) and the fences with it, so the
+  pages and answers this process holds, which were judged by those fences alone, can no longer be trusted: they are
+  forgotten (`generation` counts such losses).
 
 A page is valid only while its `lsn` is at least every fence over it, and it is only stored if it is (both checked
 inside Redis by a script, so no invalidation can slip between the check and the write). An invalidation raises the
@@ -14,6 +18,7 @@ fences to the primary's WAL position after the change and deletes the day pages 
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -25,6 +30,9 @@ import redis.asyncio as aioredis
 from availability.adapters.local_pages import HeldPage, LocalPages
 from availability.domain.invalidation import EVERY_PROVIDER, Invalidation
 from availability.domain.search import Entry
+from smartslot_common.logging import get_logger
+
+log = get_logger(__name__)
 
 # KEYS: the global fence, the scope's fence, then (day fence, page) pairs; ARGV: lsn, ttl ms, one value per pair.
 STORE = """
@@ -84,6 +92,8 @@ class PageCache:
         self._store = client.register_script(STORE)
         self._invalidate = client.register_script(INVALIDATE)
         self._local = LocalPages(local_entries, ttl_seconds)
+        self._epoch: bytes | str | None = None  # the epoch this process's pages were judged under
+        self.generation = 0  # how many times Redis was found to have lost its data; answers remember it
 
     # --- keys ------------------------------------------------------------------------------------------------------
 
@@ -102,23 +112,47 @@ class PageCache:
     def _service_key(self, service_id: str) -> str:
         return f"{self._prefix}service:{service_id}"
 
+    def _epoch_key(self) -> str:
+        return f"{self._prefix}epoch"
+
+    # --- losing Redis's data ---------------------------------------------------------------------------------------
+
+    async def _same_epoch(self, seen: bytes | str | None) -> bool:
+        """Whether Redis still holds the data this process's pages were judged by (`seen`: the epoch just read).
+        If not, the pages held here are forgotten, `generation` moves on, and an epoch is written when missing."""
+        if seen is not None and seen == self._epoch:
+            return True
+        if seen is None:
+            await self._client.set(self._epoch_key(), secrets.token_hex(16).encode(), nx=True)
+            seen = await self._client.get(self._epoch_key())
+        lost = self._epoch is not None
+        self._epoch = seen
+        if lost:
+            self._local.clear()
+            self.generation += 1
+            log.warning("cache_lost_its_data_forgetting_local_pages", generation=self.generation)
+        return not lost
+
     # --- reading and filling ---------------------------------------------------------------------------------------
 
     async def look_up(self, service_id: str, scope: str, days: list[date]) -> Lookup:
         """One round trip: the valid pages of `days`, the fences of the others, and whether the service exists.
 
         Pages this process holds are judged by their fences alone; only the others are fetched from Redis."""
-        keys = [self._global_fence(), self._scope_fence(service_id, scope), self._service_key(service_id)]
+        keys = [self._global_fence(), self._scope_fence(service_id, scope), self._service_key(service_id),
+                self._epoch_key()]
         page_keys = [self.page_key(service_id, scope, day) for day in days]
         held = [self._local.get(key) for key in page_keys]
         keys += [self.day_fence_key(service_id, scope, day) for day in days]
         keys += [key for key, page in zip(page_keys, held, strict=True) if page is None]
         values = await self._client.mget(keys)
+        if not await self._same_epoch(values[3]) and any(page is not None for page in held):
+            return await self.look_up(service_id, scope, days)  # the pages held here are gone: fetch them
         lookup = Lookup(service_known=None if values[2] is None else values[2] == b"1")
         floor = max(_position(values[0]), _position(values[1]))
-        fetched = iter(values[3 + len(days):])
+        fetched = iter(values[4 + len(days):])
         for index, day in enumerate(days):
-            fence = max(floor, _position(values[3 + index]))
+            fence = max(floor, _position(values[4 + index]))
             lsn, slots = self._page(page_keys[index], held[index], fetched)
             if slots is not None and lsn >= fence:
                 lookup.pages[day] = slots
@@ -140,10 +174,13 @@ class PageCache:
         return page["lsn"], page["slots"]
 
     async def fence(self, service_id: str, scope: str, days: list[date]) -> int:
-        """One round trip: the highest fence over these days of this scope; anything read at or past it is current."""
-        keys = [self._global_fence(), self._scope_fence(service_id, scope)]
+        """One round trip: the highest fence over these days of this scope; anything read at or past it is current
+        (and under the current `generation`: call this before comparing with it)."""
+        keys = [self._epoch_key(), self._global_fence(), self._scope_fence(service_id, scope)]
         keys += [self.day_fence_key(service_id, scope, day) for day in days]
-        return max(_position(value) for value in await self._client.mget(keys))
+        epoch, *fences = await self._client.mget(keys)
+        await self._same_epoch(epoch)
+        return max(_position(value) for value in fences)
 
     async def store(self, service_id: str, scope: str, pages: Mapping[date, list[Entry]], lsn: int) -> int:
         """Store pages read at WAL position `lsn`, each only if no fence over it is higher; how many were stored."""

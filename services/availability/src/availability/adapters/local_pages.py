@@ -58,5 +58,10 @@ class LocalPages:
         if page is not None:
             self._entries -= len(page.slots)
 
+    def clear(self) -> None:
+        """Forget every page (what they were judged by is gone)."""
+        self._pages.clear()
+        self._entries = 0
+
     def __len__(self) -> int:
         return len(self._pages)

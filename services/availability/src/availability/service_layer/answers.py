@@ -5,7 +5,8 @@ An answer is kept with the lowest WAL position of the pages it was built from. I
 fence over its days has risen past that position — the same check a day page passes, so an event that invalidated
 any of its pages invalidates it too, in every process — and (2) the clock has not reached the first instant its
 selection would change by itself (a listed slot starts, a waitlist reservation ends), nor the pages' own lifetime.
-An answer built from the primary (replica behind a fence) or without Redis is not kept.
+An answer built from the primary (replica behind a fence) or without Redis is not kept, and one kept before Redis
+lost its data (the cache's `generation` moved on) is not served again.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ class Answer:
     days: list[date]
     lsn: int  # every page it was built from was read at or past this WAL position
     until: float  # epoch seconds: its selection changes by itself, or its pages' lifetime ends
+    generation: int = 0  # the cache's `generation` before its pages were looked up
 
 
 class Answers:
@@ -87,7 +89,7 @@ async def kept_answer(answers: Answers, cache: PageCache, query: str, now: float
         fence = await cache.fence(answer.service_id, answer.scope, answer.days)
     except REDIS_UNAVAILABLE:
         return None  # the search itself reads the database then
-    if fence > answer.lsn:
+    if fence > answer.lsn or answer.generation != cache.generation:  # invalidated, or Redis lost its fences
         answers.drop(query)
         metrics.ANSWERS.labels(outcome="stale").inc()
         return None
@@ -101,4 +103,4 @@ def keep_answer(answers: Answers, query: str, body: bytes, search: Search, found
     """Keep a search's response body for its query string, if it may be served again."""
     if found.lsn is not None:
         answers.keep(query, Answer(body, str(search.service_id), search.scope, found.days, found.lsn,
-                                   min(found.changes_at, now + lifetime)))
+                                   min(found.changes_at, now + lifetime), found.generation))

@@ -88,6 +88,7 @@ class Found:
     days: list[date]
     lsn: int | None
     changes_at: float
+    generation: int = 0  # the cache's generation before the pages were looked up
 
 
 def new_flights() -> tuple[SingleFlight[PageFlight, Filled], SingleFlight[uuid.UUID, bool]]:
@@ -119,6 +120,7 @@ async def find(deps: SearchDeps, search: Search, now: float | None = None) -> Fo
     service."""
     now = time.time() if now is None else now
     days = utc_days(max(search.start, datetime.fromtimestamp(now, search.start.tzinfo)), search.end)
+    generation = deps.cache.generation
     lookup, cached = await _look_up(deps.cache, search, days)
     await _require_service(deps, search.service_id, lookup.service_known, cached)
     filled = await _fill(deps, search, lookup.required, cached) if lookup.required else {}
@@ -131,7 +133,7 @@ async def find(deps: SearchDeps, search: Search, now: float | None = None) -> Fo
     clinic = str(search.clinic_id) if search.clinic_id else None
     start, end = search.start.timestamp(), search.end.timestamp()
     listed, changes_at = selection(in_order, start, end, now, clinic)
-    return Found(listed, days, lsn, changes_at)
+    return Found(listed, days, lsn, changes_at, generation)
 
 
 async def _look_up(cache: PageCache, search: Search, days: list[date]) -> tuple[Lookup, bool]:
