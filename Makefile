@@ -38,7 +38,7 @@ PYTEST_ARGS ?=
 export PYTEST_ARGS
 
 .PHONY: help install lock lint infra infra-status infra-stop replica test-tools clean-machine migrate run test \
-	test-unit test-int test-e2e test-browser bench bench-full chaos up down clean
+	test-unit test-int test-e2e test-browser bench bench-full chaos restore-drill up down clean
 
 help: ## List the targets
 	@echo "Usage: make <target>"
@@ -139,6 +139,10 @@ test-browser: install infra test-tools ## Browser tests: the web console in head
 # The broker outage lasts a full minute; SMARTSLOT_CHAOS_BROKER_OUTAGE_SECONDS=10 shortens it.
 chaos: install infra ## Fault-injection tests (tests/chaos): every scenario
 	$(TIER) chaos $(CHAOS_TESTS)
+
+# Its own scratch PostgreSQL (the machine's binaries, a temporary directory, a free port): the shared one is untouched.
+restore-drill: install infra ## Back up PostgreSQL while clients book, restore it to a point in time, check the restored data
+	$(BIN)/python scripts/restore_drill.py
 
 bench: install ## Short load test (python -m bench)
 	$(BIN)/python -m bench
