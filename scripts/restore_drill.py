@@ -383,7 +383,8 @@ async def book_until(api: ApiClient, slots: list[str], tokens: Sequence[str],
 # --- The drill ---------------------------------------------------------------------------------------------------
 
 
-async def new_workdir(user: OsUser) -> Path:
+def new_workdir(user: OsUser) -> Path:
+    """A temporary directory for both clusters, the backup, the archive and the logs, owned by `user`."""
     workdir = Path(tempfile.mkdtemp(prefix="smartslot-restore-drill-"))
     user.own(workdir)
     (workdir / "archive").mkdir()
@@ -631,7 +632,7 @@ async def run(options: Options) -> Report:
     step, report = Steps(), Report()
     tools, user = postgres_bindir(), OsUser.for_postgres()
     async with AsyncExitStack() as cleanup:
-        workdir = report.workdir = await new_workdir(user)
+        workdir = report.workdir = new_workdir(user)
         if options.keep:
             cleanup.callback(print, f"kept: {workdir}")
         else:
@@ -647,7 +648,9 @@ async def run(options: Options) -> Report:
             began = time.monotonic()
             restored = await restore(cleanup, before.backup, primary, target, step)
             report.restore_seconds = time.monotonic() - began
-            step(f"restored and promoted in {report.restore_seconds:.1f} s")
+            stopped = [line for line in tail(restored.log, 200).splitlines() if "recovery stopping" in line]
+            step(f"restored and promoted in {report.restore_seconds:.1f} s; its log: "
+                 f"{stopped[-1].split('LOG:', 1)[-1].strip() if stopped else 'no recovery stopping line'}")
             await check_restored(restored, report, step)
         except Exception:
             show_logs(workdir)
