@@ -221,3 +221,26 @@ def test_every_finite_decimal_reads_back_equal(amount: Decimal) -> None:
     written = _written({"amount": amount})["amount"]
 
     assert Decimal(written) == amount
+
+
+@pytest.mark.parametrize(("body", "field"), [
+    (b'{"slot": {"starts_at": "2030-01-01T09:00:00Z", "seats": 1}, "note": "a\\u0000b"}', "note"),
+    (b'{"slot": {"starts_at": "2030-01-01T09:00:00Z", "seats": 1}, "note": "ok", "tags": ["x", "\\u0000"]}', "tags.1"),
+])
+async def test_text_holding_a_nul_character_is_422_naming_it_never_a_500(
+    client: TestClient, body: bytes, field: str
+) -> None:
+    response = await client.post("/holds", data=body, headers={"Content-Type": "application/json"})
+
+    problem = await _problem(response, 422)
+    assert problem["code"] == "validation_error"
+    assert [error["field"] for error in problem["errors"]] == [field]
+
+
+async def test_an_escaped_backslash_before_u0000_is_just_text(client: TestClient) -> None:
+    body = b'{"slot": {"starts_at": "2030-01-01T09:00:00Z", "seats": 1}, "note": "C:\\\\u0000"}'
+
+    response = await client.post("/holds", data=body, headers={"Content-Type": "application/json"})
+
+    assert response.status == 201
+    assert (await response.json())["note"] == "C:\\u0000"

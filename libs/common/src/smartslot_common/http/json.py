@@ -52,8 +52,21 @@ def parse_model(model: type[ModelT], data: Any) -> ModelT:
         raise ProblemError(422, "validation_error", "The request is not valid.", errors=errors) from None
 
 
+def _nul_at(data: Any, path: str) -> str | None:
+    """Where in parsed JSON a string (or key) holds U+0000, or None."""
+    if isinstance(data, str):
+        return path if "\x00" in data else None
+    items = data.items() if isinstance(data, dict) else enumerate(data) if isinstance(data, list) else ()
+    for key, value in items:
+        here = f"{path}.{key}" if path else str(key)
+        if (found := _nul_at(key, here) or _nul_at(value, here)) is not None:
+            return found
+    return None
+
+
 async def read_json(request: web.Request, model: type[ModelT]) -> ModelT:
-    """The request body as a validated model: 415 without a JSON content type, 400 when malformed."""
+    """The request body as a validated model: 415 without a JSON content type, 400 when malformed, 422 for text
+    holding U+0000 (PostgreSQL's text cannot store it)."""
     if request.content_type != "application/json":
         raise ProblemError(415, detail="Send the body as application/json.")
     raw = await request.read()
@@ -61,6 +74,10 @@ async def read_json(request: web.Request, model: type[ModelT]) -> ModelT:
         data = orjson.loads(raw) if raw else {}
     except orjson.JSONDecodeError as error:
         raise ProblemError(400, "malformed_json", f"The body is not valid JSON: {error}.") from None
+    if b"\\u0000" in raw and (field := _nul_at(data, "")) is not None:  # the one way JSON writes U+0000
+        raise ProblemError(422, "validation_error", "The request is not valid.", errors=[
+            {"field": field or "body", "message": "Text may not contain the NUL character (U+0000).",
+             "type": "string_nul"}])
     return parse_model(model, data)
 
 
