@@ -22,6 +22,8 @@ HTTP_DURATION = Histogram(
 IDENTITY_REFUSED = Counter(
     "smartslot_identity_refused_total", "Forwarded identities refused for their signature", ["reason"]
 )
+for _reason in ("unsigned", "malformed", "expired", "bad_signature"):
+    IDENTITY_REFUSED.labels(reason=_reason)  # exported at 0 from the start, so the first refusal is an increase
 OUTBOX_PUBLISHED = Counter("smartslot_outbox_published_total", "Outbox events published", ["event_type"])
 OUTBOX_BACKLOG = Gauge("smartslot_outbox_backlog", "Outbox rows not yet published")
 OUTBOX_OLDEST_AGE = Gauge(

@@ -3,6 +3,8 @@ very request and lately; who may ask, and what others see."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -224,3 +226,13 @@ def test_signed_headers_are_the_identity_plus_its_signature() -> None:
 
     assert {name: headers[name] for name in CLIENT} == CLIENT
     assert KEY.refusal("POST", "/v1/holds", headers) is None
+
+
+def test_every_refusal_reason_is_exported_at_zero_from_the_start() -> None:
+    # In a process of its own: here the tests above have refused identities already.
+    probe = ("from prometheus_client import REGISTRY; import smartslot_common.metrics; "
+             "print([REGISTRY.get_sample_value('smartslot_identity_refused_total', {'reason': r}) "
+             "for r in ('unsigned', 'malformed', 'expired', 'bad_signature')])")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60)
+
+    assert done.stdout.strip() == "[0.0, 0.0, 0.0, 0.0]"
