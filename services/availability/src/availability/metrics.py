@@ -7,7 +7,8 @@ from prometheus_client import Counter
 CACHE_REQUESTS = Counter("smartslot_availability_cache_requests_total", "Searches by cache outcome", ["outcome"])
 # One per day page a search needed: `hit`, `miss` (absent) or `stale` (present but older than its fence).
 CACHE_PAGES = Counter("smartslot_availability_cache_pages_total", "Day pages looked up", ["outcome"])
-# Database queries that filled pages, by pool: `replica`, or `primary` when the replica was behind a fence.
+# Database queries that filled pages, by pool: `replica`, or `primary` when the replica was behind a fence or
+# could not be reached.
 FILL_QUERIES = Counter("smartslot_availability_fill_queries_total", "Queries that filled day pages", ["pool"])
 FILL_REFUSALS = Counter(
     "smartslot_availability_fill_refusals_total", "Fills not cached because the replica was behind the fence"

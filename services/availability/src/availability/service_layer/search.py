@@ -2,7 +2,8 @@
 
 A fill reads the replica's replay position first, then the data. If the replica has not replayed up to the fence
 of a day it fills (an invalidation it has not caught up with), the answer comes from the primary instead and
-nothing is cached, so replica lag can never put a page back that an event has just made stale.
+nothing is cached, so replica lag can never put a page back that an event has just made stale. A replica that cannot
+be reached (stopped, restarting, failed over) is treated the same way: the primary answers, uncached.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from availability.domain.invalidation import EVERY_PROVIDER
 from availability.domain.search import Entry, pages_by_day, selection
 from availability.service_layer.answers import Answers, keep_answer
 from availability.service_layer.single_flight import SingleFlight
+from smartslot_common.errors import dependency_unreachable
 from smartslot_common.logging import get_logger
 from smartslot_common.redis import REDIS_UNAVAILABLE
 
@@ -170,8 +172,15 @@ async def _check_services(deps: SearchDeps, service_ids: list[uuid.UUID], cached
 
 
 async def _check_service(deps: SearchDeps, service_id: uuid.UUID, cached: bool) -> bool:
-    """Ask the replica, and the primary before saying no (a service created a moment ago may not be replayed yet)."""
-    exists = await slots.service_exists(deps.read_pool, service_id)
+    """Ask the replica, and the primary before saying no (a service created a moment ago may not be replayed yet) or
+    when the replica cannot be reached."""
+    try:
+        exists = await slots.service_exists(deps.read_pool, service_id)
+    except Exception as error:
+        if deps.read_pool is deps.primary_pool or dependency_unreachable(error) is None:
+            raise
+        log.warning("replica_unreachable_reading_primary", error=type(error).__name__)
+        exists = False
     if not exists and deps.read_pool is not deps.primary_pool:
         exists = await slots.service_exists(deps.primary_pool, service_id)
     if cached:
@@ -195,23 +204,40 @@ async def _fill(deps: SearchDeps, search: Search, required: dict[date, int], cac
 async def _fill_flights(
     deps: SearchDeps, search: Search, flights: list[PageFlight], cached: bool
 ) -> dict[PageFlight, Filled]:
-    """One query for the days of `flights`: cached when the replica is at or past their fences, else the primary's
-    answer, uncached."""
+    """One query for the days of `flights`: cached when the replica is at or past their fences, else (the replica
+    behind, or unreachable) the primary's answer, uncached."""
     days = sorted(flight.day for flight in flights)
     start, end = utc_midnight(days[0]), utc_midnight(days[-1] + ONE_DAY)
-    lsn, rows = await slots.open_slots(deps.read_pool, search.service_id, start, end, search.provider_id)
-    metrics.FILL_QUERIES.labels(pool="replica").inc()
-    if lsn >= max(flight.fence for flight in flights):
+    fence = max(flight.fence for flight in flights)
+    replica = await _from_replica(deps, search, start, end)
+    if replica is not None and replica[0] >= fence:
+        lsn, rows = replica
         pages = pages_by_day(rows, days)
         if cached:
             await _store(deps.cache, search, pages, lsn)
         return {flight: (pages[flight.day], lsn) for flight in flights}
-    metrics.FILL_REFUSALS.inc()
-    log.debug("replica_behind_fence_reading_primary", replica_lsn=lsn, fence=max(flight.fence for flight in flights))
+    if replica is not None:
+        metrics.FILL_REFUSALS.inc()
+        log.debug("replica_behind_fence_reading_primary", replica_lsn=replica[0], fence=fence)
     _, rows = await slots.open_slots(deps.primary_pool, search.service_id, start, end, search.provider_id)
     metrics.FILL_QUERIES.labels(pool="primary").inc()
     pages = pages_by_day(rows, days)
     return {flight: (pages[flight.day], None) for flight in flights}
+
+
+async def _from_replica(
+    deps: SearchDeps, search: Search, start: datetime, end: datetime
+) -> tuple[int, list[asyncpg.Record]] | None:
+    """The read pool's position and open slots, or None when it is a replica that cannot be reached."""
+    try:
+        answer = await slots.open_slots(deps.read_pool, search.service_id, start, end, search.provider_id)
+    except Exception as error:
+        if deps.read_pool is deps.primary_pool or dependency_unreachable(error) is None:
+            raise
+        log.warning("replica_unreachable_reading_primary", error=type(error).__name__)
+        return None
+    metrics.FILL_QUERIES.labels(pool="replica").inc()
+    return answer
 
 
 async def _store(cache: PageCache, search: Search, pages: dict[date, list[Entry]], lsn: int) -> None:
