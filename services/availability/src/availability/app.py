@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 
 from aiohttp import web
@@ -47,7 +49,11 @@ async def _search(app: web.Application) -> AsyncIterator[None]:
     app[SEARCH] = SearchDeps(app[CACHE], app[READ_POOL], app[POOL], settings.service_ttl_seconds,
                              settings.unknown_service_ttl_seconds, page_flights, service_flights,
                              Answers(settings.answer_cache_bytes), settings.cache_ttl_seconds)
+    following = asyncio.create_task(app[CACHE].followed.follow(), name="availability-fences")
     yield
+    following.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await following
 
 
 async def _replica_probe(app: web.Application) -> None:

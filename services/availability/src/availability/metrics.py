@@ -1,6 +1,6 @@
 """Every instrument availability exports, created in one place."""
 
-from prometheus_client import Counter
+from prometheus_client import Counter, Gauge
 
 # One per search: `hit` when every day page came from the cache, `miss` when any had to be filled, `error` when
 # Redis could not be asked (the search then reads the database, uncached).
@@ -24,3 +24,7 @@ CACHE_INVALIDATIONS = Counter(
 # invalidated one of its days, `miss` none kept (or its time was up).
 ANSWERS = Counter("smartslot_availability_answers_total", "Searches looked up among this process's kept answers",
                   ["outcome"])
+FENCES_FOLLOWED = Gauge(
+    "smartslot_availability_fences_followed",
+    "1 while fence raises are followed in memory, 0 while each kept answer reads its fences from Redis",
+)

@@ -33,7 +33,7 @@ def test_memory_does_not_answer_until_changes_are_followed() -> None:
 def test_a_published_change_refuses_the_old_role_until_the_mark_expires() -> None:
     clock = FakeClock()
     followed = marks(clock)
-    followed.following = True
+    followed._follower.following = True
     user = uuid.uuid4()
     assert followed.remembered(user, "client") is True  # no mark: nothing changed
 
@@ -48,7 +48,7 @@ def test_a_published_change_refuses_the_old_role_until_the_mark_expires() -> Non
 
 def test_a_message_that_is_not_a_change_is_ignored() -> None:
     followed = marks(FakeClock())
-    followed.following = True
+    followed._follower.following = True
     for junk in (b"", b"not-a-uuid provider", f"{uuid.uuid4()}".encode()):
         followed._apply(junk)
     assert followed._marks == {}

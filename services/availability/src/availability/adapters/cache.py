@@ -27,6 +27,7 @@ from typing import Any
 import orjson
 import redis.asyncio as aioredis
 
+from availability.adapters.followed_fences import FollowedFences
 from availability.adapters.local_pages import HeldPage, LocalPages
 from availability.domain.invalidation import EVERY_PROVIDER, Invalidation
 from availability.domain.search import Entry
@@ -51,7 +52,8 @@ end
 return stored
 """
 
-# KEYS: ARGV[3] fences to raise, then pages and other keys to delete; ARGV: lsn, fence ttl ms, number of fences.
+# KEYS: ARGV[3] fences to raise, then pages and other keys to delete; ARGV: lsn, fence ttl ms, number of fences,
+# the channel every process follows the raises on (`<lsn> <fence> ...` is published there, in the same step).
 INVALIDATE = """
 local lsn = tonumber(ARGV[1])
 local fences = tonumber(ARGV[3])
@@ -64,6 +66,11 @@ for i = 1, fences do
   end
 end
 for i = fences + 1, #KEYS do redis.call('DEL', KEYS[i]) end
+if fences > 0 then
+  local raised = {ARGV[1]}
+  for i = 1, fences do raised[i + 1] = KEYS[i] end
+  redis.call('PUBLISH', ARGV[4], table.concat(raised, ' '))
+end
 return fences
 """
 
@@ -94,6 +101,7 @@ class PageCache:
         self._local = LocalPages(local_entries, ttl_seconds)
         self._epoch: bytes | str | None = None  # the epoch this process's pages were judged under
         self.generation = 0  # how many times Redis was found to have lost its data; answers remember it
+        self.followed = FollowedFences(client, self._prefix + "fences", fence_ttl_seconds)
 
     # --- keys ------------------------------------------------------------------------------------------------------
 
@@ -176,11 +184,18 @@ class PageCache:
     async def fence(self, service_id: str, scope: str, days: list[date]) -> int:
         """One round trip: the highest fence over these days of this scope; anything read at or past it is current
         (and under the current `generation`: call this before comparing with it)."""
-        keys = [self._epoch_key(), self._global_fence(), self._scope_fence(service_id, scope)]
-        keys += [self.day_fence_key(service_id, scope, day) for day in days]
-        epoch, *fences = await self._client.mget(keys)
+        epoch, *fences = await self._client.mget([self._epoch_key(), *self._fence_keys(service_id, scope, days)])
         await self._same_epoch(epoch)
         return max(_position(value) for value in fences)
+
+    def followed_fence(self, service_id: str, scope: str, days: list[date]) -> int:
+        """The same fence as far as this process heard the raises (`followed` says since when)."""
+        return self.followed.highest(self._fence_keys(service_id, scope, days))
+
+    def _fence_keys(self, service_id: str, scope: str, days: list[date]) -> list[str]:
+        keys = [self._global_fence(), self._scope_fence(service_id, scope)]
+        keys += [self.day_fence_key(service_id, scope, day) for day in days]
+        return keys
 
     async def store(self, service_id: str, scope: str, pages: Mapping[date, list[Entry]], lsn: int) -> int:
         """Store pages read at WAL position `lsn`, each only if no fence over it is higher; how many were stored."""
@@ -203,8 +218,10 @@ class PageCache:
     async def invalidate(self, invalidation: Invalidation, lsn: int) -> None:
         """Raise the fences of what `invalidation` names to `lsn` and delete the day pages it names."""
         fences, deleted = self._invalidation_keys(invalidation)
+        self.followed.raised(fences, lsn)  # this process knows at once; the others when the message comes
         if fences or deleted:
-            await self._invalidate(keys=[*fences, *deleted], args=[lsn, self._fence_ttl_ms, len(fences)])
+            await self._invalidate(keys=[*fences, *deleted],
+                                   args=[lsn, self._fence_ttl_ms, len(fences), self.followed.channel])
 
     def _invalidation_keys(self, invalidation: Invalidation) -> tuple[list[str], list[str]]:
         fences: list[str] = [self._global_fence()] if invalidation.everything else []

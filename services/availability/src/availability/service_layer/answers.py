@@ -1,5 +1,5 @@
 """Whole answers of recent searches, kept in this process as the response bytes, so that asking the same question
-again costs one small Redis read instead of loading day pages and encoding the answer.
+again costs no day pages and no encoding, and once Redis confirmed it, no Redis read either (`followed_fences`).
 
 An answer is kept with the lowest WAL position of the pages it was built from. It is served again only while (1) no
 fence over its days has risen past that position — the same check a day page passes, so an event that invalidated
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from availability.service_layer.search import Found, Search
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Answer:
     """A search's response body and what decides whether it is still the answer."""
 
@@ -35,6 +35,9 @@ class Answer:
     lsn: int  # every page it was built from was read at or past this WAL position
     until: float  # epoch seconds: its selection changes by itself, or its pages' lifetime ends
     generation: int = 0  # the cache's `generation` before its pages were looked up
+    # The fence subscription during which Redis last said it is current (0: never): from then on, the raises
+    # this process follows are enough to say it still is.
+    checked_in: int = 0
 
 
 class Answers:
@@ -80,15 +83,22 @@ class Answers:
 
 
 async def kept_answer(answers: Answers, cache: PageCache, query: str, now: float) -> bytes | None:
-    """The response body kept for this query string if it is still the answer (one Redis read); else None."""
+    """The response body kept for this query string if it is still the answer; else None. Judged from the fence
+    raises this process follows once Redis said it was current during this subscription, else by one Redis read."""
     answer = answers.get(query, now)
     if answer is None:
         metrics.ANSWERS.labels(outcome="miss").inc()
         return None
-    try:
-        fence = await cache.fence(answer.service_id, answer.scope, answer.days)
-    except REDIS_UNAVAILABLE:
-        return None  # the search itself reads the database then
+    epoch = cache.followed.trusted_epoch()
+    if epoch is not None and answer.checked_in == epoch:
+        fence = cache.followed_fence(answer.service_id, answer.scope, answer.days)
+    else:
+        try:
+            fence = await cache.fence(answer.service_id, answer.scope, answer.days)
+        except REDIS_UNAVAILABLE:
+            return None  # the search itself reads the database then
+        if epoch is not None and cache.followed.trusted_epoch() == epoch:
+            answer.checked_in = epoch
     if fence > answer.lsn or answer.generation != cache.generation:  # invalidated, or Redis lost its fences
         answers.drop(query)
         metrics.ANSWERS.labels(outcome="stale").inc()

@@ -19,31 +19,18 @@ import asyncio
 import time
 import uuid
 from collections.abc import Callable
-from typing import Any
 
 import redis.asyncio as aioredis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
 
 from gateway import metrics
 from smartslot_common.logging import get_logger
 from smartslot_common.redis import REDIS_UNAVAILABLE
+from smartslot_common.redis_channel import ChannelFollower
 
 _UNAVAILABLE: tuple[type[BaseException], ...] = (*REDIS_UNAVAILABLE, TimeoutError)
 log = get_logger(__name__)
-HEARTBEAT_SECONDS = 5.0  # a ping when the channel is quiet: a silent network break is noticed within two
 KEYS_PER_ROUND_TRIP = 500
 LOAD_SECONDS = 30.0  # loading every mark; until then requests read their user's mark from Redis
-
-
-def _subscriber(redis: aioredis.Redis, name: str) -> aioredis.Redis:
-    """A client of the same server for the subscription alone, named (CLIENT LIST shows whose it is) and without
-    silent reconnects: a broken subscription must be noticed, since messages sent meanwhile are lost."""
-    pool = redis.connection_pool
-    kwargs = pool.connection_kwargs | {"client_name": name, "retry": Retry(NoBackoff(), 0),
-                                       "health_check_interval": 0, "socket_timeout": None}
-    return aioredis.Redis.from_pool(aioredis.ConnectionPool(connection_class=pool.connection_class,
-                                                            max_connections=2, **kwargs))
 
 
 class RoleMarks:
@@ -55,10 +42,19 @@ class RoleMarks:
         self.redis, self.prefix, self.ttl_seconds, self.timeout_seconds = redis, prefix, ttl_seconds, timeout_seconds
         self.channel = prefix + ":changes"
         self.client_name = f"gateway-role-marks-{uuid.uuid4().hex[:12]}"
-        self._resubscribe_seconds, self._clock = resubscribe_seconds, clock
+        self._clock = clock
         self._marks: dict[uuid.UUID, tuple[str, float]] = {}  # user: (role, until, on `clock`)
-        self.following = False  # subscribed and loaded: memory answers
+        self._follower = ChannelFollower(
+            redis, self.channel, self.client_name, timeout_seconds=timeout_seconds,
+            resubscribe_seconds=resubscribe_seconds, on_message=self._apply, on_subscribed=self._catch_up,
+            on_following=lambda following: metrics.ROLE_MARKS_FOLLOWED.set(int(following)),
+        )
         metrics.ROLE_MARKS_FOLLOWED.set(0)
+
+    @property
+    def following(self) -> bool:
+        """Subscribed and loaded: memory answers."""
+        return self._follower.following
 
     def _key(self, user_id: uuid.UUID) -> str:
         return f"{self.prefix}:{user_id}"
@@ -110,33 +106,12 @@ class RoleMarks:
 
     async def follow(self) -> None:
         """Follow the changes until cancelled; after any break, read per request and subscribe again."""
-        subscriber = _subscriber(self.redis, self.client_name)
-        try:
-            while True:
-                try:
-                    await self._follow_once(subscriber)
-                except Exception as error:  # whatever broke, memory is no longer trusted
-                    if self.following:
-                        log.warning("role_changes_not_followed", error=str(error) or type(error).__name__)
-                    self._set_following(False)
-                await asyncio.sleep(self._resubscribe_seconds)
-        finally:
-            self._set_following(False)
-            await subscriber.aclose()
+        await self._follower.follow()
 
-    async def _follow_once(self, subscriber: aioredis.Redis) -> None:
-        async with subscriber.pubsub() as pubsub:
-            async with asyncio.timeout(self.timeout_seconds * 4):
-                await pubsub.subscribe(self.channel)
-                confirmed = await pubsub.get_message(timeout=self.timeout_seconds * 4)
-            if confirmed is None or confirmed["type"] != "subscribe":
-                raise ConnectionError("the subscription was not confirmed")
-            # Subscribed first, loaded second: a change made during the load waits on the connection and is applied
-            # after the load, so nothing falls between the two. SCAN walks the whole keyspace (caches included).
-            async with asyncio.timeout(LOAD_SECONDS):
-                self._marks = await self._load()
-            self._set_following(True)
-            await self._listen(pubsub)
+    async def _catch_up(self) -> None:
+        """Every mark written before the subscription (SCAN walks the whole keyspace, caches included)."""
+        async with asyncio.timeout(LOAD_SECONDS):
+            self._marks = await self._load()
 
     async def _load(self) -> dict[uuid.UUID, tuple[str, float]]:
         """Every live mark in Redis, with the time it expires."""
@@ -156,31 +131,10 @@ class RoleMarks:
                     marks[user_id] = (role.decode(), now + ttl_ms / 1000)
         return marks
 
-    async def _listen(self, pubsub: Any) -> None:
-        """Apply every published change; ping when quiet and give up when not even a ping is answered."""
-        pinged = False
-        while True:
-            message = await pubsub.get_message(timeout=HEARTBEAT_SECONDS)
-            if message is None:
-                if pinged:
-                    raise ConnectionError(f"no answer from Redis within {2 * HEARTBEAT_SECONDS:g} s")
-                await pubsub.ping()
-                pinged = True
-                continue
-            pinged = False
-            if message["type"] == "message":
-                self._apply(message["data"])
-            elif message["type"] == "subscribe":  # subscribed again: what was sent meanwhile is lost
-                raise ConnectionError("resubscribed")
-
     def _apply(self, data: bytes) -> None:
         user, _, role = data.decode().partition(" ")
         if (user_id := _user_of(user)) is not None and role:
             self._remember(user_id, role, self.ttl_seconds)
-
-    def _set_following(self, following: bool) -> None:
-        self.following = following
-        metrics.ROLE_MARKS_FOLLOWED.set(int(following))
 
 
 def _user_of(text: str) -> uuid.UUID | None:
