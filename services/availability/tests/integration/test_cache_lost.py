@@ -38,14 +38,14 @@ async def test_pages_and_answers_held_in_memory_are_forgotten_when_redis_loses_i
             assert (await cache.look_up("service", EVERY_PROVIDER, [DAY])).required == {DAY: 0}
             assert await cache.store("service", EVERY_PROVIDER, {DAY: FREE}, 10) == 1
             assert (await cache.look_up("service", EVERY_PROVIDER, [DAY])).pages == {DAY: FREE}
-            answers.keep("q", Answer(b"body", "service", EVERY_PROVIDER, [DAY], 10, 2e9, cache.generation))
+            answers.keep("q", Answer(b"body", "service", EVERY_PROVIDER, [DAY], [10], 2e9, cache.generation))
             assert await kept_answer(answers, cache, "q", 0.0) == b"body"
 
             # The slot is taken: the invalidation raises the day's fence past the page. Neither is current now.
             await cache.invalidate(Invalidation(days=frozenset({DayScope("service", EVERY_PROVIDER, DAY)})), 20)
             lookup = await cache.look_up("service", EVERY_PROVIDER, [DAY])
             assert (lookup.pages, lookup.required) == ({}, {DAY: 20})
-            answers.keep("q", Answer(b"body", "service", EVERY_PROVIDER, [DAY], 10, 2e9, cache.generation))
+            answers.keep("q", Answer(b"body", "service", EVERY_PROVIDER, [DAY], [10], 2e9, cache.generation))
             # (kept again on purpose: a process that has not looked at it since still holds it)
 
             # Redis loses everything, the fence included. What this process holds from before must not return.

@@ -42,7 +42,7 @@ def test_slots_outside_the_range_or_of_another_clinic_or_started_change_nothing(
 
 
 def answer(size: int, until: float = float("inf")) -> Answer:
-    return Answer(b"x" * size, "service", "all", [date(2026, 12, 1)], 7, until)
+    return Answer(b"x" * size, "service", "all", [date(2026, 12, 1)], [7], until)
 
 
 def test_an_answer_is_not_served_once_its_time_is_up() -> None:

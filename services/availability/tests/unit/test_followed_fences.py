@@ -15,7 +15,7 @@ from availability.domain.invalidation import EVERY_PROVIDER, DayScope, Invalidat
 from availability.service_layer.answers import Answer, Answers, kept_answer
 
 TTL = 3600
-DAY = date(2026, 12, 7)
+DAY, NEXT_DAY = date(2026, 12, 7), date(2026, 12, 8)
 
 
 class FakeClock:
@@ -80,14 +80,14 @@ class CountedCache(PageCache):
         self.reads = 0
         self.fences_in_redis = 0
 
-    async def fence(self, service_id: str, scope: str, days: list[date]) -> int:
+    async def fences(self, service_id: str, scope: str, days: list[date]) -> list[int]:
         self.reads += 1
-        return self.fences_in_redis
+        return [self.fences_in_redis for _ in days]
 
 
 def kept(cache: CountedCache, lsn: int) -> tuple[Answers, str, str]:
     answers, service = Answers(1 << 20), str(uuid.uuid4())
-    answers.keep("q", Answer(b"[]", service, EVERY_PROVIDER, [DAY], lsn, until=10**12))
+    answers.keep("q", Answer(b"[]", service, EVERY_PROVIDER, [DAY, NEXT_DAY], [lsn, lsn], until=10**12))
     return answers, "q", service
 
 
@@ -127,3 +127,20 @@ def test_a_new_subscription_asks_redis_again_before_memory_is_trusted() -> None:
     cache.fences_in_redis = 70  # ... and Redis has it
     assert served(answers, cache, query) is None
     assert cache.reads == 2
+
+
+def test_an_answer_is_judged_day_by_day() -> None:
+    cache = CountedCache()
+    subscribe(cache.followed)
+    answers, service = Answers(1 << 20), str(uuid.uuid4())
+    answers.keep("q", Answer(b"[]", service, EVERY_PROVIDER, [DAY, NEXT_DAY], [50, 80], until=10**12))
+    assert served(answers, cache, "q") == b"[]"
+
+    def raise_to(day: date, position: int) -> None:
+        scope = Invalidation(days=frozenset({DayScope(service, str(uuid.uuid4()), day)}))
+        cache.followed.raised(cache._invalidation_keys(scope)[0], position)
+
+    raise_to(NEXT_DAY, 70)  # the next day's page was read after that change: still current
+    assert served(answers, cache, "q") == b"[]"
+    raise_to(DAY, 60)  # the first day's page was read before it
+    assert served(answers, cache, "q") is None

@@ -83,7 +83,7 @@ class Lookup:
     required: dict[date, int] = field(default_factory=dict)
     stale: int = 0
     service_known: bool | None = None
-    oldest: int | None = None  # the lowest WAL position among `pages` (None: no page came from the cache)
+    positions: dict[date, int] = field(default_factory=dict)  # the WAL position each of `pages` was read at
 
 
 class PageCache:
@@ -164,7 +164,7 @@ class PageCache:
             lsn, slots = self._page(page_keys[index], held[index], fetched)
             if slots is not None and lsn >= fence:
                 lookup.pages[day] = slots
-                lookup.oldest = lsn if lookup.oldest is None else min(lookup.oldest, lsn)
+                lookup.positions[day] = lsn
             else:
                 lookup.required[day] = fence
                 lookup.stale += slots is not None
@@ -181,16 +181,19 @@ class PageCache:
         self._local.keep(key, page["lsn"], page["slots"])
         return page["lsn"], page["slots"]
 
-    async def fence(self, service_id: str, scope: str, days: list[date]) -> int:
-        """One round trip: the highest fence over these days of this scope; anything read at or past it is current
-        (and under the current `generation`: call this before comparing with it)."""
-        epoch, *fences = await self._client.mget([self._epoch_key(), *self._fence_keys(service_id, scope, days)])
+    async def fences(self, service_id: str, scope: str, days: list[date]) -> list[int]:
+        """One round trip: the fence each of these days of this scope must reach (anything read at or past it is
+        current), under the current `generation`: call this before comparing with it."""
+        epoch, *values = await self._client.mget([self._epoch_key(), *self._fence_keys(service_id, scope, days)])
         await self._same_epoch(epoch)
-        return max(_position(value) for value in fences)
+        floor = max(_position(values[0]), _position(values[1]))
+        return [max(floor, _position(value)) for value in values[2:]]
 
-    def followed_fence(self, service_id: str, scope: str, days: list[date]) -> int:
-        """The same fence as far as this process heard the raises (`followed` says since when)."""
-        return self.followed.highest(self._fence_keys(service_id, scope, days))
+    def followed_fences(self, service_id: str, scope: str, days: list[date]) -> list[int]:
+        """The same fences as far as this process heard the raises (`followed` says since when)."""
+        keys, highest = self._fence_keys(service_id, scope, days), self.followed.highest
+        floor = highest(keys[:2])
+        return [max(floor, highest((key,))) for key in keys[2:]]
 
     def _fence_keys(self, service_id: str, scope: str, days: list[date]) -> list[str]:
         keys = [self._global_fence(), self._scope_fence(service_id, scope)]

@@ -1,10 +1,11 @@
 """Whole answers of recent searches, kept in this process as the response bytes, so that asking the same question
 again costs no day pages and no encoding, and once Redis confirmed it, no Redis read either (`followed_fences`).
 
-An answer is kept with the lowest WAL position of the pages it was built from. It is served again only while (1) no
-fence over its days has risen past that position — the same check a day page passes, so an event that invalidated
-any of its pages invalidates it too, in every process — and (2) the clock has not reached the first instant its
-selection would change by itself (a listed slot starts, a waitlist reservation ends), nor the pages' own lifetime.
+An answer is kept with the WAL position each of its day pages was read at. It is served again only while (1) no
+day's fence has risen past its page's position — the same check a day page passes, so an event that invalidated any
+of its pages invalidates it too, in every process, and one that touched only other days leaves it be — and (2) the
+clock has not reached the first instant its selection would change by itself (a listed slot starts, a waitlist
+reservation ends), nor the pages' own lifetime.
 An answer built from the primary (replica behind a fence) or without Redis is not kept, and one kept before Redis
 lost its data (the cache's `generation` moved on) is not served again.
 """
@@ -32,7 +33,7 @@ class Answer:
     service_id: str
     scope: str
     days: list[date]
-    lsn: int  # every page it was built from was read at or past this WAL position
+    positions: list[int]  # the WAL position each day's page was read at, in the order of `days`
     until: float  # epoch seconds: its selection changes by itself, or its pages' lifetime ends
     generation: int = 0  # the cache's `generation` before its pages were looked up
     # The fence subscription during which Redis last said it is current (0: never): from then on, the raises
@@ -91,15 +92,16 @@ async def kept_answer(answers: Answers, cache: PageCache, query: str, now: float
         return None
     epoch = cache.followed.trusted_epoch()
     if epoch is not None and answer.checked_in == epoch:
-        fence = cache.followed_fence(answer.service_id, answer.scope, answer.days)
+        fences = cache.followed_fences(answer.service_id, answer.scope, answer.days)
     else:
         try:
-            fence = await cache.fence(answer.service_id, answer.scope, answer.days)
+            fences = await cache.fences(answer.service_id, answer.scope, answer.days)
         except REDIS_UNAVAILABLE:
             return None  # the search itself reads the database then
         if epoch is not None and cache.followed.trusted_epoch() == epoch:
             answer.checked_in = epoch
-    if fence > answer.lsn or answer.generation != cache.generation:  # invalidated, or Redis lost its fences
+    stale = any(fence > position for fence, position in zip(fences, answer.positions, strict=True))
+    if stale or answer.generation != cache.generation:  # a day invalidated, or Redis lost its fences
         answers.drop(query)
         metrics.ANSWERS.labels(outcome="stale").inc()
         return None
@@ -111,6 +113,6 @@ async def kept_answer(answers: Answers, cache: PageCache, query: str, now: float
 def keep_answer(answers: Answers, query: str, body: bytes, search: Search, found: Found, lifetime: float,
                 now: float) -> None:
     """Keep a search's response body for its query string, if it may be served again."""
-    if found.lsn is not None:
-        answers.keep(query, Answer(body, str(search.service_id), search.scope, found.days, found.lsn,
+    if found.positions is not None:
+        answers.keep(query, Answer(body, str(search.service_id), search.scope, found.days, found.positions,
                                    min(found.changes_at, now + lifetime), found.generation))

@@ -82,13 +82,13 @@ class SearchDeps:
 
 @dataclass(frozen=True)
 class Found:
-    """A search's open slots (public JSON texts, by start), the days it read, the lowest WAL position of the pages
-    behind it (None: some came from the primary or without the cache, so it must not be kept), and the first instant
+    """A search's open slots (public JSON texts, by start), the days it read, the WAL position each day's page was
+    read at (None: some came from the primary or without the cache, so it must not be kept), and the first instant
     its selection changes by itself."""
 
     slots: list[str]
     days: list[date]
-    lsn: int | None
+    positions: list[int] | None
     changes_at: float
     generation: int = 0  # the cache's generation before the pages were looked up
 
@@ -128,14 +128,14 @@ async def find(deps: SearchDeps, search: Search, now: float | None = None) -> Fo
     filled = await _fill(deps, search, lookup.required, cached) if lookup.required else {}
     _count(lookup, cached)
     pages = lookup.pages | {day: entries for day, (entries, _) in filled.items()}
-    positions = [lsn for _, lsn in filled.values()] + ([lookup.oldest] if lookup.oldest is not None else [])
-    known = [position for position in positions if position is not None]
-    lsn = min(known) if cached and known and len(known) == len(positions) else None
+    read_at: dict[date, int | None] = {**lookup.positions, **{day: lsn for day, (_, lsn) in filled.items()}}
+    positions = [read_at.get(day) for day in days]
+    keepable = cached and bool(days) and None not in positions
     in_order = [pages[day] for day in days]
     clinic = str(search.clinic_id) if search.clinic_id else None
     start, end = search.start.timestamp(), search.end.timestamp()
     listed, changes_at = selection(in_order, start, end, now, clinic)
-    return Found(listed, days, lsn, changes_at, generation)
+    return Found(listed, days, [p for p in positions if p is not None] if keepable else None, changes_at, generation)
 
 
 async def _look_up(cache: PageCache, search: Search, days: list[date]) -> tuple[Lookup, bool]:
