@@ -1,6 +1,7 @@
 """Fixtures of the deploy tests: the metric names the services export (read from the default registry after
 importing every `metrics.py`) and those of the PostgreSQL, Redis and RabbitMQ exporters, the names a PromQL
-expression selects, and the tools that check the manifests (promtool, kustomize). A missing tool fails the tests that need it: `make test-tools` installs them."""
+expression selects, and the tools that check the manifests (promtool, kustomize). A missing tool fails the tests
+that need it: `make test-tools` installs them."""
 
 import importlib
 import re
