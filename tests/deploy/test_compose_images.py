@@ -140,6 +140,12 @@ def test_prometheus_scrapes_the_exporters_and_the_brokers_own_endpoint() -> None
     assert "queue_coarse_metrics" in queues["params"]["family"]
 
 
+def test_prometheus_keeps_exemplars_with_the_images_own_flags() -> None:
+    command = services_of(ROOT_COMPOSE)["prometheus"]["command"]
+    assert "--enable-feature=exemplar-storage" in command  # the latency panels' links to traces
+    assert {"--config.file=/etc/prometheus/prometheus.yml", "--storage.tsdb.path=/prometheus"} <= set(command)
+
+
 def test_every_scrape_target_is_a_service_of_the_stack_on_a_port_it_serves() -> None:
     services = services_of(ROOT_COMPOSE)
     ports = {name: port for name, (_image, port, _variable, _server) in EXPORTERS.items()}

@@ -178,3 +178,25 @@ async def test_spans_name_their_service_version_and_environment_and_messaging_sp
         "messaging.system": "rabbitmq", "messaging.operation.type": "process", "messaging.operation.name": "process"}
     assert consumer.attributes["messaging.destination.name"] == producer.attributes["messaging.destination.name"]
     assert "messaging.operation" not in consumer.attributes  # the deprecated attribute is gone
+
+
+async def test_a_traced_request_is_the_exemplar_of_its_latency_in_openmetrics(gateway: TestClient, exporter):
+    await _held_appointment(gateway)
+    holds = [span for span in exporter.get_finished_spans()
+             if span.kind == SpanKind.SERVER and span.attributes.get("http.route") == "/v1/holds"]
+    traces = {format(span.context.trace_id, "032x") for span in holds}
+    assert traces
+
+    async with gateway.get("/metrics", headers={"Accept": "application/openmetrics-text; version=1.0.0"}) as response:
+        assert response.headers["Content-Type"].startswith("application/openmetrics-text")
+        exposition = await response.text()
+    linked = [line for line in exposition.splitlines()
+              if line.startswith("smartslot_http_request_duration_seconds_bucket{")
+              and 'route="/v1/holds"' in line and "# {trace_id=" in line]
+    exemplars = {line.split('trace_id="')[1].split('"')[0] for line in linked}
+    assert exemplars, "no exemplar on the holds route's latency"
+    assert exemplars <= traces  # each points to a trace that was recorded
+
+    async with gateway.get("/metrics") as response:  # the Prometheus text format a plain scraper gets has none
+        assert response.headers["Content-Type"].startswith("text/plain")
+        assert "# {trace_id=" not in await response.text()

@@ -103,8 +103,9 @@ async def _answer(request: web.Request, handler: Handler) -> web.StreamResponse:
 _instruments: dict[tuple[object, str, int], tuple[Counter, Histogram]] = {}
 
 
-def _count(request: web.Request, status: int, seconds: float) -> None:
-    """RED metrics by route template, method and status class; the labelled children looked up once each."""
+def _count(request: web.Request, status: int, seconds: float, exemplar: dict[str, str] | None) -> None:
+    """RED metrics by route template, method and status class; the labelled children looked up once each. The
+    duration carries the request's trace id as its exemplar where the trace is recorded."""
     resource = request.match_info.route.resource
     key = (resource, request.method, status // 100)
     instruments = _instruments.get(key)
@@ -115,7 +116,14 @@ def _count(request: web.Request, status: int, seconds: float) -> None:
             metrics.HTTP_DURATION.labels(route=route, method=request.method),
         )
     instruments[0].inc()
-    instruments[1].observe(seconds)
+    instruments[1].observe(seconds, exemplar)
+
+
+def _exemplar(span: trace.Span) -> dict[str, str] | None:
+    """The trace id a latency observation points to: only a recorded (exported) trace is worth linking."""
+    if not span.is_recording():
+        return None
+    return {"trace_id": format(span.get_span_context().trace_id, "032x")}
 
 
 @web.middleware
@@ -123,8 +131,8 @@ async def observed(request: web.Request, handler: Handler) -> web.StreamResponse
     """Trace ids (the caller's `traceparent` continued, or a new trace; where spans are recorded the aiohttp server
     instrumentation's span has done this already), the request id (the caller's if sane) on the response and every
     log line, problem+json for every failure, RED metrics, and one access line per request at INFO."""
-    span_token = None
-    if not trace.get_current_span().get_span_context().is_valid:
+    span_token, span = None, trace.get_current_span()
+    if not span.get_span_context().is_valid:
         span_token = otel_context.attach(trace.set_span_in_context(server_span(request.headers)))
     request_id = request[REQUEST_ID] = _request_id(request)
     structlog.contextvars.bind_contextvars(request_id=request_id)
@@ -140,7 +148,7 @@ async def observed(request: web.Request, handler: Handler) -> web.StreamResponse
         raise
     finally:
         elapsed = time.perf_counter() - started
-        _count(request, status, elapsed)
+        _count(request, status, elapsed, _exemplar(span))
         if _access.isEnabledFor(logging.INFO) and request.path not in QUIET_PATHS:
             log.info("request", method=request.method, route=_route_template(request), status=status,
                      duration_ms=round(elapsed * 1000, 2))
