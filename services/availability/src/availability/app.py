@@ -62,11 +62,31 @@ async def _replica_probe(app: web.Application) -> None:
     await ping(app[READ_POOL])
 
 
+# Seconds since the last transaction the replica replayed was committed on the primary, while it has received WAL it
+# has not replayed yet (a replica that has replayed all it received is not behind, however old its last commit).
+REPLAY_LAG = """
+SELECT CASE WHEN pg_last_wal_receive_lsn() IS NULL OR pg_last_wal_receive_lsn() <= pg_last_wal_replay_lsn() THEN 0
+            ELSE COALESCE(EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp()), 0) END::float8
+"""
+
+
+async def _replica_lag_probe(app: web.Application) -> None:
+    """Degraded while the replica replays more than `replica_lag_degraded_seconds` behind the primary: answers stay
+    right (fills behind a fence read the primary), but the primary carries the reads."""
+    if app[READ_POOL] is app[POOL]:
+        return
+    lag = float(await app[READ_POOL].fetchval(REPLAY_LAG))
+    limit = app[SETTINGS].replica_lag_degraded_seconds
+    if lag > limit:
+        raise RuntimeError(f"replica replay {lag:.1f} s behind the primary (over {limit:g} s)")
+
+
 def create_app(settings: AvailabilitySettings) -> web.Application:
     """An unstarted availability service for these settings."""
     app = create_base_app([
         postgres_readiness(POOL),
         ReadinessCheck("replica", _replica_probe, "make replica", critical=settings.replica_database_url is not None),
+        ReadinessCheck("replica_lag", _replica_lag_probe, "docs/runbooks/replica-lagging.md", critical=False),
         ReadinessCheck("redis", lambda app: app[REDIS].ping(), "start Redis: make infra"),
         amqp_readiness(AMQP),
     ], identity=identity_key(settings))

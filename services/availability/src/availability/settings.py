@@ -26,6 +26,9 @@ class AvailabilitySettings(IdentitySettings):
         32 * 1024 * 1024, ge=0, description="memory per process for whole answers of recent searches (0: none kept)"
     )
     max_range_days: int = Field(31, ge=1)
+    replica_lag_degraded_seconds: float = Field(
+        30.0, gt=0, description="/readyz reports the replica's replay lag as degraded beyond this many seconds"
+    )
     # Live slot stream (GET /v1/availability/stream): changes kept in Redis (shared by every process, so a resume may
     # land on any of them) and mirrored in each process's memory.
     live_log_entries: int = Field(10_000, ge=100, le=1_000_000, description="changes the live stream keeps")
