@@ -10,8 +10,8 @@ and removed afterwards, also on failure. Day pages live 2 s here, so searches ke
 the replica provably lacks each booking, yet once its event has reached availability (the slot leaves the listing)
 no search by the booking client lists it or any slot booked before it, through the whole pause, until the replica
 lags its primary by seconds (`now() - pg_last_xact_replay_timestamp()`): fills behind the invalidation's WAL fence
-are answered from the primary, uncached. Availability does not report replay lag in /readyz (the replica check
-asks only whether the replica answers): its replica check stays `ok` while lagging.
+are answered from the primary, uncached. /readyz says so: its `replica_lag` check (degraded beyond
+`SMARTSLOT_AVAILABILITY_REPLICA_LAG_DEGRADED_SECONDS`, 2 s here) reports the lag while the service stays ready.
 (c) Replay resumed: the replica catches up, the cache refills, the listing is exactly the unbooked slots, every
 booking is published and emailed once, and I1-I5 hold.
 
@@ -60,6 +60,7 @@ DRILL = Path(__file__).resolve().parents[2] / "scripts" / "restore_drill.py"
 STANDBY_MINIMUMS = ("max_connections", "max_worker_processes", "max_wal_senders", "max_prepared_transactions",
                     "max_locks_per_transaction")
 LAG_SECONDS = 3.0  # how far behind the paused replica must fall, by the primary's commit clock
+LAG_DEGRADED_SECONDS = 2  # availability's /readyz reports replay lag beyond this
 SLOTS = 8
 BOOKED_WHILE_STOPPED = 2
 BOOKED_WHILE_LAGGING = 4
@@ -140,7 +141,8 @@ async def _replica_fetchval(url: str, query: str, *args: object) -> Any:
 
 async def test_12_replica_stopped_then_lagging_never_lists_a_booked_slot() -> None:
     async with (
-        chaos_stack(SMARTSLOT_AVAILABILITY_CACHE_TTL_SECONDS="2") as chaos,
+        chaos_stack(SMARTSLOT_AVAILABILITY_CACHE_TTL_SECONDS="2",
+                    SMARTSLOT_AVAILABILITY_REPLICA_LAG_DEGRADED_SECONDS=str(LAG_DEGRADED_SECONDS)) as chaos,
         private_replica(chaos.database_url) as replica,
         aioredis.Redis.from_url(chaos.services.base_env["SMARTSLOT_REDIS_URL"]) as redis,
     ):
@@ -162,7 +164,7 @@ async def test_12_replica_stopped_then_lagging_never_lists_a_booked_slot() -> No
 
         await wait_for(all_listed, 60, interval=0.2, what="availability to list the new slots from its replica")
         status, body = await _readiness(chaos)
-        assert (status, body["checks"]["replica"]) == (200, "ok"), body
+        assert (status, body["checks"]["replica"], body["checks"]["replica_lag"]) == (200, "ok", "ok"), body
 
         recorder = Recorder()
         booked: list[str] = []  # slot ids, in booking order
@@ -230,7 +232,9 @@ async def test_12_replica_stopped_then_lagging_never_lists_a_booked_slot() -> No
 
                 await wait_for(lagging_by_seconds, 120, interval=0.2, what=f"the replica to lag {LAG_SECONDS} s")
                 status, body = await _readiness(chaos)
-                assert (status, body["checks"]["replica"]) == (200, "ok"), body  # lag is not in /readyz
+                assert status == 200, body  # lagging, still ready: the primary answers what the replica lacks
+                assert body["checks"]["replica"] == "ok", body
+                assert body["checks"]["replica_lag"].startswith("degraded: replica replay "), body
             finally:
                 await pause.execute("SELECT pg_wal_replay_resume()")
         finally:
@@ -245,6 +249,11 @@ async def test_12_replica_stopped_then_lagging_never_lists_a_booked_slot() -> No
                                                 committed))
 
         await wait_for(caught_up, 120, interval=0.2, what="the private replica to replay past the bookings")
+
+        async def lag_cleared() -> bool:
+            return (await _readiness(chaos))[1]["checks"]["replica_lag"] == "ok"
+
+        await wait_for(lag_cleared, 60, interval=0.2, what="/readyz to stop reporting replica lag")
         unbooked = set(ids) - set(booked)
 
         async def cache_refilled() -> bool:
