@@ -90,10 +90,11 @@ async def _reschedule_within(
     if row["starts_at"] <= now:
         raise InvalidTransition("Cannot reschedule an appointment that has already started.")
     slot = await _claim_target(connection, row, command.slot_id, now)
-    # As with a new hold, a hold that fills the slot keeps its Redis lock (confirm frees it); otherwise the lock was
-    # needed only for the move.
-    fills = row["status"] == "locked" and slot.remaining == 1
-    keep = held.token if held is not None and fills else None
+    # As with a new hold, a hold on a one-seat slot keeps its Redis lock (confirm frees it); otherwise the lock was
+    # needed only for the move. On a slot of more seats the kept lock would outlive a seat freed beside the hold,
+    # turning the next client away with `slot_held` from a slot with room.
+    one_seat = row["status"] == "locked" and slot.capacity == 1
+    keep = held.token if held is not None and one_seat else None
     moved = await _move(connection, row, slot, command.client, keep)
     sequence = await next_sequence(connection, row["id"])
     await add_to_outbox(
