@@ -136,9 +136,11 @@ test-e2e: install infra ## End-to-end tests: the whole stack through the gateway
 test-browser: install infra test-tools ## Browser tests: the web console in headless Chromium against the whole stack
 	$(TIER) browser $(BROWSER_TESTS)
 
-# The broker outage lasts a full minute; SMARTSLOT_CHAOS_BROKER_OUTAGE_SECONDS=10 shortens it.
-chaos: install infra ## Fault-injection tests (tests/chaos): every scenario
+# The broker outage lasts a full minute; SMARTSLOT_CHAOS_BROKER_OUTAGE_SECONDS=10 shortens it. Booking's stateful
+# property test runs here at length: SMARTSLOT_STATEFUL_EXAMPLES (300 here, 20 in make test) random sequences.
+chaos: install infra ## Fault-injection tests (tests/chaos): every scenario; then booking's stateful test at length
 	$(TIER) chaos $(CHAOS_TESTS)
+	SMARTSLOT_STATEFUL_EXAMPLES=$${SMARTSLOT_STATEFUL_EXAMPLES:-300} $(BIN)/pytest -q -rs services/booking/tests/integration/test_stateful.py
 
 # Its own scratch PostgreSQL (the machine's binaries, a temporary directory, a free port): the shared one is untouched.
 restore-drill: install infra ## Back up PostgreSQL while clients book, restore it to a point in time, check the restored data
