@@ -30,10 +30,16 @@ def point(result: ScenarioResult) -> dict:
     return {field: summary[field] for field in POINT_FIELDS} | {"invariants": result.invariants, "cpu": result.cpu}
 
 
+def failed(point: dict) -> int:
+    """Requests the system failed: 5xx, connection errors and timeouts, and 429 (every scenario's clients stay within
+    the product's quotas and limits when it keeps up: a 429 means work piled up, e.g. overlapping holds)."""
+    refused = sum(n for status, n in point["statuses"].items() if int(status) >= 500 or int(status) == 429)
+    return sum(point["errors"].values()) + refused
+
+
 def overloaded(point: dict) -> bool:
-    """The system did not keep up with the point's offered rate: requests fell behind or failed (5xx, errors)."""
-    failed = sum(point["errors"].values()) + sum(n for status, n in point["statuses"].items() if int(status) >= 500)
-    return point["achieved_rate"] < KEPT_UP_SHARE * point["offered_rate"] or failed > point["sent"] / 100
+    """The system did not keep up with the point's offered rate: requests fell behind or failed."""
+    return point["achieved_rate"] < KEPT_UP_SHARE * point["offered_rate"] or failed(point) > point["sent"] / 100
 
 
 async def sweep(scenario: Scenario, rates: Iterable[float], measured: dict[float, ScenarioResult],

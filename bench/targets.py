@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
-from bench.sweep import overloaded
+from bench.sweep import failed, overloaded
 
 MET, NOT_MET, NOT_MEASURED = "met", "not met", "not measured"
 KEPT_UP = "≥ 90 % of the offered rate achieved, ≤ 1 % failed"
@@ -86,9 +86,7 @@ def _points(run: Run, key: str, sweep: str | None) -> list[dict]:
 
 
 def _describe(point: dict) -> str:
-    failed = sum(point.get("errors", {}).values()) + sum(
-        count for status, count in point.get("statuses", {}).items() if int(status) >= 500)
-    share = 100 * failed / point["sent"] if point.get("sent") else 0.0
+    share = 100 * failed({"errors": {}, "statuses": {}} | point) / point["sent"] if point.get("sent") else 0.0
     return (f"{point['offered_rate']:,.0f}/s offered, {point['achieved_rate']:,.0f}/s achieved, {share:.1f} % failed, "
             f"p99 {point['p99_ms']:,.1f} ms")
 

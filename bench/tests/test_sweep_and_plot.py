@@ -71,6 +71,8 @@ def test_a_point_is_overloaded_when_it_fell_behind_or_failed() -> None:
     assert overloaded(kept_up | {"achieved_rate": 80.0})
     assert overloaded(kept_up | {"statuses": {"200": 980, "503": 20}})
     assert overloaded(kept_up | {"errors": {"TimeoutError": 11}})
+    assert overloaded(kept_up | {"statuses": {"200": 980, "429": 20}})  # quotas refusing work that piled up
+    assert not overloaded(kept_up | {"statuses": {"200": 995, "409": 5}})  # a taken slot is an answer
 
 
 def test_the_plot_is_written_as_a_png(tmp_path: Path) -> None:
