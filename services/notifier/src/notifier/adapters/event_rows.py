@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from notifier.adapters import feed
+from notifier.adapters.deliveries import Claimed
 from notifier.domain.emails import Email
 from notifier.domain.messages import Message
 from notifier.domain.reminders import PlannedReminder
@@ -39,10 +40,11 @@ WITH version AS (
     SELECT {feed.NOTICE} FROM feed
 ), email AS (
     INSERT INTO deliveries (id, channel, kind, source_id, appointment_id, recipient, message_id, content,
-                            max_attempts)
-    SELECT $13, 'email', $14, $12, $15, $16::text, $17, $18, $19
+                            max_attempts, attempts, next_attempt_at)
+    SELECT $13, 'email', $14, $12, $15, $16::text, $17, $18, $19, CASE WHEN $27::float8 IS NULL THEN 0 ELSE 1 END,
+           now() + make_interval(secs => coalesce($27::float8, 0))
     WHERE $16::text IS NOT NULL AND (SELECT open FROM gate)
-    ON CONFLICT DO NOTHING RETURNING 1
+    ON CONFLICT DO NOTHING RETURNING created_at
 ), hooks AS (
     INSERT INTO deliveries (id, channel, kind, source_id, appointment_id, endpoint_id, recipient, message_id,
                             content, max_attempts)
@@ -53,7 +55,7 @@ WITH version AS (
 )
 SELECT (SELECT count(*) FROM planned) AS reminders, (SELECT count(*) FROM feed_notices) AS feed,
        (SELECT count(*) FROM email) AS emails, (SELECT count(*) FROM hooks) AS webhooks,
-       (SELECT open FROM gate) AS opened
+       (SELECT open FROM gate) AS opened, (SELECT created_at FROM email) AS email_created_at
 """
 
 
@@ -73,6 +75,9 @@ class QueuedEmail:
     email: Email
     message_id_domain: str
     max_attempts: int
+    # Written already claimed by the writer for this long (its first attempt counted), to be sent by this process
+    # right after the commit without claiming it again; None: written due, for any worker to claim.
+    lease_seconds: float | None = None
 
 
 @dataclass(frozen=True)
@@ -121,12 +126,15 @@ class Written:
     emails: int = 0
     webhooks: int = 0
     opened: bool = True  # False: `first_version` found a version recorded already, and only webhooks were written
+    leased: Claimed | None = None  # the email, written claimed by the caller (`QueuedEmail.lease_seconds`)
 
 
 async def write(connection: Connection, rows: EventRows) -> Written:
     """Write the rows in one statement; how many of each were new."""
     reminders, feed, email, webhooks, version = rows.reminders, rows.feed, rows.email, rows.webhooks, rows.first_version
     delivery_id = uuid.uuid4()
+    message_id = f"<{delivery_id}@{email.message_id_domain}>" if email else None
+    content = email.email.to_content() if email else None
     result = await connection.fetchrow(
         _WRITE,
         reminders.appointment_id if reminders else None,
@@ -145,8 +153,8 @@ async def write(connection: Connection, rows: EventRows) -> Written:
         email.email.kind if email else None,
         _uuid(email.email.appointment_id) if email else None,
         email.email.to if email else None,
-        f"<{delivery_id}@{email.message_id_domain}>" if email else None,
-        email.email.to_content() if email else None,
+        message_id,
+        content,
         email.max_attempts if email else None,
         webhooks.event_type if webhooks else None,
         webhooks.appointment_id if webhooks else None,
@@ -155,9 +163,17 @@ async def write(connection: Connection, rows: EventRows) -> Written:
         version.appointment_id if version else None,
         version.sequence if version else None,
         version.status if version else None,
+        email.lease_seconds if email else None,
     )
     assert result is not None  # a SELECT of aggregates returns one row
-    return Written(result["reminders"], result["feed"], result["emails"], result["webhooks"], result["opened"])
+    leased = None
+    if email is not None and email.lease_seconds is not None and result["email_created_at"] is not None:
+        assert message_id is not None
+        assert content is not None
+        leased = Claimed(delivery_id, "email", email.email.kind, email.email.to, message_id, content, 1,
+                         email.max_attempts, result["email_created_at"], None, None, True)
+    return Written(result["reminders"], result["feed"], result["emails"], result["webhooks"], result["opened"],
+                   leased)
 
 
 def _uuid(value: str | None) -> uuid.UUID | None:

@@ -4,16 +4,18 @@ One loop claims what is due (`FOR UPDATE SKIP LOCKED` and a lease, so any number
 work and each attempt is made by one of them) and sends each claimed delivery beside the others, up to
 `delivery_batch_size` in flight. It is woken by the commit that queued a delivery (`wake`), so an email leaves
 within milliseconds; otherwise it polls every `delivery_poll_interval_seconds` for retries and for what a crash
-left behind. Sent emails are marked in one statement for all that finished meanwhile.
+left behind. An event's email is written already claimed by the process that wrote it and handed over after the
+commit (`send_leased`): no claim statement for it; one that waits here past half its lease is left to the lease's
+end and whoever claims it then. Sent emails are marked in one statement for all that finished meanwhile.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 import uuid
-from collections.abc import Awaitable
+from collections import deque
+from collections.abc import Awaitable, Iterable
 from datetime import UTC, datetime
 
 import asyncpg
@@ -52,10 +54,32 @@ class DeliveryWorker:
         self._in_flight: set[asyncio.Task[None]] = set()
         self._sent = _SentMarks(pool)
         self._pending_measured = 0.0
+        self._leased: deque[tuple[Claimed, float]] = deque()  # handed over, with when to give them up (monotonic)
+        self._claim_wanted = True
 
     def wake(self) -> None:
         """Deliveries were just committed: claim them now rather than at the next poll."""
+        self._claim_wanted = True
         self._woken.set()
+
+    def send_leased(self, items: Iterable[Claimed]) -> None:
+        """Deliveries this process wrote already claimed (their transaction has committed): send them, no claim."""
+        give_up_at = time.monotonic() + self._settings.delivery_lease_seconds / 2
+        self._leased.extend((item, give_up_at) for item in items)
+        self._woken.set()
+
+    def _start_leased(self) -> None:
+        """Start the handed-over deliveries there is room for; drop those kept too long (their lease will end)."""
+        now = time.monotonic()
+        while self._leased and len(self._in_flight) < self._settings.delivery_batch_size:
+            item, give_up_at = self._leased.popleft()
+            if give_up_at > now:
+                self._start(item)
+
+    def _start(self, item: Claimed) -> None:
+        task = asyncio.create_task(self._deliver(item), name=f"delivery-{item.id}")
+        self._in_flight.add(task)
+        task.add_done_callback(self._finished)
 
     async def process_due(self) -> int:
         """Claim due deliveries (as many as there is room for) and start sending them; the number claimed."""
@@ -64,9 +88,7 @@ class DeliveryWorker:
             return 0
         claimed = await deliveries.claim_due(self._pool, room, self._settings.delivery_lease_seconds)
         for item in claimed:
-            task = asyncio.create_task(self._deliver(item), name=f"delivery-{item.id}")
-            self._in_flight.add(task)
-            task.add_done_callback(self._finished)
+            self._start(item)
         return len(claimed)
 
     async def run(self) -> None:
@@ -75,17 +97,24 @@ class DeliveryWorker:
         while not self._stopping.is_set():
             self._woken.clear()  # before claiming, so a commit during the claim still wakes the next round
             claimed = 0
+            self._start_leased()
             try:
-                claimed = await self.process_due()
+                if self._claim_wanted:
+                    self._claim_wanted = False
+                    claimed = await self.process_due()
                 await self._measure_pending()
                 job_succeeded(JOB_NAME)
             except Exception as error:  # the loop outlives any one pass: a dead poller would send nothing more
+                self._claim_wanted = True
                 log.exception("delivery poll failed; trying again", error=describe(error))
             if claimed and len(self._in_flight) < self._settings.delivery_batch_size:
+                self._claim_wanted = True
                 continue  # room left: more may be due
-            with contextlib.suppress(TimeoutError):
+            try:
                 async with asyncio.timeout(self._settings.delivery_poll_interval_seconds):
                     await _first(self._woken.wait(), self._stopping.wait())
+            except TimeoutError:
+                self._claim_wanted = True  # the poll: retries come due, and what a crash left behind
         await self.drain()
 
     async def drain(self) -> None:
@@ -104,7 +133,7 @@ class DeliveryWorker:
             # A bug (send and record failures are handled inside); the lease brings the delivery back.
             log.error("delivery task crashed", error=describe(error), exc_info=error)
         if len(self._in_flight) == self._settings.delivery_batch_size - 1:
-            self._woken.set()  # there is room again
+            self.wake()  # there is room again: handed-over deliveries first, then claims
 
     async def _measure_pending(self) -> None:
         now = time.monotonic()

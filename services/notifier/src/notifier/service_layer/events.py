@@ -17,6 +17,7 @@ import pydantic
 
 from notifier import metrics
 from notifier.adapters import event_rows, reminders, versions
+from notifier.adapters.deliveries import Claimed
 from notifier.adapters.event_rows import EventRows, FirstVersion, QueuedEmail, Reminders, WebhookCalls
 from notifier.domain import notices
 from notifier.domain.notices import Letterhead, Notice
@@ -75,21 +76,31 @@ class EventHandlers:
             if rows.empty:
                 return None
             written = await event_rows.write(connection, rows)
-            queued = written.emails + written.webhooks
+            leased = [written.leased] if written.leased else []
+            claimable = written.emails - len(leased) + written.webhooks
             _count(written)
             if not written.opened and writes.versioned is not None:  # not the appointment's first version
                 appointment, status = writes.versioned
                 if (await self._advance(connection, appointment, status)).newest:
                     again = await event_rows.write(connection, replace(rows, webhooks=None, first_version=None))
-                    queued += again.emails
+                    leased += [again.leased] if again.leased else []
+                    claimable += again.emails - (1 if again.leased else 0)
                     _count(again)
-            return self._wake_worker if queued else None
+            return self._after_commit(leased, claimable) if leased or claimable else None
 
         return handle
 
-    async def _wake_worker(self) -> None:
-        """After the commit: the worker claims the deliveries just queued (before it, it would find none)."""
-        self._worker.wake()
+    def _after_commit(self, leased: list[Claimed], claimable: int) -> AfterCommit:
+        """After the commit (before it, the rows are not there): the worker sends the emails written claimed for
+        it, and claims the other deliveries just queued."""
+
+        async def hand_over() -> None:
+            if leased:
+                self._worker.send_leased(leased)
+            if claimable:
+                self._worker.wake()
+
+        return hand_over
 
     def _rows(self, event: Event, writes: Writes) -> EventRows:
         settings, notice, appointment = self._settings, writes.notice, writes.reminders_for
@@ -100,7 +111,8 @@ class EventHandlers:
                                   appointment.model_dump(mode="json"))
         email = None
         if notice is not None and notice.email is not None:
-            email = QueuedEmail(notice.email, settings.message_id_domain, settings.email_max_attempts)
+            email = QueuedEmail(notice.email, settings.message_id_domain, settings.email_max_attempts,
+                                settings.delivery_lease_seconds)
         webhooks = self._webhook_calls(event) if event.type in WEBHOOK_EVENT_TYPES else None
         first = None
         if writes.versioned is not None:
