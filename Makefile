@@ -38,7 +38,7 @@ PYTEST_ARGS ?=
 export PYTEST_ARGS
 
 .PHONY: help install lock lint infra infra-status infra-stop replica test-tools clean-machine migrate run test \
-	test-unit test-int test-e2e test-browser bench bench-full chaos restore-drill up down clean
+	test-unit test-int test-e2e test-browser bench bench-full chaos soak restore-drill up down clean
 
 help: ## List the targets
 	@echo "Usage: make <target>"
@@ -151,6 +151,10 @@ bench: install ## Short load test (python -m bench)
 
 bench-full: install ## Full load test (python -m bench --full)
 	$(BIN)/python -m bench --full
+
+# Not in make test or CI: 30 minutes by default (SOAK_MINUTES=3 make soak for a short one; SOAK_RATE, SOAK_RSS_LIMIT).
+soak: install infra ## The mixed day at half its knee with a fault every few minutes; fails on leaks, stale rows, errors
+	$(BIN)/python -m bench.soak
 
 # --- Containers --------------------------------------------------------------------------------------------
 
