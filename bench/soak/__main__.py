@@ -19,8 +19,6 @@ import time
 from pathlib import Path
 from types import ModuleType
 
-import uvloop
-
 from bench import report
 from bench.driver import raise_open_files_limit
 from bench.environment import BenchEnvironment
@@ -57,9 +55,10 @@ async def _faults(chaos: object, client: RecordingClient, times: list[float], ar
         print(f"soak: {done[-1].what}", flush=True)
 
 
-async def soak(args: argparse.Namespace) -> Findings:
+async def soak(args: argparse.Namespace) -> tuple[Findings, Path]:
+    """Run the soak; its findings, saved (before the stack is torn down) in the folder named."""
     duration = args.minutes * 60
-    warmup = min(args.warmup_share * duration, args.warmup_cap)
+    warmup = min(max(args.warmup_share * duration, args.warmup_floor), args.warmup_cap)
     times = faults.schedule(duration, args.fault_every or min(120.0, duration / 4), args.fault_seconds, args.grace)
     raise_open_files_limit()
     settings = QUIET | retention_settings(args.retention_window, args.retention_interval)
@@ -76,23 +75,37 @@ async def soak(args: argparse.Namespace) -> Findings:
         sampler.sample()
         sampling.cancel()
         ages = await oldest_ages(chaos.db, retained(args.retention_window))
-    growths, young = judge.rss_growth(sampler.samples, client.started_at + warmup, warmup)
-    shown = {"minutes": f"{args.minutes:g}", "rate": f"{args.rate:g}/s", "warm-up": f"{warmup:.0f} s",
-             "faults": f"every {times[1] - times[0] if len(times) > 1 else 0:.0f} s, {args.fault_seconds:g} s each, "
-                       f"{args.grace:g} s grace", "RSS limit": f"{args.rss_limit:g} %",
-             "retention": f"{args.retention_window:g} s windows, a pass every {args.retention_interval:g} s"}
-    findings = Findings(shown, client.answers, injected, growths, young, ages, result.invariants, result.facts,
-                        client.started_at, dict(sampler.samples))
+        shown = {"minutes": f"{args.minutes:g}", "rate": f"{args.rate:g}/s", "warm-up": f"{warmup:.0f} s",
+                 "faults": f"every {times[1] - times[0] if len(times) > 1 else 0:.0f} s, {args.fault_seconds:g} s "
+                           f"each, {args.grace:g} s grace", "RSS limit": f"{args.rss_limit:g} %",
+                 "retention": f"{args.retention_window:g} s windows, a pass every {args.retention_interval:g} s"}
+        growths, young = judge.rss_growth(sampler.samples, client.started_at + warmup, warmup)
+        findings = Findings(shown, client.answers, injected, growths, young, ages, result.invariants, result.facts,
+                            client.started_at, dict(sampler.samples))
+        _judge(findings, args)
+        return findings, _save(findings)
+
+
+def _judge(findings: Findings, args: argparse.Namespace) -> None:
     findings.reasons += [f"{g.process}: resident memory grew {g.percent:.1f} % after warm-up"
-                         for g in judge.grown(growths, args.rss_limit)]
+                         for g in judge.grown(findings.growths, args.rss_limit)]
+    overdue = judge.overdue(findings.ages, args.retention_window, args.retention_interval)
     findings.reasons += [f"{table}: a row {age:.0f} s old, past its window and two passes"
-                         for table, age in judge.overdue(ages, args.retention_window, args.retention_interval).items()]
-    outside = judge.failures_outside_faults(client.answers, [fault.window for fault in injected])
+                         for table, age in overdue.items()]
+    outside = judge.failures_outside_faults(findings.answers, [fault.window for fault in findings.faults])
     if outside:
-        first = ", ".join(f"{status} at {sent - client.started_at:.1f} s" for sent, _, status in outside[:5])
+        first = ", ".join(f"{status} at {sent - findings.started:.1f} s" for sent, _, status in outside[:5])
         findings.reasons.append(f"{len(outside)} 5xx or connection errors outside fault windows (first: {first})")
-    findings.reasons += [f"invariant {name}: {count} violations" for name, count in result.invariants.items() if count]
-    return findings
+    findings.reasons += [f"invariant {name}: {count} violations" for name, count in findings.invariants.items()
+                         if count]
+
+
+def _save(findings: Findings) -> Path:
+    folder = report.RESULTS / f"soak-{time.strftime('%Y%m%d-%H%M%S')}"
+    folder.mkdir(parents=True)
+    (folder / "summary.md").write_text(findings.markdown())
+    (folder / "rss.csv").write_text(findings.rss_csv())
+    return folder
 
 
 def main() -> None:
@@ -106,6 +119,7 @@ def main() -> None:
     parser.add_argument("--fault-seconds", type=float, default=10.0, help="how long each fault lasts")
     parser.add_argument("--grace", type=float, default=15.0, help="seconds after a fault that still count inside it")
     parser.add_argument("--warmup-share", type=float, default=0.2, help="share of the run that is warm-up")
+    parser.add_argument("--warmup-floor", type=float, default=60.0, help="warm-up lasts at least this many seconds")
     parser.add_argument("--warmup-cap", type=float, default=120.0, help="warm-up lasts at most this many seconds")
     parser.add_argument("--rss-limit", type=float, default=float(os.environ.get("SOAK_RSS_LIMIT", "10")),
                         help="allowed growth of a process's VmRSS after warm-up, in % (SOAK_RSS_LIMIT)")
@@ -113,11 +127,8 @@ def main() -> None:
     parser.add_argument("--retention-window", type=float, default=60.0, help="every retention window, seconds")
     parser.add_argument("--retention-interval", type=float, default=10.0, help="seconds between retention passes")
     args = parser.parse_args()
-    findings = uvloop.run(soak(args))
-    folder = report.RESULTS / f"soak-{time.strftime('%Y%m%d-%H%M%S')}"
-    folder.mkdir(parents=True)
-    (folder / "summary.md").write_text(findings.markdown())
-    (folder / "rss.csv").write_text(findings.rss_csv())
+    # The standard event loop, as the chaos tests run the harness's proxies (uvloop's sockets refuse their reset).
+    findings, folder = asyncio.run(soak(args))
     print(findings.markdown())
     print(f"saved in {folder}")
     if findings.reasons:
