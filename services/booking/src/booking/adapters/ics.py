@@ -13,6 +13,8 @@ from typing import cast
 
 from icalendar import Calendar, Event
 
+from smartslot_common.contracts.calendar import ics_uid
+
 PRODID = "-//SmartSlot//Booking//EN"
 # What the calendar shows for each appointment status; statuses that end the appointment without it taking place
 # withdraw the invitation.
@@ -37,7 +39,7 @@ class CalendarEntry:
 
     @property
     def uid(self) -> str:
-        return f"{self.appointment_id}@smartslot"
+        return ics_uid(self.appointment_id)
 
     @property
     def event_status(self) -> str:

@@ -1,7 +1,8 @@
 """The `.ics` sent with appointment emails (RFC 5545/5546).
 
-The UID is booking's (`<appointment id>@smartslot`, as in its calendar.ics) and SEQUENCE is the event's
-`ics_sequence`, so a calendar client updates or withdraws the one event it already has instead of adding another.
+The UID is the shared `ics_uid` (`<appointment id>@smartslot`, as in booking's calendar.ics) and SEQUENCE is the
+event's `ics_sequence`, so a calendar client updates or withdraws the one event it already has instead of adding
+another.
 
 Written line by line rather than through `icalendar`'s object model: one VEVENT of fixed shape needs only the
 format's escaping and folding, and building it through the library cost about 0.3 ms per email (tests parse every
@@ -16,6 +17,7 @@ from email.utils import parseaddr
 from typing import Literal
 
 from notifier.domain.local_time import utc
+from smartslot_common.contracts.calendar import ics_uid
 
 PRODID = "-//SmartSlot//Notifier//EN"
 FOLD_AT = 75  # octets per content line, CRLF excluded
@@ -40,7 +42,7 @@ class Invitation:
 
     @property
     def uid(self) -> str:
-        return f"{self.appointment_id}@smartslot"
+        return ics_uid(self.appointment_id)
 
 
 def to_ics(invitation: Invitation) -> str:
