@@ -1,11 +1,13 @@
-"""Payloads of the events booking publishes (the envelope is the shared `Event`; the schemas are the shared
-`smartslot_common.contracts.payloads`)."""
+"""Payloads of the events booking publishes, built as their shared contract models
+(`smartslot_common.contracts.payloads`) and written as the envelope carries them (the envelope is the shared
+`Event`). Building through the model checks every payload against the schema consumers parse with."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
+from smartslot_common.contracts.payloads import AppointmentPayload, SlotPayload
 from smartslot_common.rows import Row
 
 CONTEXT_FIELDS = (
@@ -13,32 +15,33 @@ CONTEXT_FIELDS = (
 )
 
 
-def _text(value: Any) -> Any:
-    return None if value is None else str(value)
-
-
-def appointment_payload(appointment: Row, context: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """What consumers need to act on an appointment change without calling booking back (`AppointmentPayload`)."""
-    row, context = dict(appointment), dict(context or {})
-    payload = {
-        "appointment_id": str(row["id"]), "status": row["status"], "slot_id": str(row["slot_id"]),
-        "provider_id": str(row["provider_id"]), "service_id": str(row["service_id"]),
-        "client_id": str(row["client_id"]), "starts_at": row["starts_at"].isoformat(),
-        "ends_at": row["ends_at"].isoformat(),
-        "hold_expires_at": row["hold_expires_at"].isoformat() if row.get("hold_expires_at") else None,
-        "origin": row["origin"], "currency": row.get("currency"), "client_email": row.get("client_email"),
-        "client_name": row.get("client_name"), "ics_sequence": row.get("ics_sequence") or 0,
+def appointment_payload(
+    appointment: Row, context: Mapping[str, Any] | None = None, **changes: Any
+) -> dict[str, Any]:
+    """What consumers need to act on an appointment change without calling booking back (`AppointmentPayload`):
+    the appointment row, its `context` (zone, names, place) and the event's own `changes` (a cancellation's fee,
+    who cancelled and why; a reschedule's `previous` slot; the `ics_sequence`), which win over the row."""
+    context = context or {}
+    fields = {
+        "appointment_id": appointment["id"], "status": appointment["status"], "slot_id": appointment["slot_id"],
+        "provider_id": appointment["provider_id"], "service_id": appointment["service_id"],
+        "client_id": appointment["client_id"], "starts_at": appointment["starts_at"],
+        "ends_at": appointment["ends_at"], "hold_expires_at": appointment.get("hold_expires_at") or None,
+        "origin": appointment["origin"], "currency": appointment.get("currency"),
+        "client_email": appointment.get("client_email"), "client_name": appointment.get("client_name"),
+        "ics_sequence": appointment.get("ics_sequence") or 0,
     }
-    payload.update({field: context.get(field) for field in CONTEXT_FIELDS})
-    payload["provider_user_id"] = _text(payload["provider_user_id"])
-    return payload
+    fields.update({field: context.get(field) for field in CONTEXT_FIELDS})
+    fields.update(changes)
+    return AppointmentPayload.model_validate(fields).to_wire()
 
 
 def slot_released_payload(appointment: Row, released_by: str) -> dict[str, Any]:
-    """`slot.released` (`SlotPayload`): which seat came free, and who freed it."""
-    return {
-        "slot_id": str(appointment["slot_id"]), "provider_id": str(appointment["provider_id"]),
-        "service_id": str(appointment["service_id"]), "starts_at": appointment["starts_at"].isoformat(),
-        "ends_at": appointment["ends_at"].isoformat(), "released_by": released_by,
-        "appointment_id": _text(appointment.get("id")),
-    }
+    """`slot.released` (`SlotPayload`): which seat came free, and who freed it (no appointment: the waitlist handed
+    its held seat back)."""
+    return SlotPayload.model_validate({
+        "slot_id": appointment["slot_id"], "provider_id": appointment["provider_id"],
+        "service_id": appointment["service_id"], "starts_at": appointment["starts_at"],
+        "ends_at": appointment["ends_at"], "released_by": released_by, "appointment_id": appointment.get("id"),
+    }).to_wire()
+
