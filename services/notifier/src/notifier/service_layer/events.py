@@ -10,10 +10,8 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
-from typing import TypeVar
 
 import orjson
-import pydantic
 
 from notifier import metrics
 from notifier.adapters import event_rows, reminders, versions
@@ -26,23 +24,15 @@ from notifier.domain.webhooks import WEBHOOK_EVENT_TYPES
 from notifier.service_layer.delivery_worker import DeliveryWorker
 from notifier.settings import NotifierSettings
 from smartslot_common.contracts import events as types
-from smartslot_common.contracts.payloads import AppointmentPayload, Payload, WaitlistOfferPayload
+from smartslot_common.contracts.parsing import parse_payload
+from smartslot_common.contracts.payloads import AppointmentPayload, WaitlistOfferPayload
 from smartslot_common.db import Connection
 from smartslot_common.logging import get_logger
-from smartslot_common.messaging import AfterCommit, Event, Handler, PermanentError
+from smartslot_common.messaging import AfterCommit, Event, Handler
 
 log = get_logger(__name__)
-PayloadT = TypeVar("PayloadT", bound=Payload)
 # What the client was told before: a cancellation is worth an email only after a confirmation or a move.
 TOLD_AS_BOOKED = frozenset({"confirmed", "rescheduled"})
-
-
-def parse(model: type[PayloadT], event: Event) -> PayloadT:
-    """The event's payload, or `PermanentError` (straight to the dead-letter queue) when it can never be valid."""
-    try:
-        return model.model_validate(event.payload)
-    except pydantic.ValidationError as error:
-        raise PermanentError(f"{event.type} {event.id}: payload is not a {model.__name__}: {error}") from None
 
 
 class EventHandlers:
@@ -134,19 +124,19 @@ class EventHandlers:
         return WebhookCalls(event.type, appointment_id, body, event.id, self._settings.webhook_max_attempts)
 
     async def _locked(self, connection: Connection, event: Event) -> Writes:
-        appointment = parse(AppointmentPayload, event)
+        appointment = parse_payload(AppointmentPayload, event)
         if appointment.origin == "waitlist":  # the offer event tells this client, with its deadline
             return Writes()
         return Writes(notices.hold_placed(appointment))
 
     async def _confirmed(self, connection: Connection, event: Event) -> Writes:
-        appointment = parse(AppointmentPayload, event)
+        appointment = parse_payload(AppointmentPayload, event)
         # Usually the appointment's first version: recorded with the rest in one statement (see `_writing`).
         return Writes(notices.confirmed(appointment, self._letterhead, event.occurred_at), reminders_for=appointment,
                       versioned=(appointment, "confirmed"))
 
     async def _cancelled(self, connection: Connection, event: Event) -> Writes:
-        appointment = parse(AppointmentPayload, event)
+        appointment = parse_payload(AppointmentPayload, event)
         version = await self._advance(connection, appointment, "cancelled")
         await self._cancel_reminders(connection, appointment.appointment_id)
         if not version.newest:
@@ -157,7 +147,7 @@ class EventHandlers:
         return Writes(notice)
 
     async def _rescheduled(self, connection: Connection, event: Event) -> Writes:
-        appointment = parse(AppointmentPayload, event)
+        appointment = parse_payload(AppointmentPayload, event)
         if not (await self._advance(connection, appointment, "rescheduled")).newest:
             return Writes()
         await self._cancel_reminders(connection, appointment.appointment_id)  # before the new ones are written
@@ -165,25 +155,25 @@ class EventHandlers:
                       reminders_for=appointment)
 
     async def _expired(self, connection: Connection, event: Event) -> Writes:
-        appointment = parse(AppointmentPayload, event)
+        appointment = parse_payload(AppointmentPayload, event)
         if appointment.origin == "waitlist":  # the offer's expiry tells this client
             return Writes()
         return Writes(notices.expired(appointment))
 
     async def _completed(self, connection: Connection, event: Event) -> Writes:
-        await self._cancel_reminders(connection, parse(AppointmentPayload, event).appointment_id)
+        await self._cancel_reminders(connection, parse_payload(AppointmentPayload, event).appointment_id)
         return Writes()
 
     async def _no_show(self, connection: Connection, event: Event) -> Writes:
-        appointment = parse(AppointmentPayload, event)
+        appointment = parse_payload(AppointmentPayload, event)
         await self._cancel_reminders(connection, appointment.appointment_id)
         return Writes(notices.no_show(appointment))
 
     async def _offer_made(self, connection: Connection, event: Event) -> Writes:
-        return Writes(notices.offer_made(parse(WaitlistOfferPayload, event)))
+        return Writes(notices.offer_made(parse_payload(WaitlistOfferPayload, event)))
 
     async def _offer_expired(self, connection: Connection, event: Event) -> Writes:
-        return Writes(notices.offer_expired(parse(WaitlistOfferPayload, event)))
+        return Writes(notices.offer_expired(parse_payload(WaitlistOfferPayload, event)))
 
     async def _advance(
         self, connection: Connection, appointment: AppointmentPayload, status: str
