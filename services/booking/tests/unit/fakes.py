@@ -26,6 +26,8 @@ from booking.domain.slot import Slot
 from booking.service_layer.unit_of_work import UnitOfWork
 from smartslot_common.messaging import Event
 
+from .fake_catalog import CatalogTables, FakeCatalogRepository, FakeScheduleRepository
+
 LIVE = (HOLD_STATUS, "confirmed")
 NOW = datetime(2030, 1, 7, 9, 0, tzinfo=UTC)
 
@@ -57,6 +59,7 @@ class Store:
     contexts: dict[tuple[uuid.UUID, uuid.UUID], EventContext] = field(default_factory=dict)
     terms: dict[uuid.UUID, tuple[int, dict[str, Any]]] = field(default_factory=dict)
     row_locks: list[uuid.UUID] = field(default_factory=list)  # what was row-locked, in order (tests read it)
+    catalog: CatalogTables = field(default_factory=CatalogTables)
 
     def events(self, kind: str | None = None) -> list[Event]:
         """The committed events, of one type when asked."""
@@ -357,6 +360,8 @@ class FakeUnitOfWork(UnitOfWork):
         self.slots = FakeSlotRepository(self.store)
         self.appointments = FakeAppointmentRepository(self.store)
         self.idempotency = FakeIdempotencyRepository(self.store)
+        self.catalog = FakeCatalogRepository(self.store)
+        self.schedules = FakeScheduleRepository(self.store)
 
     async def now(self) -> datetime:
         return self.store.now

@@ -27,6 +27,32 @@ class WorkingHoursRule:
 
 
 @dataclass(frozen=True)
+class ProviderSchedule:
+    """A provider as its schedule sees it: the zone its working hours are in, and the first local day whose slots
+    have not been generated yet (None: never generated)."""
+
+    id: uuid.UUID
+    timezone: str
+    user_id: uuid.UUID
+    slots_generated_until: date | None = None
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def horizon(self, now: datetime, horizon_days: int) -> tuple[date, date]:
+        """Today and the first day past the booking horizon, as local days of the provider."""
+        today = now.astimezone(self.zone).date()
+        return today, today + timedelta(days=horizon_days)
+
+    def days_to_extend(self, now: datetime, horizon_days: int) -> tuple[date, date] | None:
+        """The local days [first, until) not generated yet up to the horizon; None when up to date."""
+        today, until = self.horizon(now, horizon_days)
+        first = max(self.slots_generated_until or today, today)
+        return (first, until) if first < until else None
+
+
+@dataclass(frozen=True)
 class SlotInterval:
     """A slot to create: when, and for which service."""
 

@@ -46,8 +46,10 @@ from typing import Any, TypeVar
 import asyncpg
 
 from booking.adapters.appointments import AppointmentRepository, PostgresAppointmentRepository
+from booking.adapters.catalog_repository import CatalogRepository, PostgresCatalogRepository
 from booking.adapters.idempotency import IdempotencyRepository, PostgresIdempotencyRepository
 from booking.adapters.repository import database_now
+from booking.adapters.schedule_repository import PostgresScheduleRepository, ScheduleRepository
 from booking.adapters.slots import PostgresSlotRepository, SlotRepository
 from booking.domain.errors import BookingError
 from smartslot_common.db import Connection
@@ -69,6 +71,8 @@ class UnitOfWork(abc.ABC):
     slots: SlotRepository
     appointments: AppointmentRepository
     idempotency: IdempotencyRepository
+    catalog: CatalogRepository
+    schedules: ScheduleRepository
 
     def __init__(self, attempts: int = MAX_ATTEMPTS) -> None:
         self._attempts = attempts
@@ -215,6 +219,8 @@ class PostgresUnitOfWork(UnitOfWork):
         self.slots = PostgresSlotRepository(connection)
         self.appointments = PostgresAppointmentRepository(connection)
         self.idempotency = PostgresIdempotencyRepository(connection)
+        self.catalog = PostgresCatalogRepository(connection)
+        self.schedules = PostgresScheduleRepository(connection)
 
     async def _commit(self, events: list[Event]) -> None:
         try:
