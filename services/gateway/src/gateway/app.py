@@ -9,12 +9,13 @@ from collections.abc import AsyncIterator
 import aiohttp
 from aiohttp import web
 
+from gateway.adapters.own_writes import OwnWrites
 from gateway.adapters.rate_limits import RateLimiter
 from gateway.adapters.role_marks import RoleMarks
 from gateway.adapters.tokens import TokenIssuer
 from gateway.adapters.tokens import token_issuer as _token_issuer
 from gateway.adapters.upstreams import Upstreams
-from gateway.app_keys import HTTP, POOL, RATE_LIMITER, REDIS, ROLE_MARKS, SETTINGS, TOKENS, UPSTREAMS
+from gateway.app_keys import HTTP, OWN_WRITES, POOL, RATE_LIMITER, REDIS, ROLE_MARKS, SETTINGS, TOKENS, UPSTREAMS
 from gateway.entrypoints.client_address import TRUSTED_PROXIES, client_addresses, trusted_proxies
 from gateway.entrypoints.console import add_console_routes
 from gateway.entrypoints.cors import enable_cors
@@ -63,14 +64,19 @@ async def _http_client(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _redis_users(app: web.Application) -> AsyncIterator[None]:
-    """The rate limiter and the role marks, on the one Redis client (which may be down: both go on without it)."""
+    """The rate limiter, the role marks and the callers' own writes, on the one Redis client (which may be down: each
+    goes on without it)."""
     settings, redis = app[SETTINGS], app[REDIS]
     timeout = settings.rate_limit_redis_timeout_seconds
     # A mark outlives every token issued before it, with a minute to spare for clock skew between replicas.
     mark_ttl = settings.access_token_ttl_seconds + 60
     marks = app[ROLE_MARKS] = RoleMarks(redis, settings.redis_key("role"), mark_ttl, timeout,
                                         settings.role_marks_resubscribe_seconds)
+    own_writes = app[OWN_WRITES] = OwnWrites(redis, settings.redis_key("own"), settings.own_writes_seconds, timeout,
+                                             settings.own_writes_callers, settings.role_marks_resubscribe_seconds)
     tasks = [asyncio.create_task(marks.follow(), name="role-marks-follow")]
+    if settings.own_writes_seconds > 0:
+        tasks.append(asyncio.create_task(own_writes.follow(), name="own-writes-follow"))
     if settings.rate_limit_enabled:
         limiter = app[RATE_LIMITER] = RateLimiter(redis, settings.redis_key("ratelimit"), timeout,
                                                   settings.rate_limit_sync_interval_seconds)

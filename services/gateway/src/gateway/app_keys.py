@@ -5,6 +5,7 @@ import asyncpg
 import redis.asyncio as aioredis
 from aiohttp import web
 
+from gateway.adapters.own_writes import OwnWrites
 from gateway.adapters.rate_limits import RateLimiter
 from gateway.adapters.role_marks import RoleMarks
 from gateway.adapters.tokens import TokenIssuer
@@ -19,3 +20,4 @@ REDIS = web.AppKey("redis", aioredis.Redis)
 UPSTREAMS = web.AppKey("upstreams", Upstreams)
 ROLE_MARKS = web.AppKey("role_marks", RoleMarks)
 RATE_LIMITER = web.AppKey("rate_limiter", RateLimiter)
+OWN_WRITES = web.AppKey("own_writes", OwnWrites)

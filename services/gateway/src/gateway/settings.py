@@ -63,6 +63,11 @@ class GatewaySettings(IdentitySettings):
     rate_limit_sync_interval_seconds: float = Field(0.2, ge=0.01, le=10)
     # Role changes are followed in memory through a Redis channel; after the subscription broke, try again this soon.
     role_marks_resubscribe_seconds: float = Field(0.5, gt=0, le=60)
+    # Read-your-writes: the slot a caller held or booked is sent with its searches this long, so availability never
+    # lists it to that caller from a page cached before (adapters/own_writes: three page lifetimes plus the
+    # replica-lag limit, 3 x 30 + 30 s by default); 0 turns it off.
+    own_writes_seconds: float = Field(120.0, ge=0, le=3600)
+    own_writes_callers: int = Field(50_000, ge=1, le=10_000_000, description="callers whose writes a process keeps")
 
     jwt_algorithm: Literal["HS256", "RS256"] = shared("HS256", "jwt_algorithm")
     jwt_secret: SecretStr | None = shared(None, "jwt_secret", min_length=32, validate_default=True)

@@ -31,6 +31,10 @@ EMAIL_HEADER = "X-SmartSlot-User-Email"
 NAME_HEADER = "X-SmartSlot-User-Name"  # percent-encoded UTF-8, as header values are Latin-1
 SIGNATURE_HEADER = "X-SmartSlot-Identity-Signature"  # "v1.<unix seconds>.<hex HMAC-SHA256>"
 IDENTITY_HEADERS = (USER_ID_HEADER, ROLE_HEADER, EMAIL_HEADER, NAME_HEADER, SIGNATURE_HEADER)
+# The slots the caller held or booked through the gateway moments ago (comma-separated ids), sent with its searches.
+# Like the identity, only the gateway asserts it (a caller's own copy is never forwarded), and availability reads it
+# only beside an identity that verifies: a search whose answer lists one of them is answered again from the primary.
+OWN_SLOTS_HEADER = "X-SmartSlot-Own-Slots"
 SIGNATURE_VERSION = "v1"
 Role = Literal["client", "provider", "admin", "system"]
 ROLES: tuple[Role, ...] = ("client", "provider", "admin", "system")

@@ -4,6 +4,11 @@ The identity goes signed for the one request it travels with (method, path and q
 key the services verify it with, so nobody else who reaches a service can assert one or re-use one seen on the wire.
 
 Bodies are checked here before any upstream is asked: too large is `413`, not JSON is `415`, malformed is `400`.
+
+Read-your-writes (`adapters/own_writes`): the slot a 2xx answer to a hold, an instant booking or a reschedule names
+is remembered for the caller, and the caller's searches carry its recent ones to availability in
+`X-SmartSlot-Own-Slots`. Only those three answers are parsed; any other call is relayed untouched. A caller's own
+copy of that header is never forwarded (no header is, but the few listed here).
 """
 
 from __future__ import annotations
@@ -15,11 +20,12 @@ import aiohttp
 import orjson
 from aiohttp import web
 
-from gateway.adapters.upstreams import UpstreamUnavailable
-from gateway.app_keys import UPSTREAMS
-from gateway.entrypoints.auth import bearer, require
+from gateway.adapters.own_writes import slot_named
+from gateway.adapters.upstreams import UpstreamAnswer, UpstreamUnavailable
+from gateway.app_keys import OWN_WRITES, UPSTREAMS
+from gateway.entrypoints.auth import CALLER, bearer, require
 from gateway.routing import ROUTES, Route
-from smartslot_common.http.identity import IDENTITY_KEY
+from smartslot_common.http.identity import IDENTITY_KEY, OWN_SLOTS_HEADER
 from smartslot_common.http.middleware import REQUEST_ID, REQUEST_ID_HEADER
 from smartslot_common.http.problems import ProblemError
 from smartslot_common.tracing import trace_headers
@@ -31,6 +37,10 @@ LAST_EVENT_ID = "Last-Event-ID"
 # Event streams are never cached, and proxies in front are asked not to buffer them.
 STREAM_HEADERS = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+# Calls whose 2xx answer is an appointment on a slot the caller now holds or booked, and the searches that carry them.
+OWN_WRITE_ROUTES = frozenset({("POST", "/v1/holds"), ("POST", "/v1/appointments"),
+                              ("POST", "/v1/appointments/{id}/reschedule")})
+SEARCH_ROUTES = frozenset({("GET", "/v1/availability")})
 
 
 async def checked_body(request: web.Request) -> bytes | None:
@@ -68,17 +78,40 @@ async def _forwarded_headers(request: web.Request, route: Route, method: str) ->
     return headers
 
 
-async def forward(request: web.Request, route: Route) -> web.Response:
-    """Send the request to its upstream and relay the answer; `503 upstream_unavailable` when it cannot."""
-    headers = await _forwarded_headers(request, route, request.method)
+async def _answer(request: web.Request, route: Route, headers: dict[str, str]) -> UpstreamAnswer:
     body = await checked_body(request)
     try:
-        answer = await request.app[UPSTREAMS].call(
+        return await request.app[UPSTREAMS].call(
             route.upstream, request.method, request.rel_url.raw_path_qs, body, headers)
     except UpstreamUnavailable as down:
         raise _unavailable(route.upstream, down) from None
+
+
+def _relayed(answer: UpstreamAnswer) -> web.Response:
     relayed = {name: answer.headers[name] for name in RETURNED_HEADERS if name in answer.headers}
     return web.Response(status=answer.status, body=answer.body, headers=relayed)
+
+
+async def forward(request: web.Request, route: Route) -> web.Response:
+    """Send the request to its upstream and relay the answer; `503 upstream_unavailable` when it cannot."""
+    return _relayed(await _answer(request, route, await _forwarded_headers(request, route, request.method)))
+
+
+async def forward_own_write(request: web.Request, route: Route) -> web.Response:
+    """A hold, an instant booking or a reschedule: the slot its 2xx answer names is remembered for the caller's
+    searches before the answer is relayed."""
+    answer = await _answer(request, route, await _forwarded_headers(request, route, request.method))
+    if 200 <= answer.status < 300 and (slot := slot_named(answer.body)) is not None:
+        await request.app[OWN_WRITES].note(request[CALLER].user_id, slot)
+    return _relayed(answer)
+
+
+async def forward_search(request: web.Request, route: Route) -> web.Response:
+    """A search, carrying the slots the caller held or booked moments ago (none: one dict lookup)."""
+    headers = await _forwarded_headers(request, route, request.method)
+    if (own := request.app[OWN_WRITES].slots_of(request[CALLER].user_id)) is not None:
+        headers[OWN_SLOTS_HEADER] = own
+    return _relayed(await _answer(request, route, headers))
 
 
 async def forward_stream(request: web.Request, route: Route) -> web.StreamResponse:
@@ -120,8 +153,14 @@ def _handler(route: Route) -> Handler:
 
         return handle_stream
 
+    call = forward
+    if (route.method, route.path) in OWN_WRITE_ROUTES:
+        call = forward_own_write
+    elif (route.method, route.path) in SEARCH_ROUTES:
+        call = forward_search
+
     async def handle(request: web.Request) -> web.Response:
-        return await forward(request, route)
+        return await call(request, route)
 
     return handle
 
