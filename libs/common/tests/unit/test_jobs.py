@@ -1,20 +1,25 @@
-"""The periodic job loop every service's background jobs share: a failed run is logged once per outage, the next
-run comes on time, an overrun does not cause a burst, the loop stops when cancelled, and every job exports when it
-last succeeded."""
+"""The background loop every service's jobs share: a failed run is logged once per outage, the next run comes on
+time (or after a back-off), an overrun does not cause a burst, a wake-up runs it early (after its linger), a run that
+reports more is followed at once, `stop` lets the run in progress finish within the grace period, and every job
+exports when it last succeeded."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import time
+from collections.abc import AsyncIterator, Callable
 from itertools import pairwise
+from typing import Any
 
+import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from prometheus_client.parser import text_string_to_metric_families
 
+from smartslot_common import jobs
 from smartslot_common.http import create_base_app
-from smartslot_common.jobs import background, repeat
+from smartslot_common.jobs import Backoff, Job, background, repeat, running
 
 
 async def test_a_failed_run_is_logged_and_the_next_one_still_comes() -> None:
@@ -97,3 +102,167 @@ async def test_every_background_job_exports_its_start_period_and_last_success_on
     assert samples[("smartslot_job_started_timestamp_seconds", "t-jobs-failing")] >= before
     assert samples[("smartslot_job_interval_seconds", "t-jobs-failing")] == 30.0
     assert ("smartslot_job_last_success_timestamp_seconds", "t-jobs-failing") not in samples
+
+
+class Runs:
+    """Records a job's runs (loop times) and lets a test wait for the n-th one."""
+
+    def __init__(self, more: Callable[[int], bool] = lambda _: False, fails: Callable[[int], bool] = lambda _: False):
+        self.times: list[float] = []
+        self._more = more
+        self._fails = fails
+        self._changed = asyncio.Event()
+
+    async def work(self) -> bool:
+        self.times.append(asyncio.get_running_loop().time())
+        self._changed.set()
+        if self._fails(len(self.times)):
+            raise ConnectionError("database unreachable")
+        return self._more(len(self.times))
+
+    async def reached(self, count: int) -> None:
+        async with asyncio.timeout(5):
+            while len(self.times) < count:
+                self._changed.clear()
+                await self._changed.wait()
+
+
+@contextlib.asynccontextmanager
+async def started(job: Job) -> AsyncIterator[asyncio.Task[None]]:
+    task = asyncio.create_task(job.run())
+    try:
+        yield task
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def test_a_wake_up_runs_the_job_before_its_interval_is_up() -> None:
+    runs = Runs()
+    job = Job("t-woken", 60.0, runs.work)
+    async with started(job):
+        await runs.reached(1)
+        job.wake()
+        await runs.reached(2)
+    assert runs.times[1] - runs.times[0] < 30.0
+
+
+async def test_a_run_that_reports_more_waiting_is_followed_at_once_without_a_wake_up() -> None:
+    runs = Runs(more=lambda count: count < 3)
+    async with started(Job("t-more", 60.0, runs.work)):
+        await runs.reached(3)
+    assert len(runs.times) == 3
+
+
+async def test_after_a_wake_up_the_job_lingers_so_the_wake_ups_right_behind_it_share_the_run() -> None:
+    runs = Runs()
+    linger = 0.1
+    job = Job("t-linger", 60.0, runs.work, linger=linger)
+    async with started(job):
+        await runs.reached(1)
+        loop = asyncio.get_running_loop()
+        woken_at = loop.time()
+        job.wake()
+        loop.call_later(linger / 4, job.wake)  # arrives while the job lingers: no run of its own
+        await runs.reached(2)
+        woken_again_at = loop.time()
+        job.wake()
+        await runs.reached(3)
+    assert runs.times[1] - woken_at >= linger
+    assert runs.times[2] >= woken_again_at + linger, "the second wake-up did not cause a run of its own"
+
+
+async def test_failed_runs_back_off_exponentially_up_to_the_cap_even_when_woken_meanwhile() -> None:
+    runs = Runs(fails=lambda count: count <= 4)
+    base = 0.02
+
+    async def woken_while_failing() -> bool:
+        if len(runs.times) < 4:
+            job.wake()  # a commit arrives during the outage: the back-off still holds
+        return await runs.work()
+
+    job = Job("t-backoff", 60.0, woken_while_failing, backoff=Backoff(base, 4 * base))
+    async with started(job):
+        await runs.reached(5)
+    gaps = [later - earlier for earlier, later in pairwise(runs.times)]
+    assert [round(gap / base) >= want for gap, want in zip(gaps, (1, 2, 4, 4), strict=True)] == [True] * 4, gaps
+    assert max(gaps) < 60.0, "a failed run with a back-off does not wait for the interval"
+
+
+def test_the_back_off_doubles_from_its_base_and_stops_at_its_cap() -> None:
+    backoff = Backoff(1.0, 60.0)
+    assert [backoff.delay(failures) for failures in range(1, 9)] == [1, 2, 4, 8, 16, 32, 60, 60]
+    assert backoff.delay(10_000) == 60.0
+
+
+class Recorded:
+    """A stand-in for the module's logger: what it was asked to log."""
+
+    def __init__(self) -> None:
+        self.lines: list[tuple[str, str, dict[str, Any]]] = []
+
+    def warning(self, event: str, **fields: Any) -> None:
+        self.lines.append(("warning", event, fields))
+
+    def info(self, event: str, **fields: Any) -> None:
+        self.lines.append(("info", event, fields))
+
+
+async def test_an_outage_is_logged_once_when_it_starts_and_once_when_it_ends(monkeypatch: pytest.MonkeyPatch) -> None:
+    logged = Recorded()
+    monkeypatch.setattr(jobs, "log", logged)
+    runs = Runs(fails=lambda count: count <= 3)
+    async with started(Job("t-outage", 0.01, runs.work)):
+        await runs.reached(5)
+    assert [(level, event) for level, event, _ in logged.lines] == [
+        ("warning", "job_run_failed"), ("info", "job_recovered")]
+    assert logged.lines[0][2]["error"] == "database unreachable"
+    assert logged.lines[1][2]["failed_runs"] == 3
+
+
+async def test_stop_ends_the_wait_at_once_and_run_returns() -> None:
+    runs = Runs()
+    job = Job("t-stop", 60.0, runs.work)
+    task = asyncio.create_task(job.run())
+    await runs.reached(1)
+    job.stop()
+    async with asyncio.timeout(5):
+        await task
+    assert len(runs.times) == 1
+    assert job.stopping
+
+
+async def test_leaving_running_lets_the_run_in_progress_finish_within_the_grace_period() -> None:
+    in_run, release = asyncio.Event(), asyncio.Event()
+    finished: list[bool] = []
+
+    async def slow() -> bool:
+        in_run.set()
+        await release.wait()
+        finished.append(True)
+        return False
+
+    async with running(Job("t-grace", 60.0, slow), "t-grace", grace=5.0):
+        await in_run.wait()
+        asyncio.get_running_loop().call_soon(release.set)  # while `running` waits for the loop to stop
+    assert finished == [True]
+
+
+async def test_a_loop_that_overstays_its_grace_period_is_cancelled() -> None:
+    in_run = asyncio.Event()
+    cancelled: list[bool] = []
+
+    async def stuck() -> bool:
+        in_run.set()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            cancelled.append(True)
+            raise
+        return False
+
+    async with asyncio.timeout(5):
+        async with running(Job("t-stuck", 60.0, stuck), "t-stuck", grace=0.05):
+            await in_run.wait()
+    assert cancelled == [True]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from urllib.parse import urlsplit
 
@@ -15,6 +13,7 @@ from aiohttp import web
 
 from smartslot_common.errors import DependencyUnavailable
 from smartslot_common.http.health import ReadinessCheck
+from smartslot_common.jobs import running
 from smartslot_common.messaging.consumer import EventConsumer, Handler, IdempotentHandler
 from smartslot_common.messaging.outbox import OutboxRelay
 from smartslot_common.messaging.publisher import EventPublisher
@@ -85,11 +84,8 @@ def relay_context(
     async def context(app: web.Application) -> AsyncIterator[None]:
         publisher = EventPublisher(app[amqp_key], namespace)
         relay = OutboxRelay(app[pool_key], publisher, schema, poll_interval=poll_interval)
-        task = asyncio.create_task(relay.run(), name=f"outbox-relay-{schema}")
-        yield
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        async with running(relay, f"outbox-relay-{schema}"):
+            yield
         await publisher.close()
 
     return context

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import re
 import uuid
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -14,10 +14,10 @@ import asyncpg
 
 from smartslot_common.contracts.events import SUBSCRIPTIONS, routing_key, topic_matches
 from smartslot_common.db import Connection
-from smartslot_common.jobs import job_started, job_succeeded
+from smartslot_common.jobs import Backoff, Job
 from smartslot_common.logging import get_logger
 from smartslot_common.messaging.envelope import Event, InvalidEnvelope
-from smartslot_common.messaging.errors import PublishFailed, Unroutable, describe
+from smartslot_common.messaging.errors import PublishFailed, Unroutable
 from smartslot_common.messaging.wal import WalPosition
 from smartslot_common.metrics import OUTBOX_BACKLOG, OUTBOX_OLDEST_AGE, OUTBOX_PUBLISHED
 
@@ -87,14 +87,17 @@ class OutboxRelay:
         self._schema = schema
         self._table = f'"{schema}".outbox'
         self._batch_size = batch_size
-        self._poll_interval = poll_interval
         self._retry_base = retry_base
         self._retry_cap = retry_cap
-        self._linger = linger
         self._backlog_interval = backlog_interval
-        self._failures = 0
+        self._backlog_measured: float | None = None  # loop time of the last count, None before the first
         self._system: int | None = None
         self._patterns = tuple(pattern for patterns in subscriptions.values() for pattern in patterns)
+        self._listener: _Listener | None = None
+        # Woken by the outbox trigger's notification; after a wake-up it lingers for the commits right behind it
+        # (one transaction and one round of confirms for several rows rather than one each).
+        self._job = Job(JOB_NAME, poll_interval, self._relay_once, linger=linger,
+                        backoff=Backoff(retry_base, retry_cap))
 
     async def drain_once(self) -> int:
         """Publish one batch of due rows and measure the backlog; how many were settled (published or
@@ -116,23 +119,27 @@ class OutboxRelay:
             return await self._publish_rows(connection, rows, position)
 
     async def run(self) -> None:
-        """Drain forever, woken by the outbox trigger or every `poll_interval`; outages are logged and outlived."""
-        job_started(JOB_NAME, self._poll_interval)
-        while True:
-            try:
-                async with self._listening() as wake:
-                    await self._drain_until_lost(wake)
-            except Exception as error:  # the relay must outlive any outage; the rows wait in the table
-                self._failures += 1
-                delay = min(self._retry_cap, self._retry_base * 2 ** min(self._failures - 1, 10))
-                log.warning(
-                    "outbox relay interrupted; retrying",
-                    schema=self._schema,
-                    error=describe(error),
-                    retry_in_seconds=delay,
-                    exc_info=not isinstance(error, _OUTAGES),
-                )
-                await asyncio.sleep(delay)
+        """Drain until stopped, woken by the outbox trigger or every `poll_interval`; outages are logged and outlived
+        (retried with a back-off; the rows wait in the table)."""
+        try:
+            await self._job.run()
+        finally:
+            await self._stop_listening()
+
+    def stop(self) -> None:
+        """Start no more drains: `run` returns once the one in progress is done."""
+        self._job.stop()
+
+    async def _relay_once(self) -> bool:
+        """Listen (again, after a lost connection), publish one batch, count the backlog now and then; whether the
+        batch was full (probably more waiting)."""
+        await self._listen()
+        settled = await self._drain()
+        now = asyncio.get_running_loop().time()
+        if self._backlog_measured is None or now - self._backlog_measured >= self._backlog_interval:
+            await self._update_backlog()  # a count per drain would double the statements
+            self._backlog_measured = now
+        return settled == self._batch_size
 
     async def _position(self, connection: Connection, rows: Sequence[asyncpg.Record]) -> WalPosition | None:
         """The WAL position the batch's messages carry (see `wal`): past the commit of every row of it."""
@@ -225,37 +232,19 @@ class OutboxRelay:
         OUTBOX_BACKLOG.set(row["backlog"])
         OUTBOX_OLDEST_AGE.set(max(0.0, row["oldest_age"]))
 
-    async def _drain_until_lost(self, wake: _Wakeup) -> None:
-        backlog_measured = -self._backlog_interval
-        while True:
-            wake.event.clear()  # before draining, so a commit during the drain still wakes the next round
-            settled = await self._drain()
-            self._failures = 0
-            job_succeeded(JOB_NAME)
-            now = asyncio.get_running_loop().time()
-            if now - backlog_measured >= self._backlog_interval:  # a count per drain would double the statements
-                await self._update_backlog()
-                backlog_measured = now
-            if settled == self._batch_size:
-                continue  # probably more waiting
-            await wake.wait(self._poll_interval)
-            # Woken by a commit: let the commits right behind it join the batch (one transaction and one
-            # round of confirms for several rows rather than one each).
-            await asyncio.sleep(self._linger)
+    async def _listen(self) -> None:
+        """LISTEN on the trigger's channel before draining (a commit from then on wakes the job, so none is missed
+        between a drain and the wait after it); a lost LISTEN connection is replaced."""
+        if self._listener is not None and self._listener.lost:
+            log.info("outbox LISTEN connection lost; listening again", schema=self._schema)
+            await self._stop_listening()
+        if self._listener is None:
+            self._listener = await _Listener.start(self._pool, notify_channel(self._schema), self._job.wake)
 
-    @contextlib.asynccontextmanager
-    async def _listening(self) -> AsyncIterator[_Wakeup]:
-        wake = _Wakeup()
-        async with self._pool.acquire() as connection:
-            connection.add_termination_listener(wake.on_lost)
-            await connection.add_listener(notify_channel(self._schema), wake.on_notify)
-            try:
-                yield wake
-            finally:
-                # On a dead connection these fail; the pool discards it anyway.
-                with contextlib.suppress(*_OUTAGES):
-                    connection.remove_termination_listener(wake.on_lost)
-                    await connection.remove_listener(notify_channel(self._schema), wake.on_notify)
+    async def _stop_listening(self) -> None:
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            await listener.close()
 
 
 @dataclass(frozen=True)
@@ -266,23 +255,42 @@ class _Failure:
     broker: bool
 
 
-class _Wakeup:
-    """Set by a notification; reports a lost LISTEN connection so the relay can listen again."""
+class _Listener:
+    """A pooled connection LISTENing on the outbox channel: a notification calls `wake`; so does the connection's
+    loss, which `lost` then reports."""
 
-    def __init__(self) -> None:
-        self.event = asyncio.Event()
+    def __init__(self, pool: asyncpg.Pool, connection: Connection, channel: str,
+                 wake: Callable[[], None]) -> None:
+        self._pool = pool
+        self._connection = connection
+        self._channel = channel
+        self._wake = wake
         self.lost = False
 
-    def on_notify(self, *_: object) -> None:
-        self.event.set()
+    @classmethod
+    async def start(cls, pool: asyncpg.Pool, channel: str, wake: Callable[[], None]) -> _Listener:
+        connection = await pool.acquire()
+        listener = cls(pool, connection, channel, wake)
+        try:
+            connection.add_termination_listener(listener._on_lost)
+            await connection.add_listener(channel, listener._on_notify)
+        except BaseException:
+            await pool.release(connection)
+            raise
+        return listener
 
-    def on_lost(self, *_: object) -> None:
+    def _on_notify(self, *_: object) -> None:
+        self._wake()
+
+    def _on_lost(self, *_: object) -> None:
         self.lost = True
-        self.event.set()
+        self._wake()
 
-    async def wait(self, timeout: float) -> None:
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(timeout):
-                await self.event.wait()
-        if self.lost:
-            raise ConnectionError("the outbox LISTEN connection was lost")
+    async def close(self) -> None:
+        """Stop listening and give the connection back (the pool discards a dead one)."""
+        # On a dead connection these fail; the pool discards it anyway.
+        with contextlib.suppress(*_OUTAGES):
+            self._connection.remove_termination_listener(self._on_lost)
+            await self._connection.remove_listener(self._channel, self._on_notify)
+        with contextlib.suppress(*_OUTAGES):
+            await self._pool.release(self._connection)

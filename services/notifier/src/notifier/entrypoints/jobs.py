@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import AsyncIterator, Callable, Coroutine
-from typing import Any
+from collections.abc import AsyncIterator
 
 import aiohttp
 from aiohttp import web
@@ -16,7 +13,9 @@ from notifier.adapters.webhook_http import WebhookSender
 from notifier.app_keys import DESTINATIONS, HTTP, POOL, SETTINGS, WORKER
 from notifier.service_layer.delivery_worker import DeliveryWorker
 from notifier.service_layer.reminder_poller import ReminderPoller
+from smartslot_common.jobs import running
 
+# How long a loop may take on shutdown to finish what it holds (deliveries in flight) before it is cancelled.
 STOP_GRACE_SECONDS = 15.0
 
 
@@ -36,29 +35,6 @@ async def http_session(app: web.Application) -> AsyncIterator[None]:
         await destinations.close()
 
 
-async def _stop(task: asyncio.Task[Any], stop: Callable[[], None]) -> None:
-    """Ask a loop to finish what it holds; cancel it if it takes longer than the grace period."""
-    stop()
-    try:
-        await asyncio.wait_for(asyncio.shield(task), STOP_GRACE_SECONDS)
-    except TimeoutError:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-
-def _background(run: Callable[[], Coroutine[Any, Any, None]], stop: Callable[[], None], name: str) -> Any:
-    @contextlib.asynccontextmanager
-    async def running() -> AsyncIterator[None]:
-        task = asyncio.create_task(run(), name=name)
-        try:
-            yield
-        finally:
-            await _stop(task, stop)
-
-    return running()
-
-
 async def delivery_worker(app: web.Application) -> AsyncIterator[None]:
     """Send and retry deliveries while the app runs."""
     settings = app[SETTINGS]
@@ -66,7 +42,7 @@ async def delivery_worker(app: web.Application) -> AsyncIterator[None]:
     webhooks = WebhookSender(app[HTTP], settings.webhook_timeout_seconds, app[DESTINATIONS])
     worker = DeliveryWorker(app[POOL], settings, smtp, webhooks)
     app[WORKER] = worker
-    async with _background(worker.run, worker.stop, "notifier-deliveries"):
+    async with running(worker, "notifier-deliveries", STOP_GRACE_SECONDS):
         yield
     await smtp.close()
 
@@ -74,5 +50,5 @@ async def delivery_worker(app: web.Application) -> AsyncIterator[None]:
 async def reminder_poller(app: web.Application) -> AsyncIterator[None]:
     """Dispatch due reminders while the app runs."""
     poller = ReminderPoller(app[POOL], app[SETTINGS], app[WORKER])
-    async with _background(poller.run, poller.stop, "notifier-reminders"):
+    async with running(poller, "notifier-reminders", STOP_GRACE_SECONDS):
         yield

@@ -15,7 +15,7 @@ import asyncio
 import time
 import uuid
 from collections import deque
-from collections.abc import Awaitable, Iterable
+from collections.abc import Iterable
 from datetime import UTC, datetime
 
 import asyncpg
@@ -29,7 +29,7 @@ from notifier.domain.retries import Backoff
 from notifier.service_layer.ports import EmailSender, WebhookCaller
 from notifier.settings import NotifierSettings
 from smartslot_common.db import Connection
-from smartslot_common.jobs import job_started, job_succeeded
+from smartslot_common.jobs import Job
 from smartslot_common.logging import get_logger
 from smartslot_common.messaging.errors import describe
 
@@ -49,24 +49,25 @@ class DeliveryWorker:
         self._email = email
         self._webhooks = webhooks
         self._backoff = Backoff(settings.delivery_retry_base_seconds, settings.delivery_retry_cap_seconds)
-        self._stopping = asyncio.Event()
-        self._woken = asyncio.Event()
+        self._job = Job(JOB_NAME, settings.delivery_poll_interval_seconds, self._pass)
         self._in_flight: set[asyncio.Task[None]] = set()
         self._sent = _SentMarks(pool)
         self._pending_measured = 0.0
         self._leased: deque[tuple[Claimed, float]] = deque()  # handed over, with when to give them up (monotonic)
-        self._claim_wanted = True
+        self._claim_wanted = True  # by a commit, a failed pass, or a claim that found more with room left
+        self._handed_over = False  # the next pass was asked for by `send_leased`
 
     def wake(self) -> None:
         """Deliveries were just committed: claim them now rather than at the next poll."""
         self._claim_wanted = True
-        self._woken.set()
+        self._job.wake()
 
     def send_leased(self, items: Iterable[Claimed]) -> None:
         """Deliveries this process wrote already claimed (their transaction has committed): send them, no claim."""
         give_up_at = time.monotonic() + self._settings.delivery_lease_seconds / 2
         self._leased.extend((item, give_up_at) for item in items)
-        self._woken.set()
+        self._handed_over = True
+        self._job.wake()
 
     def _start_leased(self) -> None:
         """Start the handed-over deliveries there is room for; drop those kept too long (their lease will end)."""
@@ -93,29 +94,27 @@ class DeliveryWorker:
 
     async def run(self) -> None:
         """Claim and send until stopped, then let what is in flight finish."""
-        job_started(JOB_NAME, self._settings.delivery_poll_interval_seconds)
-        while not self._stopping.is_set():
-            self._woken.clear()  # before claiming, so a commit during the claim still wakes the next round
-            claimed = 0
-            self._start_leased()
-            try:
-                if self._claim_wanted:
-                    self._claim_wanted = False
-                    claimed = await self.process_due()
-                await self._measure_pending()
-                job_succeeded(JOB_NAME)
-            except Exception as error:  # the loop outlives any one pass: a dead poller would send nothing more
-                self._claim_wanted = True
-                log.exception("delivery poll failed; trying again", error=describe(error))
-            if claimed and len(self._in_flight) < self._settings.delivery_batch_size:
-                self._claim_wanted = True
-                continue  # room left: more may be due
-            try:
-                async with asyncio.timeout(self._settings.delivery_poll_interval_seconds):
-                    await _first(self._woken.wait(), self._stopping.wait())
-            except TimeoutError:
-                self._claim_wanted = True  # the poll: retries come due, and what a crash left behind
+        await self._job.run()
         await self.drain()
+
+    async def _pass(self) -> bool:
+        """Start the handed-over deliveries, claim due ones unless only a hand-over asked for this pass (the poll:
+        retries come due, and what a crash left behind), measure the backlog now and then; whether more may be
+        due with room left for them."""
+        handed_over, self._handed_over = self._handed_over, False
+        self._start_leased()
+        try:
+            claimed = 0
+            if self._claim_wanted or not handed_over:
+                self._claim_wanted = False  # before claiming, so a commit during the claim still asks for the next
+                claimed = await self.process_due()
+            await self._measure_pending()
+        except Exception:
+            self._claim_wanted = True  # the next pass tries again
+            raise
+        more = bool(claimed) and len(self._in_flight) < self._settings.delivery_batch_size
+        self._claim_wanted = self._claim_wanted or more
+        return more
 
     async def drain(self) -> None:
         """Wait for the deliveries in flight and their marks."""
@@ -125,7 +124,7 @@ class DeliveryWorker:
 
     def stop(self) -> None:
         """Claim nothing more; `run` returns once the deliveries in flight are done."""
-        self._stopping.set()
+        self._job.stop()
 
     def _finished(self, task: asyncio.Task[None]) -> None:
         self._in_flight.discard(task)
@@ -228,16 +227,6 @@ def _webhook_failure_reason(attempt: Attempt) -> str:
     if attempt.code is None:
         return "network"
     return "http_4xx" if attempt.code < 500 else "http_5xx"
-
-
-async def _first(*waits: Awaitable[object]) -> None:
-    """Return when the first of `waits` does; cancel the others."""
-    tasks = [asyncio.ensure_future(wait) for wait in waits]
-    try:
-        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for task in tasks:
-            task.cancel()
 
 
 class _SentMarks:

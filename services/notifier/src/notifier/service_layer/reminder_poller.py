@@ -6,9 +6,6 @@ transaction that queues their emails, so several notifier processes never send o
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-
 import asyncpg
 
 from notifier import metrics
@@ -19,9 +16,8 @@ from notifier.domain.notices import Letterhead
 from notifier.service_layer.delivery_worker import DeliveryWorker
 from notifier.settings import NotifierSettings
 from smartslot_common.contracts.payloads import AppointmentPayload
-from smartslot_common.jobs import job_started, job_succeeded
+from smartslot_common.jobs import Job
 from smartslot_common.logging import get_logger
-from smartslot_common.messaging.errors import describe
 
 log = get_logger(__name__)
 JOB_NAME = "reminder-poller"  # its `background_job` label on smartslot_job_last_success_timestamp_seconds
@@ -33,7 +29,7 @@ class ReminderPoller:
         self._settings = settings
         self._worker = worker
         self._letterhead = Letterhead(settings.mail_from)
-        self._stopping = asyncio.Event()
+        self._job = Job(JOB_NAME, settings.reminder_poll_interval_seconds, self._poll)
 
     async def dispatch_due(self) -> int:
         """Queue one batch of due reminders and send them; the number dispatched."""
@@ -59,17 +55,12 @@ class ReminderPoller:
 
     async def run(self) -> None:
         """Poll until stopped."""
-        job_started(JOB_NAME, self._settings.reminder_poll_interval_seconds)
-        while not self._stopping.is_set():
-            dispatched = 0
-            try:
-                dispatched = await self.dispatch_due()
-                job_succeeded(JOB_NAME)
-            except Exception as error:  # the loop outlives any one pass: a dead poller would send nothing more
-                log.exception("reminder poll failed; trying again", error=describe(error))
-            if dispatched < self._settings.reminder_batch_size:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stopping.wait(), self._settings.reminder_poll_interval_seconds)
+        await self._job.run()
 
     def stop(self) -> None:
-        self._stopping.set()
+        """Take no more reminders: `run` returns once the batch in hand is dispatched."""
+        self._job.stop()
+
+    async def _poll(self) -> bool:
+        """One batch; whether it was full (probably more due)."""
+        return await self.dispatch_due() >= self._settings.reminder_batch_size
