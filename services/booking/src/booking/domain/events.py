@@ -4,10 +4,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import uuid
+from collections.abc import Iterable, Mapping
 from typing import Any
 
-from smartslot_common.contracts.payloads import AppointmentPayload, SlotPayload
+from booking.domain.catalog import RetiredSlot, retired_by_provider
+from booking.domain.slot import Slot
+from smartslot_common.contracts.payloads import AppointmentPayload, ScheduleChangedPayload, SlotPayload
 from smartslot_common.rows import Row
 
 CONTEXT_FIELDS = (
@@ -45,3 +48,27 @@ def slot_released_payload(appointment: Row, released_by: str) -> dict[str, Any]:
         "ends_at": appointment["ends_at"], "released_by": released_by, "appointment_id": appointment.get("id"),
     }).to_wire()
 
+
+def slot_payload(slot: Slot, reason: str | None = None) -> SlotPayload:
+    """`slot.created`, or `slot.blocked` with its `reason`: which slot, whose, and when."""
+    fields: dict[str, Any] = {"reason": reason} if reason is not None else {}
+    return SlotPayload(slot_id=slot.id, provider_id=slot.provider_id, service_id=slot.service_id,
+                       starts_at=slot.starts_at, ends_at=slot.ends_at, **fields)
+
+
+def schedule_changed_payload(
+    provider_id: uuid.UUID, service_ids: Iterable[uuid.UUID], reason: str, *, created: int = 0, removed: int = 0
+) -> ScheduleChangedPayload:
+    """`schedule.changed`: a provider's future slots of these services changed in bulk, and by how many."""
+    return ScheduleChangedPayload(
+        provider_id=provider_id, service_ids=sorted(set(service_ids), key=str), reason=reason,
+        slots_created=created, slots_removed=removed,
+    )
+
+
+def schedule_changes_of_retired(retired: Iterable[RetiredSlot], reason: str) -> list[ScheduleChangedPayload]:
+    """One `schedule.changed` per provider whose future slots were retired, naming the services affected."""
+    return [
+        schedule_changed_payload(provider_id, (slot.service_id for slot in slots), reason, removed=len(slots))
+        for provider_id, slots in retired_by_provider(retired).items()
+    ]

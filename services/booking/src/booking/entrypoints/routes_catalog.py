@@ -12,9 +12,11 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from booking.app_keys import POOL
+from booking.domain.catalog import NewProvider, NewService, Page, PageRequest
 from booking.entrypoints import schemas
 from booking.entrypoints.paths import path_uuid
 from booking.service_layer import catalog
+from booking.service_layer.unit_of_work import PostgresUnitOfWork, UnitOfWork
 from smartslot_common.http import ProblemError, json_response, read_json
 from smartslot_common.http.identity import Role, require_role
 from smartslot_common.http.json import parse_query
@@ -47,11 +49,15 @@ def decode_cursor(cursor: str | None) -> tuple[str, uuid.UUID] | None:
             {"field": "cursor", "message": "not a cursor of this list", "type": "value_error"}]) from None
 
 
-def _page_request(query: schemas.PageQuery) -> catalog.PageRequest:
-    return catalog.PageRequest(query.limit, decode_cursor(query.cursor))
+def _uow(request: web.Request) -> UnitOfWork:
+    return PostgresUnitOfWork(request.app[POOL])
 
 
-def _page_body(page: catalog.Page) -> dict[str, Any]:
+def _page_request(query: schemas.PageQuery) -> PageRequest:
+    return PageRequest(query.limit, decode_cursor(query.cursor))
+
+
+def _page_body(page: Page[Any]) -> dict[str, Any]:
     return {"items": page.items, "next_cursor": encode_cursor(page.last)}
 
 
@@ -67,7 +73,7 @@ def _changes(body: BaseModel) -> dict[str, Any]:
 async def create_clinic(request: web.Request) -> web.Response:
     require_role(request, "admin")
     body = await read_json(request, schemas.CreateClinic)
-    clinic = await catalog.create_clinic(request.app[POOL], body.name, body.timezone, body.address)
+    clinic = await catalog.create_clinic(_uow(request), body.name, body.timezone, body.address)
     return json_response(clinic, 201)
 
 
@@ -75,13 +81,13 @@ async def create_clinic(request: web.Request) -> web.Response:
 async def list_clinics(request: web.Request) -> web.Response:
     require_role(request, *ANY_ROLE)
     query = parse_query(request, schemas.PageQuery)
-    return json_response(_page_body(await catalog.list_clinics(request.app[POOL], _page_request(query))))
+    return json_response(_page_body(await catalog.list_clinics(_uow(request), _page_request(query))))
 
 
 @routes.get("/v1/clinics/{clinic_id}")
 async def get_clinic(request: web.Request) -> web.Response:
     require_role(request, *ANY_ROLE)
-    return json_response(await catalog.get_clinic(request.app[POOL], path_uuid(request, "clinic_id", "clinic")))
+    return json_response(await catalog.get_clinic(_uow(request), path_uuid(request, "clinic_id", "clinic")))
 
 
 @routes.patch("/v1/clinics/{clinic_id}")
@@ -89,13 +95,13 @@ async def update_clinic(request: web.Request) -> web.Response:
     require_role(request, "admin")
     clinic_id = path_uuid(request, "clinic_id", "clinic")
     body = await read_json(request, schemas.UpdateClinic)
-    return json_response(await catalog.update_clinic(request.app[POOL], clinic_id, _changes(body)))
+    return json_response(await catalog.update_clinic(_uow(request), clinic_id, _changes(body)))
 
 
 @routes.delete("/v1/clinics/{clinic_id}")
 async def delete_clinic(request: web.Request) -> web.Response:
     require_role(request, "admin")
-    await catalog.delete_clinic(request.app[POOL], path_uuid(request, "clinic_id", "clinic"))
+    await catalog.delete_clinic(_uow(request), path_uuid(request, "clinic_id", "clinic"))
     return web.Response(status=204)
 
 
@@ -106,20 +112,21 @@ async def delete_clinic(request: web.Request) -> web.Response:
 async def create_service(request: web.Request) -> web.Response:
     require_role(request, "admin")
     body = await read_json(request, schemas.CreateService)
-    return json_response(await catalog.create_service(request.app[POOL], body.model_dump(mode="json")), 201)
+    service = NewService(**body.model_dump(mode="json"))
+    return json_response(await catalog.create_service(_uow(request), service), 201)
 
 
 @routes.get("/v1/services")
 async def list_services(request: web.Request) -> web.Response:
     require_role(request, *ANY_ROLE)
     query = parse_query(request, schemas.PageQuery)
-    return json_response(_page_body(await catalog.list_services(request.app[POOL], _page_request(query))))
+    return json_response(_page_body(await catalog.list_services(_uow(request), _page_request(query))))
 
 
 @routes.get("/v1/services/{service_id}")
 async def get_service(request: web.Request) -> web.Response:
     require_role(request, *ANY_ROLE)
-    return json_response(await catalog.get_service(request.app[POOL], path_uuid(request, "service_id", "service")))
+    return json_response(await catalog.get_service(_uow(request), path_uuid(request, "service_id", "service")))
 
 
 @routes.patch("/v1/services/{service_id}")
@@ -127,13 +134,13 @@ async def update_service(request: web.Request) -> web.Response:
     require_role(request, "admin")
     service_id = path_uuid(request, "service_id", "service")
     body = await read_json(request, schemas.UpdateService)
-    return json_response(await catalog.update_service(request.app[POOL], service_id, _changes(body)))
+    return json_response(await catalog.update_service(_uow(request), service_id, _changes(body)))
 
 
 @routes.delete("/v1/services/{service_id}")
 async def delete_service(request: web.Request) -> web.Response:
     require_role(request, "admin")
-    await catalog.delete_service(request.app[POOL], path_uuid(request, "service_id", "service"))
+    await catalog.delete_service(_uow(request), path_uuid(request, "service_id", "service"))
     return web.Response(status=204)
 
 
@@ -144,14 +151,14 @@ async def delete_service(request: web.Request) -> web.Response:
 async def create_provider(request: web.Request) -> web.Response:
     require_role(request, "admin")
     body = await read_json(request, schemas.CreateProvider)
-    return json_response(await catalog.create_provider(request.app[POOL], body.model_dump()), 201)
+    return json_response(await catalog.create_provider(_uow(request), NewProvider(**body.model_dump())), 201)
 
 
 @routes.get("/v1/providers")
 async def list_providers(request: web.Request) -> web.Response:
     require_role(request, *ANY_ROLE)
     query = parse_query(request, schemas.ProviderQuery)
-    page = await catalog.list_providers(request.app[POOL], _page_request(query), query.service_id, query.clinic_id)
+    page = await catalog.list_providers(_uow(request), _page_request(query), query.service_id, query.clinic_id)
     return json_response(_page_body(page))
 
 
@@ -159,11 +166,11 @@ async def list_providers(request: web.Request) -> web.Response:
 async def get_provider(request: web.Request) -> web.Response:
     require_role(request, *ANY_ROLE)
     provider_id = path_uuid(request, "provider_id", "provider")
-    return json_response(await catalog.get_provider(request.app[POOL], provider_id))
+    return json_response(await catalog.get_provider(_uow(request), provider_id))
 
 
 @routes.delete("/v1/providers/{provider_id}")
 async def delete_provider(request: web.Request) -> web.Response:
     require_role(request, "admin")
-    await catalog.delete_provider(request.app[POOL], path_uuid(request, "provider_id", "provider"))
+    await catalog.delete_provider(_uow(request), path_uuid(request, "provider_id", "provider"))
     return web.Response(status=204)

@@ -14,6 +14,7 @@ from booking.entrypoints import schemas
 from booking.entrypoints.commands import execute
 from booking.entrypoints.paths import path_uuid
 from booking.service_layer import schedules, time_off
+from booking.service_layer.unit_of_work import PostgresUnitOfWork, UnitOfWork
 from smartslot_common.http import json_response, read_json
 from smartslot_common.http.identity import Role, require_role
 
@@ -26,6 +27,10 @@ def _clock(at: time) -> str:
     return at.strftime("%H:%M:%S" if at.second else "%H:%M")
 
 
+def _uow(request: web.Request) -> UnitOfWork:
+    return PostgresUnitOfWork(request.app[POOL])
+
+
 def _render_rules(rules: Iterable[WorkingHoursRule]) -> list[dict[str, Any]]:
     return [{"weekday": rule.weekday, "start": _clock(rule.start), "end": _clock(rule.end),
              "service_id": str(rule.service_id)} for rule in rules]
@@ -36,7 +41,7 @@ async def get_working_hours(request: web.Request) -> web.Response:
     """The weekly rules, in the shape the PUT takes (a provider with none: an empty list)."""
     who = require_role(request, *OWNERS)
     provider_id = path_uuid(request, "provider_id", "provider")
-    rules = await schedules.working_hours(request.app[POOL], who, provider_id)
+    rules = await schedules.working_hours(_uow(request), who, provider_id)
     return json_response({"rules": _render_rules(rules)})
 
 
@@ -47,8 +52,10 @@ async def set_working_hours(request: web.Request) -> web.Response:
     body = await read_json(request, schemas.SetWorkingHours)
     rules = [WorkingHoursRule(r.weekday, r.start, r.end, r.service_id) for r in body.rules]
     horizon = request.app[SETTINGS].booking_horizon_days
-    result = await schedules.set_working_hours(request.app[POOL], who, provider_id, rules, horizon)
-    return json_response({**result, "rules": _render_rules(rules)})
+    result = await schedules.set_working_hours(_uow(request), who, provider_id, rules, horizon)
+    return json_response(
+        {"provider_id": result.provider_id, "rules": _render_rules(result.rules), "slots_created": result.slots_created}
+    )
 
 
 @routes.post("/v1/providers/{provider_id}/slots")
@@ -56,10 +63,8 @@ async def create_slot(request: web.Request) -> web.Response:
     who = require_role(request, *OWNERS)
     provider_id = path_uuid(request, "provider_id", "provider")
     body = await read_json(request, schemas.CreateSlot)
-    slot = await schedules.create_slot(
-        request.app[POOL], who, provider_id, body.service_id, body.starts_at, body.capacity
-    )
-    return json_response(slot, 201)
+    command = schedules.CreateSlot(provider_id, body.service_id, body.starts_at, body.capacity)
+    return json_response(await schedules.create_slot(_uow(request), who, command), 201)
 
 
 def _render_time_off(result: dict[str, Any]) -> dict[str, Any]:
@@ -83,5 +88,5 @@ async def add_time_off(request: web.Request) -> web.Response:
 @routes.delete("/v1/slots/{slot_id}")
 async def delete_slot(request: web.Request) -> web.Response:
     who = require_role(request, *OWNERS)
-    await schedules.delete_slot(request.app[POOL], who, path_uuid(request, "slot_id", "slot"))
+    await schedules.delete_slot(_uow(request), who, path_uuid(request, "slot_id", "slot"))
     return web.Response(status=204)

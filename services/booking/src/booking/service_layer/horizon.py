@@ -7,14 +7,15 @@ Each provider is extended in its own short transaction, so a long run never hold
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from functools import partial
 
 import asyncpg
 
+from booking.adapters.schedule_repository import providers_with_hours, try_job_lock
 from booking.service_layer.schedules import extend_provider
-from smartslot_common.db import Connection
-from smartslot_common.unit_of_work import in_transaction
+from booking.service_layer.unit_of_work import PostgresUnitOfWork, UnitOfWork
 
 # pg_try_advisory_xact_lock key of the job: any fixed 64-bit number unique within the database.
 LOCK_KEY = 0x5353_484F_5249_5A4E  # "SSHORIZN"
@@ -28,23 +29,19 @@ class HorizonRun:
     slots_created: int
 
 
-async def _providers_with_hours(connection: Connection) -> list[asyncpg.Record]:
-    return await connection.fetch(
-        "SELECT id FROM providers p WHERE deleted_at IS NULL "
-        "AND EXISTS (SELECT 1 FROM working_hours w WHERE w.provider_id = p.id) ORDER BY id"
-    )
-
-
 async def extend_all(pool: asyncpg.Pool, horizon_days: int) -> HorizonRun | None:
     """Extend every provider's slots to the horizon; None when another process is doing it right now."""
     async with pool.acquire() as guard, guard.transaction():
         # Held by this open transaction for the whole run, and released when it ends, however it ends.
-        if not await guard.fetchval("SELECT pg_try_advisory_xact_lock($1)", LOCK_KEY):
+        if not await try_job_lock(guard, LOCK_KEY):
             return None
-        providers = await _providers_with_hours(guard)
-        created = 0
-        for provider in providers:
-            created += await in_transaction(
-                pool, partial(extend_provider, provider_id=provider["id"], horizon_days=horizon_days)
-            )
-        return HorizonRun(len(providers), created)
+        providers = await providers_with_hours(guard)
+        return HorizonRun(len(providers), await extend(PostgresUnitOfWork(pool), providers, horizon_days))
+
+
+async def extend(uow: UnitOfWork, provider_ids: list[uuid.UUID], horizon_days: int) -> int:
+    """Extend each provider in its own transaction; return how many slots were created."""
+    created = 0
+    for provider_id in provider_ids:
+        created += await uow.run(partial(extend_provider, provider_id=provider_id, horizon_days=horizon_days))
+    return created
