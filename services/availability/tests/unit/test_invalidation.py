@@ -1,13 +1,22 @@
-"""What each event makes stale."""
+"""What each event makes stale (read as the consumer reads it: its payload as its contract model)."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import date
 
-from availability.domain.invalidation import DayScope, Invalidation, for_event, merged
+import pytest
+
+from availability.domain.invalidation import DayScope, Invalidation, merged
+from availability.domain.invalidation import for_event as for_payload
+from smartslot_common.contracts.parsing import UnreadablePayload, read_payload
+from smartslot_common.messaging import Event
 
 SERVICE, PROVIDER, OTHER = (str(uuid.uuid4()) for _ in range(3))
+
+
+def for_event(event_type: str, payload: dict) -> Invalidation:
+    return for_payload(read_payload(Event.create(event_type, payload, "test")))
 
 
 def appointment(**extra: object) -> dict:
@@ -52,12 +61,17 @@ def test_a_schedule_change_without_services_touches_everything():
 
 
 def test_an_unreadable_payload_touches_everything():
-    assert for_event("appointment.cancelled", {"provider_id": PROVIDER}).everything
-    assert for_event("slot.created", {"slot_id": "nope"}).everything
+    assert for_payload(None).everything
+    poisons = (("appointment.cancelled", {"provider_id": PROVIDER}), ("slot.created", {"slot_id": "nope"}),
+               ("schedule.changed", {"service_ids": [SERVICE]}))
+    for event_type, poison in poisons:
+        with pytest.raises(UnreadablePayload):
+            for_event(event_type, poison)
 
 
 def test_other_events_touch_nothing():
-    assert for_event("waitlist.offer_made", {"anything": 1}).is_empty
+    joined = {"entry_id": str(uuid.uuid4()), "client_id": str(uuid.uuid4()), "service_id": SERVICE}
+    assert for_event("waitlist.joined", joined).is_empty
 
 
 def test_a_batch_makes_stale_what_any_of_its_events_does():
@@ -70,5 +84,5 @@ def test_a_batch_makes_stale_what_any_of_its_events_does():
     assert batch.providers == other.providers
     assert batch.services == other.services
     assert not batch.everything
-    assert merged([one, for_event("slot.created", {"not": "a slot"})]).everything
+    assert merged([one, for_payload(None)]).everything
     assert merged([]).is_empty

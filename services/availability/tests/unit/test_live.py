@@ -10,8 +10,8 @@ import orjson
 
 from availability.entrypoints.stream import Matcher
 from availability.service_layer.live import LiveChanges, Published, entry_of, reset_item, slot_item
+from smartslot_common.contracts.payloads import AppointmentPayload, PreviousSlot, ScheduleChangedPayload, SlotPayload
 from smartslot_common.live import LiveLog
-from smartslot_common.messaging import Event
 
 SERVICE, PROVIDER, CLINIC = str(uuid.uuid4()), str(uuid.uuid4()), str(uuid.uuid4())
 START = datetime(2026, 7, 1, 9, tzinfo=UTC)
@@ -23,6 +23,10 @@ def row(**changes: object) -> dict[str, object]:
             "version": 1} | changes
 
 
+def schedule_changed(*services: str) -> ScheduleChangedPayload:
+    return ScheduleChangedPayload(provider_id=uuid.UUID(PROVIDER), service_ids=[uuid.UUID(s) for s in services])
+
+
 def as_entry(item: dict[str, bytes | str], entry_id: str = "1-0"):  # type: ignore[no-untyped-def]
     return entry_of(entry_id, {key.encode(): value if isinstance(value, bytes) else value.encode()
                                for key, value in item.items()})
@@ -31,11 +35,14 @@ def as_entry(item: dict[str, bytes | str], entry_id: str = "1-0"):  # type: igno
 async def test_the_consumer_notes_each_touched_slot_and_the_previous_one_of_a_reschedule() -> None:
     changes = LiveChanges()
     moved_from, moved_to, created = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    times = {"starts_at": START, "ends_at": START.replace(minute=30)}
+    previous = PreviousSlot(slot_id=moved_from, provider_id=uuid.UUID(PROVIDER), **times)
     changes.touched([
-        Event.create("appointment.rescheduled", {"slot_id": str(moved_to), "previous": {"slot_id": str(moved_from)}},
-                     "booking"),
-        Event.create("slot.created", {"slot_id": str(created)}, "booking"),
-        Event.create("schedule.changed", {"provider_id": PROVIDER, "service_ids": [SERVICE]}, "booking"),
+        AppointmentPayload(appointment_id=uuid.uuid4(), status="locked", slot_id=moved_to,
+                           provider_id=uuid.UUID(PROVIDER), service_id=uuid.UUID(SERVICE), client_id=uuid.uuid4(),
+                           previous=previous, **times),
+        SlotPayload(slot_id=created, provider_id=uuid.UUID(PROVIDER), service_id=uuid.UUID(SERVICE), **times),
+        ScheduleChangedPayload(provider_id=uuid.UUID(PROVIDER), service_ids=[uuid.UUID(SERVICE)]),
     ], fence=42)
     taken = await changes.take()
     assert taken.slots == [moved_to, moved_from, created]
@@ -59,8 +66,8 @@ def test_a_page_wants_its_services_slots_in_its_range_of_its_provider_and_clinic
     assert not page(as_entry(slot_item(row(service_id=str(uuid.uuid4())))))
     assert not page(as_entry(slot_item(row(clinic_id=str(uuid.uuid4())))))
     assert not Matcher(SERVICE, str(uuid.uuid4()), None, START, START.replace(hour=12))(as_entry(slot_item(row())))
-    assert page(as_entry(reset_item({"provider_id": PROVIDER, "service_ids": [SERVICE]})))
-    assert not page(as_entry(reset_item({"provider_id": PROVIDER, "service_ids": [str(uuid.uuid4())]})))
+    assert page(as_entry(reset_item(schedule_changed(SERVICE))))
+    assert not page(as_entry(reset_item(schedule_changed(str(uuid.uuid4())))))
 
 
 def test_two_events_of_one_change_make_one_entry() -> None:
@@ -84,7 +91,7 @@ def test_a_slots_state_older_than_one_already_streamed_is_dropped_by_the_live_lo
 def test_a_slot_entry_names_its_slot_and_version_and_a_reset_neither() -> None:
     slot_id = uuid.uuid4()
     entry = as_entry(slot_item(row(slot_id=slot_id, version=7)))
-    reset = as_entry(reset_item({"provider_id": PROVIDER, "service_ids": [SERVICE]}))
+    reset = as_entry(reset_item(schedule_changed(SERVICE)))
     assert entry is not None
     assert reset is not None
     assert (entry.subject, entry.version) == (str(slot_id), 7)

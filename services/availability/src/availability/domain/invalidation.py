@@ -2,23 +2,18 @@
 
 Pages are kept per (service, provider) and per (service, every provider), each per UTC day of slot start. A change
 to one slot touches the provider's page and the every-provider page of that service and day. A schedule change
-names a provider and (usually) its services but no day, so it drops every day of them; an event that cannot be
-read drops everything.
+names a provider and (usually) its services but no day, so it drops every day of them; an event whose payload cannot
+be read drops everything.
 """
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
-
-from pydantic import ValidationError
 
 from availability.domain.days import utc_day_of
-from smartslot_common.contracts.events import SCHEDULE_CHANGED
-from smartslot_common.contracts.payloads import AppointmentPayload, Payload, SlotPayload
+from smartslot_common.contracts.payloads import AppointmentPayload, Payload, ScheduleChangedPayload, SlotPayload
 
 EVERY_PROVIDER = "all"
 
@@ -46,13 +41,6 @@ class Invalidation:
         return not (self.days or self.providers or self.services or self.everything)
 
 
-class ScheduleChangedPayload(Payload):
-    """`schedule.changed`: a provider's slots changed in bulk (working hours, horizon, deletions)."""
-
-    provider_id: uuid.UUID
-    service_ids: list[uuid.UUID] | None = None
-
-
 def merged(invalidations: Iterable[Invalidation]) -> Invalidation:
     """One invalidation making stale everything any of `invalidations` does (for a batch of events)."""
     parts = list(invalidations)
@@ -64,17 +52,17 @@ def merged(invalidations: Iterable[Invalidation]) -> Invalidation:
     )
 
 
-def for_event(event_type: str, payload: dict[str, Any]) -> Invalidation:
-    """The scopes `event_type` with `payload` makes stale; everything when the payload cannot be read."""
-    try:
-        if event_type == SCHEDULE_CHANGED:
-            return _schedule_changed(ScheduleChangedPayload.model_validate(payload))
-        if event_type.startswith("appointment."):
-            return _appointment(AppointmentPayload.model_validate(payload))
-        if event_type.startswith("slot."):
-            return _slot(SlotPayload.model_validate(payload))
-    except ValidationError:
+def for_event(payload: Payload | None) -> Invalidation:
+    """The scopes an event with `payload` (its contract model, see `smartslot_common.contracts.parsing`) makes stale;
+    everything when its payload could not be read (None)."""
+    if payload is None:
         return Invalidation(everything=True)
+    if isinstance(payload, AppointmentPayload):
+        return _appointment(payload)
+    if isinstance(payload, SlotPayload):
+        return _slot(payload)
+    if isinstance(payload, ScheduleChangedPayload):
+        return _schedule_changed(payload)
     return Invalidation()
 
 

@@ -7,11 +7,16 @@ the pages the events touch are raised to that position and those pages deleted, 
 not replayed that far can no longer fill them. Invalidating is idempotent (raising a fence or dropping a page twice
 changes nothing), so it needs no inbox and no transaction: a redelivered event is simply applied again, and a Redis
 failure leaves the events unacknowledged, to be retried.
+
+Each event's payload is read once, as its contract model. One that cannot be read makes its batch fail before
+anything is applied, so the consumer applies the batch's events one by one; alone, it drops every page (what it
+changed is unknown) and is dead-lettered (`UnreadablePayload` is a `PermanentError`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import asyncpg
 from aiohttp import web
@@ -33,6 +38,8 @@ from smartslot_common.contracts.events import (
     SLOT_CREATED,
     SLOT_RELEASED,
 )
+from smartslot_common.contracts.parsing import UnreadablePayload, read_payload
+from smartslot_common.contracts.payloads import Payload
 from smartslot_common.logging import get_logger
 from smartslot_common.messaging import Event, IdempotentHandler
 from smartslot_common.messaging.wal import WalPosition
@@ -52,19 +59,43 @@ def handler(app: web.Application) -> IdempotentHandler:
     primary = PrimaryPositions()
 
     async def invalidate(events: Sequence[Event], relayed_at: WalPosition | None) -> None:
-        invalidations = [for_event(event.type, event.payload) for event in events]
-        for event, invalidation in zip(events, invalidations, strict=True):
-            if invalidation.everything:
-                log.warning("event_not_understood_dropping_every_page", event_id=str(event.id), payload=event.payload)
-        invalidation = merged(invalidations)
-        if invalidation.is_empty:
-            return
-        fence = await primary.past(app[POOL], relayed_at)
-        await app[CACHE].invalidate(invalidation, fence)
-        _count(invalidation)
-        app[LIVE_CHANGES].touched(events, fence)  # after the pages: a page that reloads on the event sees the change
+        read = Readings.of(events)
+        if read.unreadable is not None and len(events) > 1:
+            raise read.unreadable  # nothing applied: the consumer applies the batch's events one by one
+        invalidation = merged(map(for_event, read.payloads))
+        if read.unreadable is not None:
+            invalidation = merged([invalidation, for_event(None)])
+            log.warning("event_not_understood_dropping_every_page", error=str(read.unreadable))
+        if not invalidation.is_empty:
+            fence = await primary.past(app[POOL], relayed_at)
+            await app[CACHE].invalidate(invalidation, fence)
+            _count(invalidation)
+            # after the pages: a page that reloads on the event sees the change
+            app[LIVE_CHANGES].touched(read.payloads, fence)
+        if read.unreadable is not None:
+            raise read.unreadable  # every page dropped; the event goes to the dead-letter queue
 
     return IdempotentHandler(frozenset(INVALIDATING), invalidate)
+
+
+@dataclass(frozen=True)
+class Readings:
+    """The payloads of a batch's events, each read once as its contract model, and the first that could not be."""
+
+    payloads: list[Payload]
+    unreadable: UnreadablePayload | None = None
+
+    @classmethod
+    def of(cls, events: Sequence[Event]) -> Readings:
+        payloads: list[Payload] = []
+        for event in events:
+            try:
+                payload = read_payload(event)
+            except UnreadablePayload as error:
+                return cls(payloads, error)
+            if payload is not None:
+                payloads.append(payload)
+        return cls(payloads)
 
 
 class PrimaryPositions:

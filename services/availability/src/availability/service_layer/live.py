@@ -22,10 +22,9 @@ import asyncpg
 import orjson
 
 from availability.adapters.live_slots import SharedLog, slot_states
-from smartslot_common.contracts.events import SCHEDULE_CHANGED
+from smartslot_common.contracts.payloads import AppointmentPayload, Payload, ScheduleChangedPayload, SlotPayload
 from smartslot_common.live import RESET, Entry, LiveLog, order_of
 from smartslot_common.logging import get_logger
-from smartslot_common.messaging import Event
 
 log = get_logger(__name__)
 MAX_PENDING = 100_000  # touched slots waiting to be read; beyond it the oldest are dropped (and pages reset)
@@ -38,7 +37,7 @@ class Touched:
 
     slots: list[uuid.UUID] = field(default_factory=list)
     fence: int = 0
-    schedules: list[dict[str, Any]] = field(default_factory=list)
+    schedules: list[ScheduleChangedPayload] = field(default_factory=list)
     overflowed: bool = False
 
 
@@ -49,15 +48,15 @@ class LiveChanges:
         self._touched = Touched()
         self._ready = asyncio.Event()
 
-    def touched(self, events: Sequence[Event], fence: int) -> None:
-        """Note the slots and schedules `events` changed, readable at WAL position `fence` (the consumer's side)."""
+    def touched(self, payloads: Sequence[Payload], fence: int) -> None:
+        """Note the slots and schedules the events of `payloads` (as the consumer read them) changed, readable at WAL
+        position `fence` (the consumer's side)."""
         pending = self._touched
-        for event in events:
-            if event.type == SCHEDULE_CHANGED:
-                pending.schedules.append(event.payload)
-                continue
-            for slot_id in _slot_ids(event.payload):
-                pending.slots.append(slot_id)
+        for payload in payloads:
+            if isinstance(payload, ScheduleChangedPayload):
+                pending.schedules.append(payload)
+            else:
+                pending.slots.extend(_slot_ids(payload))
         if len(pending.slots) > MAX_PENDING:
             del pending.slots[:len(pending.slots) - MAX_PENDING]
             pending.overflowed = True
@@ -81,13 +80,13 @@ class LiveChanges:
         self._ready.set()
 
 
-def _slot_ids(payload: dict[str, Any]) -> Iterable[uuid.UUID]:
-    for raw in (payload.get("slot_id"), (payload.get("previous") or {}).get("slot_id")):
-        if raw:
-            try:
-                yield uuid.UUID(str(raw))
-            except ValueError:
-                continue
+def _slot_ids(payload: Payload) -> Iterable[uuid.UUID]:
+    if isinstance(payload, AppointmentPayload):
+        yield payload.slot_id
+        if payload.previous is not None:  # a reschedule freed the seat it left
+            yield payload.previous.slot_id
+    elif isinstance(payload, SlotPayload):
+        yield payload.slot_id
 
 
 def slot_item(row: asyncpg.Record | dict[str, Any]) -> dict[str, bytes | str]:
@@ -101,9 +100,11 @@ def slot_item(row: asyncpg.Record | dict[str, Any]) -> dict[str, bytes | str]:
     return {"e": "slot", "d": orjson.dumps(data)}
 
 
-def reset_item(schedule: dict[str, Any]) -> dict[str, bytes | str]:
-    scope = {"reason": "schedule_changed", "provider_id": str(schedule.get("provider_id") or ""),
-             "service_ids": [str(s) for s in schedule.get("service_ids") or []]}
+def reset_item(schedule: ScheduleChangedPayload) -> dict[str, bytes | str]:
+    """A schedule change as the shared log keeps it: a reset for the pages of the provider's services it names (for
+    every page when it names none)."""
+    scope = {"reason": "schedule_changed", "provider_id": str(schedule.provider_id),
+             "service_ids": [str(service) for service in schedule.service_ids or []]}
     return {"e": RESET, "d": orjson.dumps(scope)}
 
 
