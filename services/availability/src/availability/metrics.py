@@ -28,3 +28,10 @@ FENCES_FOLLOWED = Gauge(
     "smartslot_availability_fences_followed",
     "1 while fence raises are followed in memory, 0 while each kept answer reads its fences from Redis",
 )
+# Searches answered again from the primary, uncached, because their answer listed a slot the caller had held or
+# booked moments ago (the gateway's X-SmartSlot-Own-Slots): its event had not yet reached the cache the answer came
+# from, or it is a slot with seats left (then listed again, with the primary's `remaining`).
+OWN_WRITE_REREADS = Counter(
+    "smartslot_availability_own_write_rereads_total",
+    "Searches answered again from the primary because their answer listed a slot the caller had just held or booked",
+)

@@ -8,6 +8,7 @@ kept as JSON text, so a cache hit copies it into the response instead of decodin
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable
 from datetime import date, datetime
 from typing import TypedDict
@@ -18,6 +19,7 @@ from availability.domain.days import utc_day_of
 from smartslot_common.rows import Row
 
 PUBLIC_FIELDS = ("slot_id", "provider_id", "service_id", "starts_at", "ends_at", "capacity", "remaining")
+MAX_OWN_SLOTS = 16  # the gateway sends a caller's few most recent ones
 
 
 class Entry(TypedDict):
@@ -89,3 +91,25 @@ def selection(
             if moment < changes_at:
                 changes_at = moment
     return listed, changes_at
+
+
+# --- read-your-writes -------------------------------------------------------------------------------------------
+
+
+def own_slots(header: str) -> tuple[bytes, ...]:
+    """The slots an own-slots header names (the caller held or booked them moments ago), as their ids are written in
+    an answer; what is not a slot id is left out."""
+    named = []
+    for text in header.split(",")[:MAX_OWN_SLOTS]:
+        try:
+            named.append(str(uuid.UUID(text.strip())).encode())
+        except ValueError:
+            continue
+    return tuple(named)
+
+
+def lists_own_slot(body: bytes, own: Iterable[bytes]) -> bool:
+    """Whether an answer lists any of the caller's own slots: then its event may not have reached the cache the
+    answer came from, and the search is answered again from the primary. A bytes search (slot ids are UUIDs, which
+    nothing else in an answer can contain by chance)."""
+    return any(slot in body for slot in own)

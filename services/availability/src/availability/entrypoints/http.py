@@ -1,4 +1,10 @@
-"""Availability search over HTTP: `GET /v1/availability`."""
+"""Availability search over HTTP: `GET /v1/availability`.
+
+A search the gateway sends with the caller's own slots (`X-SmartSlot-Own-Slots`: slots it held or booked moments
+ago) whose answer lists one of them, from whatever path (a kept answer, cached pages, a replica fill), is answered
+again from the primary: the booking's event may not have reached the cache yet, and the caller must not see the
+slot it has just taken. The header is believed only beside an identity that verifies (only the gateway asserts it).
+"""
 
 from __future__ import annotations
 
@@ -11,9 +17,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from availability.app_keys import SEARCH, SETTINGS
 from availability.domain.errors import ServiceNotFound
+from availability.domain.search import lists_own_slot, own_slots
 from availability.entrypoints.params import Instant
 from availability.service_layer.answers import kept_answer
-from availability.service_layer.search import Search, answer
+from availability.service_layer.search import Search, answer, reread
+from smartslot_common.http.identity import OWN_SLOTS_HEADER, caller
 from smartslot_common.http.json import parse_query
 from smartslot_common.http.problems import ProblemError
 
@@ -45,18 +53,40 @@ def _bad_range(message: str, kind: str) -> ProblemError:
                         errors=[{"field": "to", "message": message, "type": kind}])
 
 
+def _search(request: web.Request) -> Search:
+    """The request's search; `422` for invalid parameters or range."""
+    query = parse_query(request, AvailabilityQuery)
+    check_range(query.from_, query.to, request.app[SETTINGS].max_range_days)
+    return Search(query.service_id, query.from_, query.to, query.provider_id, query.clinic_id)
+
+
+def _own_slots(request: web.Request) -> tuple[bytes, ...]:
+    """The slots the caller held or booked moments ago, as the gateway names them; none without the header, or
+    beside an identity that does not verify."""
+    header = request.headers.get(OWN_SLOTS_HEADER)
+    if header is None:
+        return ()
+    try:
+        caller(request)
+    except ProblemError:
+        return ()
+    return own_slots(header)
+
+
 @routes.get("/v1/availability")
 async def availability(request: web.Request) -> web.Response:
     """Open slots of a service, ordered by start: the answer kept for this very query while it still holds, else a
-    search (which is kept in turn)."""
+    search (which is kept in turn); from the primary when that answer lists a slot the caller has just taken."""
     deps, query_string, now = request.app[SEARCH], request.rel_url.raw_query_string, time.time()
+    search = None
     body = await kept_answer(deps.answers, deps.cache, query_string, now)
     if body is None:
-        query = parse_query(request, AvailabilityQuery)
-        check_range(query.from_, query.to, request.app[SETTINGS].max_range_days)
-        search = Search(query.service_id, query.from_, query.to, query.provider_id, query.clinic_id)
+        search = _search(request)
         try:
             body = await answer(deps, query_string, search, now)
         except ServiceNotFound:
             raise ProblemError(404, "not_found", "No such service.") from None
+    own = _own_slots(request)
+    if own and lists_own_slot(body, own):
+        body = await reread(deps, search or _search(request), now)
     return web.Response(body=body, content_type="application/json")

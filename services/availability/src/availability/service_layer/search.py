@@ -4,6 +4,10 @@ A fill reads the replica's replay position first, then the data. If the replica 
 of a day it fills (an invalidation it has not caught up with), the answer comes from the primary instead and
 nothing is cached, so replica lag can never put a page back that an event has just made stale. A replica that cannot
 be reached (stopped, restarting, failed over) is treated the same way: the primary answers, uncached.
+
+Read-your-writes: a search whose answer lists a slot its caller held or booked moments ago (the gateway says which)
+is answered again from the primary alone, neither cached nor kept (`reread`), since the booking's event may not
+have reached the cache yet.
 """
 
 from __future__ import annotations
@@ -105,11 +109,32 @@ async def answer(deps: SearchDeps, query_string: str, search: Search, now: float
 
     async def answered(_: list[str]) -> dict[str, bytes]:
         found = await find(deps, search, now)
-        body = orjson.dumps({"slots": [orjson.Fragment(text) for text in found.slots]})
+        body = _body(found.slots)
         keep_answer(deps.answers, query_string, body, search, found, deps.answer_lifetime_seconds, now)
         return {query_string: body}
 
     return (await deps.answer_flights.get([query_string], answered))[query_string]
+
+
+async def reread(deps: SearchDeps, search: Search, now: float) -> bytes:
+    """The response body of a search read from the primary alone, neither cached nor kept: for a caller whose answer
+    listed a slot it has just held or booked. A slot with seats left is listed again, with the primary's
+    `remaining`."""
+    days = _days(search, now)
+    pages = await _primary_pages(deps, search, days) if days else {}
+    clinic = str(search.clinic_id) if search.clinic_id else None
+    listed, _ = selection([pages[day] for day in days], search.start.timestamp(), search.end.timestamp(), now, clinic)
+    metrics.OWN_WRITE_REREADS.inc()
+    return _body(listed)
+
+
+def _body(listed: list[str]) -> bytes:
+    return orjson.dumps({"slots": [orjson.Fragment(text) for text in listed]})
+
+
+def _days(search: Search, now: float) -> list[date]:
+    """The UTC days a search reads: from its start, or now if later, to its end."""
+    return utc_days(max(search.start, datetime.fromtimestamp(now, search.start.tzinfo)), search.end)
 
 
 async def open_slots(deps: SearchDeps, search: Search, now: float | None = None) -> list[str]:
@@ -121,7 +146,7 @@ async def find(deps: SearchDeps, search: Search, now: float | None = None) -> Fo
     """The open slots of a search, with what decides how long they stay the answer; `ServiceNotFound` for an unknown
     service."""
     now = time.time() if now is None else now
-    days = utc_days(max(search.start, datetime.fromtimestamp(now, search.start.tzinfo)), search.end)
+    days = _days(search, now)
     generation = deps.cache.generation
     lookup, cached = await _look_up(deps.cache, search, days)
     await _require_service(deps, search.service_id, lookup.service_known, cached)
@@ -207,9 +232,8 @@ async def _fill_flights(
     """One query for the days of `flights`: cached when the replica is at or past their fences, else (the replica
     behind, or unreachable) the primary's answer, uncached."""
     days = sorted(flight.day for flight in flights)
-    start, end = utc_midnight(days[0]), utc_midnight(days[-1] + ONE_DAY)
     fence = max(flight.fence for flight in flights)
-    replica = await _from_replica(deps, search, start, end)
+    replica = await _from_replica(deps, search, utc_midnight(days[0]), utc_midnight(days[-1] + ONE_DAY))
     if replica is not None and replica[0] >= fence:
         lsn, rows = replica
         pages = pages_by_day(rows, days)
@@ -219,10 +243,16 @@ async def _fill_flights(
     if replica is not None:
         metrics.FILL_REFUSALS.inc()
         log.debug("replica_behind_fence_reading_primary", replica_lsn=replica[0], fence=fence)
+    pages = await _primary_pages(deps, search, days)
+    return {flight: (pages[flight.day], None) for flight in flights}
+
+
+async def _primary_pages(deps: SearchDeps, search: Search, days: list[date]) -> dict[date, list[Entry]]:
+    """The day pages of `days` (in order) read from the primary: one query, nothing cached."""
+    start, end = utc_midnight(days[0]), utc_midnight(days[-1] + ONE_DAY)
     _, rows = await slots.open_slots(deps.primary_pool, search.service_id, start, end, search.provider_id)
     metrics.FILL_QUERIES.labels(pool="primary").inc()
-    pages = pages_by_day(rows, days)
-    return {flight: (pages[flight.day], None) for flight in flights}
+    return pages_by_day(rows, days)
 
 
 async def _from_replica(
