@@ -1,6 +1,7 @@
-"""The catalog and schedule repositories in memory, over the `Store` of `fakes` (its `catalog` tables, slots,
-appointments and time off), following the PostgreSQL ones' rules a test can see: soft deletes, live rows only,
-keyset pages, one live provider per user, slots that may not overlap a live slot of the provider."""
+"""The catalog, schedule and assignment repositories and the appointment views in memory, over the `Store` of
+`fakes` (its `catalog` tables, slots, appointments and time off), following the PostgreSQL ones' rules a test can
+see: soft deletes, live rows only, keyset pages, one live provider per user, slots that may not overlap a live slot
+of the provider, assignment candidates with a free public seat."""
 
 from __future__ import annotations
 
@@ -10,10 +11,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
 
+from booking.adapters.appointment_views import AppointmentListing, AppointmentViews, CalendarView
+from booking.adapters.assignment_repository import AssignmentRepository
 from booking.adapters.catalog_repository import CatalogRepository, Owner
+from booking.adapters.ics import CalendarEntry
 from booking.adapters.schedule_repository import ScheduleRepository
-from booking.domain.appointment import CONFIRMED_STATUS, HOLD_STATUS
+from booking.domain.appointment import CONFIRMED_STATUS, HOLD_STATUS, Appointment
+from booking.domain.assignment import Candidate
 from booking.domain.catalog import Clinic, NewProvider, NewService, Page, PageRequest, Provider, RetiredSlot, Service
 from booking.domain.schedule import ProviderSchedule, SlotInterval, TimeOff, WorkingHoursRule
 from booking.domain.slot import Slot
@@ -33,6 +39,7 @@ class CatalogTables:
     rules: dict[uuid.UUID, list[WorkingHoursRule]] = field(default_factory=dict)
     generated_until: dict[uuid.UUID, date] = field(default_factory=dict)
     ad_hoc: set[uuid.UUID] = field(default_factory=set)  # slots created by hand; the others came from rules
+    last_assigned: dict[tuple[uuid.UUID, uuid.UUID], datetime] = field(default_factory=dict)  # (service, provider)
 
 
 class _Tables:
@@ -266,3 +273,78 @@ class FakeScheduleRepository(_Tables, ScheduleRepository):
                     0, 0, "open", 1)
         self.store.slots[slot.id] = slot
         return slot
+
+
+class FakeAssignmentRepository(_Tables, AssignmentRepository):
+    """Assignment's reads over a `Store`, and its round-robin cursor in the catalog tables."""
+
+    async def slot_at(self, provider_id: uuid.UUID, service_id: uuid.UUID, starts_at: datetime) -> uuid.UUID | None:
+        return next((s.id for s in self.store.slots.values() if (s.provider_id, s.service_id, s.starts_at) == (
+            provider_id, service_id, starts_at) and s.status != "deleted"), None)
+
+    async def candidates(self, service_id: uuid.UUID, starts_at: datetime) -> list[Candidate]:
+        found = []
+        for slot in self.store.slots.values():
+            provider = self._live(self.tables.providers, slot.provider_id)
+            if (slot.service_id, slot.starts_at, slot.status) != (service_id, starts_at, "open") or provider is None \
+                    or service_id not in provider.service_ids or self._live(self.tables.services, service_id) is None \
+                    or not self._public(slot) or (slot.remaining <= 0 and not self._overdue_hold_on(slot)):
+                continue
+            day = slot.starts_at.astimezone(ZoneInfo(provider.timezone)).date()
+            found.append(Candidate(provider.id, slot.id, self._booked_minutes(provider, day), day,
+                                   self.tables.last_assigned.get((service_id, provider.id))))
+        return found
+
+    async def record_assignment(self, service_id: uuid.UUID, provider_id: uuid.UUID) -> None:
+        self.tables.last_assigned[(service_id, provider_id)] = self.store.now
+
+    def _public(self, slot: Slot) -> bool:
+        reserved: datetime | None = self.store.reserved_until.get(slot.id)
+        return reserved is None or reserved <= self.store.now
+
+    def _overdue_hold_on(self, slot: Slot) -> bool:
+        return any(a.slot_id == slot.id and a.status == HOLD_STATUS and a.hold_expires_at is not None
+                   and a.hold_expires_at <= self.store.now for a in self.store.appointments.values())
+
+    def _booked_minutes(self, provider: Provider, day: date) -> int:
+        zone = ZoneInfo(provider.timezone)
+        seconds = sum((a.ends_at - a.starts_at).total_seconds() for a in self.store.appointments.values()
+                      if a.provider_id == provider.id and a.starts_at.astimezone(zone).date() == day
+                      and _occupies(a, self.store.now))
+        return int(seconds // 60)
+
+
+def _occupies(appointment: Appointment, now: datetime) -> bool:
+    """Confirmed, or a hold within its deadline."""
+    if appointment.status == CONFIRMED_STATUS:
+        return True
+    return appointment.status == HOLD_STATUS and appointment.hold_expires_at is not None \
+        and appointment.hold_expires_at > now
+
+
+class FakeAppointmentViews(_Tables, AppointmentViews):
+    """The read side over a `Store`."""
+
+    async def listing(self, wanted: AppointmentListing) -> list[Appointment]:
+        def key(a: Appointment) -> tuple[datetime, bytes]:
+            return a.starts_at, a.id.bytes
+
+        after = (wanted.after[0], wanted.after[1].bytes) if wanted.after else None
+        found = sorted((a for a in self.store.appointments.values()
+                        if (wanted.client_id is None or a.client_id == wanted.client_id)
+                        and (wanted.provider_id is None or a.provider_id == wanted.provider_id)
+                        and (wanted.status is None or a.status == wanted.status)
+                        and (wanted.starts_from is None or a.starts_at >= wanted.starts_from)
+                        and (wanted.starts_to is None or a.starts_at < wanted.starts_to)
+                        and (after is None or key(a) > after)), key=key)
+        return [dataclasses.replace(a) for a in found[: wanted.limit]]
+
+    async def calendar_view(self, appointment_id: uuid.UUID) -> CalendarView | None:
+        a = self.store.appointments.get(appointment_id)
+        if a is None:
+            return None
+        service, provider = self.tables.services[a.service_id], self.tables.providers[a.provider_id]
+        clinic = self.tables.clinics[provider.clinic_id]
+        entry = CalendarEntry(a.id, a.status, a.starts_at, a.ends_at, a.ics_sequence, service.name,
+                              provider.display_name, clinic.name, clinic.address, a.updated_at)
+        return CalendarView(entry, a.client_id, a.provider_id)

@@ -26,7 +26,13 @@ from booking.domain.slot import Slot
 from booking.service_layer.unit_of_work import UnitOfWork
 from smartslot_common.messaging import Event
 
-from .fake_catalog import CatalogTables, FakeCatalogRepository, FakeScheduleRepository
+from .fake_catalog import (
+    CatalogTables,
+    FakeAppointmentViews,
+    FakeAssignmentRepository,
+    FakeCatalogRepository,
+    FakeScheduleRepository,
+)
 
 LIVE = (HOLD_STATUS, "confirmed")
 NOW = datetime(2030, 1, 7, 9, 0, tzinfo=UTC)
@@ -362,6 +368,8 @@ class FakeUnitOfWork(UnitOfWork):
         self.idempotency = FakeIdempotencyRepository(self.store)
         self.catalog = FakeCatalogRepository(self.store)
         self.schedules = FakeScheduleRepository(self.store)
+        self.assignment = FakeAssignmentRepository(self.store)
+        self.views = FakeAppointmentViews(self.store)
 
     async def now(self) -> datetime:
         return self.store.now

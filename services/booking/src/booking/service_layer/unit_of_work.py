@@ -45,7 +45,9 @@ from typing import Any, TypeVar
 
 import asyncpg
 
+from booking.adapters.appointment_views import AppointmentViews, PostgresAppointmentViews
 from booking.adapters.appointments import AppointmentRepository, PostgresAppointmentRepository
+from booking.adapters.assignment_repository import AssignmentRepository, PostgresAssignmentRepository
 from booking.adapters.catalog_repository import CatalogRepository, PostgresCatalogRepository
 from booking.adapters.idempotency import IdempotencyRepository, PostgresIdempotencyRepository
 from booking.adapters.repository import database_now
@@ -73,6 +75,8 @@ class UnitOfWork(abc.ABC):
     idempotency: IdempotencyRepository
     catalog: CatalogRepository
     schedules: ScheduleRepository
+    assignment: AssignmentRepository
+    views: AppointmentViews
 
     def __init__(self, attempts: int = MAX_ATTEMPTS) -> None:
         self._attempts = attempts
@@ -221,6 +225,8 @@ class PostgresUnitOfWork(UnitOfWork):
         self.idempotency = PostgresIdempotencyRepository(connection)
         self.catalog = PostgresCatalogRepository(connection)
         self.schedules = PostgresScheduleRepository(connection)
+        self.assignment = PostgresAssignmentRepository(connection)
+        self.views = PostgresAppointmentViews(connection)
 
     async def _commit(self, events: list[Event]) -> None:
         try:
