@@ -2,8 +2,9 @@
 OpenAPI document says about it.
 
 `roles=None` admits every authenticated role. Ownership is checked again by the owning service on every query.
-Models are named as dotted import paths ("package.module:Class") that only the OpenAPI generator resolves, so the
-running gateway never imports another service's code.
+Models are named for the OpenAPI generator only: another service's as "<service>:<Model>", read from the schema
+fragment that service publishes (`smartslot_common.contracts.openapi`), the gateway's own as dotted import paths
+("package.module:Class"). Neither the gateway nor its generator imports another service's code.
 """
 
 from __future__ import annotations
@@ -17,11 +18,10 @@ PROVIDER_OR_ADMIN = frozenset({"provider", "admin"})
 CLIENT_OR_ADMIN = frozenset({"client", "admin"})
 CLIENT_OR_PROVIDER = frozenset({"client", "provider"})
 
-BOOKING = "booking.entrypoints.schemas:"
-APPOINTMENTS = "booking.entrypoints.routes_appointments:"
-AVAILABILITY = "availability.entrypoints.http:"
-WEBHOOKS = "notifier.entrypoints.admin_webhooks:"
-WAITLIST = "waitlist.entrypoints.schemas:"
+BOOKING = APPOINTMENTS = "booking:"
+AVAILABILITY = "availability:"
+WEBHOOKS = "notifier:"
+WAITLIST = "waitlist:"
 IDENTITY = "gateway.entrypoints.schemas:"
 OWN = "gateway.openapi.models:"
 
@@ -114,7 +114,7 @@ ROUTES: tuple[Route, ...] = (
           Doc("Delete a slot (refused while it has live appointments)", "schedules", status=204,
               errors=("conflicting_appointments", "conflict"))),
     Route("GET", "/v1/providers/{id}/schedule", "availability", PROVIDER_OR_ADMIN,
-          Doc("A provider's day: slots and appointments", "schedules", query=OWN + "ScheduleQuery",
+          Doc("A provider's day: slots and appointments", "schedules", query=AVAILABILITY + "ScheduleQuery",
               response=OWN + "Schedule")),
     Route("GET", "/v1/availability", "availability", ANY,
           Doc("Search open slots", "availability", query=AVAILABILITY + "AvailabilityQuery",
@@ -188,7 +188,8 @@ ROUTES: tuple[Route, ...] = (
           Doc("A webhook endpoint's delivery log", "admin", query=WEBHOOKS + "LogQuery", response="object")),
     # admin
     Route("GET", "/v1/admin/analytics", "availability", ADMIN,
-          Doc("Booking analytics over a period", "admin", query=OWN + "AnalyticsQuery", response=OWN + "Analytics")),
+          Doc("Booking analytics over a period", "admin", query=AVAILABILITY + "AnalyticsQuery",
+              response=OWN + "Analytics")),
 )
 
 # Calls the gateway answers itself (registered by their own modules; listed here for the document and its test).

@@ -1,7 +1,10 @@
-"""The OpenAPI 3.1 document of the public API, generated from the routing table and the pydantic models it names.
+"""The OpenAPI 3.1 document of the public API, generated from the routing table and the models it names.
 
+Another service's model ("booking:Appointment") is read from the schema fragment that service publishes in
+`smartslot_common.contracts.openapi`; the gateway's own ("gateway.openapi.models:Problem") are imported. No other
+service's code is imported, so the gateway image can run `python -m gateway.openapi --check` on its own.
 `python -m gateway.openapi` rewrites the checked-in `openapi.json`; `--check` only says whether it is current.
-This module imports every service's schema modules; the running gateway never imports it.
+The running gateway never imports this module.
 """
 
 from __future__ import annotations
@@ -19,9 +22,11 @@ from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from gateway.routing import OWN_ROUTES, ROUTES, Doc, Route
+from smartslot_common.contracts import openapi as fragments
 
 DOCUMENT_PATH = Path(__file__).resolve().parent / "openapi.json"
-REF = "#/components/schemas/{model}"
+REF = fragments.REF_TEMPLATE
+ROLES: dict[JsonSchemaMode, fragments.Role] = {"validation": "requests", "serialization": "answers"}
 PROBLEM = "gateway.openapi.models:Problem"
 PLAIN = {"text": {"type": "string"}, "object": {"type": "object"}}  # responses that are not models
 CODE_STATUS = {
@@ -47,8 +52,13 @@ DESCRIPTION = (
 )
 
 
+def is_published(name: str) -> bool:
+    """Whether a route's model name ("booking:Appointment") names another service's published model."""
+    return name.partition(":")[0] in fragments.SERVICES
+
+
 def resolve(dotted: str) -> type[BaseModel]:
-    """The model a dotted path ("package.module:Class") names."""
+    """The gateway's own model a dotted path ("package.module:Class") names."""
     module, _, name = dotted.partition(":")
     model = getattr(importlib.import_module(module), name)
     if not (isinstance(model, type) and issubclass(model, BaseModel)):
@@ -74,21 +84,31 @@ def _model_uses(routes: Iterable[Route]) -> list[tuple[str, JsonSchemaMode]]:
 
 
 class Components:
-    """`components.schemas`, and the `$ref` of each (model, mode) in it."""
+    """`components.schemas`, and the `$ref` of each (model, mode) in it: the gateway's own models generated here,
+    the other services' read from the fragments they publish."""
 
     def __init__(self, routes: Iterable[Route]) -> None:
         uses = _model_uses(routes)
-        models = [(resolve(dotted), mode) for dotted, mode in uses]
+        own_uses = [use for use in uses if not is_published(use[0])]
+        models = [(resolve(dotted), mode) for dotted, mode in own_uses]
         # One name, one model: two paths may name the same model (a service's query model re-exported), not two.
-        named = {model.__name__: (dotted, model) for (dotted, _), (model, _) in zip(uses, models, strict=True)}
-        for (dotted, _), (model, _) in zip(uses, models, strict=True):
+        named = {model.__name__: (dotted, model) for (dotted, _), (model, _) in zip(own_uses, models, strict=True)}
+        for (dotted, _), (model, _) in zip(own_uses, models, strict=True):
             other, other_model = named[model.__name__]
             if other_model is not model:
                 raise ValueError(f"two models named {model.__name__}: {dotted} and {other}")
         refs, defs = models_json_schema(models, ref_template=REF)
+        published = {service: fragments.load(service) for service in fragments.SERVICES}
+        schemas = _merged([("gateway", defs.get("$defs", {}))]
+                          + [(service, fragment.schemas) for service, fragment in published.items()])
         self.schemas: dict[str, dict[str, Any]] = {
-            name: _tidy_object(schema) for name, schema in sorted(defs.get("$defs", {}).items())}
-        self._refs = {use: refs[model] for use, model in zip(uses, models, strict=True)}
+            name: _tidy_object(schema) for name, schema in sorted(schemas.items())}
+        self._refs = {use: refs[model] for use, model in zip(own_uses, models, strict=True)}
+        for name, mode in uses:
+            if is_published(name):
+                service, _, model = name.partition(":")
+                self._refs[(name, mode)] = {"$ref": published[service].ref(ROLES[mode], model)}
+        _check_references(self.schemas, self._refs.values())
 
     def ref(self, dotted: str, mode: JsonSchemaMode) -> dict[str, Any]:
         return PLAIN.get(dotted) or self._refs[(dotted, mode)]
@@ -96,6 +116,27 @@ class Components:
     def definition(self, dotted: str) -> dict[str, Any]:
         name = self.ref(dotted, "validation")["$ref"].rsplit("/", 1)[-1]
         return self.schemas[name]
+
+
+def _merged(sources: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
+    """The schemas of every source under one name each; a name two sources define differently is an error (a model
+    shared through `smartslot_common`, such as a list's query, is defined alike by every service using it)."""
+    merged: dict[str, tuple[str, Any]] = {}
+    for source, schemas in sources:
+        for name, schema in schemas.items():
+            if name in merged and merged[name][1] != schema:
+                raise ValueError(f"two schemas named {name}: {merged[name][0]}'s and {source}'s")
+            merged.setdefault(name, (source, schema))
+    return {name: schema for name, (_, schema) in merged.items()}
+
+
+def _check_references(schemas: dict[str, Any], refs: Iterable[dict[str, Any]]) -> None:
+    """Every `$ref` of the document names a schema it holds (a model referred to by name must be published)."""
+    prefix = REF.format(model="")
+    found = set(re.findall(r'"\$ref": "([^"]+)"', json.dumps([schemas, list(refs)])))
+    missing = sorted(ref for ref in found if ref.removeprefix(prefix) not in schemas)
+    if missing:
+        raise ValueError(f"references to schemas nobody publishes: {', '.join(missing)}")
 
 
 def _tidy(schema: Any) -> Any:

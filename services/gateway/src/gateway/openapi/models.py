@@ -1,25 +1,39 @@
-"""Models the OpenAPI document needs that no service defines (yet): problem details, list pages, request and
+"""Models the OpenAPI document needs that no service publishes (yet): problem details, list pages, request and
 response bodies of calls whose service side is still being built, and the gateway's operator answers.
 
-Imported only by the generator, never by the running gateway.
+A model another service publishes is referred to by name (`Published`), never imported: its schema comes from that
+service's fragment. Imported only by the generator, never by the running gateway.
 """
 
 from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel
+from pydantic import BaseModel, ConfigDict, Field, RootModel, WithJsonSchema
 
-# The query models the services validate with, documented as they are: a day view's `?date=`, analytics'
-# `?from=&to=`, a list's `?limit=&cursor=`.
-from availability.entrypoints.analytics import AnalyticsQuery  # noqa: F401
-from availability.entrypoints.schedule import ScheduleQuery  # noqa: F401
-from booking.entrypoints.schemas import Appointment, Clinic, HoldRequest, Provider, SeatAtTimeRequest, Service, Slot
+from smartslot_common.contracts.openapi import REF_TEMPLATE
+
+# A list's `?limit=&cursor=`, documented as the services validate it.
 from smartslot_common.http.queries import PageQuery as PageParameters  # noqa: F401
 
 State = Literal["ok", "unknown", "degraded", "down"]
+
+
+def _published(model: str) -> Any:
+    """A model another service publishes, referred to by its name in `components.schemas` (the generator checks
+    that every reference resolves)."""
+    return Annotated[Any, WithJsonSchema({"$ref": REF_TEMPLATE.format(model=model)})]
+
+
+Appointment = _published("Appointment")
+Clinic = _published("Clinic")
+HoldRequest = _published("HoldRequest")
+Provider = _published("Provider")
+SeatAtTimeRequest = _published("SeatAtTimeRequest")
+Service = _published("Service")
+Slot = _published("Slot")
 
 
 class FieldError(BaseModel):
