@@ -21,19 +21,19 @@ from smartslot_common.http.queries import PageQuery as PageParameters  # noqa: F
 State = Literal["ok", "unknown", "degraded", "down"]
 
 
-def _published(model: str) -> Any:
-    """A model another service publishes, referred to by its name in `components.schemas` (the generator checks
-    that every reference resolves)."""
-    return Annotated[Any, WithJsonSchema({"$ref": REF_TEMPLATE.format(model=model)})]
+def published(model: str) -> WithJsonSchema:
+    """The schema of a model another service publishes: a reference to it by its name in `components.schemas`
+    (the generator checks that every reference resolves)."""
+    return WithJsonSchema({"$ref": REF_TEMPLATE.format(model=model)})
 
 
-Appointment = _published("Appointment")
-Clinic = _published("Clinic")
-HoldRequest = _published("HoldRequest")
-Provider = _published("Provider")
-SeatAtTimeRequest = _published("SeatAtTimeRequest")
-Service = _published("Service")
-Slot = _published("Slot")
+Appointment = Annotated[Any, published("Appointment")]
+Clinic = Annotated[Any, published("Clinic")]
+HoldRequest = Annotated[Any, published("HoldRequest")]
+Provider = Annotated[Any, published("Provider")]
+SeatAtTimeRequest = Annotated[Any, published("SeatAtTimeRequest")]
+Service = Annotated[Any, published("Service")]
+Slot = Annotated[Any, published("Slot")]
 
 
 class FieldError(BaseModel):
