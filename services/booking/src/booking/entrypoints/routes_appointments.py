@@ -20,6 +20,7 @@ from booking.entrypoints.commands import execute
 from booking.entrypoints.paths import path_uuid
 from booking.service_layer import lifecycle, queries
 from booking.service_layer import reschedule as rescheduling
+from booking.service_layer.unit_of_work import PostgresUnitOfWork
 from smartslot_common.http import json_response, read_json
 from smartslot_common.http.fields import QueryInteger, Timestamp
 from smartslot_common.http.identity import require_role
@@ -132,7 +133,7 @@ async def cancellation_quote(request: web.Request) -> web.Response:
 @routes.get("/v1/appointments/{appointment_id}/calendar.ics")
 async def calendar(request: web.Request) -> web.Response:
     who = require_role(request, "client", "provider")
-    entry = await queries.calendar_entry(request.app[POOL], who, _appointment_id(request))
+    entry = await queries.calendar_entry(PostgresUnitOfWork(request.app[POOL]), who, _appointment_id(request))
     return web.Response(
         body=to_ics(entry), content_type="text/calendar", charset="utf-8",
         headers={"Content-Disposition": f'inline; filename="appointment-{entry.appointment_id}.ics"'},
@@ -145,11 +146,12 @@ async def list_appointments(request: web.Request) -> web.Response:
     query = parse_query(request, ListQuery)
     after = queries.Cursor.decode(query.cursor) if query.cursor else None
     wanted = queries.AppointmentFilter(query.status, query.starts_from, query.starts_to, query.limit, after)
-    page = await queries.list_appointments(request.app[POOL], who, wanted)
-    return json_response({"items": [render(row) for row in page["items"]], "next_cursor": page["next_cursor"]})
+    page = await queries.list_appointments(PostgresUnitOfWork(request.app[POOL]), who, wanted)
+    return json_response({"items": [render(item.as_row()) for item in page.items], "next_cursor": page.next_cursor})
 
 
 @routes.get("/v1/appointments/{appointment_id}")
 async def get_appointment(request: web.Request) -> web.Response:
     who = require_role(request, "client", "provider", "admin")
-    return json_response(render(await queries.get_appointment(request.app[POOL], who, _appointment_id(request))))
+    appointment = await queries.get_appointment(PostgresUnitOfWork(request.app[POOL]), who, _appointment_id(request))
+    return json_response(render(appointment.as_row()))

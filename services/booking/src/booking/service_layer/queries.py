@@ -1,26 +1,27 @@
 """Reading appointments: who sees which, keyset pages ordered by start then id, and calendar entries.
 
 A client sees their own appointments, a provider their own calendar, an admin everything; an appointment the caller
-may not see reads as "no such appointment".
+may not see reads as "no such appointment". Every read is a plain read on one pooled connection, outside any
+transaction.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-import asyncpg
 import orjson
 
-from booking.adapters import repository as repo
+from booking.adapters.appointment_views import AppointmentListing
 from booking.adapters.ics import CalendarEntry
+from booking.domain.appointment import Appointment
 from booking.domain.errors import NotFound
 from booking.service_layer import access
-from booking.service_layer.acting import is_its_client
+from booking.service_layer.unit_of_work import UnitOfWork
 from smartslot_common.http.identity import Caller
 
 DEFAULT_LIMIT = 50
@@ -62,92 +63,60 @@ class AppointmentFilter:
     after: Cursor | None = None
 
 
-class _Where:
-    """SQL conditions with their positional parameters, added one by one."""
+@dataclass(frozen=True)
+class AppointmentPage:
+    """One page of appointments, and the cursor to continue after (None on the last page)."""
 
-    def __init__(self) -> None:
-        self.clauses: list[str] = []
-        self.params: list[Any] = []
-
-    def add(self, template: str, *values: Any) -> None:
-        """`template` with one `{}` per value, each replaced by its `$n` placeholder."""
-        start = len(self.params) + 1
-        self.params.extend(values)
-        self.clauses.append(template.format(*(f"${n}" for n in range(start, start + len(values)))))
-
-    @property
-    def sql(self) -> str:
-        return " AND ".join(self.clauses) or "true"
+    items: list[Appointment]
+    next_cursor: str | None
 
 
-async def _scope(pool: asyncpg.Pool, who: Caller, where: _Where) -> bool:
-    """Restrict to what the caller may see; False when they may see nothing at all."""
+async def _listing(uow: UnitOfWork, who: Caller, wanted: AppointmentFilter) -> AppointmentListing | None:
+    """What the caller may see of what they asked for (one more than the page, to tell whether another follows);
+    None when they may see nothing at all."""
+    after = (wanted.after.starts_at, wanted.after.id) if wanted.after else None
+    listing = AppointmentListing(wanted.limit + 1, status=wanted.status, starts_from=wanted.starts_from,
+                                 starts_to=wanted.starts_to, after=after)
     if who.is_admin:
-        return True
+        return listing
     if who.role == "client":
-        where.add("client_id = {}", who.user_id)
-        return True
-    provider_id = await access.provider_of_user(pool, who.user_id) if who.role == "provider" else None
-    if provider_id is None:
-        return False
-    where.add("provider_id = {}", provider_id)
-    return True
+        return dataclasses.replace(listing, client_id=who.user_id)
+    provider_id = await access.provider_of_user(uow.catalog, who.user_id) if who.role == "provider" else None
+    return None if provider_id is None else dataclasses.replace(listing, provider_id=provider_id)
 
 
-def _filters(where: _Where, wanted: AppointmentFilter) -> None:
-    if wanted.status is not None:
-        where.add("status = {}", wanted.status)
-    if wanted.starts_from is not None:
-        where.add("starts_at >= {}", wanted.starts_from)
-    if wanted.starts_to is not None:
-        where.add("starts_at < {}", wanted.starts_to)
-    if wanted.after is not None:
-        where.add("(starts_at, id) > ({}, {})", wanted.after.starts_at, wanted.after.id)
+async def list_appointments(uow: UnitOfWork, who: Caller, wanted: AppointmentFilter) -> AppointmentPage:
+    """One page of the appointments the caller may see."""
+
+    async def work(uow: UnitOfWork) -> AppointmentPage:
+        listing = await _listing(uow, who, wanted)
+        found = await uow.views.listing(listing) if listing is not None else []
+        page, more = found[: wanted.limit], len(found) > wanted.limit
+        return AppointmentPage(page, Cursor(page[-1].starts_at, page[-1].id).encode() if more else None)
+
+    return await uow.run(work, transaction=False)
 
 
-async def list_appointments(pool: asyncpg.Pool, who: Caller, wanted: AppointmentFilter) -> dict[str, Any]:
-    """One page of the appointments the caller may see: `{"items": [...], "next_cursor": str | None}`."""
-    where = _Where()
-    if not await _scope(pool, who, where):
-        return {"items": [], "next_cursor": None}
-    _filters(where, wanted)
-    rows = await pool.fetch(
-        f"SELECT {repo.APPOINTMENT_COLUMNS} FROM appointments WHERE {where.sql} "
-        f"ORDER BY starts_at, id LIMIT {int(wanted.limit) + 1}",
-        *where.params,
-    )
-    page, more = rows[: wanted.limit], len(rows) > wanted.limit
-    cursor = Cursor(page[-1]["starts_at"], page[-1]["id"]).encode() if more else None
-    return {"items": page, "next_cursor": cursor}
-
-
-async def get_appointment(pool: asyncpg.Pool, who: Caller, appointment_id: uuid.UUID) -> asyncpg.Record:
+async def get_appointment(uow: UnitOfWork, who: Caller, appointment_id: uuid.UUID) -> Appointment:
     """The appointment, for its client, its provider or an admin; `404` for anyone else."""
-    row = await repo.get_appointment(pool, appointment_id)
-    if row is None or not await access.may_see_appointment(pool, who, row):
-        raise NotFound("No such appointment.")
-    return row
+
+    async def work(uow: UnitOfWork) -> Appointment:
+        appointment = await uow.appointments.get(appointment_id)
+        if appointment is None or not await access.may_see_appointment(uow.catalog, who, appointment):
+            raise NotFound("No such appointment.")
+        return appointment
+
+    return await uow.run(work, transaction=False)
 
 
-async def _its_client_or_provider(pool: asyncpg.Pool, who: Caller, row: asyncpg.Record) -> bool:
-    if who.role == "provider":
-        provider_id: uuid.UUID = row["provider_id"]
-        return await access.provider_of_user(pool, who.user_id) == provider_id
-    return await is_its_client(pool, who, row)
+async def calendar_entry(uow: UnitOfWork, who: Caller, appointment_id: uuid.UUID) -> CalendarEntry:
+    """What the appointment's invitation shows, for its client or its provider (not an admin); `404` for anyone
+    else."""
 
+    async def work(uow: UnitOfWork) -> CalendarEntry:
+        view = await uow.views.calendar_view(appointment_id)
+        if view is None or who.is_admin or not await access.may_see_appointment(uow.catalog, who, view):
+            raise NotFound("No such appointment.")
+        return view.entry
 
-async def calendar_entry(pool: asyncpg.Pool, who: Caller, appointment_id: uuid.UUID) -> CalendarEntry:
-    """What the appointment's invitation shows, for its client or its provider; `404` for anyone else."""
-    row = await pool.fetchrow(
-        "SELECT a.id, a.status, a.client_id, a.provider_id, a.starts_at, a.ends_at, a.ics_sequence, a.updated_at, "
-        "s.name AS service_name, p.display_name, c.name AS clinic_name, c.address "
-        "FROM appointments a JOIN services s ON s.id = a.service_id JOIN providers p ON p.id = a.provider_id "
-        "JOIN clinics c ON c.id = p.clinic_id WHERE a.id = $1",
-        appointment_id,
-    )
-    if row is None or not await _its_client_or_provider(pool, who, row):
-        raise NotFound("No such appointment.")
-    return CalendarEntry(
-        row["id"], row["status"], row["starts_at"], row["ends_at"], row["ics_sequence"], row["service_name"],
-        row["display_name"], row["clinic_name"], row["address"], row["updated_at"],
-    )
+    return await uow.run(work, transaction=False)
