@@ -7,6 +7,7 @@ failing test can show.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import random
 import secrets
@@ -247,5 +248,6 @@ async def mail_sink(script: Path, mail_dir: Path) -> AsyncIterator[tuple[int, Pa
         await wait_for(listening, 15, what="the SMTP sink to listen")
         yield port, mail_dir
     finally:
-        sink.terminate()
+        with contextlib.suppress(ProcessLookupError):  # Ctrl-C reaches the whole process group, the sink too
+            sink.terminate()
         await sink.wait()
