@@ -1,5 +1,6 @@
 """A stateful property test: random sequences of holds, instant bookings, confirmations, cancellations (by the
-client, or by an admin, which hands the slot to the waitlist first), reschedules and an advancing database clock,
+client, or by an admin, which hands the slot to the waitlist first), the waitlist's own holds for the clients it
+offers a seat to and its hand-backs of slots nobody wanted, reschedules and an advancing database clock,
 run against the real booking service, PostgreSQL, Redis and RabbitMQ, with I1-I4 checked after every step.
 
 Hypothesis drives a model of what the test did (who holds which seat of which slot, in which status, until when) and
@@ -10,10 +11,11 @@ clock, which is what the passing of time does to them, and then the hold sweeper
 their slots' locks within seconds (one period plus a loaded machine's slack).
 
 Booking's side of the waitlist is in the model (a seat freed by staff is refused to the public until the waitlist's
-first call runs out); the waitlist service itself is not run here. Its walk is asynchronous (an event through
-RabbitMQ, a follow-up call back to booking, two sweepers, a hand-back), so a model of it would have to wait for each
-freed seat to settle and mirror the queue's rules; claims racing expiry are the chaos suite's (8) and the waitlist's
-own integration tests'.
+first call runs out or the waitlist hands it back; the waitlist's holds, made as the waitlist makes them, pass that
+reservation and the hold quota); the waitlist service itself is not run here. Its walk is asynchronous (an event
+through RabbitMQ, a follow-up call back to booking, two sweepers, a hand-back), so a model of it would have to wait
+for each freed seat to settle and mirror the queue's rules; claims racing expiry are the chaos suite's (8) and the
+waitlist's own integration tests'.
 
 The machine runs on a thread of its own; every call goes to the test's event loop, where the booking app and the
 connections live. It has an isolated stack of its own, and each example compares the invariant checker's
@@ -264,6 +266,32 @@ class BookingMachine(RuleBasedStateMachine):
         assert (reply.status, reply.body.get("status"), reply.body.get("slot_id")) == (
             200, appointment.status, slot.id), reply.body
         appointment.slot = slot
+
+    @rule(target=appointments, client=st.sampled_from(CLIENTS), slot=slots)
+    def waitlist_holds(self, client: str, slot: SlotModel) -> Any:
+        """The waitlist holds a seat for the client it offers it to: neither the reservation it has first call on
+        nor the client's hold quota stops it; a full slot or a seat the client already has there does."""
+        note(f"the waitlist holds a seat on {slot} for {client}")
+        reasons = self._seat_refusals(client, slot) - {"reserved for the waitlist"}
+        body = {"slot_id": slot.id, "client_id": str(self.clients[client].user_id), "ttl_seconds": HOLD_TTL_SECONDS}
+        reply = self._call("POST", "/internal/v1/holds", self.env.api.who("system"), body)
+        if reasons:
+            self._expect_refusal(reply, reasons, set(SEAT_CODES))
+            return multiple()
+        assert (reply.status, reply.body.get("status"), reply.body.get("origin")) == (201, "locked", "waitlist"), \
+            reply.body
+        return self._appointment(reply.body, client, slot, "locked")
+
+    @rule(slot=slots)
+    def waitlist_hands_back(self, slot: SlotModel) -> None:
+        """The waitlist found nobody for a slot it had first call on: the slot returns to the public at once."""
+        note(f"the waitlist hands {slot} back")
+        reply = self._call("POST", f"/internal/v1/slots/{slot.id}/release-reservation", self.env.api.who("system"))
+        if slot.reserved_until is None:
+            assert (reply.status, reply.code) == (404, "not_found"), reply.body
+            return
+        assert reply.status == 204, reply.body
+        slot.reserved_until = None
 
     @rule(minutes=st.sampled_from([1, 4, 6, 11]))
     def time_passes(self, minutes: int) -> None:
