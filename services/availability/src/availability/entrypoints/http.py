@@ -78,7 +78,7 @@ async def availability(request: web.Request) -> web.Response:
     """Open slots of a service, ordered by start: the answer kept for this very query while it still holds, else a
     search (which is kept in turn); from the primary when that answer lists a slot the caller has just taken."""
     deps, query_string, now = request.app[SEARCH], request.rel_url.raw_query_string, time.time()
-    search = None
+    search: Search | None = None
     body = await kept_answer(deps.answers, deps.cache, query_string, now)
     if body is None:
         search = _search(request)
