@@ -106,8 +106,8 @@ class Components:
         self._refs = {use: refs[model] for use, model in zip(own_uses, models, strict=True)}
         for name, mode in uses:
             if is_published(name):
-                service, _, model = name.partition(":")
-                self._refs[(name, mode)] = {"$ref": published[service].ref(ROLES[mode], model)}
+                service, _, model_name = name.partition(":")
+                self._refs[(name, mode)] = {"$ref": published[service].ref(ROLES[mode], model_name)}
         _check_references(self.schemas, self._refs.values())
 
     def ref(self, dotted: str, mode: JsonSchemaMode) -> dict[str, Any]:
