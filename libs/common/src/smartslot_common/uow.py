@@ -25,6 +25,7 @@ from types import TracebackType
 from typing import Any, Protocol, Self, TypeVar
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 
 from smartslot_common.db import Connection
 from smartslot_common.logging import get_logger
@@ -151,11 +152,11 @@ class PooledTransaction:
     def __init__(self, pool: asyncpg.Pool, attempts: int = MAX_ATTEMPTS) -> None:
         self.attempts = attempts
         self._pool = pool
-        self._connection: Connection | None = None
+        self._connection: PoolConnectionProxy | None = None
         self._transaction: Any = None
 
     async def begin(self, transaction: bool) -> Connection:
-        connection: Connection = await self._pool.acquire()
+        connection: PoolConnectionProxy = await self._pool.acquire()
         try:
             if transaction:
                 self._transaction = connection.transaction()

@@ -16,6 +16,7 @@ from waitlist.app_keys import AMQP, BOOKING, OFFERER, POOL, SETTINGS
 from waitlist.entrypoints import consumers, http, jobs
 from waitlist.entrypoints.errors import domain_errors
 from waitlist.service_layer.dispatch import Offerer
+from waitlist.service_layer.unit_of_work import PostgresUnitOfWork
 from waitlist.settings import WaitlistSettings
 
 SCHEMA = "waitlist"
@@ -31,7 +32,8 @@ def _booking_context(given: BookingPort | None) -> CleanupContext:
         async with aiohttp.ClientSession(timeout=timeout) as session:
             app[BOOKING] = given or BookingClient(session, settings.booking_url, settings.system_user_id,
                                                   app[IDENTITY_KEY])
-            app[OFFERER] = Offerer(app[POOL], app[BOOKING], settings)
+            pool = app[POOL]
+            app[OFFERER] = Offerer(lambda dispatch: PostgresUnitOfWork.pooled(pool, dispatch), app[BOOKING], settings)
             yield
 
     return context

@@ -11,7 +11,7 @@ import asyncpg
 import pytest
 
 from smartslot_common.testing import IsolatedStack
-from waitlist.adapters import offers as repo
+from waitlist.adapters.offers import PostgresOfferRepository
 from waitlist.domain.matching import next_candidate
 from waitlist.domain.model import Entry, FreeSeat, Wish
 
@@ -65,6 +65,6 @@ async def test_the_candidate_query_agrees_with_the_domain(connection: asyncpg.Co
         seat = FreeSeat(rng.choice(slots), service, rng.choice(providers), base + timedelta(hours=rng.randint(-4, 9)))
         passed_over = [entry.id for entry in rng.sample(entries, rng.randint(0, 4))]
 
-        found = await repo.candidate(connection, seat, passed_over)
+        found = await PostgresOfferRepository(connection).candidate(seat, passed_over)
         expected = next_candidate(entries, seat, passed_over=set(passed_over))
-        assert (found["id"] if found else None) == (expected.id if expected else None)
+        assert (found.entry_id if found else None) == (expected.id if expected else None)

@@ -11,6 +11,7 @@ from prometheus_client import REGISTRY
 
 from smartslot_common.testing import IsolatedStack
 from waitlist.service_layer.sweeper import housekeeping
+from waitlist.service_layer.unit_of_work import PostgresUnitOfWork
 
 from .conftest import Api
 
@@ -35,7 +36,7 @@ async def test_entries_whose_window_ended_expire_and_the_fill_ratio_is_read_from
     )
     await pool.execute("UPDATE entries SET window_to = clock_timestamp() - interval '1 minute' WHERE id = $1", ended)
 
-    assert await housekeeping(pool) >= 1
+    assert await housekeeping(PostgresUnitOfWork.pooled(pool)) >= 1
 
     statuses = dict(await pool.fetch("SELECT id, status FROM entries WHERE id = ANY($1)", [ended, open_ended]))
     assert statuses == {ended: "expired", open_ended: "waiting"}

@@ -1,1 +1,2 @@
-"""The waitlist's pure domain: what clients wait for, who is next for a freed seat, and the offer's lifecycle."""
+"""The waitlist's pure domain: what clients wait for, who is next for a freed seat, and the state machines of
+the offer, the seat and the entry."""

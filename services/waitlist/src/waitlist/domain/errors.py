@@ -42,4 +42,4 @@ class EntryBusy(WaitlistError):
 
 
 class IllegalTransition(WaitlistError):
-    """An offer or seat was asked to move to a state its current one does not lead to."""
+    """An offer, a seat or an entry was asked to move to a state its current one does not lead to."""

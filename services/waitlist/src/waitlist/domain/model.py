@@ -1,22 +1,16 @@
-"""What a client waits for, a seat that came free, and an entry in the queue."""
+"""What a client waits for, a seat that came free, and an entry in the queue (and as its client sees it)."""
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Final, Literal
+from typing import Literal
 
 from waitlist.domain.errors import InvalidWish
+from waitlist.domain.states import EntryState, OfferState
 
 Kind = Literal["slot", "provider", "service"]
-
-WAITING: Final = "waiting"
-OFFERED: Final = "offered"
-BOOKED: Final = "booked"
-EXPIRED: Final = "expired"
-CANCELLED: Final = "cancelled"
-LIVE_ENTRY: Final = (WAITING, OFFERED)
 
 
 @dataclass(frozen=True)
@@ -65,3 +59,27 @@ class Entry:
     wish: Wish
     priority: int
     created_at: datetime
+    state: EntryState = EntryState.WAITING
+
+
+@dataclass(frozen=True)
+class LatestOffer:
+    """An entry's latest offer that reached its client: the seat held for them until `expires_at`."""
+
+    id: uuid.UUID
+    state: OfferState
+    slot_id: uuid.UUID
+    appointment_id: uuid.UUID
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class EntryView:
+    """An entry as its client sees it: where it stands (1 = next, only while waiting) and its latest offer."""
+
+    entry: Entry
+    position: int | None
+    updated_at: datetime
+    latest_offer: LatestOffer | None = None
+    client_email: str | None = None
+    client_name: str | None = None

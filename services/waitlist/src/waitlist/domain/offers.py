@@ -1,57 +1,30 @@
-"""The offer's lifecycle (a small state machine) and the seat it belongs to.
+"""An offer: the waitlist's proposal of a freed seat to one waiting client, for as long as booking holds it for them.
 
-An offer starts as `requesting`: the decision "offer this seat to this entry" is written before booking is asked to
-hold the slot, so a crash at any point leaves a row a recovery pass can finish with the same Idempotency-Key.
-Booking's answer moves it once: `pending` (the client holds the seat until `deadline`) or `failed` (booking refused;
-nobody was told). A pending offer leaves `pending` exactly once: `accepted` when the client confirmed, `expired` when
-booking ruled that the hold ended (its event, or the next client's hold succeeding on the freed seat).
+The decision "offer this seat to this entry" is written `requesting` before booking is asked to hold the slot, so a
+crash at any point leaves a row a recovery pass can finish with the same Idempotency-Key. Booking's answer moves it
+once (`pending` or `failed`); a pending offer leaves `pending` once (`accepted` or `expired`), and only on booking's
+word. Every move here is checked against `states.OFFER_MOVES` and is written as a compare-and-set.
 """
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from enum import Enum
+from datetime import datetime
+from enum import StrEnum
 from typing import Final
 
-from waitlist.domain import model
-from waitlist.domain.errors import IllegalTransition
+from waitlist.domain.states import LIVE_OFFER, OfferState, check_offer
 
-REQUESTING: Final = "requesting"
-PENDING: Final = "pending"
-ACCEPTED: Final = "accepted"
-EXPIRED: Final = "expired"
-FAILED: Final = "failed"
-LIVE: Final = (REQUESTING, PENDING)
-
-TRANSITIONS: Final[dict[str, frozenset[str]]] = {
-    REQUESTING: frozenset({PENDING, FAILED}),
-    PENDING: frozenset({ACCEPTED, EXPIRED}),
-    ACCEPTED: frozenset(),
-    EXPIRED: frozenset(),
-    FAILED: frozenset(),
-}
-
-# The entry's status that follows its offer's, and the statuses it may come from.
-ENTRY_FOLLOWS: Final[dict[str, tuple[tuple[str, ...], str]]] = {
-    PENDING: ((model.WAITING,), model.OFFERED),
-    ACCEPTED: ((model.OFFERED,), model.BOOKED),
-    EXPIRED: ((model.OFFERED,), model.EXPIRED),
-}
-
-# Seats: `deferred` waits for a hold request in flight on the same slot (the release may be that request's own
-# tail); `offering` walks down the queue; `returning` hands the slot back to the public; `done`.
-SEAT_DEFERRED: Final = "deferred"
-SEAT_OFFERING: Final = "offering"
-SEAT_RETURNING: Final = "returning"
-SEAT_DONE: Final = "done"
-CLAIMED, RETURNED, MERGED = "claimed", "returned", "merged"
+LAPSED_BEFORE_OFFER: Final = "lapsed_before_offer"  # booking held the seat, but the hold ended before we recorded it
+NEXT_OFFER_MADE: Final = "next_offer_made"  # booking gave the seat to the next client: the hold before it is over
 
 
-def check_transition(current: str, target: str) -> None:
-    """Raise `IllegalTransition` unless an offer in `current` may become `target`."""
-    if target not in TRANSITIONS.get(current, frozenset()):
-        raise IllegalTransition(f"an offer cannot go from {current} to {target}")
+class EarlyOutcome(StrEnum):
+    """Booking's word on a waitlist hold that came before the hold was recorded as an offer (a crash window)."""
+
+    CONFIRMED = "confirmed"
+    ENDED = "ended"
 
 
 def idempotency_key(offer_id: uuid.UUID, attempt: int) -> str:
@@ -59,35 +32,94 @@ def idempotency_key(offer_id: uuid.UUID, attempt: int) -> str:
     return f"waitlist-offer:{offer_id}:{attempt}"
 
 
-class Step(Enum):
-    """What a seat does next."""
+@dataclass(frozen=True)
+class Candidate:
+    """The waiting entry a seat is offered to next, and how booking should name its client."""
 
-    WAIT = "wait"  # a request is in flight, or the current offer is still open
-    OFFER = "offer"  # ask booking to hold it for the next entry
-    CLOSE = "close"  # nobody (else) to offer it to: hand the slot back
+    entry_id: uuid.UUID
+    client_id: uuid.UUID
+    client_email: str | None = None
+    client_name: str | None = None
 
 
 @dataclass(frozen=True)
-class SeatState:
-    """What `next_step` needs to know about a seat."""
+class OfferMove:
+    """One move of an offer, written as a compare-and-set on its state (and attempt, for a request in flight)."""
 
-    open: bool
-    request_in_flight: bool = False
-    pending: bool = False
-    pending_overdue: bool = False
-    has_candidate: bool = False
+    offer_id: uuid.UUID
+    current: OfferState
+    target: OfferState
+    attempt: int | None = None
+    appointment_id: uuid.UUID | None = None
+    deadline: datetime | None = None
+    failure: str | None = None
 
 
-def next_step(seat: SeatState) -> Step:
-    """The seat's next move.
+@dataclass(frozen=True)
+class Offer:
+    """One offer of one freed seat to one entry. `overdue`: pending and past its deadline on the database clock when
+    it was read."""
 
-    An overdue pending offer with nobody after it waits for booking's ruling (its expiry event): closing now could
-    race a confirmation booking is still committing.
-    """
-    if not seat.open or seat.request_in_flight:
-        return Step.WAIT
-    if seat.pending and not seat.pending_overdue:
-        return Step.WAIT
-    if seat.has_candidate:
-        return Step.OFFER
-    return Step.WAIT if seat.pending else Step.CLOSE
+    id: uuid.UUID
+    seat_id: uuid.UUID
+    slot_id: uuid.UUID
+    entry_id: uuid.UUID
+    client_id: uuid.UUID
+    state: OfferState
+    ttl_seconds: int
+    available_at: datetime
+    attempt: int = 1
+    client_email: str | None = None
+    client_name: str | None = None
+    appointment_id: uuid.UUID | None = None
+    deadline: datetime | None = None
+    predecessor_id: uuid.UUID | None = None
+    offered_at: datetime | None = None
+    decided_at: datetime | None = None
+    failure: str | None = None
+    overdue: bool = False
+
+    @classmethod
+    def request(
+        cls, seat_id: uuid.UUID, slot_id: uuid.UUID, candidate: Candidate, ttl_seconds: int, available_at: datetime,
+        predecessor: Offer | None = None,
+    ) -> Offer:
+        """The decision to offer the seat to `candidate`, before booking is asked to hold it."""
+        return cls(
+            uuid.uuid4(), seat_id, slot_id, candidate.entry_id, candidate.client_id, OfferState.REQUESTING,
+            ttl_seconds, available_at, client_email=candidate.client_email, client_name=candidate.client_name,
+            predecessor_id=predecessor.id if predecessor is not None else None,
+        )
+
+    @property
+    def live(self) -> bool:
+        return self.state in LIVE_OFFER
+
+    def made(self, appointment_id: uuid.UUID, deadline: datetime) -> OfferMove:
+        """Booking holds the seat for the client until `deadline`: the offer is open."""
+        return self._move(OfferState.PENDING, appointment_id=appointment_id, deadline=deadline)
+
+    def lapsed(self, appointment_id: uuid.UUID, deadline: datetime) -> OfferMove:
+        """Booking's hold ended before the client was told: no offer was made."""
+        return self._move(OfferState.FAILED, appointment_id=appointment_id, deadline=deadline,
+                          failure=LAPSED_BEFORE_OFFER)
+
+    def refused(self, code: str) -> OfferMove:
+        """Booking will not hold the seat (`code` is its reason): nobody was told."""
+        return self._move(OfferState.FAILED, failure=code)
+
+    def accepted(self) -> OfferMove:
+        """The client confirmed the held appointment."""
+        return self._move(OfferState.ACCEPTED)
+
+    def expired(self, why: str) -> OfferMove:
+        """Booking ruled that the hold ended (`why`: its event, or the next client's hold)."""
+        return self._move(OfferState.EXPIRED, failure=why)
+
+    def _move(
+        self, target: OfferState, appointment_id: uuid.UUID | None = None, deadline: datetime | None = None,
+        failure: str | None = None,
+    ) -> OfferMove:
+        check_offer(self.state, target)
+        attempt = self.attempt if self.state is OfferState.REQUESTING else None
+        return OfferMove(self.id, self.state, target, attempt, appointment_id, deadline, failure)

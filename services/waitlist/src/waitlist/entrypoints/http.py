@@ -11,8 +11,10 @@ from smartslot_common.http.identity import require_role
 from smartslot_common.http.json import parse_query
 from smartslot_common.http.problems import ProblemError
 from waitlist.app_keys import POOL, SETTINGS
+from waitlist.domain.states import EntryState
 from waitlist.entrypoints.schemas import Cursor, JoinWaitlist, WaitlistEntry, WaitlistQuery
 from waitlist.service_layer import entries
+from waitlist.service_layer.unit_of_work import PostgresUnitOfWork, UnitOfWork
 
 routes = web.RouteTableDef()
 
@@ -23,8 +25,8 @@ async def join(request: web.Request) -> web.Response:
     who = require_role(request, "client")
     body = await read_json(request, JoinWaitlist)
     settings = request.app[SETTINGS]
-    entry = await entries.join(request.app[POOL], who, body.wish(), settings.max_live_entries)
-    return json_response(WaitlistEntry.from_row(entry).render(), 201)
+    entry = await entries.join(_uow(request), who, body.wish(), settings.max_live_entries)
+    return json_response(WaitlistEntry.from_view(entry).render(), 201)
 
 
 @routes.get("/v1/waitlist")
@@ -34,17 +36,25 @@ async def list_entries(request: web.Request) -> web.Response:
     query = parse_query(request, WaitlistQuery)
     cursor = Cursor.decode(query.cursor) if query.cursor else None
     after = (cursor.created_at, cursor.id) if cursor else None
-    rows, more = await entries.list_entries(request.app[POOL], who, entries.Listing(query.status, after, query.limit))
-    next_cursor = Cursor(created_at=rows[-1]["created_at"], id=rows[-1]["id"]).encode() if more else None
-    return json_response({"items": [WaitlistEntry.from_row(row).render() for row in rows], "next_cursor": next_cursor})
+    state = EntryState(query.status) if query.status else None
+    views, more = await entries.list_entries(_uow(request), who, entries.Listing(state, after, query.limit))
+    last = views[-1].entry if views else None
+    next_cursor = Cursor(created_at=last.created_at, id=last.id).encode() if more and last else None
+    items = [WaitlistEntry.from_view(view).render() for view in views]
+    return json_response({"items": items, "next_cursor": next_cursor})
 
 
 @routes.delete("/v1/waitlist/{entry_id}")
 async def leave(request: web.Request) -> web.Response:
     """Its client leaves the waitlist: `204`; anyone else sees `404`."""
     who = require_role(request, "client")
-    await entries.leave(request.app[POOL], who, _entry_id(request))
+    await entries.leave(_uow(request), who, _entry_id(request))
     return web.Response(status=204)
+
+
+def _uow(request: web.Request) -> UnitOfWork:
+    """The request's unit of work (entries never ask for calls to booking)."""
+    return PostgresUnitOfWork.pooled(request.app[POOL])
 
 
 def _entry_id(request: web.Request) -> uuid.UUID:

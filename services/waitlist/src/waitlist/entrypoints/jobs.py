@@ -21,13 +21,13 @@ HOUSEKEEPING_INTERVAL_SECONDS = 10.0
 
 
 async def _sweep(app: web.Application) -> None:
-    run = await sweeper.sweep(app[POOL], app[OFFERER], app[SETTINGS].sweep_batch_size)
+    run = await sweeper.sweep(app[OFFERER], app[SETTINGS].sweep_batch_size)
     if run.recovered_requests or run.recovered_returns:
         log.info("waitlist_recovered", requests=run.recovered_requests, returns=run.recovered_returns)
 
 
 async def _housekeeping(app: web.Application) -> None:
-    expired = await sweeper.housekeeping(app[POOL])
+    expired = await sweeper.housekeeping(app[OFFERER].unit_of_work())
     if expired:
         log.info("waitlist_windows_ended", entries=expired)
 

@@ -5,15 +5,14 @@ from __future__ import annotations
 import base64
 import uuid
 from datetime import datetime
-from typing import Any, Literal, Self
+from typing import Any, Literal, Self, cast
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from smartslot_common.http.fields import Timestamp
 from smartslot_common.http.queries import PageQuery
-from smartslot_common.rows import Row
-from waitlist.domain.model import Wish
+from waitlist.domain.model import EntryView, Wish
 
 EntryStatus = Literal["waiting", "offered", "booked", "expired", "cancelled"]
 OfferStatus = Literal["pending", "accepted", "expired"]
@@ -95,16 +94,17 @@ class WaitlistEntry(BaseModel):
     updated_at: datetime
 
     @classmethod
-    def from_row(cls, row: Row) -> Self:
+    def from_view(cls, view: EntryView) -> Self:
+        entry, wish, latest = view.entry, view.entry.wish, view.latest_offer
         offer = None
-        if row["offer_id"] is not None:
-            offer = OfferView(id=row["offer_id"], status=row["offer_status"], slot_id=row["offer_slot_id"],
-                              appointment_id=row["offer_appointment_id"], expires_at=row["offer_expires_at"])
+        if latest is not None:
+            offer = OfferView(id=latest.id, status=cast(OfferStatus, latest.state.value), slot_id=latest.slot_id,
+                              appointment_id=latest.appointment_id, expires_at=latest.expires_at)
         return cls(
-            id=row["id"], status=row["status"], position=row["position"], client_id=row["client_id"],
-            service_id=row["service_id"], provider_id=row["provider_id"], slot_id=row["slot_id"],
-            starts_from=row["window_from"], starts_to=row["window_to"], priority=row["priority"], offer=offer,
-            created_at=row["created_at"], updated_at=row["updated_at"],
+            id=entry.id, status=entry.state.value, position=view.position, client_id=entry.client_id,
+            service_id=wish.service_id, provider_id=wish.provider_id, slot_id=wish.slot_id,
+            starts_from=wish.window_from, starts_to=wish.window_to, priority=entry.priority, offer=offer,
+            created_at=entry.created_at, updated_at=view.updated_at,
         )
 
     def render(self) -> dict[str, Any]:

@@ -10,37 +10,39 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
+from typing import TypeVar
 
-import asyncpg
-
-from smartslot_common.db import Connection
 from smartslot_common.logging import get_logger
-from smartslot_common.unit_of_work import in_transaction
-from waitlist.adapters import offers as repo
-from waitlist.adapters import seats
 from waitlist.adapters.booking import BookingPort, HoldAnswer, HoldRequest, Verdict
-from waitlist.domain.offers import idempotency_key
+from waitlist.domain.commands import Followup, ReturnSlot, SendHold
+from waitlist.domain.offers import Offer, idempotency_key
 from waitlist.service_layer import offering
-from waitlist.service_layer.followups import Followup, Policy, ReturnSlot, SendHold
+from waitlist.service_layer.policy import Policy
+from waitlist.service_layer.unit_of_work import Dispatch, UnitOfWork
 from waitlist.settings import WaitlistSettings
 
+T = TypeVar("T")
 log = get_logger(__name__)
+# A new unit of work whose follow-ups go to the given dispatcher.
+UnitOfWorkFactory = Callable[[Dispatch], UnitOfWork]
 
 
 class Offerer:
     """Runs follow-ups: holds for offers being made, hand-backs of finished slots."""
 
-    def __init__(self, pool: asyncpg.Pool, booking: BookingPort, settings: WaitlistSettings) -> None:
-        self._pool = pool
+    def __init__(self, new_uow: UnitOfWorkFactory, booking: BookingPort, settings: WaitlistSettings) -> None:
+        self._new_uow = new_uow
         self._booking = booking
         self._settings = settings
         self.policy = Policy(settings.offer_ttl_seconds, settings.request_lease_seconds, settings.recheck_seconds)
 
-    def after_commit(self, followups: Sequence[Followup]) -> Callable[[], Awaitable[None]] | None:
-        """The consumer's after-commit action for these follow-ups (None when there are none)."""
-        if not followups:
-            return None
-        return lambda: self.run(followups)
+    def unit_of_work(self, dispatch: Dispatch | None = None) -> UnitOfWork:
+        """A unit of work whose follow-ups this offerer runs after its commit (or `dispatch`, if given)."""
+        return self._new_uow(dispatch or self.run)
+
+    async def decide(self, work: Callable[[UnitOfWork], Awaitable[T]]) -> T:
+        """Run `work` in a unit of work of its own; its follow-ups run once it has committed."""
+        return await self.unit_of_work().run(work)
 
     async def run(self, followups: Sequence[Followup]) -> None:
         """Run follow-ups concurrently; a failure is logged and left to the sweeper."""
@@ -59,45 +61,39 @@ class Offerer:
     async def send_hold(self, offer_id: uuid.UUID) -> None:
         """Ask booking to hold the seat for the offer's client; retry a brief refusal with a new key, then decide."""
         while True:
-            offer = await repo.requested(self._pool, offer_id)
+            offer = await self.unit_of_work().run(lambda uow: uow.offers.requested(offer_id), transaction=False)
             if offer is None:
                 return  # settled meanwhile
-            answer = await self._booking.hold(_request(offer), idempotency_key(offer_id, offer["attempt"]))
+            answer = await self._booking.hold(_request(offer), idempotency_key(offer_id, offer.attempt))
             if answer.verdict is Verdict.LATER:
                 log.info("hold_request_unanswered", offer_id=str(offer_id), code=answer.code)
                 return  # the same key is re-sent once the lease runs out
-            if answer.verdict is Verdict.BUSY and offer["attempt"] <= self._settings.busy_retries:
+            if answer.verdict is Verdict.BUSY and offer.attempt <= self._settings.busy_retries:
                 if not await self._next_attempt(offer):
                     return
-                await asyncio.sleep(self._settings.busy_retry_delay_seconds * offer["attempt"])
+                await asyncio.sleep(self._settings.busy_retry_delay_seconds * offer.attempt)
                 continue
             break
-        await self.run(await in_transaction(self._pool, lambda connection: self._settle(connection, offer, answer)))
+        await self.decide(lambda uow: self._settle(uow, offer, answer))
 
-    async def _next_attempt(self, offer: asyncpg.Record) -> bool:
+    async def _next_attempt(self, offer: Offer) -> bool:
         lease = self._settings.request_lease_seconds
-        return await in_transaction(
-            self._pool, lambda connection: repo.bump_attempt(connection, offer["id"], offer["attempt"], lease)
-        )
+        return await self.decide(lambda uow: uow.offers.next_attempt(offer, lease))
 
-    async def _settle(
-        self, connection: Connection, offer: asyncpg.Record, answer: HoldAnswer
-    ) -> list[Followup]:
+    async def _settle(self, uow: UnitOfWork, offer: Offer, answer: HoldAnswer) -> None:
         if answer.verdict is Verdict.HELD:
             assert answer.appointment_id is not None
             assert answer.hold_expires_at is not None
-            return await offering.hold_granted(
-                connection, self.policy, offer, answer.appointment_id, answer.hold_expires_at
-            )
-        return await offering.hold_refused(connection, self.policy, offer, answer.code or "refused")
+            await offering.hold_granted(uow, self.policy, offer, answer.appointment_id, answer.hold_expires_at)
+        else:
+            await offering.hold_refused(uow, self.policy, offer, answer.code or "refused")
 
     async def return_slot(self, followup: ReturnSlot) -> None:
         """Booking ends the slot's reservation for the waitlist (404: it was public already)."""
         if await self._booking.release_reservation(followup.slot_id) is None:
             return  # no answer: the sweeper tries again once the lease runs out
-        await in_transaction(self._pool, lambda connection: seats.seat_returned(connection, followup.seat_id))
+        await self.decide(lambda uow: uow.seats.returned(followup.seat_id))
 
 
-def _request(offer: asyncpg.Record) -> HoldRequest:
-    return HoldRequest(offer["slot_id"], offer["client_id"], offer["ttl_seconds"], offer["client_email"],
-                       offer["client_name"])
+def _request(offer: Offer) -> HoldRequest:
+    return HoldRequest(offer.slot_id, offer.client_id, offer.ttl_seconds, offer.client_email, offer.client_name)

@@ -6,73 +6,67 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-import asyncpg
-
-from smartslot_common.db import Connection
 from smartslot_common.http.identity import Caller
-from smartslot_common.messaging import add_to_outbox
-from smartslot_common.unit_of_work import in_transaction
 from waitlist import metrics
-from waitlist.adapters import entries as repo
 from waitlist.domain.errors import DuplicateEntry, EntryBusy, EntryNotFound, EntryQuota
-from waitlist.domain.model import CANCELLED, OFFERED, WAITING, Wish, check_wish
+from waitlist.domain.model import EntryView, Wish, check_wish
+from waitlist.domain.states import EntryState
 from waitlist.service_layer.events import joined_event
+from waitlist.service_layer.unit_of_work import UnitOfWork
 
 
-async def join(pool: asyncpg.Pool, who: Caller, wish: Wish, max_live: int) -> asyncpg.Record:
+async def join(uow: UnitOfWork, who: Caller, wish: Wish, max_live: int) -> EntryView:
     """A new waiting entry with its position; a live duplicate is refused, as is one past the client's cap."""
-    check_wish(wish, await pool.fetchval("SELECT clock_timestamp()"))
 
-    async def work(connection: Connection) -> asyncpg.Record:
-        await repo.lock_client(connection, who.user_id)
-        existing = await repo.live_duplicate(connection, who.user_id, wish)
+    async def work(uow: UnitOfWork) -> EntryView:
+        check_wish(wish, await uow.now())
+        await uow.entries.lock_client(who.user_id)
+        existing = await uow.entries.live_duplicate(who.user_id, wish)
         if existing is not None:
             raise DuplicateEntry(existing)
-        if await repo.count_live(connection, who.user_id) >= max_live:
+        if await uow.entries.count_live(who.user_id) >= max_live:
             raise EntryQuota(max_live)
-        created = await repo.insert(connection, who.user_id, wish, who.email, who.name)
-        entry = await repo.view(connection, created["id"])
+        entry = await uow.entries.view(await uow.entries.add(who.user_id, wish, who.email, who.name))
         assert entry is not None  # inserted just above, in this transaction
-        await add_to_outbox(connection, joined_event(entry))
+        uow.record(joined_event(entry))
         return entry
 
-    try:
-        entry = await in_transaction(pool, work)
-    except asyncpg.UniqueViolationError:  # the same wish committed by a concurrent request of this client
-        raise DuplicateEntry(None) from None
+    entry = await uow.run(work)
     metrics.ENTRIES_JOINED.inc()
     return entry
 
 
 @dataclass(frozen=True)
 class Listing:
-    """Which entries to list: the caller's own (clients) or all (admins), by status, after a cursor."""
+    """Which entries to list: the caller's own (clients) or all (admins), by state, after a cursor."""
 
-    status: str | None
+    state: EntryState | None
     after: tuple[datetime, uuid.UUID] | None
     limit: int
 
 
-async def list_entries(pool: asyncpg.Pool, who: Caller, wanted: Listing) -> tuple[list[asyncpg.Record], bool]:
+async def list_entries(uow: UnitOfWork, who: Caller, wanted: Listing) -> tuple[list[EntryView], bool]:
     """One page of entries in join order, and whether more follow."""
     owner = None if who.is_admin else who.user_id
-    rows = await repo.page(pool, owner, wanted.status, wanted.after, wanted.limit + 1)
-    return rows[: wanted.limit], len(rows) > wanted.limit
+    views = await uow.run(
+        lambda uow: uow.entries.page(owner, wanted.state, wanted.after, wanted.limit + 1), transaction=False
+    )
+    return views[: wanted.limit], len(views) > wanted.limit
 
 
-async def leave(pool: asyncpg.Pool, who: Caller, entry_id: uuid.UUID) -> None:
+async def leave(uow: UnitOfWork, who: Caller, entry_id: uuid.UUID) -> None:
     """The client leaves: a waiting entry becomes `cancelled`; a finished one stays as it is."""
 
-    async def work(connection: Connection) -> None:
-        entry = await repo.lock(connection, entry_id)
-        if entry is None or entry["client_id"] != who.user_id:
+    async def work(uow: UnitOfWork) -> None:
+        entry = await uow.entries.lock(entry_id)
+        if entry is None or entry.client_id != who.user_id:
             raise EntryNotFound("No such waitlist entry.")
-        if entry["status"] == OFFERED:
+        if entry.state is EntryState.OFFERED:
             raise EntryBusy("A slot is held for you: confirm it, or cancel the held appointment to decline it.")
-        if entry["status"] != WAITING:
+        if entry.state is not EntryState.WAITING:
             return
-        if await repo.has_live_offer(connection, entry_id):
+        if await uow.entries.has_live_offer(entry_id):
             raise EntryBusy("A slot is being offered to you right now; try again in a moment.")
-        await repo.move(connection, entry_id, (WAITING,), CANCELLED)
+        await uow.entries.move(entry_id, (EntryState.WAITING,), EntryState.CANCELLED)
 
-    await in_transaction(pool, work)
+    await uow.run(work)

@@ -13,22 +13,19 @@ At start-up the first pass runs at once: that is the recovery after a crash.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
-import asyncpg
-
-from smartslot_common.unit_of_work import in_transaction
 from waitlist import metrics
-from waitlist.adapters import entries, seats
-from waitlist.adapters import offers as repo
+from waitlist.domain.commands import Followup
 from waitlist.service_layer import walk
 from waitlist.service_layer.dispatch import Offerer
-from waitlist.service_layer.followups import Followup, ReturnSlot, SendHold
+from waitlist.service_layer.unit_of_work import UnitOfWork
 
 
 @dataclass(frozen=True)
 class SweepRun:
-    """What one pass found."""
+    """What one pass found: follow-ups from due offers, re-sent requests and hand-backs, and settled releases."""
 
     due: int
     recovered_requests: int
@@ -36,25 +33,33 @@ class SweepRun:
     undeferred: int
 
 
-async def sweep(pool: asyncpg.Pool, offerer: Offerer, batch_size: int) -> SweepRun:
+@dataclass
+class _Collected:
+    """The pass's follow-ups, gathered from its transactions and run together at the end."""
+
+    followups: list[Followup] = field(default_factory=list)
+
+    async def __call__(self, followups: Sequence[Followup]) -> None:
+        self.followups.extend(followups)
+
+
+async def sweep(offerer: Offerer, batch_size: int) -> SweepRun:
     """One pass of every timer; the calls to booking it leads to are run before it returns."""
     policy, lease = offerer.policy, offerer.policy.lease_seconds
-    due = await in_transaction(pool, lambda connection: walk.sweep_due(connection, policy, batch_size))
-    stale = await in_transaction(pool, lambda connection: repo.claim_stale_requests(connection, lease, batch_size))
-    returns = await in_transaction(pool, lambda connection: seats.claim_stale_returns(connection, lease, batch_size))
-    deferred = await in_transaction(pool, lambda connection: walk.sweep_deferred(connection, policy, batch_size))
+    due, deferred = _Collected(), _Collected()
+    await offerer.unit_of_work(due).run(lambda uow: walk.sweep_due(uow, policy, batch_size))
+    stale = await offerer.decide(lambda uow: uow.offers.claim_stale_requests(lease, batch_size))
+    returns = await offerer.decide(lambda uow: uow.seats.claim_stale_returns(lease, batch_size))
+    await offerer.unit_of_work(deferred).run(lambda uow: walk.sweep_deferred(uow, policy, batch_size))
     metrics.HOLD_REQUESTS_RECOVERED.inc(len(stale))
-    followups: list[Followup] = [*due, *deferred]
-    followups += [SendHold(row["id"], row["slot_id"]) for row in stale]
-    followups += [ReturnSlot(row["id"], row["slot_id"]) for row in returns]
-    await offerer.run(followups)
-    return SweepRun(len(due), len(stale), len(returns), len(deferred))
+    await offerer.run([*due.followups, *deferred.followups, *stale, *returns])
+    return SweepRun(len(due.followups), len(stale), len(returns), len(deferred.followups))
 
 
-async def housekeeping(pool: asyncpg.Pool) -> int:
+async def housekeeping(uow: UnitOfWork) -> int:
     """Slower chores: entries whose window is over expire, the fill-ratio gauge is refreshed; how many expired."""
-    expired = await in_transaction(pool, entries.expire_past_windows)
-    ratio = await repo.fill_ratio(pool)
+    expired = await uow.run(lambda uow: uow.entries.expire_past_windows())
+    ratio = await uow.run(lambda uow: uow.offers.fill_ratio(), transaction=False)
     if ratio is not None:
         metrics.FILL_RATIO.set(ratio)
     return expired

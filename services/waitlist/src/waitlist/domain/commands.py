@@ -1,4 +1,4 @@
-"""What a committed decision asks to be done next, and the knobs decisions need."""
+"""What a committed decision asks to be done once it is visible: calls to booking, run after the commit."""
 
 from __future__ import annotations
 
@@ -24,12 +24,3 @@ class ReturnSlot:
 
 
 Followup: TypeAlias = SendHold | ReturnSlot
-
-
-@dataclass(frozen=True)
-class Policy:
-    """The knobs decisions need."""
-
-    offer_ttl_seconds: int
-    lease_seconds: float
-    recheck_seconds: float
