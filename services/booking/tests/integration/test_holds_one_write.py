@@ -13,14 +13,16 @@ from typing import Any
 import asyncpg
 import orjson
 
-from booking.adapters import repository as repo
+from booking.adapters.appointments import PostgresAppointmentRepository
+from booking.adapters.slots import PostgresSlotRepository, SlotToClaim
+from booking.domain.appointment import NewAppointment
 from booking.domain.events import appointment_payload
-from smartslot_common.messaging import Event, outbox_row
+from smartslot_common.messaging import Event
 
 from .test_holds import written_for
 
 
-def _values(found: repo.SlotToClaim, client_id: uuid.UUID) -> dict[str, Any]:
+def _values(found: SlotToClaim, client_id: uuid.UUID) -> dict[str, Any]:
     assert found.slot is not None
     slot = found.slot
     return {
@@ -28,7 +30,7 @@ def _values(found: repo.SlotToClaim, client_id: uuid.UUID) -> dict[str, Any]:
         "client_id": client_id, "status": "locked", "starts_at": slot.starts_at, "ends_at": slot.ends_at,
         "hold_expires_at": found.now + timedelta(minutes=5), "origin": "client", "assignment": "chosen",
         "assignment_reason": None, "lock_token": None, "client_email": None, "client_name": None,
-        "currency": found.context["currency"],
+        "currency": found.context.currency,
     }
 
 
@@ -36,15 +38,16 @@ async def test_a_slot_changed_since_it_was_read_gets_nothing_written(
     api: Any, catalog: Any, db: asyncpg.Connection
 ) -> None:
     slot = await api.slot(catalog, api.future(days=2), capacity=2)
-    found = await repo.slot_to_claim(db, uuid.UUID(slot["id"]))
+    slots = PostgresSlotRepository(db)
+    found = await slots.to_claim(uuid.UUID(slot["id"]))
     assert found.slot is not None
     assert (await api.hold(slot["id"], api.client())).status == 201  # moves the slot's version on
     before = await written_for(db, slot["id"])
     values = _values(found, uuid.uuid4())
-    event = Event.create("appointment.locked", appointment_payload(values, found.context), "booking")
+    event = Event.create("appointment.locked", appointment_payload(values, found.context.as_mapping()), "booking")
 
-    written = await repo.take_seat_with_appointment(
-        db, found.slot, "held", values, [(None, "locked")], (values["client_id"], "client", None), outbox_row(event))
+    written = await slots.claim_with_appointment(
+        found.slot, "held", NewAppointment(**values), [(None, "locked")], (values["client_id"], "client", None), event)
 
     assert written is None
     assert await written_for(db, slot["id"]) == before
@@ -76,7 +79,7 @@ async def test_an_instant_booking_writes_both_audit_rows_in_order_and_its_event(
 
 
 async def test_a_missing_slot_is_read_as_none_with_the_database_clock(db: asyncpg.Connection) -> None:
-    found = await repo.slot_to_claim(db, uuid.uuid4())
+    found = await PostgresSlotRepository(db).to_claim(uuid.uuid4())
     assert found.slot is None
     assert found.now is not None
 
@@ -116,16 +119,19 @@ async def test_a_hold_changed_since_it_was_read_is_not_confirmed_by_the_one_stat
     client = api.client()
     hold = await api.hold(slot["id"], client)
     assert hold.status == 201, hold.body
-    found = await repo.appointment_to_act_on(db, uuid.UUID(hold.body["id"]))
+    appointments = PostgresAppointmentRepository(db)
+    found = await appointments.to_act_on(uuid.UUID(hold.body["id"]))
     assert found is not None
-    await db.execute("UPDATE appointments SET version = version + 1 WHERE id = $1", found.row["id"])
-    event = Event.create("appointment.confirmed", appointment_payload(found.row, found.context), "booking")
+    hold_read = found.appointment
+    await db.execute("UPDATE appointments SET version = version + 1 WHERE id = $1", hold_read.id)
+    event = Event.create("appointment.confirmed", appointment_payload(hold_read.as_row(), found.context.as_mapping()),
+                         "booking")
 
-    written = await repo.confirm_hold(db, found.row, "confirmed", (client.user_id, "client"), outbox_row(event))
+    written = await appointments.confirm_hold(hold_read, "confirmed", (client.user_id, "client"), event)
 
     assert written is None
-    assert await db.fetchval("SELECT status FROM appointments WHERE id = $1", found.row["id"]) == "locked"
-    assert tuple(await db.fetchrow("SELECT held, booked FROM slots WHERE id = $1", found.row["slot_id"])) == (1, 0)
+    assert await db.fetchval("SELECT status FROM appointments WHERE id = $1", hold_read.id) == "locked"
+    assert tuple(await db.fetchrow("SELECT held, booked FROM slots WHERE id = $1", hold_read.slot_id)) == (1, 0)
     assert await db.fetchval("SELECT count(*) FROM outbox WHERE id = $1", event.id) == 0
     assert await db.fetchval("SELECT count(*) FROM appointment_transitions WHERE appointment_id = $1",
-                             found.row["id"]) == 1
+                             hold_read.id) == 1

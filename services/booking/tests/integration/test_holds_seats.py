@@ -15,7 +15,7 @@ import pytest
 import redis.asyncio as aioredis
 from prometheus_client import REGISTRY
 
-from booking.service_layer.seats import reserve_for_waitlist
+from booking.adapters.slots import PostgresSlotRepository
 from smartslot_common.testing import IsolatedStack, wait_for
 
 pytestmark = pytest.mark.integration
@@ -283,7 +283,8 @@ async def test_a_slot_reserved_for_the_waitlist_is_refused_publicly_and_held_int
 ) -> None:
     starts = api.future(days=8)
     slot = await api.slot(catalog, starts)
-    await reserve_for_waitlist(db, uuid.UUID(slot["id"]), datetime.now(UTC) + timedelta(minutes=10))
+    until = datetime.now(UTC) + timedelta(minutes=10)
+    await PostgresSlotRepository(db).reserve_for_waitlist(uuid.UUID(slot["id"]), until)
     for body, call in (({"slot_id": slot["id"]}, "/v1/holds"), ({"slot_id": slot["id"]}, "/v1/appointments"),
                        ({"service_id": catalog.service_id, "starts_at": starts.isoformat()}, "/v1/holds")):
         reply = await api.call("POST", call, api.client(), body)
@@ -297,7 +298,8 @@ async def test_a_lapsed_reservation_returns_the_slot_to_the_public(
     api: Any, catalog: Any, db: asyncpg.Connection
 ) -> None:
     slot = await api.slot(catalog, api.future(days=8, minutes=120))
-    await reserve_for_waitlist(db, uuid.UUID(slot["id"]), datetime.now(UTC) - timedelta(seconds=1))
+    until = datetime.now(UTC) - timedelta(seconds=1)
+    await PostgresSlotRepository(db).reserve_for_waitlist(uuid.UUID(slot["id"]), until)
     assert (await api.hold(slot["id"], api.client())).status == 201
 
 

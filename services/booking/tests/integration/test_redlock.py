@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import redis.asyncio as aioredis
 
-from booking.adapters.slot_lock import HeldLock, LockUnavailable, SlotLock
+from booking.adapters.slot_lock import LockUnavailable, SlotLock, SlotLockLease
 from smartslot_common.testing import IsolatedStack, wait_for
 
 pytestmark = pytest.mark.integration
@@ -127,7 +127,7 @@ async def test_one_master_down_still_locks_two_down_is_lock_unavailable(masters:
 async def test_release_removes_only_a_lock_whose_token_matches(masters: Masters) -> None:
     held = await masters.lock.acquire("slot-f", TTL_MS)
     assert held is not None
-    await masters.lock.release(HeldLock(held.key, "a-token-that-is-not-ours"))
+    await masters.lock.release(SlotLockLease(held.key, "a-token-that-is-not-ours"))
     assert await masters.tokens(held.key) == [held.token] * 3
     await masters.lock.release(held)
     assert await masters.tokens(held.key) == [None] * 3

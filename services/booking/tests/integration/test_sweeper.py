@@ -17,6 +17,7 @@ from prometheus_client import REGISTRY
 
 from booking.app_keys import LOCK, POOL, REDIS
 from booking.service_layer import sweeper
+from booking.service_layer.unit_of_work import PostgresUnitOfWork
 from smartslot_common.db import create_pool
 from smartslot_common.testing import IsolatedStack, wait_for
 
@@ -130,7 +131,8 @@ async def test_two_sweepers_side_by_side_expire_every_hold_exactly_once(
 
     lock = api.http.app[LOCK]
     first, second = await asyncio.gather(
-        sweeper.sweep(api.http.app[POOL], lock, batch_size=5), sweeper.sweep(second_pool, lock, batch_size=5))
+        sweeper.sweep(PostgresUnitOfWork(api.http.app[POOL]), lock, batch_size=5),
+        sweeper.sweep(PostgresUnitOfWork(second_pool), lock, batch_size=5))
 
     # The app's own background sweeper is a third one in the race; each of the three may win any batch, so only
     # the outcome is asserted, not the split. Rows it has locked were skipped by the two sweeps above, which may
@@ -162,7 +164,7 @@ async def test_a_hold_locked_by_a_confirmation_in_progress_is_skipped_not_waited
     try:
         await db.execute("SELECT 1 FROM appointments WHERE id = $1 FOR UPDATE", uuid.UUID(busy["id"]))
         async with asyncio.timeout(5):  # SKIP LOCKED: the sweep never blocks on the locked row
-            await sweeper.sweep(api.http.app[POOL], api.http.app[LOCK])
+            await sweeper.sweep(PostgresUnitOfWork(api.http.app[POOL]), api.http.app[LOCK])
         await wait_for(lambda: _is(db, idle["id"], "expired"), timeout=SWEEP_INTERVAL + 3, what="the idle hold")
         assert await status_of(db, busy["id"]) == "locked"
     finally:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -25,6 +26,7 @@ from booking.domain.policies import CancellationPolicy, policy_from
 from booking.domain.slot import Slot
 from booking.service_layer.unit_of_work import UnitOfWork
 from smartslot_common.messaging import Event
+from smartslot_common.uow import AfterCommit, run_after_commit
 
 from .fake_catalog import (
     CatalogTables,
@@ -126,6 +128,7 @@ class FakeSlotRepository(SlotRepository):
     async def claim_with_appointment(
         self, slot: Slot, counter: str, appointment: NewAppointment, steps: Steps, actor: Actor, event: Event
     ) -> Appointment | None:
+        _refuse_second_live_seat(self.store, appointment)  # the statement is atomic: nothing is written then
         if not await self.take_seat(slot, counter):
             return None
         stored = _insert(self.store, appointment)
@@ -195,10 +198,14 @@ class FakeSlotRepository(SlotRepository):
         return written
 
 
-def _insert(store: Store, new: NewAppointment) -> Appointment:
+def _refuse_second_live_seat(store: Store, new: NewAppointment) -> None:
     if any(a.client_id == new.client_id and a.slot_id == new.slot_id and a.status in LIVE
            for a in store.appointments.values()):
         raise asyncpg.UniqueViolationError("appointments_live_client_slot")
+
+
+def _insert(store: Store, new: NewAppointment) -> Appointment:
+    _refuse_second_live_seat(store, new)
     appointment = Appointment(
         new.id, new.status, new.slot_id, new.provider_id, new.service_id, new.client_id, new.starts_at, new.ends_at,
         new.hold_expires_at, new.origin, new.assignment, 0, new.currency, store.now, store.now, new.client_email,
@@ -356,10 +363,12 @@ class FakeUnitOfWork(UnitOfWork):
     def __init__(self, store: Store | None = None) -> None:
         super().__init__()
         self.store = store if store is not None else Store()
-        self.commits = 0
+        self.commits = 0  # transactions committed
+        self.autocommits = 0  # works run without a transaction (one statement each in PostgreSQL)
         self.rollbacks = 0
         self.fail_next: list[BaseException] = []
         self._snapshot: Store | None = None
+        self._transactional = False
         self._bind()
 
     def _bind(self) -> None:
@@ -375,15 +384,23 @@ class FakeUnitOfWork(UnitOfWork):
         return self.store.now
 
     async def _begin(self, transaction: bool) -> None:
+        self._transactional = transaction
         self._snapshot = copy.deepcopy(self.store) if transaction else None
 
-    async def _commit(self, events: list[Event]) -> None:
+    async def _commit(self, events: Sequence[Event]) -> None:
         if self.fail_next:
             await self._rollback()
             raise self.fail_next.pop(0)
         self.store.outbox.extend(events)
-        self.commits += 1
+        if self._transactional:
+            self.commits += 1
+        else:
+            self.autocommits += 1
         self._snapshot = None
+
+    async def _committed(self, actions: Sequence[AfterCommit]) -> None:
+        for action in actions:
+            await run_after_commit(action)
 
     async def _rollback(self) -> None:
         self.rollbacks += 1

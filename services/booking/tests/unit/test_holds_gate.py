@@ -12,11 +12,13 @@ from types import SimpleNamespace
 import pytest
 from redis.exceptions import LockNotOwnedError
 
-from booking.adapters.slot_lock import HeldLock, SlotLock
+from booking.adapters.slot_lock import SlotLock, SlotLockLease
 from booking.domain.errors import SlotHeld, SlotUnavailable
 from booking.service_layer import seats
 from booking.service_layer.holds import BookNow, HoldPolicy, PlaceHold, place_hold
 from smartslot_common.testing import wait_for
+
+from .fakes import FakeUnitOfWork
 
 
 @dataclass
@@ -88,10 +90,10 @@ class MasterLock:
         del self.master.keys[self.name]
 
 
-class NoDatabase:
-    """A pool nobody may touch."""
+class NoDatabase(FakeUnitOfWork):
+    """A unit of work nobody may start."""
 
-    def acquire(self) -> None:
+    async def _begin(self, transaction: bool) -> None:
         raise AssertionError("the database was reached")
 
 
@@ -107,7 +109,7 @@ async def test_a_claim_asks_for_the_short_gate_and_a_loser_never_reaches_the_dat
     master.keys[lock.key(slot_id)] = ("someone-else", 300_000)
     policy = HoldPolicy(ttl_seconds=300, max_live_holds=3, gate_seconds=2.5)
     with pytest.raises(SlotHeld):
-        await place_hold(NoDatabase(), lock, policy, command(slot_id, uuid.uuid4()))  # type: ignore[arg-type]
+        await place_hold(NoDatabase(), lock, policy, command(slot_id, uuid.uuid4()))
     assert master.keys[lock.key(slot_id)] == ("someone-else", 300_000), "the holder's lock is left alone"
 
 
@@ -171,7 +173,7 @@ async def test_a_storm_keeps_at_most_max_in_flight_commands_per_master() -> None
     await wait_for(eight_running, timeout=5, interval=0.01, what="eight commands at the master")
     master.gate.set()
     won = await asyncio.gather(*claims)
-    assert all(isinstance(held, HeldLock) for held in won), "the others waited for a connection, none was refused"
+    assert all(isinstance(held, SlotLockLease) for held in won), "the others waited for a connection, none was refused"
     assert master.peak == 8
 
 

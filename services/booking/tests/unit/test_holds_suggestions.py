@@ -13,6 +13,7 @@ import orjson
 import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
 
+from booking.adapters.open_slots import OpenSlot, OpenSlots
 from booking.domain.errors import HoldQuota, NoProviderAvailable, SlotHeld, SlotUnavailable
 from booking.service_layer.suggestions import Suggestions, Target, offering_alternatives
 from smartslot_common.testing import wait_for
@@ -26,20 +27,23 @@ def row(hours: int) -> dict[str, Any]:
             "remaining": 1}
 
 
-class FakePool:
-    """Answers every query with `rows`, after `release` is set; counts queries."""
+class FakePool(OpenSlots):
+    """Answers every question with `rows`, after `release` is set; counts queries."""
 
     def __init__(self, rows: list[dict[str, Any]], fail: bool = False) -> None:
         self.rows, self.fail, self.queries = rows, fail, 0
         self.release = asyncio.Event()
         self.release.set()
 
-    async def fetch(self, query: str, *args: Any) -> list[dict[str, Any]]:
+    async def nearest(
+        self, slot_id: uuid.UUID | None, service_id: uuid.UUID | None, provider_id: uuid.UUID | None,
+        starts_at: datetime | None, limit: int,
+    ) -> list[OpenSlot]:
         self.queries += 1
         await self.release.wait()
         if self.fail:
             raise OSError("PostgreSQL is down")
-        return self.rows
+        return [OpenSlot(**row) for row in self.rows]
 
 
 class FakeRedis:

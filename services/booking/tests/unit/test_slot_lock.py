@@ -15,7 +15,7 @@ import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import LockNotOwnedError
 
-from booking.adapters.slot_lock import HeldLock, LockUnavailable, SlotLock
+from booking.adapters.slot_lock import LockUnavailable, SlotLock, SlotLockLease
 
 
 @dataclass
@@ -171,7 +171,7 @@ async def test_release_removes_only_a_lock_whose_token_matches() -> None:
     lock = lock_over(*masters)
     held = await lock.acquire("s", 1000)
     assert held is not None
-    await lock.release(HeldLock(held.key, "not-the-token"))
+    await lock.release(SlotLockLease(held.key, "not-the-token"))
     assert tokens(masters, held.key) == [held.token] * 3
     await lock.release(held)
     assert tokens(masters, held.key) == [None] * 3
@@ -220,7 +220,7 @@ async def test_extend_needs_a_majority_of_matching_tokens() -> None:
 
 async def test_extend_of_a_lock_never_won_is_false() -> None:
     lock = lock_over(FakeMaster(), FakeMaster(), FakeMaster())
-    assert await lock.extend(HeldLock(lock.key("s"), "nobody"), 1_000) is False
+    assert await lock.extend(SlotLockLease(lock.key("s"), "nobody"), 1_000) is False
 
 
 async def test_an_extension_that_took_longer_than_its_validity_is_false() -> None:

@@ -49,7 +49,7 @@ class LockUnavailable(Exception):
 
 
 @dataclass(frozen=True)
-class HeldLock:
+class SlotLockLease:
     """A lock won on a majority: its key and token, to release or extend later."""
 
     key: str
@@ -84,7 +84,7 @@ class SlotLock:
             return None
         return -1 if won else max(0, int(remaining_ms))
 
-    async def acquire(self, slot_id: object, ttl_ms: int) -> HeldLock | None:
+    async def acquire(self, slot_id: object, ttl_ms: int) -> SlotLockLease | None:
         """The lock, or None when another holder has it; `LockUnavailable` when Redis cannot vote."""
         key, token = self.key(slot_id), secrets.token_hex(16)
         started = time.monotonic()
@@ -92,9 +92,9 @@ class SlotLock:
         elapsed_ms = (time.monotonic() - started) * 1000
         validity = ttl_ms - elapsed_ms - ttl_ms * CLOCK_DRIFT_FACTOR
         if votes.count(-1) >= self._quorum and validity > 0:
-            return HeldLock(key, token)
+            return SlotLockLease(key, token)
         if any(vote is None or vote == -1 for vote in votes):  # a plain loss everywhere has nothing of ours to undo
-            await self.release(HeldLock(key, token))
+            await self.release(SlotLockLease(key, token))
         if votes.count(None) > len(self._masters) - self._quorum:
             raise LockUnavailable(f"{votes.count(None)} of {len(self._masters)} Redis masters unreachable")
         taken = [vote for vote in votes if vote is not None and vote >= 0]
@@ -132,33 +132,33 @@ class SlotLock:
                 self._remembered.clear()
         self._remembered[key] = (now + min(seconds, self._remember_seconds), why)
 
-    async def _extend_on(self, master: aioredis.Redis, held: HeldLock, ttl_ms: int) -> bool:
-        lock = master.lock(held.key, timeout=ttl_ms / 1000, thread_local=False)
-        lock.local.token = held.token
+    async def _extend_on(self, master: aioredis.Redis, lease: SlotLockLease, ttl_ms: int) -> bool:
+        lock = master.lock(lease.key, timeout=ttl_ms / 1000, thread_local=False)
+        lock.local.token = lease.token
         try:
             async with self._in_flight:
                 return bool(await lock.do_extend(ttl_ms / 1000, replace_ttl=True))
         except _LOCK_FAILED:
             return False
 
-    async def extend(self, held: HeldLock, ttl_ms: int) -> bool:
+    async def extend(self, lease: SlotLockLease, ttl_ms: int) -> bool:
         """Set the lock's remaining life to `ttl_ms` where the token still matches; True when a majority did."""
         started = time.monotonic()
-        votes = [await self._extend_on(master, held, ttl_ms) for master in self._masters]
+        votes = [await self._extend_on(master, lease, ttl_ms) for master in self._masters]
         validity = ttl_ms - (time.monotonic() - started) * 1000 - ttl_ms * CLOCK_DRIFT_FACTOR
         return votes.count(True) >= self._quorum and validity > 0
 
     async def release_token(self, slot_id: object, token: str) -> None:
         """Release a slot's lock by the token stored on its appointment (`lock_token`), e.g. on confirm or cancel."""
-        await self.release(HeldLock(self.key(slot_id), token))
+        await self.release(SlotLockLease(self.key(slot_id), token))
 
-    async def release(self, held: HeldLock) -> None:
+    async def release(self, lease: SlotLockLease) -> None:
         """Release on every master where the token still matches; unreachable masters expire it by TTL."""
-        self._remembered.pop(held.key, None)
+        self._remembered.pop(lease.key, None)
         for master in self._masters:
             try:
                 async with self._in_flight:
                     # redis-py annotates the token as bytes; its release script compares a str token the same way.
-                    await master.lock(held.key).do_release(held.token)  # type: ignore[arg-type]
+                    await master.lock(lease.key).do_release(lease.token)  # type: ignore[arg-type]
             except _LOCK_FAILED:
                 continue

@@ -13,14 +13,13 @@ from booking.app_keys import POOL
 from booking.domain.errors import BookingError
 from booking.entrypoints.errors import to_problem
 from booking.service_layer import idempotency
-from smartslot_common.db import Connection
+from booking.service_layer.unit_of_work import PostgresUnitOfWork, UnitOfWork
 from smartslot_common.http import json_response
 from smartslot_common.http.identity import Caller
 from smartslot_common.http.problems import PROBLEM_CONTENT_TYPE, ProblemError, problem_body
 
 T = TypeVar("T")
-OnCommit = Callable[[Connection, Any], Awaitable[None]]
-UseCase = Callable[[OnCommit | None], Awaitable[T]]
+UseCase = Callable[[UnitOfWork], Awaitable[T]]
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
 
@@ -48,35 +47,37 @@ def _key(request: web.Request) -> str | None:
     return key
 
 
+def unit_of_work(request: web.Request) -> UnitOfWork:
+    """The request's unit of work."""
+    return PostgresUnitOfWork(request.app[POOL])
+
+
 async def execute(
     request: web.Request, caller: Caller, status: int, render: Callable[[T], Any], use_case: UseCase[T]
 ) -> web.Response:
-    """Run `use_case` and answer `status` with `render(result)`; with an Idempotency-Key, exactly once.
+    """Run `use_case` on the request's unit of work and answer `status` with `render(result)`; with an
+    Idempotency-Key, exactly once.
 
-    `use_case(on_commit)` must call `on_commit(connection, result)` inside its own transaction, so the stored answer
-    commits (or rolls back) with the change it describes.
+    The use case calls `uow.answer(result)` inside the transaction that decides it, so the stored answer commits (or
+    rolls back) with the change it describes.
     """
+    uow = unit_of_work(request)
     key = _key(request)
     if key is None:
-        return json_response(render(await use_case(None)), status)
-    pool = request.app[POOL]
+        return json_response(render(await use_case(uow)), status)
     fingerprint = idempotency.fingerprint(request.method, request.path, _canonical(await request.read()))
-    outcome = await idempotency.claim(pool, caller.user_id, key, fingerprint)
+    outcome = await idempotency.claim(uow, caller.user_id, key, fingerprint)
     if isinstance(outcome, idempotency.Replay):
         metrics.IDEMPOTENT_REPLAYS.inc()
         return _replay(outcome)
-
-    async def on_commit(connection: Connection, result: Any) -> None:
-        await idempotency.complete(connection, outcome, status, render(result))
-
+    idempotency.store_answer_with(uow, outcome, status, render)
     try:
-        result = await use_case(on_commit)
+        result = await use_case(uow)
     except BookingError as error:
         problem = to_problem(error)
-        async with pool.acquire() as connection:
-            await idempotency.complete(connection, outcome, problem.status, problem_body(problem))
+        await idempotency.store_answer(uow, outcome, problem.status, problem_body(problem))
         raise problem from None
     except BaseException:
-        await idempotency.release(pool, outcome)
+        await idempotency.release(uow, outcome)
         raise
     return json_response(render(result), status)

@@ -15,6 +15,7 @@ from aiohttp import web
 from booking import invariants, retention
 from booking.app_keys import LOCK, POOL, SETTINGS
 from booking.service_layer import horizon, sweeper
+from booking.service_layer.unit_of_work import PostgresUnitOfWork
 from smartslot_common.jobs import CleanupContext, background
 from smartslot_common.logging import get_logger
 from smartslot_common.retention import pass_budget, retain
@@ -26,7 +27,7 @@ INVARIANT_CHECK_INTERVAL_SECONDS = 60.0
 
 
 async def _sweep(app: web.Application) -> int:
-    expired = await sweeper.sweep(app[POOL], app[LOCK])
+    expired = await sweeper.sweep(PostgresUnitOfWork(app[POOL]), app[LOCK])
     if expired:
         log.info("holds_expired", count=expired)
     return expired

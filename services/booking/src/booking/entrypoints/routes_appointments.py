@@ -14,13 +14,13 @@ from aiohttp import web
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from booking.adapters.ics import to_ics
-from booking.app_keys import LOCK, POOL, SETTINGS
+from booking.app_keys import LOCK, SETTINGS
+from booking.domain.appointment import Appointment
 from booking.entrypoints import schemas
-from booking.entrypoints.commands import execute
+from booking.entrypoints.commands import execute, unit_of_work
 from booking.entrypoints.paths import path_uuid
 from booking.service_layer import lifecycle, queries
 from booking.service_layer import reschedule as rescheduling
-from booking.service_layer.unit_of_work import PostgresUnitOfWork
 from smartslot_common.http import json_response, read_json
 from smartslot_common.http.fields import QueryInteger, Timestamp
 from smartslot_common.http.identity import require_role
@@ -65,9 +65,9 @@ class RescheduleRequest(schemas.Strict):
     slot_id: uuid.UUID
 
 
-def render(row: Any) -> dict[str, Any]:
-    """An appointment row as the API's Appointment."""
-    return schemas.Appointment.model_validate(dict(row)).model_dump(mode="json")
+def render(appointment: Appointment) -> dict[str, Any]:
+    """An appointment as the API's Appointment."""
+    return schemas.Appointment.model_validate(appointment.as_row()).model_dump(mode="json")
 
 
 def _appointment_id(request: web.Request) -> uuid.UUID:
@@ -85,33 +85,31 @@ async def _cancel_body(request: web.Request) -> CancelRequest:
 async def confirm(request: web.Request) -> web.Response:
     who = require_role(request, "client")
     appointment_id = _appointment_id(request)
-    return await execute(request, who, 200, render, lambda on_commit: lifecycle.confirm(
-        request.app[POOL], request.app[LOCK], appointment_id, who, on_commit))
+    lock = request.app[LOCK]
+    return await execute(request, who, 200, render, lambda uow: lifecycle.confirm(uow, lock, appointment_id, who))
 
 
 @routes.post("/v1/appointments/{appointment_id}/cancel")
 async def cancel(request: web.Request) -> web.Response:
     who = require_role(request, "client", "provider", "admin")
     appointment_id, body = _appointment_id(request), await _cancel_body(request)
-    buffer = request.app[SETTINGS].waitlist_buffer_seconds
-    return await execute(request, who, 200, render, lambda on_commit: lifecycle.cancel(
-        request.app[POOL], request.app[LOCK], appointment_id, who, body.reason, on_commit, buffer))
+    command = lifecycle.Cancel(appointment_id, who, body.reason, request.app[SETTINGS].waitlist_buffer_seconds)
+    lock = request.app[LOCK]
+    return await execute(request, who, 200, render, lambda uow: lifecycle.cancel(uow, lock, command))
 
 
 @routes.post("/v1/appointments/{appointment_id}/complete")
 async def complete(request: web.Request) -> web.Response:
     who = require_role(request, "provider", "admin")
     appointment_id = _appointment_id(request)
-    return await execute(request, who, 200, render, lambda on_commit: lifecycle.complete(
-        request.app[POOL], appointment_id, who, on_commit))
+    return await execute(request, who, 200, render, lambda uow: lifecycle.complete(uow, appointment_id, who))
 
 
 @routes.post("/v1/appointments/{appointment_id}/no-show")
 async def no_show(request: web.Request) -> web.Response:
     who = require_role(request, "provider", "admin")
     appointment_id = _appointment_id(request)
-    return await execute(request, who, 200, render, lambda on_commit: lifecycle.mark_no_show(
-        request.app[POOL], appointment_id, who, on_commit=on_commit))
+    return await execute(request, who, 200, render, lambda uow: lifecycle.mark_no_show(uow, appointment_id, who))
 
 
 @routes.post("/v1/appointments/{appointment_id}/reschedule")
@@ -120,20 +118,22 @@ async def reschedule(request: web.Request) -> web.Response:
     appointment_id, body = _appointment_id(request), await read_json(request, RescheduleRequest)
     ttl = request.app[SETTINGS].hold_ttl_seconds
     command = rescheduling.Reschedule(appointment_id, body.slot_id, who, ttl)
-    return await execute(request, who, 200, render, lambda on_commit: rescheduling.reschedule(
-        request.app[POOL], request.app[LOCK], command, on_commit))
+    lock = request.app[LOCK]
+    return await execute(request, who, 200, render, lambda uow: rescheduling.reschedule(uow, lock, command))
 
 
 @routes.get("/v1/appointments/{appointment_id}/cancellation-quote")
 async def cancellation_quote(request: web.Request) -> web.Response:
     who = require_role(request, "client")
-    return json_response(await lifecycle.quote(request.app[POOL], _appointment_id(request), who))
+    quote = await lifecycle.quote(unit_of_work(request), _appointment_id(request), who)
+    return json_response({"fee_cents": quote.fee_cents, "currency": quote.currency, "policy": quote.policy,
+                          "appointment_id": quote.appointment_id, "quoted_at": quote.quoted_at})
 
 
 @routes.get("/v1/appointments/{appointment_id}/calendar.ics")
 async def calendar(request: web.Request) -> web.Response:
     who = require_role(request, "client", "provider")
-    entry = await queries.calendar_entry(PostgresUnitOfWork(request.app[POOL]), who, _appointment_id(request))
+    entry = await queries.calendar_entry(unit_of_work(request), who, _appointment_id(request))
     return web.Response(
         body=to_ics(entry), content_type="text/calendar", charset="utf-8",
         headers={"Content-Disposition": f'inline; filename="appointment-{entry.appointment_id}.ics"'},
@@ -146,12 +146,12 @@ async def list_appointments(request: web.Request) -> web.Response:
     query = parse_query(request, ListQuery)
     after = queries.Cursor.decode(query.cursor) if query.cursor else None
     wanted = queries.AppointmentFilter(query.status, query.starts_from, query.starts_to, query.limit, after)
-    page = await queries.list_appointments(PostgresUnitOfWork(request.app[POOL]), who, wanted)
-    return json_response({"items": [render(item.as_row()) for item in page.items], "next_cursor": page.next_cursor})
+    page = await queries.list_appointments(unit_of_work(request), who, wanted)
+    return json_response({"items": [render(item) for item in page.items], "next_cursor": page.next_cursor})
 
 
 @routes.get("/v1/appointments/{appointment_id}")
 async def get_appointment(request: web.Request) -> web.Response:
     who = require_role(request, "client", "provider", "admin")
-    appointment = await queries.get_appointment(PostgresUnitOfWork(request.app[POOL]), who, _appointment_id(request))
-    return json_response(render(appointment.as_row()))
+    appointment = await queries.get_appointment(unit_of_work(request), who, _appointment_id(request))
+    return json_response(render(appointment))

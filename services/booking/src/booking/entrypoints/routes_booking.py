@@ -7,27 +7,28 @@ from typing import Any
 
 from aiohttp import web
 
+from booking.adapters.open_slots import PostgresOpenSlots
 from booking.app_keys import LOCK, POOL, REDIS, SETTINGS
+from booking.domain.appointment import Appointment
 from booking.entrypoints import schemas
-from booking.entrypoints.commands import OnCommit, execute
+from booking.entrypoints.commands import execute, unit_of_work
 from booking.entrypoints.paths import path_uuid
 from booking.service_layer import assignment, holds, seats
 from booking.service_layer.suggestions import Suggestions, Target, offering_alternatives
+from booking.service_layer.unit_of_work import UnitOfWork
 from booking.settings import BookingSettings
 from smartslot_common.http import read_json
 from smartslot_common.http.identity import Caller, require_role
 from smartslot_common.http.json import parse_model
 from smartslot_common.http.problems import ProblemError
-from smartslot_common.rows import Row
-from smartslot_common.unit_of_work import in_transaction
 
 routes = web.RouteTableDef()
 SeatBody = schemas.HoldRequest | schemas.SeatAtTimeRequest
-Work = Callable[[OnCommit | None], Awaitable[Any]]
+Work = Callable[[UnitOfWork], Awaitable[Appointment]]
 
 
-def render_appointment(row: Row) -> dict[str, Any]:
-    return schemas.Appointment.model_validate(dict(row)).model_dump(mode="json")
+def render_appointment(appointment: Appointment) -> dict[str, Any]:
+    return schemas.Appointment.model_validate(appointment.as_row()).model_dump(mode="json")
 
 
 def _policy(settings: BookingSettings) -> holds.HoldPolicy:
@@ -37,7 +38,7 @@ def _policy(settings: BookingSettings) -> holds.HoldPolicy:
 def _suggestions(app: web.Application) -> Suggestions:
     settings = app[SETTINGS]
     prefix = settings.redis_key("suggestions") + ":"
-    return Suggestions(app[POOL], app[REDIS], prefix, settings.suggestions_cache_seconds)
+    return Suggestions(PostgresOpenSlots(app[POOL]), app[REDIS], prefix, settings.suggestions_cache_seconds)
 
 
 async def _seat_body(request: web.Request) -> SeatBody:
@@ -51,23 +52,23 @@ async def _seat_body(request: web.Request) -> SeatBody:
 
 def _work(app: web.Application, who: Caller, body: SeatBody, instant: bool) -> tuple[Work, Target]:
     """What claiming this body means, and what to suggest instead when it loses."""
-    pool, lock, policy = app[POOL], app[LOCK], _policy(app[SETTINGS])
+    lock, policy = app[LOCK], _policy(app[SETTINGS])
     if isinstance(body, schemas.HoldRequest):
         command = (holds.BookNow if instant else holds.PlaceHold)(
             body.slot_id, who.user_id, client_email=who.email, client_name=who.name)
-        return (lambda on_commit: holds.place_hold(pool, lock, policy, command, on_commit)), Target(body.slot_id)
+        return (lambda uow: holds.place_hold(uow, lock, policy, command)), Target(body.slot_id)
     request = assignment.ClaimAt(body.service_id, body.starts_at, who.user_id, body.provider_id, instant,
                                  who.email, who.name)
     target = Target(service_id=body.service_id, starts_at=body.starts_at, provider_id=body.provider_id)
-    return (lambda on_commit: assignment.claim_at(pool, lock, policy, request, on_commit)), target
+    return (lambda uow: assignment.claim_at(uow, lock, policy, request)), target
 
 
 async def _claim(request: web.Request, instant: bool) -> web.Response:
     who = require_role(request, "client")
     work, target = _work(request.app, who, await _seat_body(request), instant)
     suggestions = _suggestions(request.app)
-    return await execute(request, who, 201, render_appointment, lambda on_commit: offering_alternatives(
-        suggestions, target, work(on_commit)))
+    return await execute(request, who, 201, render_appointment, lambda uow: offering_alternatives(
+        suggestions, target, work(uow)))
 
 
 @routes.post("/v1/holds")
@@ -89,9 +90,9 @@ async def place_waitlist_hold(request: web.Request) -> web.Response:
     body = await read_json(request, schemas.WaitlistHoldRequest)
     command = holds.PlaceHold(body.slot_id, body.client_id, origin="waitlist", ttl_seconds=body.ttl_seconds,
                               client_email=body.client_email, client_name=body.client_name)
-    pool, lock, policy = request.app[POOL], request.app[LOCK], _policy(request.app[SETTINGS])
-    return await execute(request, who, 201, render_appointment, lambda on_commit: holds.place_hold(
-        pool, lock, policy, command, on_commit))
+    lock, policy = request.app[LOCK], _policy(request.app[SETTINGS])
+    return await execute(request, who, 201, render_appointment, lambda uow: holds.place_hold(
+        uow, lock, policy, command))
 
 
 @routes.post("/internal/v1/slots/{slot_id}/release-reservation")
@@ -99,7 +100,7 @@ async def release_reservation(request: web.Request) -> web.Response:
     """The waitlist found nobody to offer the slot to: it returns to the public pool now (system role only)."""
     require_role(request, "system")
     slot_id = path_uuid(request, "slot_id", "slot")
-    released = await in_transaction(request.app[POOL], lambda connection: seats.return_to_public(connection, slot_id))
+    released = await unit_of_work(request).run(lambda uow: seats.return_to_public(uow, slot_id))
     if not released:
         raise ProblemError(404, "not_found", "No such reserved slot.")
     return web.Response(status=204)

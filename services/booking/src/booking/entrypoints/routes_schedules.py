@@ -67,8 +67,8 @@ async def create_slot(request: web.Request) -> web.Response:
     return json_response(await schedules.create_slot(_uow(request), who, command), 201)
 
 
-def _render_time_off(result: dict[str, Any]) -> dict[str, Any]:
-    return {key: result[key] for key in (
+def _render_time_off(result: time_off.TimeOffAdded) -> dict[str, Any]:
+    return {key: getattr(result, key) for key in (
         "id", "provider_id", "starts_at", "ends_at", "reason", "blocked_slot_ids", "cancelled_appointment_ids",
         "created_at",
     )}
@@ -81,8 +81,9 @@ async def add_time_off(request: web.Request) -> web.Response:
     provider_id = path_uuid(request, "provider_id", "provider")
     body = await read_json(request, schemas.CreateTimeOff)
     command = time_off.AddTimeOff(provider_id, body.starts_at, body.ends_at, body.reason, body.cancel_conflicting)
-    return await execute(request, who, 201, _render_time_off, lambda on_commit: time_off.add_time_off(
-        request.app[POOL], request.app[LOCK], who, command, on_commit))
+    lock = request.app[LOCK]
+    return await execute(request, who, 201, _render_time_off, lambda uow: time_off.add_time_off(
+        uow, lock, who, command))
 
 
 @routes.delete("/v1/slots/{slot_id}")

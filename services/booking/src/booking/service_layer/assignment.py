@@ -12,41 +12,16 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-import asyncpg
-
 from booking import metrics
-from booking.adapters import repository as repo
 from booking.adapters.slot_lock import SlotLock
+from booking.domain.appointment import Appointment
 from booking.domain.assignment import Candidate, explain, rank
 from booking.domain.errors import NoProviderAvailable, SlotHeld, SlotInPast, SlotNotFound, SlotUnavailable
 from booking.service_layer import holds
-from booking.service_layer.holds import BookNow, HoldPolicy, OnCommit, PlaceHold
-from smartslot_common.db import Connection, fetch_optional
+from booking.service_layer.holds import BookNow, HoldPolicy, PlaceHold
+from booking.service_layer.unit_of_work import UnitOfWork
 
 LOST_CLAIM = (SlotHeld, SlotUnavailable, SlotNotFound)  # taken or gone meanwhile: the next candidate may do
-
-# Booked minutes count confirmed and live held appointments on the provider's local day of the start; the ±2 day
-# window only lets the index narrow the rows (local days span at most 26 hours of UTC).
-CANDIDATES = """
-SELECT s.id AS slot_id, s.provider_id, c.last_assigned_at,
-       (s.starts_at AT TIME ZONE p.timezone)::date AS local_day,
-       (SELECT (coalesce(sum(extract(epoch FROM a.ends_at - a.starts_at)), 0) / 60)::int FROM appointments a
-         WHERE a.provider_id = s.provider_id
-           AND a.starts_at > $2::timestamptz - interval '2 days' AND a.starts_at < $2::timestamptz + interval '2 days'
-           AND (a.starts_at AT TIME ZONE p.timezone)::date = (s.starts_at AT TIME ZONE p.timezone)::date
-           AND (a.status = 'confirmed' OR (a.status = 'locked' AND a.hold_expires_at > clock_timestamp()))
-       ) AS booked_minutes
-FROM slots s
-JOIN providers p ON p.id = s.provider_id AND p.deleted_at IS NULL
-JOIN provider_services ps ON ps.provider_id = s.provider_id AND ps.service_id = s.service_id
-JOIN services sv ON sv.id = s.service_id AND sv.deleted_at IS NULL
-LEFT JOIN assignment_cursor c ON c.service_id = s.service_id AND c.provider_id = s.provider_id
-WHERE s.service_id = $1 AND s.starts_at = $2 AND s.status = 'open'
-  AND (s.reserved_until IS NULL OR s.reserved_until <= clock_timestamp())
-  AND (s.held + s.booked < s.capacity OR EXISTS (
-        SELECT 1 FROM appointments o
-        WHERE o.slot_id = s.id AND o.status = 'locked' AND o.hold_expires_at <= clock_timestamp()))
-"""
 
 
 @dataclass(frozen=True)
@@ -68,35 +43,30 @@ class ClaimAt:
                     client_email=self.client_email, client_name=self.client_name)
 
 
-async def claim_at(
-    pool: asyncpg.Pool, lock: SlotLock | None, policy: HoldPolicy, request: ClaimAt, on_commit: OnCommit | None = None
-) -> asyncpg.Record:
+async def claim_at(uow: UnitOfWork, lock: SlotLock | None, policy: HoldPolicy, request: ClaimAt) -> Appointment:
     """Hold (or book) the named provider's slot at that start, or auto-assign a provider with one."""
     if request.provider_id is None:
-        return await _auto_assign(pool, lock, policy, request, on_commit)
-    slot_id = await _named_slot(pool, request)
-    return await holds.place_hold(pool, lock, policy, request.command(slot_id), on_commit)
+        return await _auto_assign(uow, lock, policy, request)
+    slot_id = await uow.run(lambda uow: _named_slot(uow, request), transaction=False)
+    return await holds.place_hold(uow, lock, policy, request.command(slot_id))
 
 
-async def _named_slot(pool: asyncpg.Pool, request: ClaimAt) -> uuid.UUID:
-    slot_id = await fetch_optional(
-        pool, uuid.UUID,
-        "SELECT id FROM slots WHERE provider_id = $1 AND service_id = $2 AND starts_at = $3 AND status <> 'deleted'",
-        request.provider_id, request.service_id, request.starts_at,
-    )
+async def _named_slot(uow: UnitOfWork, request: ClaimAt) -> uuid.UUID:
+    assert request.provider_id is not None
+    slot_id = await uow.assignment.slot_at(request.provider_id, request.service_id, request.starts_at)
     if slot_id is None:
         raise SlotNotFound("The provider has no slot of this service at that time.")
     return slot_id
 
 
-async def _auto_assign(
-    pool: asyncpg.Pool, lock: SlotLock | None, policy: HoldPolicy, request: ClaimAt, on_commit: OnCommit | None
-) -> asyncpg.Record:
-    ranked = rank(await candidates(pool, request.service_id, request.starts_at))
+async def _auto_assign(uow: UnitOfWork, lock: SlotLock | None, policy: HoldPolicy, request: ClaimAt) -> Appointment:
+    ranked = rank(await uow.run(lambda uow: candidates(uow, request.service_id, request.starts_at),
+                                transaction=False))
+    uow.on_answer(_advance_round_robin)
     for index, candidate in enumerate(ranked):
         command = request.command(candidate.slot_id, "auto", explain(ranked, index))
         try:
-            appointment = await holds.place_hold(pool, lock, policy, command, _advancing_round_robin(on_commit))
+            appointment = await holds.place_hold(uow, lock, policy, command)
         except LOST_CLAIM:
             metrics.LOST_CLAIMS.inc()
             continue
@@ -106,26 +76,13 @@ async def _auto_assign(
     raise NoProviderAvailable("No provider is available at that time.")
 
 
-async def candidates(pool: asyncpg.Pool, service_id: uuid.UUID, starts_at: datetime) -> list[Candidate]:
+async def candidates(uow: UnitOfWork, service_id: uuid.UUID, starts_at: datetime) -> list[Candidate]:
     """Providers offering the service with an open slot starting exactly then; `slot_in_past` once it started."""
-    async with pool.acquire() as connection:
-        if starts_at <= await repo.database_now(connection):
-            raise SlotInPast("That time has already started.")
-        rows = await connection.fetch(CANDIDATES, service_id, starts_at)
-    return [Candidate(**dict(row)) for row in rows]
+    if starts_at <= await uow.now():
+        raise SlotInPast("That time has already started.")
+    return await uow.assignment.candidates(service_id, starts_at)
 
 
-def _advancing_round_robin(on_commit: OnCommit | None) -> OnCommit:
+async def _advance_round_robin(uow: UnitOfWork, appointment: Appointment) -> None:
     """Record the assignment on the service's round-robin cursor, in the booking's own transaction."""
-
-    async def record(connection: Connection, appointment: asyncpg.Record) -> None:
-        await connection.execute(
-            "INSERT INTO assignment_cursor (service_id, provider_id, last_assigned_at) "
-            "VALUES ($1, $2, clock_timestamp()) ON CONFLICT (service_id, provider_id) "
-            "DO UPDATE SET last_assigned_at = EXCLUDED.last_assigned_at",
-            appointment["service_id"], appointment["provider_id"],
-        )
-        if on_commit is not None:
-            await on_commit(connection, appointment)
-
-    return record
+    await uow.assignment.record_assignment(appointment.service_id, appointment.provider_id)

@@ -1,4 +1,4 @@
-"""Getting a seat: the Redis lock first (speed), then one transaction with a compare-and-set (correctness).
+"""Getting a seat: the slot lock first (speed), then one transaction with a compare-and-set (correctness).
 
 Holds, instant bookings and the waitlist's holds take one path. The slot's lock is won as a short gate; one
 transaction runs the validation chain, expires overdue holds of a full slot (so a slot never waits for the
@@ -11,29 +11,24 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import asyncpg
 
 from booking import metrics
-from booking.adapters import repository as repo
-from booking.adapters.slot_lock import HeldLock, SlotLock
-from booking.domain.appointment import state_of
+from booking.adapters.slot_lock import SlotLock, SlotLockLease
+from booking.domain.appointment import HOLD_STATUS, Appointment, EventContext, NewAppointment, state_of
 from booking.domain.errors import HoldQuota, SlotUnavailable
 from booking.domain.slot import Slot, validate_bookable
 from booking.service_layer import seats
+from booking.service_layer.unit_of_work import UnitOfWork
 from smartslot_common.contracts.events import APPOINTMENT_CONFIRMED, APPOINTMENT_LOCKED
-from smartslot_common.db import Connection
 from smartslot_common.logging import get_logger
-from smartslot_common.messaging import add_to_outbox, outbox_row
-from smartslot_common.unit_of_work import in_transaction
 
 log = get_logger(__name__)
 CAS_ATTEMPTS = 3  # a compare-and-set lost to another seat of a roomy slot is worth another go
-OnCommit = Callable[[Connection, Any], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -74,26 +69,22 @@ class HoldPolicy:
 
 @dataclass(frozen=True)
 class _Claimed:
-    appointment: asyncpg.Record
+    appointment: Appointment
     keeps_lock: bool
     lock_ttl_ms: int
     started: float  # monotonic, taken just before the database clock was read: the lock never outlives the hold
 
 
-async def place_hold(
-    pool: asyncpg.Pool, lock: SlotLock | None, policy: HoldPolicy, command: PlaceHold, on_commit: OnCommit | None = None
-) -> asyncpg.Record:
+async def place_hold(uow: UnitOfWork, lock: SlotLock | None, policy: HoldPolicy, command: PlaceHold) -> Appointment:
     """Claim one seat: `locked` until `hold_expires_at` (database clock), or `confirmed` at once for `BookNow`."""
-    held = await seats.acquire_lock(lock, command.slot_id, policy.gate_seconds, command.public)
+    lease = await seats.acquire_lock(lock, command.slot_id, policy.gate_seconds, command.public)
     try:
-        claimed = await _claim_in_one_write(pool, lock, policy, command, held, on_commit)
+        claimed = await _claim_in_one_write(uow, lock, policy, command, lease)
         if claimed is None:  # the slot is full (overdue holds to expire first) or changed since it was read
-            claimed = await in_transaction(
-                pool, lambda connection: _claim(connection, policy, command, held, on_commit))
+            claimed = await uow.run(lambda uow: _claim(uow, lock, policy, command, lease))
     except BaseException:
-        await _give_back(lock, held)
+        await _give_back(lock, lease)
         raise
-    await _settle_lock(lock, held, claimed)
     if command.instant:
         metrics.INSTANT_BOOKINGS.inc()
     else:
@@ -101,51 +92,50 @@ async def place_hold(
     return claimed.appointment
 
 
-async def _give_back(lock: SlotLock | None, held: HeldLock | None) -> None:
-    if held is not None and lock is not None:
-        await lock.release(held)
+async def _give_back(lock: SlotLock | None, lease: SlotLockLease | None) -> None:
+    if lease is not None and lock is not None:
+        await lock.release(lease)
 
 
-async def _settle_lock(lock: SlotLock | None, held: HeldLock | None, claimed: _Claimed) -> None:
+def _settle_lock_after_commit(uow: UnitOfWork, lock: SlotLock | None, lease: SlotLockLease | None,
+                              claimed: _Claimed) -> None:
+    if lease is not None and lock is not None:
+        uow.after_commit(lambda: _settle_lock(lock, lease, claimed))
+
+
+async def _settle_lock(lock: SlotLock, lease: SlotLockLease, claimed: _Claimed) -> None:
     """After commit: a one-seat hold keeps the lock until its deadline; any other claim gives the gate back."""
-    if held is None or lock is None:
-        return
     if not claimed.keeps_lock:
-        await lock.release(held)
+        await lock.release(lease)
         return
     remaining_ms = claimed.lock_ttl_ms - int((time.monotonic() - claimed.started) * 1000)
-    if remaining_ms > 0 and await lock.extend(held, remaining_ms):
+    if remaining_ms > 0 and await lock.extend(lease, remaining_ms):
         return
     # The gate ran out before commit (or Redis went away): the next client simply reaches PostgreSQL and is refused.
     metrics.HOLD_LOCKS_LOST.inc()
-    log.warning("hold_lock_not_kept", key=held.key)
-    await lock.release(held)
+    log.warning("hold_lock_not_kept", key=lease.key)
+    await lock.release(lease)
 
 
 async def _claim_in_one_write(
-    pool: asyncpg.Pool, lock: SlotLock | None, policy: HoldPolicy, command: PlaceHold, held: HeldLock | None,
-    on_commit: OnCommit | None,
+    uow: UnitOfWork, lock: SlotLock | None, policy: HoldPolicy, command: PlaceHold, lease: SlotLockLease | None
 ) -> _Claimed | None:
     """The common claim in two round trips: one read (slot, clock, event context), one statement that takes the seat
     by compare-and-set and writes the appointment, its audit rows and its event. A client's hold counts against
     their quota first, and a claim whose answer is stored with it (Idempotency-Key, the assignment cursor) runs in a
     transaction for that; an instant booking needs none. None when the slot changed since it was read, or is full
     with holds overdue: the caller then takes the transactional path, which expires them and reads again."""
-    if (command.public and not command.instant) or on_commit is not None:
-        return await in_transaction(
-            pool, lambda connection: _write_claim(connection, lock, policy, command, held, on_commit))
-    async with pool.acquire() as connection:
-        return await _write_claim(connection, lock, policy, command, held, None)
+    needs_transaction = (command.public and not command.instant) or uow.stores_answer
+    return await uow.run(lambda uow: _write_claim(uow, lock, policy, command, lease), transaction=needs_transaction)
 
 
 async def _write_claim(
-    connection: Connection, lock: SlotLock | None, policy: HoldPolicy, command: PlaceHold, held: HeldLock | None,
-    on_commit: OnCommit | None,
+    uow: UnitOfWork, lock: SlotLock | None, policy: HoldPolicy, command: PlaceHold, lease: SlotLockLease | None
 ) -> _Claimed | None:
     started = time.monotonic()
     if command.public and not command.instant:
-        await _within_quota(connection, command.client_id, policy.max_live_holds)
-    found = await repo.slot_to_claim(connection, command.slot_id)
+        await _within_quota(uow, command.client_id, policy.max_live_holds)
+    found = await uow.slots.to_claim(command.slot_id)
     full = found.slot is not None and found.slot.status == "open" and found.slot.remaining <= 0
     if full and found.overdue_holds:
         return None
@@ -158,23 +148,23 @@ async def _write_claim(
             lock.remember_full(command.slot_id)
         raise
     ttl_seconds = command.ttl_seconds or policy.ttl_seconds
-    lock_token = held.token if held is not None and not command.instant and slot.capacity == 1 else None
-    keeps_lock = lock_token is not None
-    values = _new_appointment(command, slot, found.context, found.now + timedelta(seconds=ttl_seconds),
-                              lock_token)
+    lock_token = lease.token if lease is not None and not command.instant and slot.capacity == 1 else None
+    new = _new_appointment(command, slot, found.context, found.now + timedelta(seconds=ttl_seconds), lock_token)
     steps = _steps(command)
-    event = seats.appointment_event_from(_event_type(command), values, found.context)
+    event = seats.appointment_event_from(_event_type(command), new.as_row(), found.context)
     try:
-        appointment = await repo.take_seat_with_appointment(
-            connection, slot, _counter(command), values, steps, _actor(command), outbox_row(event))
+        appointment = await uow.slots.claim_with_appointment(
+            slot, _counter(command), new, steps, _actor(command), event)
     except asyncpg.UniqueViolationError:  # appointments_live_client_slot: one live seat per client and slot
         raise SlotUnavailable("You already have a seat in this slot.") from None
     if appointment is None:
         return None
     _count_transitions(command, steps)
-    if on_commit is not None:
-        await on_commit(connection, appointment)
-    return _Claimed(appointment, keeps_lock, ttl_seconds * 1000, started)
+    if uow.stores_answer:
+        await uow.answer(appointment)
+    claimed = _Claimed(appointment, lock_token is not None, ttl_seconds * 1000, started)
+    _settle_lock_after_commit(uow, lock, lease, claimed)
+    return claimed
 
 
 def _counter(command: PlaceHold) -> str:
@@ -186,37 +176,32 @@ def _event_type(command: PlaceHold) -> str:
 
 
 async def _claim(
-    connection: Connection, policy: HoldPolicy, command: PlaceHold, held: HeldLock | None,
-    on_commit: OnCommit | None,
+    uow: UnitOfWork, lock: SlotLock | None, policy: HoldPolicy, command: PlaceHold, lease: SlotLockLease | None
 ) -> _Claimed:
     started = time.monotonic()
-    now = await repo.database_now(connection)
+    now = await uow.now()
     if command.public and not command.instant:
-        await _within_quota(connection, command.client_id, policy.max_live_holds)
-    slot = await claim_seat(connection, command.slot_id, _counter(command), now, command.public)
+        await _within_quota(uow, command.client_id, policy.max_live_holds)
+    slot = await claim_seat(uow, command.slot_id, _counter(command), now, command.public)
     ttl_seconds = command.ttl_seconds or policy.ttl_seconds
-    lock_token = held.token if held is not None and not command.instant and slot.capacity == 1 else None
-    keeps_lock = lock_token is not None
-    context = await repo.appointment_context(connection, slot.provider_id, slot.service_id)
-    appointment = await _insert(
-        connection, command, slot, context, now + timedelta(seconds=ttl_seconds), lock_token
-    )
-    await add_to_outbox(connection, seats.appointment_event_from(_event_type(command), appointment, context))
-    if on_commit is not None:
-        await on_commit(connection, appointment)
-    return _Claimed(appointment, keeps_lock, ttl_seconds * 1000, started)
+    lock_token = lease.token if lease is not None and not command.instant and slot.capacity == 1 else None
+    context = await uow.appointments.event_context(slot.provider_id, slot.service_id)
+    appointment = await _insert(uow, command, slot, context, now + timedelta(seconds=ttl_seconds), lock_token)
+    uow.record(seats.appointment_event_from(_event_type(command), appointment.as_row(), context))
+    await uow.answer(appointment)
+    claimed = _Claimed(appointment, lock_token is not None, ttl_seconds * 1000, started)
+    _settle_lock_after_commit(uow, lock, lease, claimed)
+    return claimed
 
 
-async def _within_quota(connection: Connection, client_id: uuid.UUID, limit: int) -> None:
+async def _within_quota(uow: UnitOfWork, client_id: uuid.UUID, limit: int) -> None:
     """`hold_quota` at `limit` live holds; concurrent holds of one client are serialised so both cannot pass."""
-    await connection.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", f"booking.holds:{client_id}")
-    if await repo.count_live_holds(connection, client_id) >= limit:
+    await uow.appointments.serialise_holds_of(client_id)
+    if await uow.appointments.count_live_holds(client_id) >= limit:
         raise HoldQuota(f"At most {limit} holds at a time; confirm or release one first.")
 
 
-async def claim_seat(
-    connection: Connection, slot_id: uuid.UUID, counter: str, now: datetime, public: bool = True
-) -> Slot:
+async def claim_seat(uow: UnitOfWork, slot_id: uuid.UUID, counter: str, now: datetime, public: bool = True) -> Slot:
     """Take one `held` or `booked` seat by compare-and-set after the validation chain, inside the caller's transaction.
 
     A full slot first has its overdue holds expired (lazy expiry); a public claim refuses a slot the waitlist has
@@ -224,8 +209,8 @@ async def claim_seat(
     """
     try:
         for _ in range(CAS_ATTEMPTS):
-            slot = await _bookable(connection, slot_id, now, public)
-            if await repo.take_seat(connection, slot, counter):
+            slot = await _bookable(uow, slot_id, now, public)
+            if await uow.slots.take_seat(slot, counter):
                 return slot
         raise SlotUnavailable("This time slot is no longer available.")
     except SlotUnavailable:
@@ -233,15 +218,15 @@ async def claim_seat(
         raise
 
 
-async def _bookable(connection: Connection, slot_id: uuid.UUID, now: datetime, public: bool) -> Slot:
+async def _bookable(uow: UnitOfWork, slot_id: uuid.UUID, now: datetime, public: bool) -> Slot:
     """The slot after the chain (exists, live, not full, not started), and not reserved for a public claim."""
-    slot, reserved_until = await _read_slot(connection, slot_id)
-    if slot is not None and slot.status == "open" and slot.remaining <= 0:
+    found, reserved_until = await uow.slots.get_with_reservation(slot_id)
+    if found is not None and found.status == "open" and found.remaining <= 0:
         # Read again even when this call expired nothing: the wait for the holds' row locks may have been for a
         # concurrent confirm or sweep that freed the seat itself, and the first read no longer says so.
-        await expire_overdue_holds(connection, slot_id)
-        slot, reserved_until = await _read_slot(connection, slot_id)
-    slot = validate_bookable(slot, now)
+        await expire_overdue_holds(uow, slot_id)
+        found, reserved_until = await uow.slots.get_with_reservation(slot_id)
+    slot = validate_bookable(found, now)
     _refuse_reserved(public, reserved_until, now)
     return slot
 
@@ -252,66 +237,48 @@ def _refuse_reserved(public: bool, reserved_until: datetime | None, now: datetim
         raise SlotUnavailable("This slot is offered to the waitlist first; try again later.")
 
 
-async def _read_slot(connection: Connection, slot_id: uuid.UUID) -> tuple[Slot | None, datetime | None]:
-    row = await connection.fetchrow(f"SELECT {repo.SLOT_COLUMNS}, reserved_until FROM slots WHERE id = $1", slot_id)
-    if row is None:
-        return None, None
-    fields = dict(row)
-    reserved_until = fields.pop("reserved_until")
-    return Slot(**fields), reserved_until
-
-
-async def expire_overdue_holds(connection: Connection, slot_id: uuid.UUID) -> int:
+async def expire_overdue_holds(uow: UnitOfWork, slot_id: uuid.UUID) -> int:
     """Expire the slot's holds past their deadline (database clock) and give their seats back; how many there were."""
-    rows = await connection.fetch(
-        f"SELECT {repo.APPOINTMENT_COLUMNS}, version, lock_token FROM appointments "
-        "WHERE slot_id = $1 AND status = 'locked' AND hold_expires_at <= clock_timestamp() ORDER BY id FOR UPDATE",
-        slot_id,
-    )
-    for row in rows:
-        await seats.expire_within(connection, row)
-    metrics.LAZY_EXPIRIES.inc(len(rows))
-    return len(rows)
+    overdue = await uow.appointments.lock_overdue_holds(slot_id)
+    for appointment in overdue:
+        await seats.expire_within(uow, appointment)
+    metrics.LAZY_EXPIRIES.inc(len(overdue))
+    return len(overdue)
 
 
 async def _insert(
-    connection: Connection, command: PlaceHold, slot: Slot, context: dict[str, Any], deadline: datetime,
+    uow: UnitOfWork, command: PlaceHold, slot: Slot, context: EventContext, deadline: datetime,
     lock_token: str | None,
-) -> asyncpg.Record:
+) -> Appointment:
     """The appointment with its first audit rows (statement by statement, inside the caller's transaction)."""
     steps = _steps(command)
     try:
-        appointment = await repo.insert_appointment(
-            connection, _new_appointment(command, slot, context, deadline, lock_token))
+        appointment = await uow.appointments.add(_new_appointment(command, slot, context, deadline, lock_token))
     except asyncpg.UniqueViolationError:  # appointments_live_client_slot: one live seat per client and slot
         raise SlotUnavailable("You already have a seat in this slot.") from None
-    await repo.record_first_transitions(connection, appointment["id"], steps, *_actor(command))
+    await uow.appointments.record_first_transitions(appointment.id, steps, *_actor(command))
     _count_transitions(command, steps)
     return appointment
 
 
 def _steps(command: PlaceHold) -> list[tuple[str | None, str]]:
-    """The statuses a new appointment passes through: `locked`, or for an instant booking `locked` then `confirmed`
+    """The statuses a new appointment passes through: a hold, or for an instant booking a hold then `confirmed`
     at once (the State pattern still decides that a hold may be confirmed)."""
-    steps: list[tuple[str | None, str]] = [(None, "locked")]
+    steps: list[tuple[str | None, str]] = [(None, HOLD_STATUS)]
     if command.instant:
-        steps.append(("locked", state_of("locked").next_for("confirm")))
+        steps.append((HOLD_STATUS, state_of(HOLD_STATUS).next_for("confirm")))
     return steps
 
 
 def _new_appointment(
-    command: PlaceHold, slot: Slot, context: dict[str, Any], deadline: datetime, lock_token: str | None
-) -> dict[str, Any]:
-    """The new appointment's columns, in the status its steps end in."""
-    return {
-        "id": uuid.uuid4(), "slot_id": slot.id, "provider_id": slot.provider_id, "service_id": slot.service_id,
-        "client_id": command.client_id, "status": _steps(command)[-1][1], "starts_at": slot.starts_at,
-        "ends_at": slot.ends_at, "hold_expires_at": None if command.instant else deadline,
-        "origin": command.origin, "assignment": command.assignment,
-        "assignment_reason": command.assignment_reason, "lock_token": lock_token,
-        "client_email": command.client_email, "client_name": command.client_name,
-        "currency": context.get("currency"),
-    }
+    command: PlaceHold, slot: Slot, context: EventContext, deadline: datetime, lock_token: str | None
+) -> NewAppointment:
+    """The new appointment, in the status its steps end in."""
+    return NewAppointment(
+        uuid.uuid4(), slot.id, slot.provider_id, slot.service_id, command.client_id, _steps(command)[-1][1],
+        slot.starts_at, slot.ends_at, None if command.instant else deadline, command.origin, command.assignment,
+        command.assignment_reason, lock_token, command.client_email, command.client_name, context.currency,
+    )
 
 
 def _actor(command: PlaceHold) -> tuple[uuid.UUID | None, str, str | None]:

@@ -18,50 +18,28 @@ import uuid
 from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import asyncpg
 import orjson
 import redis.asyncio as aioredis
 
 from booking import metrics
+from booking.adapters.open_slots import OpenSlot, OpenSlots
 from booking.domain.errors import NoProviderAvailable, SlotHeld, SlotUnavailable
 from smartslot_common.logging import get_logger
 from smartslot_common.redis import REDIS_UNAVAILABLE
 
 T = TypeVar("T")
+SuggestedSlot = dict[str, str | int]  # a suggestion as the API shows it (and as it is cached): ids and times as text
 LIMIT = 5
 CONFLICTS = (SlotHeld, SlotUnavailable, NoProviderAvailable)
 log = get_logger(__name__)
 
-# Nearest in time, both ways, each arm an index range scan on (service_id, starts_at) that stops after LIMIT rows.
-_OPEN = """
-    SELECT s.id AS slot_id, s.provider_id, s.service_id, s.starts_at, s.ends_at,
-           s.capacity - s.held - s.booked AS remaining
-    FROM slots s JOIN providers p ON p.id = s.provider_id AND p.deleted_at IS NULL, target t
-    WHERE s.service_id = t.service_id AND s.status = 'open' AND s.held + s.booked < s.capacity
-      AND s.starts_at > clock_timestamp() AND (s.reserved_until IS NULL OR s.reserved_until <= clock_timestamp())
-      AND ($3::uuid IS NULL OR s.provider_id = $3) AND s.id IS DISTINCT FROM $1
-      AND ($1::uuid IS NOT NULL OR s.starts_at <> t.starts_at)
-"""
-NEAREST = f"""
-WITH target AS (
-    SELECT coalesce(t.service_id, $2::uuid) AS service_id, coalesce(t.starts_at, $4::timestamptz) AS starts_at
-    FROM (SELECT 1) one LEFT JOIN slots t ON t.id = $1
-)
-SELECT c.* FROM (
-    ({_OPEN} AND s.starts_at >= t.starts_at ORDER BY s.starts_at LIMIT $5)
-    UNION ALL
-    ({_OPEN} AND s.starts_at < t.starts_at ORDER BY s.starts_at DESC LIMIT $5)
-) c, target t
-ORDER BY abs(extract(epoch FROM c.starts_at - t.starts_at)), c.starts_at, c.slot_id
-LIMIT $5
-"""
-
 # Concurrent lookups of one key in this process share one query (keyed by the namespaced cache key) ...
-_running: dict[str, asyncio.Task[list[dict[str, Any]]]] = {}
+_running: dict[str, asyncio.Task[list[SuggestedSlot]]] = {}
 # ... and its answer is kept here as long as in Redis: key -> (monotonic deadline, slots).
-_recent: dict[str, tuple[float, list[dict[str, Any]]]] = {}
+_recent: dict[str, tuple[float, list[SuggestedSlot]]] = {}
 MAX_RECENT = 10_000
 
 
@@ -86,14 +64,14 @@ class Suggestions:
     """Finds the open slots to offer with a conflict, through a short-lived Redis cache."""
 
     def __init__(
-        self, pool: asyncpg.Pool, cache: aioredis.Redis | None, key_prefix: str, cache_seconds: float
+        self, slots: OpenSlots, cache: aioredis.Redis | None, key_prefix: str, cache_seconds: float
     ) -> None:
-        self._pool = pool
+        self._slots = slots
         self._cache = cache if cache_seconds > 0 else None
         self._prefix = key_prefix
         self._cache_ms = int(cache_seconds * 1000)
 
-    async def near(self, target: Target) -> list[dict[str, Any]]:
+    async def near(self, target: Target) -> list[SuggestedSlot]:
         """Up to five open slots of the service nearest in time to `target`, as `{slot_id, ..., remaining}`."""
         key = f"{self._prefix}{target.key()}"
         recent = _recent.get(key)
@@ -108,7 +86,7 @@ class Suggestions:
             metrics.SUGGESTION_LOOKUPS.labels(source="shared").inc()
         return await asyncio.shield(running)  # one waiter cancelled must not cancel the others' lookup
 
-    async def _find(self, key: str, target: Target) -> list[dict[str, Any]]:
+    async def _find(self, key: str, target: Target) -> list[SuggestedSlot]:
         cached = await self._cached(key)
         if cached is not None:
             metrics.SUGGESTION_LOOKUPS.labels(source="cache").inc()
@@ -116,7 +94,7 @@ class Suggestions:
         self._keep(key, found)
         return found
 
-    def _keep(self, key: str, found: list[dict[str, Any]]) -> None:
+    def _keep(self, key: str, found: list[SuggestedSlot]) -> None:
         if self._cache_ms <= 0:
             return
         now = time.monotonic()
@@ -127,7 +105,7 @@ class Suggestions:
                 _recent.clear()
         _recent[key] = (now + self._cache_ms / 1000, found)
 
-    async def _cached(self, key: str) -> list[dict[str, Any]] | None:
+    async def _cached(self, key: str) -> list[SuggestedSlot] | None:
         if self._cache is None:
             return None
         try:
@@ -136,17 +114,16 @@ class Suggestions:
             return None
         return orjson.loads(raw) if raw is not None else None
 
-    async def _load(self, key: str, target: Target) -> list[dict[str, Any]]:
+    async def _load(self, key: str, target: Target) -> list[SuggestedSlot]:
         """Query PostgreSQL and fill the cache; never raises, so no waiter is left with an unseen error."""
         metrics.SUGGESTION_LOOKUPS.labels(source="database").inc()
         try:
-            rows = await self._pool.fetch(
-                NEAREST, target.slot_id, target.service_id, target.provider_id, target.starts_at, LIMIT
-            )
+            slots = await self._slots.nearest(
+                target.slot_id, target.service_id, target.provider_id, target.starts_at, LIMIT)
         except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as error:
             log.warning("suggestions_unavailable", error=str(error))
             return []
-        found = [_render(row) for row in rows]
+        found = [_render(slot) for slot in slots]
         if self._cache is not None:
             # Redis down: the next storm of losers shares one query per process instead.
             with contextlib.suppress(*REDIS_UNAVAILABLE):
@@ -154,11 +131,10 @@ class Suggestions:
         return found
 
 
-def _render(row: asyncpg.Record) -> dict[str, Any]:
+def _render(slot: OpenSlot) -> SuggestedSlot:
     return {
-        "slot_id": str(row["slot_id"]), "provider_id": str(row["provider_id"]), "service_id": str(row["service_id"]),
-        "starts_at": row["starts_at"].isoformat(), "ends_at": row["ends_at"].isoformat(),
-        "remaining": row["remaining"],
+        "slot_id": str(slot.slot_id), "provider_id": str(slot.provider_id), "service_id": str(slot.service_id),
+        "starts_at": slot.starts_at.isoformat(), "ends_at": slot.ends_at.isoformat(), "remaining": slot.remaining,
     }
 
 

@@ -6,27 +6,20 @@ same transaction. Working hours and the horizon job read the table and never gen
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
-import asyncpg
-
-from booking.adapters import repository as repo
 from booking.adapters.slot_lock import SlotLock
-from booking.domain.errors import ConflictingAppointments, InvalidSchedule
+from booking.domain.errors import ConflictingAppointments, InvalidSchedule, NotFound
+from booking.domain.slot import Slot
 from booking.service_layer.access import require_provider_access
 from booking.service_layer.lifecycle import cancel_within
-from booking.service_layer.schedules import LIVE, PRODUCER, lock_provider, slot_payload
-from booking.service_layer.seats import release_lock
+from booking.service_layer.unit_of_work import UnitOfWork
 from smartslot_common.contracts.events import SLOT_BLOCKED
-from smartslot_common.db import Connection, fetch_one
 from smartslot_common.http.identity import Caller
-from smartslot_common.messaging import Event, add_to_outbox
-from smartslot_common.unit_of_work import in_transaction
+from smartslot_common.messaging import Event
 
-OnCommit = Callable[[Connection, Any], Awaitable[None]]  # stores the idempotent answer in the transaction
+PRODUCER = "booking"
 
 
 @dataclass(frozen=True)
@@ -40,84 +33,67 @@ class AddTimeOff:
     cancel_conflicting: bool = False
 
 
-async def add_time_off(
-    pool: asyncpg.Pool, lock: SlotLock | None, caller: Caller, command: AddTimeOff, on_commit: OnCommit | None = None
-) -> dict[str, Any]:
-    """Record time off in one transaction; `409 conflicting_appointments` (nothing written) unless told to cancel."""
-    released: list[tuple[uuid.UUID, str | None]] = []
+@dataclass(frozen=True)
+class TimeOffAdded:
+    """A time off as recorded, with the slots it blocked and the appointments it cancelled."""
 
-    async def work(connection: Connection) -> dict[str, Any]:
-        released.clear()  # a retried transaction starts over
-        await require_provider_access(connection, caller, command.provider_id)
-        await lock_provider(connection, command.provider_id)
-        now = await repo.database_now(connection)
+    id: uuid.UUID
+    provider_id: uuid.UUID
+    starts_at: datetime
+    ends_at: datetime
+    reason: str
+    created_at: datetime
+    blocked_slot_ids: list[uuid.UUID] = field(default_factory=list)
+    cancelled_appointment_ids: list[uuid.UUID] = field(default_factory=list)
+
+
+async def add_time_off(uow: UnitOfWork, lock: SlotLock | None, caller: Caller, command: AddTimeOff) -> TimeOffAdded:
+    """Record time off in one transaction; `409 conflicting_appointments` (nothing written) unless told to cancel.
+    The cancelled appointments' slot locks are freed after the commit, so no rival slips in before it is visible."""
+
+    async def work(uow: UnitOfWork) -> TimeOffAdded:
+        await require_provider_access(uow.catalog, caller, command.provider_id)
+        if await uow.schedules.lock_provider(command.provider_id) is None:
+            raise NotFound("No such provider.")
+        now = await uow.now()
         if command.ends_at <= now:
             raise InvalidSchedule("Time off must end in the future.")
-        slot_ids = await _lock_slots_within(connection, command, now)
-        conflicts = await _live_appointments_within(connection, command, now)
+        # Row-locking the slots first waits for holds in flight on them, and every later hold fails its
+        # compare-and-set, so the look for live appointments that follows misses none.
+        slot_ids = await uow.slots.lock_open_within(command.provider_id, command.starts_at, command.ends_at, now)
+        conflicts = await uow.appointments.lock_live_within(
+            command.provider_id, command.starts_at, command.ends_at, now)
         if conflicts and not command.cancel_conflicting:
             raise ConflictingAppointments(
                 "Appointments are booked inside this time off; cancel them or send cancel_conflicting.",
-                appointment_ids=[str(row["id"]) for row in conflicts],
+                appointment_ids=[str(appointment.id) for appointment in conflicts],
             )
-        for row in conflicts:
-            await cancel_within(connection, row, caller, command.reason, waive_fee=True, announce_release=False)
-            released.append((row["slot_id"], row["lock_token"]))
-        result = await _record_time_off(connection, caller, command, slot_ids)
-        result["cancelled_appointment_ids"] = [row["id"] for row in conflicts]
-        if on_commit is not None:
-            await on_commit(connection, result)
-        return result
+        for appointment in conflicts:
+            await cancel_within(uow, lock, appointment, caller, command.reason, waive_fee=True, announce_release=False)
+        added = await _record_time_off(uow, caller, command, slot_ids, [appointment.id for appointment in conflicts])
+        await uow.answer(added)
+        return added
 
-    result = await in_transaction(pool, work)
-    for slot_id, token in released:  # after the commit, so no rival slips in before the change is visible
-        await release_lock(lock, slot_id, token)
-    return result
-
-
-async def _lock_slots_within(connection: Connection, command: AddTimeOff, now: datetime) -> list[uuid.UUID]:
-    """Lock the future open slots inside the time off. This waits for holds in flight on them, and every later
-    hold fails its compare-and-set, so the look for live appointments that follows misses none."""
-    rows = await connection.fetch(
-        "SELECT id FROM slots WHERE provider_id = $1 AND status = 'open' AND starts_at < $3 AND ends_at > $2 "
-        "AND starts_at > $4 ORDER BY starts_at FOR UPDATE",
-        command.provider_id, command.starts_at, command.ends_at, now,
-    )
-    return [row["id"] for row in rows]
-
-
-async def _live_appointments_within(
-    connection: Connection, command: AddTimeOff, now: datetime
-) -> list[asyncpg.Record]:
-    """The future live appointments inside the time off, locked as `cancel_within` expects."""
-    return await connection.fetch(
-        f"SELECT {repo.APPOINTMENT_COLUMNS}, version, lock_token FROM appointments "
-        f"WHERE provider_id = $1 AND status IN {LIVE} AND starts_at < $3 AND ends_at > $2 AND starts_at > $4 "
-        "ORDER BY starts_at, id FOR UPDATE",
-        command.provider_id, command.starts_at, command.ends_at, now,
-    )
+    return await uow.run(work)
 
 
 async def _record_time_off(
-    connection: Connection, caller: Caller, command: AddTimeOff, slot_ids: list[uuid.UUID]
-) -> dict[str, Any]:
+    uow: UnitOfWork, caller: Caller, command: AddTimeOff, slot_ids: list[uuid.UUID],
+    cancelled: list[uuid.UUID],
+) -> TimeOffAdded:
     """Insert the time off and block its slots, one `slot.blocked` each."""
-    time_off = await fetch_one(
-        connection,
-        "INSERT INTO time_off (id, provider_id, starts_at, ends_at, reason, created_by) "
-        "VALUES ($1, $2, $3, $4, $5, $6) RETURNING id, provider_id, starts_at, ends_at, reason, created_at",
-        uuid.uuid4(), command.provider_id, command.starts_at, command.ends_at, command.reason, caller.user_id,
-    )
-    blocked = await connection.fetch(
-        "UPDATE slots SET status = 'blocked', version = version + 1, updated_at = now() "
-        f"WHERE id = ANY($1::uuid[]) AND status = 'open' RETURNING {repo.SLOT_COLUMNS}",
-        slot_ids,
-    )
-    blocked = sorted(blocked, key=lambda row: row["starts_at"])
-    if blocked:
-        await add_to_outbox(connection, *[
-            Event.create(SLOT_BLOCKED, slot_payload(row, reason="time_off", time_off_id=str(time_off["id"])),
-                         PRODUCER)
-            for row in blocked
-        ])
-    return dict(time_off) | {"blocked_slot_ids": [row["id"] for row in blocked]}
+    time_off = await uow.slots.add_time_off(
+        command.provider_id, command.starts_at, command.ends_at, command.reason, caller.user_id)
+    blocked = await uow.slots.block(slot_ids)
+    uow.record(*(Event.create(SLOT_BLOCKED, _blocked(slot, time_off.id), PRODUCER) for slot in blocked))
+    return TimeOffAdded(time_off.id, time_off.provider_id, time_off.starts_at, time_off.ends_at, time_off.reason,
+                        time_off.created_at, [slot.id for slot in blocked], cancelled)
+
+
+def _blocked(slot: Slot, time_off_id: uuid.UUID) -> dict[str, str]:
+    """`slot.blocked` for a slot inside a time off."""
+    return {
+        "slot_id": str(slot.id), "provider_id": str(slot.provider_id), "service_id": str(slot.service_id),
+        "starts_at": slot.starts_at.isoformat(), "ends_at": slot.ends_at.isoformat(), "reason": "time_off",
+        "time_off_id": str(time_off_id),
+    }
