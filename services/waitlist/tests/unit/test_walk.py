@@ -6,16 +6,19 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
+import pytest
+
 from smartslot_common.contracts.events import (
     WAITLIST_OFFER_ACCEPTED,
     WAITLIST_OFFER_EXPIRED,
     WAITLIST_OFFER_MADE,
 )
-from waitlist.domain.offers import idempotency_key
+from smartslot_common.uow import RetryTransaction
+from waitlist.domain.offers import Offer, idempotency_key
 from waitlist.domain.states import EntryState, OfferState, SeatOutcome, SeatState
-from waitlist.service_layer import sweeper
+from waitlist.service_layer import offering, sweeper, walk
 
-from .fakes import World
+from .fakes import FakeOfferRepository, World
 
 MADE, EXPIRED, ACCEPTED = WAITLIST_OFFER_MADE, WAITLIST_OFFER_EXPIRED, WAITLIST_OFFER_ACCEPTED
 
@@ -170,3 +173,25 @@ async def test_housekeeping_expires_entries_whose_window_ended():
     assert await sweeper.housekeeping(world.uow()) == 1
     assert world.store.entry(over.id).state is EntryState.EXPIRED
     assert world.store.entry(open_ended.id).state is EntryState.WAITING
+
+
+class _ClaimsAlwaysLost(FakeOfferRepository):
+    """Every entry picked is taken by a concurrent decision before this one can claim it."""
+
+    async def add_request(self, offer: Offer, lease_seconds: float) -> Offer | None:
+        return None
+
+
+async def test_a_decision_that_loses_every_candidate_to_concurrent_ones_is_retried_then_given_up():
+    world = World()
+    for _ in range(walk.MAX_PICKS + 1):
+        world.store.add_entry(world.wish())
+    uow = world.uow()
+    uow.offers = _ClaimsAlwaysLost(world.store)
+    release = world.release()
+
+    with pytest.raises(RetryTransaction):
+        await uow.run(lambda uow: offering.seat_released(uow, world.policy, release))
+
+    assert world.store.seats == {}  # every attempt rolled back
+    assert world.store.commits == 0
