@@ -79,7 +79,7 @@ async def appointment_event(uow: UnitOfWork, kind: str, appointment: Appointment
 
 def appointment_event_from(kind: str, row: Mapping[str, Any], context: EventContext, **extra: Any) -> Event:
     """An appointment event from an appointment's fields and context the caller already read."""
-    return Event.create(kind, appointment_payload(row, context.as_mapping()) | extra, PRODUCER)
+    return Event.create(kind, appointment_payload(row, context.as_mapping(), **extra), PRODUCER)
 
 
 def slot_released(appointment: Appointment, released_by: str) -> Event:
