@@ -154,11 +154,11 @@ class PostgresOfferRepository(OfferRepository):
     """The offers of the waitlist's schema, on the unit of work's connection."""
 
     def __init__(self, connection: Connection) -> None:
-        self._db = connection
+        self._connection = connection
 
     async def candidate(self, seat: FreeSeat, passed_over: Sequence[uuid.UUID] = ()) -> Candidate | None:
         """The first waiting entry the seat matches (domain.matching's rules, in SQL)."""
-        row = await self._db.fetchrow(
+        row = await self._connection.fetchrow(
             CANDIDATE, seat.service_id, seat.provider_id, seat.slot_id, seat.starts_at, list(passed_over)
         )
         return Candidate(row["id"], row["client_id"], row["client_email"], row["client_name"]) if row else None
@@ -166,13 +166,13 @@ class PostgresOfferRepository(OfferRepository):
     async def add_request(self, offer: Offer, lease_seconds: float) -> Offer | None:
         """The decision as a `requesting` offer leased to its sender, with its entry locked for the rest of the
         transaction; None, and nothing written, when the entry stopped waiting or got an offer meanwhile."""
-        connection = self._db
         try:
-            async with connection.transaction():  # a savepoint: losing the entry to a concurrent decision undoes this
-                if not await _lock_waiting_entry(connection, offer.entry_id):
+            # A savepoint: losing the entry to a concurrent decision undoes this part only.
+            async with self._connection.transaction():
+                if not await _lock_waiting_entry(self._connection, offer.entry_id):
                     raise _EntryTaken
                 return to_offer(await fetch_one(
-                    connection,
+                    self._connection,
                     "INSERT INTO offers (id, seat_id, slot_id, entry_id, client_id, status, ttl_seconds, client_email, "
                     "client_name, predecessor_id, available_at, lease_until) "
                     "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, "
@@ -186,7 +186,7 @@ class PostgresOfferRepository(OfferRepository):
 
     async def live_on_seat(self, seat_id: uuid.UUID) -> list[Offer]:
         """The seat's requesting and pending offers (locked), each with `overdue` on the database clock."""
-        rows = await self._db.fetch(
+        rows = await self._connection.fetch(
             f"SELECT {OFFER_COLUMNS}, (status = 'pending' AND deadline <= clock_timestamp()) AS overdue "
             "FROM offers WHERE seat_id = $1 AND status IN ('requesting', 'pending') FOR UPDATE",
             seat_id,
@@ -195,13 +195,13 @@ class PostgresOfferRepository(OfferRepository):
 
     async def get(self, offer_id: uuid.UUID) -> Offer | None:
         """The offer, locked for the rest of the transaction."""
-        return _maybe(await self._db.fetchrow(
+        return _maybe(await self._connection.fetchrow(
             f"SELECT {OFFER_COLUMNS} FROM offers WHERE id = $1 FOR UPDATE", offer_id
         ))
 
     async def by_appointment(self, appointment_id: uuid.UUID) -> Offer | None:
         """The offer booking made this hold for, locked; None for a hold no offer knows."""
-        return _maybe(await self._db.fetchrow(
+        return _maybe(await self._connection.fetchrow(
             f"SELECT {OFFER_COLUMNS} FROM offers WHERE appointment_id = $1 FOR UPDATE", appointment_id
         ))
 
@@ -209,7 +209,7 @@ class PostgresOfferRepository(OfferRepository):
         """Write the move as a compare-and-set; the offer as moved, or None when it had moved already."""
         stamp = ", decided_at = clock_timestamp()" if move.current is OfferState.PENDING else ""
         stamp += ", offered_at = clock_timestamp()" if move.target is OfferState.PENDING else ""
-        return _maybe(await self._db.fetchrow(
+        return _maybe(await self._connection.fetchrow(
             f"UPDATE offers SET status = $3, lease_until = NULL{stamp}, "
             "appointment_id = coalesce($5, appointment_id), deadline = coalesce($6, deadline), "
             "failure = coalesce($7, failure) "
@@ -221,7 +221,7 @@ class PostgresOfferRepository(OfferRepository):
 
     async def next_attempt(self, offer: Offer, lease_seconds: float) -> bool:
         """Move a requesting offer to its next attempt (a new Idempotency-Key), renewing the sender's lease."""
-        return bool(await self._db.fetchval(
+        return bool(await self._connection.fetchval(
             f"UPDATE offers SET attempt = attempt + 1, lease_until = {_LEASE % 3} "
             "WHERE id = $1 AND status = 'requesting' AND attempt = $2 RETURNING true",
             offer.id, offer.attempt, lease_seconds,
@@ -229,14 +229,14 @@ class PostgresOfferRepository(OfferRepository):
 
     async def recheck_later(self, offer_id: uuid.UUID, seconds: float) -> None:
         """The sweeper looks at this overdue offer again no earlier than `seconds` from now."""
-        await self._db.execute(f"UPDATE offers SET recheck_at = {_LEASE % 2} WHERE id = $1", offer_id, seconds)
+        await self._connection.execute(f"UPDATE offers SET recheck_at = {_LEASE % 2} WHERE id = $1", offer_id, seconds)
 
     async def is_past(self, instant: datetime) -> bool:
-        return await fetch_value(self._db, bool, "SELECT $1::timestamptz <= clock_timestamp()", instant)
+        return await fetch_value(self._connection, bool, "SELECT $1::timestamptz <= clock_timestamp()", instant)
 
     async def due(self, limit: int) -> list[Offer]:
         """Pending offers past their deadline (database clock), locked; rows another process holds are skipped."""
-        rows = await self._db.fetch(
+        rows = await self._connection.fetch(
             f"SELECT {OFFER_COLUMNS} FROM offers WHERE status = 'pending' AND deadline <= clock_timestamp() "
             "AND (recheck_at IS NULL OR recheck_at <= clock_timestamp()) "
             "ORDER BY deadline LIMIT $1 FOR UPDATE SKIP LOCKED",
@@ -246,7 +246,7 @@ class PostgresOfferRepository(OfferRepository):
 
     async def claim_stale_requests(self, lease_seconds: float, limit: int) -> list[SendHold]:
         """Requesting offers whose sender's lease ran out (it died or gave up): leased to this process now."""
-        rows = await self._db.fetch(
+        rows = await self._connection.fetch(
             f"UPDATE offers SET lease_until = {_LEASE % 1} WHERE id IN ("
             " SELECT id FROM offers WHERE status = 'requesting' AND lease_until <= clock_timestamp()"
             " ORDER BY lease_until LIMIT $2 FOR UPDATE SKIP LOCKED) RETURNING id, slot_id",
@@ -256,14 +256,14 @@ class PostgresOfferRepository(OfferRepository):
 
     async def requested(self, offer_id: uuid.UUID) -> Offer | None:
         """A requesting offer as its sender needs it (no lock: the compare-and-set on state and attempt decides)."""
-        return _maybe(await self._db.fetchrow(
+        return _maybe(await self._connection.fetchrow(
             f"SELECT {OFFER_COLUMNS} FROM offers WHERE id = $1 AND status = 'requesting'", offer_id
         ))
 
     async def payload(self, offer_id: uuid.UUID) -> WaitlistOfferPayload:
         """Everything an offer event says: the offer, its seat, the slot's names and zone, the client's contact."""
         row = await fetch_one(
-            self._db,
+            self._connection,
             "SELECT o.id AS offer_id, o.entry_id, o.client_id, o.appointment_id, o.slot_id, s.service_id, "
             "s.provider_id, s.starts_at, o.deadline AS offer_expires_at, c.timezone, c.service_name, c.provider_name, "
             "c.clinic_name, o.client_email, o.client_name "
@@ -275,7 +275,7 @@ class PostgresOfferRepository(OfferRepository):
 
     async def remember_early_outcome(self, appointment_id: uuid.UUID, outcome: EarlyOutcome) -> None:
         """Booking confirmed or ended a waitlist hold no offer knows yet (its request is still being recorded)."""
-        await self._db.execute(
+        await self._connection.execute(
             "INSERT INTO early_outcomes (appointment_id, outcome) VALUES ($1, $2) "
             "ON CONFLICT (appointment_id) DO NOTHING",
             appointment_id, outcome.value,
@@ -283,35 +283,35 @@ class PostgresOfferRepository(OfferRepository):
 
     async def early_outcome(self, appointment_id: uuid.UUID) -> EarlyOutcome | None:
         outcome = await fetch_optional(
-            self._db, str, "SELECT outcome FROM early_outcomes WHERE appointment_id = $1", appointment_id
+            self._connection, str, "SELECT outcome FROM early_outcomes WHERE appointment_id = $1", appointment_id
         )
         return EarlyOutcome(outcome) if outcome is not None else None
 
     async def last_ended(self, seat_id: uuid.UUID) -> datetime | None:
         """When the seat's last expired offer ended (declined early, or at its deadline): the seat was free since."""
         return await fetch_optional(
-            self._db, datetime,
+            self._connection, datetime,
             "SELECT max(least(deadline, decided_at)) FROM offers WHERE seat_id = $1 AND status = 'expired'", seat_id,
         )
 
     async def made_for_seat(self, seat_id: uuid.UUID) -> int:
         """How many offers of this seat reached their client."""
         return await fetch_value(
-            self._db, int,
+            self._connection, int,
             "SELECT count(*) FROM offers WHERE seat_id = $1 AND status IN ('pending', 'accepted', 'expired')",
             seat_id,
         )
 
     async def requesting_on_slot(self, slot_id: uuid.UUID) -> bool:
         """A hold request is in flight on this slot."""
-        return bool(await self._db.fetchval(
+        return bool(await self._connection.fetchval(
             "SELECT true FROM offers WHERE slot_id = $1 AND status = 'requesting' LIMIT 1", slot_id
         ))
 
     async def fill_ratio(self) -> float | None:
         """Accepted over decided offers; None before any was decided."""
         row = await fetch_one(
-            self._db,
+            self._connection,
             "SELECT count(*) FILTER (WHERE status = 'accepted') AS accepted, "
             "count(*) FILTER (WHERE status IN ('accepted', 'expired')) AS decided FROM offers"
         )
