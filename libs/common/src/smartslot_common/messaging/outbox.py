@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 
 from smartslot_common.contracts.events import SUBSCRIPTIONS, routing_key, topic_matches
 from smartslot_common.db import Connection
@@ -259,7 +260,7 @@ class _Listener:
     """A pooled connection LISTENing on the outbox channel: a notification calls `wake`; so does the connection's
     loss, which `lost` then reports."""
 
-    def __init__(self, pool: asyncpg.Pool, connection: Connection, channel: str,
+    def __init__(self, pool: asyncpg.Pool, connection: PoolConnectionProxy, channel: str,
                  wake: Callable[[], None]) -> None:
         self._pool = pool
         self._connection = connection
