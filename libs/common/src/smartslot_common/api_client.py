@@ -1,12 +1,16 @@
-"""A small client of SmartSlot's public HTTP API, for the demo seed, tests and benchmarks."""
+"""A small client of SmartSlot's HTTP API, for the demo seed, tests and benchmarks: through the gateway with a bearer
+token here, or straight to one service as the gateway would (`smartslot_common.testing.service_api`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import orjson
+
+if TYPE_CHECKING:
+    from aiohttp.test_utils import TestClient
 
 
 @dataclass(frozen=True)
@@ -22,11 +26,18 @@ class Answer:
         """The problem's error code, when the answer is a problem."""
         return self.body.get("code") if isinstance(self.body, dict) else None
 
+    @property
+    def content_type(self) -> str:
+        """The body's media type, without parameters (`application/problem+json`, `text/calendar`)."""
+        value = next((value for name, value in self.headers.items() if name.lower() == "content-type"), "")
+        return value.split(";", 1)[0].strip()
+
 
 class ApiClient:
-    """Calls the gateway with an optional bearer token; never raises on 4xx/5xx."""
+    """Calls the gateway (or, with an aiohttp test client and no base URL, an app under test) with an optional bearer
+    token; never raises on 4xx/5xx."""
 
-    def __init__(self, session: aiohttp.ClientSession, base_url: str) -> None:
+    def __init__(self, session: aiohttp.ClientSession | TestClient[Any, Any], base_url: str = "") -> None:
         self._session = session
         self.base_url = base_url.rstrip("/")
 

@@ -1,4 +1,5 @@
-"""ApiClient, the client the demo seed, e2e tests and benchmarks use, against a small stand-in of the gateway."""
+"""ApiClient, the client the demo seed, e2e tests and benchmarks use, and ServiceApi, the driver of every service's
+integration tests, against a small stand-in of the gateway."""
 
 from __future__ import annotations
 
@@ -9,10 +10,12 @@ import aiohttp
 import orjson
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestServer
+from aiohttp.test_utils import TestClient, TestServer
 
 from smartslot_common.api_client import Answer, ApiClient
 from smartslot_common.http import ProblemError, create_base_app, json_response
+from smartslot_common.http.identity import EMAIL_HEADER, NAME_HEADER, ROLE_HEADER, USER_ID_HEADER
+from smartslot_common.testing.service_api import ServiceApi, Who
 
 PASSWORD = "correct horse battery staple"
 
@@ -135,3 +138,28 @@ async def test_register_posts_the_new_user(gateway: Gateway) -> None:
 
     assert answer == Answer(201, {"id": "u-1"}, answer.headers)
     assert fake.registered == [{"email": "grace@example.com", "password": PASSWORD, "name": "Grace"}]
+
+
+async def test_an_answer_names_its_media_type_without_parameters(gateway: Gateway) -> None:
+    _, api = gateway
+
+    problem = await api.call("GET", "/nowhere")
+    text = await api.call("GET", "/text")
+
+    assert (problem.content_type, text.content_type) == ("application/problem+json", "text/plain")
+
+
+async def test_a_service_api_calls_an_app_under_test_as_the_caller_the_gateway_forwards() -> None:
+    fake = FakeGateway()
+    ada = Who("client", email="ada@example.com", name="Ada")
+    async with TestClient(TestServer(fake.app())) as http:
+        api = ServiceApi(http)
+        echoed = await api.call("POST", "/echo", ada, {"seats": 1}, params={"day": "2025-03-30"})
+        anonymous = await api.call("GET", "/echo")
+
+    assert echoed.status == 200
+    assert echoed.body["body"] == {"seats": 1}
+    assert echoed.body["query"] == {"day": "2025-03-30"}
+    assert ada.headers == {USER_ID_HEADER: str(ada.user_id), ROLE_HEADER: "client", EMAIL_HEADER: "ada@example.com",
+                           NAME_HEADER: "Ada"}
+    assert anonymous.body["authorization"] is None

@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aio_pika
 import asyncpg
-import orjson
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
@@ -22,10 +21,11 @@ from prometheus_client import REGISTRY
 from availability.app import create_app
 from availability.app_keys import CACHE, POOL, READ_POOL
 from availability.settings import AvailabilitySettings
-from smartslot_common.http.identity import ROLE_HEADER, USER_ID_HEADER
+from smartslot_common.api_client import Answer
 from smartslot_common.messaging import Event, EventPublisher, declare_topology
 from smartslot_common.testing import IsolatedStack, wait_for
 from smartslot_common.testing.identity import signing_middleware
+from smartslot_common.testing.service_api import ServiceApi, Who
 
 
 def settings_for(stack: IsolatedStack, **overrides: Any) -> AvailabilitySettings:
@@ -47,39 +47,17 @@ def counter(name: str, **labels: str) -> float:
     return REGISTRY.get_sample_value(name, labels) or 0.0
 
 
-@dataclass(frozen=True)
-class Who:
-    role: str
-    user_id: uuid.UUID = field(default_factory=uuid.uuid4)
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {USER_ID_HEADER: str(self.user_id), ROLE_HEADER: self.role}
-
-
-@dataclass(frozen=True)
-class Reply:
-    status: int
-    body: Any
-    content_type: str
-
-
-class AvailabilityApi:
+class AvailabilityApi(ServiceApi):
     """Calls availability as the gateway would."""
-
-    def __init__(self, http: TestClient) -> None:
-        self.http = http
 
     @property
     def app(self) -> web.Application:
         return self.http.server.app
 
-    async def get(self, path: str, who: Who | None = None, **params: Any) -> Reply:
+    async def get(self, path: str, who: Who | None = None, **params: Any) -> Answer:
+        """GET as `who` (a client by default), the query from `params` (`from_` for `from`)."""
         query = {key.rstrip("_"): _text(value) for key, value in params.items() if value is not None}
-        async with self.http.get(path, params=query, headers=(who or Who("client")).headers) as response:
-            raw = await response.read()
-            body = orjson.loads(raw) if "json" in response.content_type else raw.decode()
-            return Reply(response.status, body, response.content_type)
+        return await self.call("GET", path, who or Who("client"), params=query)
 
     async def slot_ids(self, service_id: uuid.UUID, start: datetime, end: datetime, **extra: Any) -> list[str]:
         """The ids `GET /v1/availability` lists (insisting on 200)."""
@@ -93,7 +71,10 @@ def _text(value: Any) -> str:
 
 
 @dataclass(frozen=True)
-class Catalog:
+class CatalogRows:
+    """A catalog written straight into booking's tables (not through its API, so not a `service_api.Catalog`): ids as
+    UUIDs for the SQL, any number of providers."""
+
     service_id: uuid.UUID
     clinic_id: uuid.UUID
     provider_ids: list[uuid.UUID]
@@ -110,7 +91,7 @@ class BookingRows:
     def __init__(self, db: asyncpg.Connection) -> None:
         self.db = db
 
-    async def catalog(self, zone: str = "UTC", providers: int = 1, minutes: int = 30) -> Catalog:
+    async def catalog(self, zone: str = "UTC", providers: int = 1, minutes: int = 30) -> CatalogRows:
         service, clinic = uuid.uuid4(), uuid.uuid4()
         await self.db.execute(
             "INSERT INTO booking.services (id, name, duration_minutes, price_cents, currency, cancellation_policy) "
@@ -122,7 +103,7 @@ class BookingRows:
             provider = await self.provider(clinic, service, zone, f"Dr. {number}")
             ids.append(provider[0])
             users.append(provider[1])
-        return Catalog(service, clinic, ids, users)
+        return CatalogRows(service, clinic, ids, users)
 
     async def provider(
         self, clinic: uuid.UUID, service: uuid.UUID, zone: str, name: str = "Dr. Weber"

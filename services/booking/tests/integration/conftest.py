@@ -5,20 +5,19 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
-import orjson
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from booking.app import create_app
 from booking.settings import BookingSettings
-from smartslot_common.http.identity import ROLE_HEADER, USER_ID_HEADER
+from smartslot_common.api_client import Answer
 from smartslot_common.testing import IsolatedStack
 from smartslot_common.testing.identity import signing_middleware
+from smartslot_common.testing.service_api import Catalog, ServiceApi, Who, make_catalog, make_slot
 
 HOLD_TTL_SECONDS = 300
 MAX_LIVE_HOLDS = 3
@@ -34,18 +33,6 @@ def settings_for(stack: IsolatedStack, **overrides: Any) -> BookingSettings:
     return BookingSettings(**(values | overrides))
 
 
-@dataclass(frozen=True)
-class Who:
-    """A caller as the gateway forwards it."""
-
-    role: str
-    user_id: uuid.UUID = field(default_factory=uuid.uuid4)
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {USER_ID_HEADER: str(self.user_id), ROLE_HEADER: self.role}
-
-
 def admin() -> Who:
     return Who("admin")
 
@@ -59,40 +46,8 @@ def future(days: int = 7, minutes: int = 0) -> datetime:
     return (datetime.now(UTC) + timedelta(days=days, minutes=minutes)).replace(second=0, microsecond=0)
 
 
-@dataclass(frozen=True)
-class Reply:
-    status: int
-    body: Any
-    content_type: str
-
-    @property
-    def code(self) -> str | None:
-        return self.body.get("code") if isinstance(self.body, dict) else None
-
-
-class BookingApi:
+class BookingApi(ServiceApi):
     """Calls booking directly, as the gateway would."""
-
-    def __init__(self, http: TestClient) -> None:
-        self.http = http
-
-    async def call(
-        self, method: str, path: str, who: Who | None, json: Any = None, headers: dict[str, str] | None = None
-    ) -> Reply:
-        headers = (dict(who.headers) if who else {}) | (headers or {})
-        data = None
-        if json is not None:
-            data, headers["Content-Type"] = orjson.dumps(json), "application/json"
-        async with self.http.request(method, path, data=data, headers=headers) as response:
-            raw = await response.read()
-            body = orjson.loads(raw) if raw and "json" in response.content_type else raw.decode()
-            return Reply(response.status, body, response.content_type)
-
-    async def created(self, path: str, json: Any, who: Who | None = None) -> dict[str, Any]:
-        """POST as an admin (by default) and insist on 201."""
-        reply = await self.call("POST", path, who or admin(), json)
-        assert reply.status == 201, reply.body
-        return reply.body
 
     # The helpers below are here so that test modules need no imports from this conftest.
     admin = staticmethod(admin)
@@ -109,39 +64,8 @@ class BookingApi:
     async def slot(self, catalog: Catalog, starts_at: datetime, capacity: int = 1) -> dict[str, Any]:
         return await make_slot(self, catalog, starts_at, capacity)
 
-    async def hold(self, slot_id: object, who: Who) -> Reply:
+    async def hold(self, slot_id: object, who: Who) -> Answer:
         return await self.call("POST", "/v1/holds", who, {"slot_id": str(slot_id)})
-
-
-@dataclass(frozen=True)
-class Catalog:
-    """A clinic, one service and one provider offering it: every test gets its own."""
-
-    clinic_id: str
-    service_id: str
-    provider_id: str
-    provider_user: uuid.UUID
-    zone: str
-    duration: timedelta
-
-
-async def make_catalog(api: BookingApi, zone: str = "Europe/Berlin", duration_minutes: int = 30) -> Catalog:
-    service = await api.created("/v1/services", {
-        "name": "Check-up", "duration_minutes": duration_minutes, "price_cents": 4500, "currency": "EUR",
-        "cancellation_policy": {"kind": "flexible"},
-    })
-    clinic = await api.created("/v1/clinics", {"name": "Mitte", "timezone": zone})
-    user = uuid.uuid4()
-    provider = await api.created("/v1/providers", {
-        "user_id": str(user), "clinic_id": clinic["id"], "display_name": "Dr. Weber", "service_ids": [service["id"]],
-    })
-    return Catalog(clinic["id"], service["id"], provider["id"], user, zone, timedelta(minutes=duration_minutes))
-
-
-async def make_slot(api: BookingApi, catalog: Catalog, starts_at: datetime, capacity: int = 1) -> dict[str, Any]:
-    return await api.created(f"/v1/providers/{catalog.provider_id}/slots", {
-        "service_id": catalog.service_id, "starts_at": starts_at.isoformat(), "capacity": capacity,
-    })
 
 
 async def serve(settings: BookingSettings) -> TestClient:

@@ -13,8 +13,9 @@ import orjson
 
 from smartslot_common.contracts.payloads import AppointmentPayload
 from smartslot_common.http.identity import EMAIL_HEADER, NAME_HEADER
+from smartslot_common.testing.service_api import Catalog
 
-from .conftest import BookingApi, Catalog, future
+from .conftest import BookingApi, future
 
 
 async def _events(db: asyncpg.Connection, appointment_id: str) -> dict[str, dict]:

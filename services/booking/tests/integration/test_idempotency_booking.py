@@ -10,10 +10,7 @@ from collections import Counter
 from typing import Any
 
 import asyncpg
-import orjson
 import pytest
-
-from smartslot_common.http.identity import ROLE_HEADER, USER_ID_HEADER
 
 pytestmark = pytest.mark.integration
 
@@ -22,10 +19,8 @@ SENDERS = 50
 
 async def send(api: Any, path: str, who: Any, body: dict[str, Any], key: str) -> tuple[int, Any, str | None]:
     """(status, body, Idempotent-Replayed header) of one POST with an Idempotency-Key."""
-    headers = {USER_ID_HEADER: str(who.user_id), ROLE_HEADER: who.role, "Content-Type": "application/json",
-               "Idempotency-Key": key}
-    async with api.http.post(path, data=orjson.dumps(body), headers=headers) as response:
-        return response.status, orjson.loads(await response.read()), response.headers.get("Idempotent-Replayed")
+    answer = await api.call("POST", path, who, body, headers={"Idempotency-Key": key})
+    return answer.status, answer.body, answer.headers.get("Idempotent-Replayed")
 
 
 async def bookings_of(db: asyncpg.Connection, client: Any) -> int:

@@ -15,9 +15,10 @@ from aiohttp.test_utils import TestClient
 from booking import retention
 from smartslot_common.retention import retain
 from smartslot_common.testing import IsolatedStack
+from smartslot_common.testing.service_api import Catalog
 from smartslot_common.testing.waiting import wait_for
 
-from .conftest import BookingApi, Catalog, settings_for
+from .conftest import BookingApi, settings_for
 
 pytestmark = pytest.mark.integration
 TEST_EVENT = "retention.test"

@@ -52,9 +52,11 @@ from hypothesis.stateful import (
 )
 
 from booking import invariants
+from smartslot_common.api_client import Answer
 from smartslot_common.testing import IsolatedStack, isolated_stack, wait_for
+from smartslot_common.testing.service_api import Catalog, Who
 
-from .conftest import HOLD_TTL_SECONDS, MAX_LIVE_HOLDS, BookingApi, Catalog, Reply, Who, serve, settings_for
+from .conftest import HOLD_TTL_SECONDS, MAX_LIVE_HOLDS, BookingApi, serve, settings_for
 
 pytestmark = pytest.mark.integration
 
@@ -159,7 +161,7 @@ class BookingMachine(RuleBasedStateMachine):
 
     # --- talking to booking ---------------------------------------------------------------------------------
 
-    def _call(self, method: str, path: str, who: Who, json: Any = None) -> Reply:
+    def _call(self, method: str, path: str, who: Who, json: Any = None) -> Answer:
         reply = self.env.run(self.env.api.call(method, path, who, json))
         self.env.steps += 1
         body = reply.body if isinstance(reply.body, dict) else {}
@@ -167,7 +169,7 @@ class BookingMachine(RuleBasedStateMachine):
         assert reply.status < 500, f"I5: {method} {path} answered {reply.status}: {reply.body}"
         return reply
 
-    def _expect_refusal(self, reply: Reply, reasons: set[str], codes: set[str]) -> None:
+    def _expect_refusal(self, reply: Answer, reasons: set[str], codes: set[str]) -> None:
         note(f"  model: refused ({', '.join(sorted(reasons))})")
         assert reply.status in (409, 410, 429), f"expected a refusal ({reasons}), got {reply.status}: {reply.body}"
         assert reply.code in codes, f"expected one of {sorted(codes)} ({reasons}), got {reply.code}: {reply.body}"

@@ -8,7 +8,9 @@ from datetime import timedelta
 
 import asyncpg
 
-from .conftest import BookingApi, Catalog, future
+from smartslot_common.testing.service_api import Catalog
+
+from .conftest import BookingApi, future
 
 
 async def _booked(api: BookingApi, catalog: Catalog) -> tuple[dict, dict]:

@@ -11,14 +11,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
-import orjson
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from gateway.app import create_app
 from gateway.settings import GatewaySettings
-from smartslot_common.api_client import Answer
+from smartslot_common.api_client import Answer, ApiClient
 from smartslot_common.testing import IsolatedStack
 from smartslot_common.testing.identity import run_identity_key
 from smartslot_common.testing.processes import free_port
@@ -73,16 +72,7 @@ class GatewayApi:
 
     async def call(self, method: str, path: str, token: str | None = None, json: Any = None,
                    headers: dict[str, str] | None = None) -> Answer:
-        sent = dict(headers or {})
-        if token:
-            sent["Authorization"] = f"Bearer {token}"
-        data = None
-        if json is not None:
-            data, sent["Content-Type"] = orjson.dumps(json), "application/json"
-        async with self.http.request(method, path, data=data, headers=sent) as response:
-            raw = await response.read()
-            body = orjson.loads(raw) if raw and "json" in response.content_type else raw.decode()
-            return Answer(response.status, body, dict(response.headers))
+        return await ApiClient(self.http).call(method, path, token, json, headers)
 
     @staticmethod
     def email(tag: str = "user") -> str:

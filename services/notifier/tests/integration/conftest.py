@@ -21,7 +21,6 @@ from typing import Any
 
 import aio_pika
 import asyncpg
-import orjson
 import pytest
 from aio_pika.abc import AbstractRobustConnection
 from aiohttp import web
@@ -30,11 +29,12 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from notifier.app import create_app
 from notifier.settings import NotifierSettings
+from smartslot_common.api_client import Answer
 from smartslot_common.db import create_pool
-from smartslot_common.http.identity import ROLE_HEADER, USER_ID_HEADER
 from smartslot_common.messaging import Event, EventPublisher, declare_topology
 from smartslot_common.testing import IsolatedStack, isolated_stack, wait_for
 from smartslot_common.testing.identity import signing_middleware
+from smartslot_common.testing.service_api import ServiceApi, Who
 
 WAIT = 15.0
 # Fast loops and short backoffs, so that retries happen within a test; the lease still outlives any send.
@@ -210,18 +210,9 @@ class Receivers:
 # --- the notifier under test --------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Reply:
-    status: int
-    body: Any
-
-    @property
-    def code(self) -> str | None:
-        return self.body.get("code") if isinstance(self.body, dict) else None
-
-
-def as_headers(role: str, user_id: uuid.UUID | str) -> dict[str, str]:
-    return {USER_ID_HEADER: str(user_id), ROLE_HEADER: role}
+def caller(role: str, user_id: uuid.UUID | str) -> Who:
+    """A caller as the gateway forwards it."""
+    return Who(role, uuid.UUID(str(user_id)))
 
 
 def address(label: str = "client") -> str:
@@ -270,12 +261,13 @@ class Notifier:
     appointment = staticmethod(appointment_payload)
     offer = staticmethod(offer_payload)
     address = staticmethod(address)
-    headers = staticmethod(as_headers)
+    who = staticmethod(caller)
 
     def __init__(self, http: TestClient, db: asyncpg.Pool, sink: SmtpSink, receivers: Receivers,
                  publisher: EventPublisher, settings: NotifierSettings) -> None:
         self.http, self.db, self.sink, self.receivers = http, db, sink, receivers
         self.publisher, self.settings = publisher, settings
+        self._api = ServiceApi(http)
 
     @property
     def app(self) -> web.Application:
@@ -286,15 +278,9 @@ class Notifier:
         await self.publisher.publish(event)
         return event
 
-    async def call(self, method: str, path: str, headers: dict[str, str] | None = None, json: Any = None,
-                   params: dict[str, str] | None = None) -> Reply:
-        headers = dict(headers or {})
-        data = None
-        if json is not None:
-            data, headers["Content-Type"] = orjson.dumps(json), "application/json"
-        async with self.http.request(method, path, data=data, headers=headers, params=params) as response:
-            raw = await response.read()
-            return Reply(response.status, orjson.loads(raw) if raw and "json" in response.content_type else raw)
+    async def call(self, method: str, path: str, who: Who | None = None, json: Any = None,
+                   params: dict[str, str] | None = None) -> Answer:
+        return await self._api.call(method, path, who, json, params=params)
 
     async def mail_to(self, recipient: str, count: int = 1, timeout: float = WAIT) -> list[Received]:
         """Wait until `count` messages to `recipient` arrived; return them all."""

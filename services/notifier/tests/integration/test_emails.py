@@ -24,7 +24,7 @@ def calendar_of(mail):
 
 
 async def feed_of(notifier, client_id):
-    reply = await notifier.call("GET", "/v1/notifications", notifier.headers("client", client_id))
+    reply = await notifier.call("GET", "/v1/notifications", notifier.who("client", client_id))
     assert reply.status == 200, reply.body
     return reply.body["items"]
 

@@ -26,7 +26,7 @@ async def filled_feed(notifier, count):
             client_id=client_id, status="locked", starts_at=datetime(2026, 12, 1, 8 + hour, tzinfo=UTC),
             hold_expires_at=datetime.now(UTC) + timedelta(minutes=5),
         ))
-    who = notifier.headers("client", client_id)
+    who = notifier.who("client", client_id)
 
     async def all_there():
         return len((await feed(notifier, who, limit="200"))["items"]) == count
@@ -57,7 +57,7 @@ async def test_pages_follow_the_cursor_newest_first(notifier):
 
 async def test_each_caller_sees_and_marks_only_their_own(notifier):
     owner = await filled_feed(notifier, 1)
-    stranger = notifier.headers("client", uuid.uuid4())
+    stranger = notifier.who("client", uuid.uuid4())
     [entry] = (await feed(notifier, owner))["items"]
 
     assert (await feed(notifier, stranger))["items"] == []
@@ -75,13 +75,13 @@ async def test_each_caller_sees_and_marks_only_their_own(notifier):
 @pytest.mark.parametrize("params", [{"limit": "0"}, {"limit": "201"}, {"limit": "many"}, {"cursor": "bm9wZQ"},
                                     {"cursor": "%%%"}])
 async def test_bad_paging_is_a_validation_error(notifier, params):
-    reply = await notifier.call("GET", "/v1/notifications", notifier.headers("client", uuid.uuid4()), params=params)
+    reply = await notifier.call("GET", "/v1/notifications", notifier.who("client", uuid.uuid4()), params=params)
 
     assert (reply.status, reply.code) == (422, "validation_error")
 
 
 async def test_unknown_ids_and_anonymous_callers(notifier):
-    who = notifier.headers("client", uuid.uuid4())
+    who = notifier.who("client", uuid.uuid4())
 
     assert (await notifier.call("POST", "/v1/notifications/nope/read", who)).status == 404
     assert (await notifier.call("POST", f"/v1/notifications/{uuid.uuid4()}/read", who)).status == 404

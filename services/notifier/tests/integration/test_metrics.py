@@ -37,7 +37,7 @@ async def test_sending_moves_the_counters_and_all_are_exported(notifier):
     assert sample("smartslot_notifications_total", channel="email", outcome="sent") == sent + 1
     assert sample("smartslot_notifier_delivery_attempts_total", channel="email", result="sent") == attempts + 1
     assert sample("smartslot_notifications_total", channel="feed", outcome="created") == feed + 1
-    exported = (await notifier.call("GET", "/metrics")).body.decode()
+    exported = (await notifier.call("GET", "/metrics")).body
     for name in NAMES:
         assert f"# TYPE {name}" in exported, name
 
@@ -49,7 +49,7 @@ async def test_the_backlog_disabled_endpoints_and_the_loops_last_successes_are_o
     started = time.time()
 
     async def scraped():
-        text = (await notifier.call("GET", "/metrics")).body.decode()
+        text = (await notifier.call("GET", "/metrics")).body
         samples = {(sample.name, tuple(sorted(sample.labels.items()))): sample.value
                    for family in text_string_to_metric_families(text) for sample in family.samples}
         fresh = all(samples.get(("smartslot_job_last_success_timestamp_seconds", (("background_job", job),)), 0)

@@ -109,7 +109,7 @@ async def test_due_reminder_sent_once_and_the_other_still_waits(notifier):
     assert row["status"] == "sent"
     assert len(reminder_mails(notifier, payload)) == 1
     kinds = [entry["kind"] for entry in (await notifier.call(
-        "GET", "/v1/notifications", notifier.headers("client", payload["client_id"]))).body["items"]]
+        "GET", "/v1/notifications", notifier.who("client", payload["client_id"]))).body["items"]]
     assert kinds == ["reminder", "confirmation"]
 
 
@@ -206,7 +206,7 @@ async def test_a_no_show_cancels_the_pending_reminders_and_tells_the_client_in_t
     assert await notifier.db.fetchval(
         "SELECT count(*) FROM deliveries WHERE source_id = ANY($1::uuid[])", [row["id"] for row in rows]) == 0
     assert reminder_mails(notifier, payload) == []
-    feed = (await notifier.call("GET", "/v1/notifications", notifier.headers("client", payload["client_id"]))).body
+    feed = (await notifier.call("GET", "/v1/notifications", notifier.who("client", payload["client_id"]))).body
     assert [(item["kind"], item["title"]) for item in feed["items"]] == [
         ("no_show", "Marked as a no-show"), ("confirmation", "Booking confirmed")]
     assert feed["items"][0]["appointment_id"] == payload["appointment_id"]

@@ -90,7 +90,7 @@ async def test_one_pass_shrinks_each_table_to_its_window_and_keeps_the_feed(noti
         in_reminders = "SELECT count(*) FROM reminders WHERE id = ANY($1)"
         assert await _count(db, in_reminders, old_reminders) == 0
         assert await _count(db, in_reminders, new_reminders) == 2
-        reply = await notifier.call("GET", "/v1/notifications", notifier.headers("client", user_id))
+        reply = await notifier.call("GET", "/v1/notifications", notifier.who("client", user_id))
         assert reply.status == 200
         assert [item["id"] for item in reply.body["items"]] == [str(notification_id)]
     finally:

@@ -14,7 +14,7 @@ pytestmark = pytest.mark.integration
 
 
 def admin(notifier):
-    return notifier.headers("admin", uuid.uuid4())
+    return notifier.who("admin", uuid.uuid4())
 
 
 def unique(label):

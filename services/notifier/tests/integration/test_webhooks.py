@@ -16,7 +16,7 @@ pytestmark = pytest.mark.integration
 
 
 def admin(notifier):
-    return notifier.headers("admin", uuid.uuid4())
+    return notifier.who("admin", uuid.uuid4())
 
 
 async def register(notifier, name, event_types=("appointment.confirmed",)):
@@ -60,7 +60,7 @@ async def applied(notifier, event):
 
 
 async def test_only_admins_manage_endpoints_and_the_secret_is_shown_once(notifier):
-    client = notifier.headers("client", uuid.uuid4())
+    client = notifier.who("client", uuid.uuid4())
     body = {"url": notifier.receivers.url("x"), "event_types": ["appointment.confirmed"]}
 
     assert (await notifier.call("POST", "/v1/admin/webhooks", client, body)).status == 404
@@ -215,7 +215,7 @@ async def test_log_pages_and_endpoint_removal(notifier):
 async def test_a_rotated_secret_signs_beside_the_new_one_until_the_overlap_ends(notifier):
     name = unique("rotated")
     created = await register(notifier, name)
-    client = notifier.headers("client", uuid.uuid4())
+    client = notifier.who("client", uuid.uuid4())
     assert (await notifier.call("POST", f"/v1/admin/webhooks/{created['id']}/rotate-secret", client)).status == 404
     assert (await notifier.call("POST", f"/v1/admin/webhooks/{uuid.uuid4()}/rotate-secret",
                                 admin(notifier))).status == 404

@@ -9,7 +9,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -20,9 +19,9 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from booking.app import create_app as create_booking
 from booking.settings import BookingSettings
-from smartslot_common.http.identity import EMAIL_HEADER, NAME_HEADER, ROLE_HEADER, USER_ID_HEADER
 from smartslot_common.testing import IsolatedStack, wait_for
 from smartslot_common.testing.identity import signing_middleware
+from smartslot_common.testing.service_api import Catalog, ServiceApi, Who, make_catalog, make_slot
 from waitlist.adapters.booking import BookingPort
 from waitlist.app import create_app as create_waitlist
 from waitlist.settings import WaitlistSettings
@@ -52,25 +51,6 @@ def waitlist_settings(stack: IsolatedStack, booking_url: str, **overrides: Any) 
     return WaitlistSettings(**(values | overrides))
 
 
-@dataclass(frozen=True)
-class Who:
-    """A caller as the gateway forwards it."""
-
-    role: str
-    user_id: uuid.UUID = field(default_factory=uuid.uuid4)
-    email: str | None = None
-    name: str | None = None
-
-    @property
-    def headers(self) -> dict[str, str]:
-        headers = {USER_ID_HEADER: str(self.user_id), ROLE_HEADER: self.role}
-        if self.email:
-            headers[EMAIL_HEADER] = self.email
-        if self.name:
-            headers[NAME_HEADER] = self.name
-        return headers
-
-
 def client(label: str = "client") -> Who:
     user_id = uuid.uuid4()
     return Who("client", user_id, f"{label}-{user_id.hex[:6]}@example.com", label.title())
@@ -80,79 +60,26 @@ ADMIN = Who("admin")
 SYSTEM = Who("system")
 
 
-@dataclass(frozen=True)
-class Reply:
-    status: int
-    body: Any
-
-    @property
-    def code(self) -> str | None:
-        return self.body.get("code") if isinstance(self.body, dict) else None
-
-
-class Api:
-    """Calls one service directly, as the gateway would."""
-
-    def __init__(self, http: TestClient | Any, base_url: str = "") -> None:
-        self.http = http
-        self.base_url = base_url
-
-    async def call(self, method: str, path: str, who: Who | None, json: Any = None) -> Reply:
-        headers = dict(who.headers) if who else {}
-        data = None
-        if json is not None:
-            data, headers["Content-Type"] = orjson.dumps(json), "application/json"
-        async with self.http.request(method, self.base_url + path, data=data, headers=headers) as response:
-            raw = await response.read()
-            return Reply(response.status, orjson.loads(raw) if raw and "json" in response.content_type else None)
-
-    async def created(self, path: str, json: Any, who: Who = ADMIN) -> dict[str, Any]:
-        reply = await self.call("POST", path, who, json)
-        assert reply.status == 201, reply.body
-        return reply.body
-
-
-@dataclass(frozen=True)
-class Catalog:
-    service_id: str
-    provider_id: str
-
-
 def future(days: int = 5, minutes: int = 0) -> datetime:
     return (datetime.now(UTC) + timedelta(days=days, minutes=minutes)).replace(second=0, microsecond=0)
 
 
-async def make_catalog(booking: Api) -> Catalog:
-    service = await booking.created("/v1/services", {
-        "name": "Check-up", "duration_minutes": 30, "price_cents": 4500, "currency": "EUR",
-        "cancellation_policy": {"kind": "flexible"},
-    })
-    clinic = await booking.created("/v1/clinics", {"name": "Mitte", "timezone": "Europe/Berlin"})
-    provider = await booking.created("/v1/providers", {
-        "user_id": str(uuid.uuid4()), "clinic_id": clinic["id"], "display_name": "Dr. Weber",
-        "service_ids": [service["id"]],
-    })
-    return Catalog(service["id"], provider["id"])
+async def new_slot(booking: ServiceApi, catalog: Catalog, starts_at: datetime, capacity: int = 1) -> str:
+    """A new slot of the catalog's provider; its id."""
+    return str((await make_slot(booking, catalog, starts_at, capacity))["id"])
 
 
-async def make_slot(booking: Api, catalog: Catalog, starts_at: datetime, capacity: int = 1) -> str:
-    slot = await booking.created(f"/v1/providers/{catalog.provider_id}/slots", {
-        "service_id": catalog.service_id, "starts_at": starts_at.isoformat(), "capacity": capacity,
-    })
-    return slot["id"]
-
-
-async def book(booking: Api, slot_id: str) -> dict[str, Any]:
+async def book(booking: ServiceApi, slot_id: str) -> dict[str, Any]:
     """Someone books the slot outright (so that a cancellation can free it)."""
     return await booking.created("/v1/appointments", {"slot_id": slot_id}, client("booker"))
 
 
-async def cancel_as_admin(booking: Api, appointment_id: str) -> None:
+async def cancel_as_admin(booking: ServiceApi, appointment_id: str) -> None:
     reply = await booking.call("POST", f"/v1/appointments/{appointment_id}/cancel", ADMIN, {})
     assert reply.status == 200, reply.body
 
 
-async def join(waitlist: Api, who: Who, **wish: Any) -> dict[str, Any]:
+async def join(waitlist: ServiceApi, who: Who, **wish: Any) -> dict[str, Any]:
     reply = await waitlist.call("POST", "/v1/waitlist", who, {key: str(value) for key, value in wish.items()})
     assert reply.status == 201, reply.body
     return reply.body
@@ -224,8 +151,8 @@ async def booking_http(stack: IsolatedStack) -> AsyncIterator[TestClient]:
 
 
 @pytest.fixture(scope="session")
-def booking(booking_http: TestClient) -> Api:
-    return Api(booking_http)
+def booking(booking_http: TestClient) -> ServiceApi:
+    return ServiceApi(booking_http)
 
 
 @pytest.fixture(scope="session")
@@ -233,7 +160,7 @@ def booking_url(booking_http: TestClient) -> str:
     return str(booking_http.make_url("")).rstrip("/")
 
 
-StartWaitlist = Callable[..., Awaitable[Api]]
+StartWaitlist = Callable[..., Awaitable[ServiceApi]]
 
 
 @asynccontextmanager
@@ -241,10 +168,10 @@ async def _waitlist_apps(stack: IsolatedStack, booking_url: str) -> AsyncIterato
     """Start waitlist apps (competing consumers on the run's queue) with changed settings; all closed on exit."""
     started: list[TestClient] = []
 
-    async def start(booking_port: BookingPort | None = None, **overrides: Any) -> Api:
+    async def start(booking_port: BookingPort | None = None, **overrides: Any) -> ServiceApi:
         http = await serve(create_waitlist(waitlist_settings(stack, booking_url, **overrides), booking=booking_port))
         started.append(http)
-        return Api(http)
+        return ServiceApi(http)
 
     try:
         yield start
@@ -268,7 +195,7 @@ async def own_waitlist(stack: IsolatedStack, booking_url: str) -> AsyncIterator[
 
 
 @pytest.fixture(scope="module")
-async def waitlist(start_waitlist: StartWaitlist) -> Api:
+async def waitlist(start_waitlist: StartWaitlist) -> ServiceApi:
     """The module's waitlist, offering for OFFER_TTL_SECONDS."""
     return await start_waitlist()
 
@@ -288,7 +215,7 @@ async def db(stack: IsolatedStack) -> AsyncIterator[Db]:
 
 
 @pytest.fixture
-async def catalog(booking: Api) -> Catalog:
+async def catalog(booking: ServiceApi) -> Catalog:
     return await make_catalog(booking)
 
 

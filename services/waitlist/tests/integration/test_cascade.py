@@ -10,29 +10,18 @@ from datetime import datetime, timedelta
 import pytest
 
 from smartslot_common.testing import wait_for
+from smartslot_common.testing.service_api import Catalog, ServiceApi
 
-from .conftest import (
-    OFFER_TTL_SECONDS,
-    Api,
-    Catalog,
-    Db,
-    book,
-    cancel_as_admin,
-    client,
-    future,
-    join,
-    make_slot,
-    settled,
-)
+from .conftest import OFFER_TTL_SECONDS, Db, book, cancel_as_admin, client, future, join, new_slot, settled
 
 pytestmark = pytest.mark.integration
 
 
 async def test_three_waiting_clients_nobody_claims_each_offered_once_in_order_then_public(
-    booking: Api, waitlist: Api, catalog: Catalog, db: Db
+    booking: ServiceApi, waitlist: ServiceApi, catalog: Catalog, db: Db
 ):
     starts_at = future(days=3)
-    slot_id = await make_slot(booking, catalog, starts_at)
+    slot_id = await new_slot(booking, catalog, starts_at)
     appointment = await book(booking, slot_id)
     a, b, c, late = client("a"), client("b"), client("c"), client("late")
     # Three kinds of wish, all matching this slot, joined in this order.
@@ -68,9 +57,9 @@ async def test_three_waiting_clients_nobody_claims_each_offered_once_in_order_th
 
 
 async def test_while_offered_the_public_cannot_hold_it_and_a_claim_books_the_entry(
-    booking: Api, waitlist: Api, catalog: Catalog, db: Db
+    booking: ServiceApi, waitlist: ServiceApi, catalog: Catalog, db: Db
 ):
-    slot_id = await make_slot(booking, catalog, future(days=3, minutes=60))
+    slot_id = await new_slot(booking, catalog, future(days=3, minutes=60))
     appointment = await book(booking, slot_id)
     a, b = client("a"), client("b")
     entry_a = await join(waitlist, a, service_id=catalog.service_id, slot_id=slot_id)
@@ -101,9 +90,9 @@ async def test_while_offered_the_public_cannot_hold_it_and_a_claim_books_the_ent
 
 
 async def test_declining_by_cancelling_the_held_appointment_moves_on_at_once(
-    booking: Api, waitlist: Api, catalog: Catalog, db: Db
+    booking: ServiceApi, waitlist: ServiceApi, catalog: Catalog, db: Db
 ):
-    slot_id = await make_slot(booking, catalog, future(days=3, minutes=120))
+    slot_id = await new_slot(booking, catalog, future(days=3, minutes=120))
     appointment = await book(booking, slot_id)
     a, b = client("a"), client("b")
     await join(waitlist, a, service_id=catalog.service_id, slot_id=slot_id)
@@ -118,9 +107,10 @@ async def test_declining_by_cancelling_the_held_appointment_moves_on_at_once(
     assert await db.made(slot_id) == [str(a.user_id), str(b.user_id)]
 
 
-async def test_nobody_waiting_hands_a_reserved_slot_back_at_once(booking: Api, waitlist: Api, catalog: Catalog,
-                                                                  db: Db):
-    slot_id = await make_slot(booking, catalog, future(days=3, minutes=180))
+async def test_nobody_waiting_hands_a_reserved_slot_back_at_once(
+    booking: ServiceApi, waitlist: ServiceApi, catalog: Catalog, db: Db
+):
+    slot_id = await new_slot(booking, catalog, future(days=3, minutes=180))
     appointment = await book(booking, slot_id)
     await join(waitlist, client(), service_id=catalog.service_id, slot_id=uuid.uuid4())  # waits for another slot
 
@@ -132,10 +122,10 @@ async def test_nobody_waiting_hands_a_reserved_slot_back_at_once(booking: Api, w
 
 
 async def test_two_freed_seats_of_one_slot_are_offered_side_by_side(
-    booking: Api, waitlist: Api, catalog: Catalog, db: Db
+    booking: ServiceApi, waitlist: ServiceApi, catalog: Catalog, db: Db
 ):
     """Capacity 2: each freed seat walks the queue on its own, one open offer per seat; seats are interchangeable."""
-    slot_id = await make_slot(booking, catalog, future(days=3, minutes=240), capacity=2)
+    slot_id = await new_slot(booking, catalog, future(days=3, minutes=240), capacity=2)
     bookings = [await book(booking, slot_id) for _ in range(2)]
     a, b, c = client("a"), client("b"), client("c")
     for who in (a, b, c):
@@ -156,7 +146,7 @@ async def test_two_freed_seats_of_one_slot_are_offered_side_by_side(
     assert (slot["held"], slot["booked"], slot["reserved_until"]) == (0, 1, None)
 
 
-async def _offer_of(waitlist: Api, who) -> dict | None:
+async def _offer_of(waitlist: ServiceApi, who) -> dict | None:
     """The client's open offer, if they have one."""
     listed = await waitlist.call("GET", "/v1/waitlist", who)
     offers = [item["offer"] for item in listed.body["items"] if item["offer"] and item["status"] == "offered"]

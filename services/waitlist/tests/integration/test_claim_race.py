@@ -14,21 +14,9 @@ from datetime import UTC, datetime
 import pytest
 
 from smartslot_common.testing import wait_for
+from smartslot_common.testing.service_api import Catalog, ServiceApi, Who
 
-from .conftest import (
-    Api,
-    Catalog,
-    Db,
-    StartWaitlist,
-    Who,
-    book,
-    cancel_as_admin,
-    client,
-    future,
-    join,
-    make_slot,
-    settled,
-)
+from .conftest import Db, StartWaitlist, book, cancel_as_admin, client, future, join, new_slot, settled
 
 pytestmark = pytest.mark.integration
 RUNS = 30
@@ -36,13 +24,13 @@ SPREAD_SECONDS = 0.12  # confirmations land from 120 ms before to 120 ms after t
 PHOTO_FINISH_SECONDS = 0.02
 
 
-async def _open_offer(waitlist: Api, who: Who) -> dict | None:
+async def _open_offer(waitlist: ServiceApi, who: Who) -> dict | None:
     listed = await waitlist.call("GET", "/v1/waitlist", who)
     return next((item["offer"] for item in listed.body["items"] if item["status"] == "offered"), None)
 
 
-async def _race(booking: Api, waitlist: Api, db: Db, catalog: Catalog, number: int, spread: float) -> str:
-    slot_id = await make_slot(booking, catalog, future(days=4, minutes=60 * number))
+async def _race(booking: ServiceApi, waitlist: ServiceApi, db: Db, catalog: Catalog, number: int, spread: float) -> str:
+    slot_id = await new_slot(booking, catalog, future(days=4, minutes=60 * number))
     appointment = await book(booking, slot_id)
     a, b = client("a"), client("b")
     entry_a = await join(waitlist, a, service_id=catalog.service_id, slot_id=slot_id)
@@ -79,7 +67,7 @@ async def _race(booking: Api, waitlist: Api, db: Db, catalog: Catalog, number: i
 
 
 async def test_claim_racing_expiry_ends_one_way_or_the_other_every_time(
-    booking: Api, waitlist: Api, db: Db, catalog: Catalog
+    booking: ServiceApi, waitlist: ServiceApi, db: Db, catalog: Catalog
 ):
     outcomes = await asyncio.gather(*(
         _race(booking, waitlist, db, catalog, number, SPREAD_SECONDS) for number in range(RUNS)))
@@ -91,7 +79,7 @@ async def test_claim_racing_expiry_ends_one_way_or_the_other_every_time(
 
 
 async def test_photo_finishes_agree_with_booking_too(
-    booking: Api, own_waitlist: StartWaitlist, db: Db, catalog: Catalog
+    booking: ServiceApi, own_waitlist: StartWaitlist, db: Db, catalog: Catalog
 ):
     """Confirmations within 20 ms of the deadline and a sweep every 20 ms: the next client's hold is often already on
     its way to booking when the claim commits (booking refuses it; the waitlist waits for booking's word)."""

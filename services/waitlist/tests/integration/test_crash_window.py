@@ -15,10 +15,11 @@ import pytest
 
 from smartslot_common.testing import wait_for
 from smartslot_common.testing.identity import run_identity_key
+from smartslot_common.testing.service_api import Catalog, ServiceApi
 from waitlist.adapters.booking import BookingClient, BookingPort, HoldAnswer, HoldRequest, Verdict
 from waitlist.settings import WAITLIST_SYSTEM_USER
 
-from .conftest import Api, Catalog, Db, StartWaitlist, book, cancel_as_admin, client, future, join, make_slot, settled
+from .conftest import Db, StartWaitlist, book, cancel_as_admin, client, future, join, new_slot, settled
 
 pytestmark = pytest.mark.integration
 
@@ -55,8 +56,8 @@ async def _waitlist_holds(db: Db, slot_id: str, client_id: uuid.UUID) -> list[uu
     return [row["id"] for row in rows]
 
 
-async def _scene(booking: Api, waitlist: Api, catalog: Catalog, minutes: int):
-    slot_id = await make_slot(booking, catalog, future(days=6, minutes=minutes))
+async def _scene(booking: ServiceApi, waitlist: ServiceApi, catalog: Catalog, minutes: int):
+    slot_id = await new_slot(booking, catalog, future(days=6, minutes=minutes))
     appointment = await book(booking, slot_id)
     a, b = client("a"), client("b")
     await join(waitlist, a, service_id=catalog.service_id, slot_id=slot_id)
@@ -66,7 +67,7 @@ async def _scene(booking: Api, waitlist: Api, catalog: Catalog, minutes: int):
 
 
 async def test_a_hold_lost_in_the_crash_window_is_recovered_with_the_same_key(
-    booking: Api, own_waitlist: StartWaitlist, real_booking: BookingPort, catalog: Catalog, db: Db
+    booking: ServiceApi, own_waitlist: StartWaitlist, real_booking: BookingPort, catalog: Catalog, db: Db
 ):
     port = DiesAfterBookingAnswers(real_booking)
     waitlist = await own_waitlist(port, offer_ttl_seconds=3, request_lease_seconds=0.8)
@@ -84,7 +85,7 @@ async def test_a_hold_lost_in_the_crash_window_is_recovered_with_the_same_key(
 
 
 async def test_a_hold_that_lapsed_before_recovery_is_offered_afresh_and_nobody_is_skipped(
-    booking: Api, own_waitlist: StartWaitlist, real_booking: BookingPort, catalog: Catalog, db: Db
+    booking: ServiceApi, own_waitlist: StartWaitlist, real_booking: BookingPort, catalog: Catalog, db: Db
 ):
     """The lost hold expires in booking before the lease runs out: its release waits for the request to settle, the
     client who never heard of it is offered the slot properly, then the next one."""
@@ -108,7 +109,7 @@ async def test_a_hold_that_lapsed_before_recovery_is_offered_afresh_and_nobody_i
 
 
 async def test_a_hold_confirmed_before_it_was_recorded_is_accepted_once_recovered(
-    booking: Api, own_waitlist: StartWaitlist, real_booking: BookingPort, catalog: Catalog, db: Db
+    booking: ServiceApi, own_waitlist: StartWaitlist, real_booking: BookingPort, catalog: Catalog, db: Db
 ):
     """The client found the held appointment in their list and confirmed it while the waitlist was "down"."""
     port = DiesAfterBookingAnswers(real_booking)

@@ -7,12 +7,14 @@ from datetime import timedelta
 
 import pytest
 
-from .conftest import ADMIN, Api, Catalog, Db, Who, client, future, join
+from smartslot_common.testing.service_api import Catalog, ServiceApi, Who
+
+from .conftest import ADMIN, Db, client, future, join
 
 pytestmark = pytest.mark.integration
 
 
-async def test_a_client_joins_for_a_slot_a_provider_window_or_a_service_window(waitlist: Api, catalog: Catalog):
+async def test_a_client_joins_for_a_slot_a_provider_window_or_a_service_window(waitlist: ServiceApi, catalog: Catalog):
     who = client()
     slot_id, start = uuid.uuid4(), future()
     by_slot = await join(waitlist, who, service_id=catalog.service_id, slot_id=slot_id)
@@ -30,7 +32,7 @@ async def test_a_client_joins_for_a_slot_a_provider_window_or_a_service_window(w
 
 
 async def test_positions_count_the_waiting_entries_ahead_for_the_same_target(
-    waitlist: Api, catalog: Catalog, db: Db
+    waitlist: ServiceApi, catalog: Catalog, db: Db
 ):
     positions = [(await join(waitlist, client(), service_id=catalog.service_id))["position"] for _ in range(3)]
     other_target = await join(waitlist, client(), service_id=catalog.service_id, provider_id=catalog.provider_id)
@@ -41,7 +43,9 @@ async def test_positions_count_the_waiting_entries_ahead_for_the_same_target(
     assert first["items"]
 
 
-async def test_the_same_wish_twice_is_409_conflict_and_may_be_repeated_once_left(waitlist: Api, catalog: Catalog):
+async def test_the_same_wish_twice_is_409_conflict_and_may_be_repeated_once_left(
+    waitlist: ServiceApi, catalog: Catalog
+):
     who = client()
     entry = await join(waitlist, who, service_id=catalog.service_id, provider_id=catalog.provider_id)
 
@@ -53,7 +57,7 @@ async def test_the_same_wish_twice_is_409_conflict_and_may_be_repeated_once_left
     assert (await join(waitlist, who, service_id=catalog.service_id, provider_id=catalog.provider_id))["id"]
 
 
-async def test_a_client_has_at_most_max_live_entries_429_waitlist_quota(waitlist: Api, catalog: Catalog):
+async def test_a_client_has_at_most_max_live_entries_429_waitlist_quota(waitlist: ServiceApi, catalog: Catalog):
     who = client()
     entries = [await join(waitlist, who, service_id=catalog.service_id, slot_id=uuid.uuid4()) for _ in range(5)]
 
@@ -71,23 +75,23 @@ async def test_a_client_has_at_most_max_live_entries_429_waitlist_quota(waitlist
     {"service_id": "nope"},
     {"priority": 10},
 ])
-async def test_bad_requests_are_422(waitlist: Api, catalog: Catalog, body: dict):
+async def test_bad_requests_are_422(waitlist: ServiceApi, catalog: Catalog, body: dict):
     reply = await waitlist.call("POST", "/v1/waitlist", client(), {"service_id": catalog.service_id} | body)
     assert (reply.status, reply.code) == (422, "validation_error"), reply.body
     assert reply.body["errors"]
 
 
 @pytest.mark.parametrize("role", ["provider", "admin", "system"])
-async def test_only_clients_join(waitlist: Api, catalog: Catalog, role: str):
+async def test_only_clients_join(waitlist: ServiceApi, catalog: Catalog, role: str):
     reply = await waitlist.call("POST", "/v1/waitlist", Who(role), {"service_id": catalog.service_id})
     assert reply.status == 404
 
 
-async def test_no_identity_is_401(waitlist: Api):
+async def test_no_identity_is_401(waitlist: ServiceApi):
     assert (await waitlist.call("GET", "/v1/waitlist", None)).status == 401
 
 
-async def test_clients_list_their_own_admins_everyone_in_pages(waitlist: Api, catalog: Catalog):
+async def test_clients_list_their_own_admins_everyone_in_pages(waitlist: ServiceApi, catalog: Catalog):
     mine, theirs = client(), client()
     own = [await join(waitlist, mine, service_id=catalog.service_id, slot_id=uuid.uuid4()) for _ in range(3)]
     other = await join(waitlist, theirs, service_id=catalog.service_id)
@@ -108,7 +112,7 @@ async def test_clients_list_their_own_admins_everyone_in_pages(waitlist: Api, ca
     assert (await waitlist.call("GET", "/v1/waitlist?cursor=garbage", mine)).status == 422
 
 
-async def test_leaving_is_for_its_client_only_and_reads_cancelled(waitlist: Api, catalog: Catalog, db: Db):
+async def test_leaving_is_for_its_client_only_and_reads_cancelled(waitlist: ServiceApi, catalog: Catalog, db: Db):
     who = client()
     entry = await join(waitlist, who, service_id=catalog.service_id)
 
@@ -124,7 +128,7 @@ async def test_leaving_is_for_its_client_only_and_reads_cancelled(waitlist: Api,
     assert [(item["id"], item["position"]) for item in listed.body["items"]] == [(entry["id"], None)]
 
 
-async def test_joining_is_announced_with_the_callers_contact(waitlist: Api, catalog: Catalog, db: Db):
+async def test_joining_is_announced_with_the_callers_contact(waitlist: ServiceApi, catalog: Catalog, db: Db):
     who = client("ana")
     entry = await join(waitlist, who, service_id=catalog.service_id)
 

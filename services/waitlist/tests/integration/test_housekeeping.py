@@ -10,10 +10,9 @@ import pytest
 from prometheus_client import REGISTRY
 
 from smartslot_common.testing import IsolatedStack
+from smartslot_common.testing.service_api import ServiceApi
 from waitlist.service_layer.sweeper import housekeeping
 from waitlist.service_layer.unit_of_work import PostgresUnitOfWork
-
-from .conftest import Api
 
 pytestmark = pytest.mark.integration
 
@@ -48,7 +47,7 @@ async def test_entries_whose_window_ended_expire_and_the_fill_ratio_is_read_from
         assert REGISTRY.get_sample_value("smartslot_waitlist_fill_ratio") == pytest.approx(accepted / decided)
 
 
-async def test_the_waitlist_instruments_are_exported(waitlist: Api):
+async def test_the_waitlist_instruments_are_exported(waitlist: ServiceApi):
     async with waitlist.http.get("/metrics") as response:
         text = await response.text()
     for name in ("smartslot_waitlist_offers_made_total", "smartslot_waitlist_offers_accepted_total",

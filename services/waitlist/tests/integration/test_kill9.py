@@ -17,8 +17,9 @@ import pytest
 from smartslot_common.testing import IsolatedStack, wait_for
 from smartslot_common.testing.identity import signing_middleware
 from smartslot_common.testing.processes import ServiceStack
+from smartslot_common.testing.service_api import ServiceApi, make_catalog
 
-from .conftest import Api, Db, book, cancel_as_admin, client, future, join, make_catalog, make_slot
+from .conftest import Db, book, cancel_as_admin, client, future, join, new_slot
 
 pytestmark = pytest.mark.integration
 REPO_ROOT = Path(__file__).resolve().parents[4]
@@ -69,12 +70,12 @@ async def test_kill_9_mid_cascade_skips_nobody_offers_nobody_twice_and_strands_n
     processes: ServiceStack, db: Db
 ):
     async with aiohttp.ClientSession(middlewares=(signing_middleware(),)) as session:  # the run's key: theirs too
-        booking = Api(session, processes.services["booking"].url)
-        waitlist = Api(session, processes.services["waitlist"].url)
+        booking = ServiceApi(session, processes.services["booking"].url)
+        waitlist = ServiceApi(session, processes.services["waitlist"].url)
         catalog = await make_catalog(booking)
         slots, queues, bookings = [], {}, []
         for number in range(SLOTS):
-            slot_id = await make_slot(booking, catalog, future(days=8, minutes=60 * number))
+            slot_id = await new_slot(booking, catalog, future(days=8, minutes=60 * number))
             bookings.append(await book(booking, slot_id))
             queue = [client(label) for label in ("a", "b", "c")]
             for who in queue:

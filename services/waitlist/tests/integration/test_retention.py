@@ -13,9 +13,10 @@ import pytest
 from smartslot_common.db import create_pool
 from smartslot_common.retention import retain
 from smartslot_common.testing import IsolatedStack, wait_for
+from smartslot_common.testing.service_api import Catalog, ServiceApi
 from waitlist import retention
 
-from .conftest import Api, Catalog, client, join, waitlist_settings
+from .conftest import client, join, waitlist_settings
 
 pytestmark = pytest.mark.integration
 TEST_EVENT = "retention.test"
@@ -72,7 +73,7 @@ async def _count(pool: asyncpg.Pool, query: str, ids: list[uuid.UUID]) -> int:
 
 
 async def test_one_pass_shrinks_each_table_to_its_window_and_keeps_the_entries(
-    stack: IsolatedStack, pool: asyncpg.Pool, waitlist: Api, catalog: Catalog
+    stack: IsolatedStack, pool: asyncpg.Pool, waitlist: ServiceApi, catalog: Catalog
 ) -> None:
     old_sent, new_sent, unsent = (
         await _outbox(pool, 4, timedelta(days=8)),
@@ -108,7 +109,7 @@ async def test_one_pass_shrinks_each_table_to_its_window_and_keeps_the_entries(
         await pool.execute("DELETE FROM outbox WHERE id = ANY($1)", unsent)
 
 
-async def test_the_retention_job_runs_in_the_service_and_its_metrics_are_on_metrics(waitlist: Api) -> None:
+async def test_the_retention_job_runs_in_the_service_and_its_metrics_are_on_metrics(waitlist: ServiceApi) -> None:
     async def exposition() -> str | None:
         async with waitlist.http.get("/metrics") as response:
             body = await response.text()
