@@ -1,7 +1,7 @@
 """The catalog's tables (clinics, services, providers and what they offer), through asyncpg.
 
 Rows a delete depends on are row-locked in a fixed way so that a concurrent create cannot slip past it: creators
-lock what they attach to `FOR SHARE`, deleters `FOR NO KEY UPDATE` (which leaves the foreign-key checks of
+row-lock what they attach to `FOR SHARE`, deleters `FOR NO KEY UPDATE` (which leaves the foreign-key checks of
 concurrent holds alone). Reads work on a pool outside any transaction; writes on the unit of work's connection.
 """
 

@@ -11,12 +11,11 @@ import orjson
 from aiohttp import web
 from pydantic import BaseModel
 
-from booking.app_keys import POOL
 from booking.domain.catalog import NewProvider, NewService, Page, PageRequest
 from booking.entrypoints import schemas
+from booking.entrypoints.commands import unit_of_work
 from booking.entrypoints.paths import path_uuid
 from booking.service_layer import catalog
-from booking.service_layer.unit_of_work import PostgresUnitOfWork, UnitOfWork
 from smartslot_common.http import ProblemError, json_response, read_json
 from smartslot_common.http.identity import Role, require_role
 from smartslot_common.http.json import parse_query
@@ -49,10 +48,6 @@ def decode_cursor(cursor: str | None) -> tuple[str, uuid.UUID] | None:
             {"field": "cursor", "message": "not a cursor of this list", "type": "value_error"}]) from None
 
 
-def _uow(request: web.Request) -> UnitOfWork:
-    return PostgresUnitOfWork(request.app[POOL])
-
-
 def _page_request(query: schemas.PageQuery) -> PageRequest:
     return PageRequest(query.limit, decode_cursor(query.cursor))
 
@@ -73,7 +68,7 @@ def _changes(body: BaseModel) -> dict[str, Any]:
 async def create_clinic(request: web.Request) -> web.Response:
     require_role(request, "admin")
     body = await read_json(request, schemas.CreateClinic)
-    clinic = await catalog.create_clinic(_uow(request), body.name, body.timezone, body.address)
+    clinic = await catalog.create_clinic(unit_of_work(request), body.name, body.timezone, body.address)
     return json_response(clinic, 201)
 
 
@@ -81,13 +76,13 @@ async def create_clinic(request: web.Request) -> web.Response:
 async def list_clinics(request: web.Request) -> web.Response:
     require_role(request, *ANY_ROLE)
     query = parse_query(request, schemas.PageQuery)
-    return json_response(_page_body(await catalog.list_clinics(_uow(request), _page_request(query))))
+    return json_response(_page_body(await catalog.list_clinics(unit_of_work(request), _page_request(query))))
 
 
 @routes.get("/v1/clinics/{clinic_id}")
 async def get_clinic(request: web.Request) -> web.Response:
     require_role(request, *ANY_ROLE)
-    return json_response(await catalog.get_clinic(_uow(request), path_uuid(request, "clinic_id", "clinic")))
+    return json_response(await catalog.get_clinic(unit_of_work(request), path_uuid(request, "clinic_id", "clinic")))
 
 
 @routes.patch("/v1/clinics/{clinic_id}")
@@ -95,13 +90,13 @@ async def update_clinic(request: web.Request) -> web.Response:
     require_role(request, "admin")
     clinic_id = path_uuid(request, "clinic_id", "clinic")
     body = await read_json(request, schemas.UpdateClinic)
-    return json_response(await catalog.update_clinic(_uow(request), clinic_id, _changes(body)))
+    return json_response(await catalog.update_clinic(unit_of_work(request), clinic_id, _changes(body)))
 
 
 @routes.delete("/v1/clinics/{clinic_id}")
 async def delete_clinic(request: web.Request) -> web.Response:
     require_role(request, "admin")
-    await catalog.delete_clinic(_uow(request), path_uuid(request, "clinic_id", "clinic"))
+    await catalog.delete_clinic(unit_of_work(request), path_uuid(request, "clinic_id", "clinic"))
     return web.Response(status=204)
 
 
@@ -113,20 +108,20 @@ async def create_service(request: web.Request) -> web.Response:
     require_role(request, "admin")
     body = await read_json(request, schemas.CreateService)
     service = NewService(**body.model_dump(mode="json"))
-    return json_response(await catalog.create_service(_uow(request), service), 201)
+    return json_response(await catalog.create_service(unit_of_work(request), service), 201)
 
 
 @routes.get("/v1/services")
 async def list_services(request: web.Request) -> web.Response:
     require_role(request, *ANY_ROLE)
     query = parse_query(request, schemas.PageQuery)
-    return json_response(_page_body(await catalog.list_services(_uow(request), _page_request(query))))
+    return json_response(_page_body(await catalog.list_services(unit_of_work(request), _page_request(query))))
 
 
 @routes.get("/v1/services/{service_id}")
 async def get_service(request: web.Request) -> web.Response:
     require_role(request, *ANY_ROLE)
-    return json_response(await catalog.get_service(_uow(request), path_uuid(request, "service_id", "service")))
+    return json_response(await catalog.get_service(unit_of_work(request), path_uuid(request, "service_id", "service")))
 
 
 @routes.patch("/v1/services/{service_id}")
@@ -134,13 +129,13 @@ async def update_service(request: web.Request) -> web.Response:
     require_role(request, "admin")
     service_id = path_uuid(request, "service_id", "service")
     body = await read_json(request, schemas.UpdateService)
-    return json_response(await catalog.update_service(_uow(request), service_id, _changes(body)))
+    return json_response(await catalog.update_service(unit_of_work(request), service_id, _changes(body)))
 
 
 @routes.delete("/v1/services/{service_id}")
 async def delete_service(request: web.Request) -> web.Response:
     require_role(request, "admin")
-    await catalog.delete_service(_uow(request), path_uuid(request, "service_id", "service"))
+    await catalog.delete_service(unit_of_work(request), path_uuid(request, "service_id", "service"))
     return web.Response(status=204)
 
 
@@ -151,14 +146,14 @@ async def delete_service(request: web.Request) -> web.Response:
 async def create_provider(request: web.Request) -> web.Response:
     require_role(request, "admin")
     body = await read_json(request, schemas.CreateProvider)
-    return json_response(await catalog.create_provider(_uow(request), NewProvider(**body.model_dump())), 201)
+    return json_response(await catalog.create_provider(unit_of_work(request), NewProvider(**body.model_dump())), 201)
 
 
 @routes.get("/v1/providers")
 async def list_providers(request: web.Request) -> web.Response:
     require_role(request, *ANY_ROLE)
     query = parse_query(request, schemas.ProviderQuery)
-    page = await catalog.list_providers(_uow(request), _page_request(query), query.service_id, query.clinic_id)
+    page = await catalog.list_providers(unit_of_work(request), _page_request(query), query.service_id, query.clinic_id)
     return json_response(_page_body(page))
 
 
@@ -166,11 +161,11 @@ async def list_providers(request: web.Request) -> web.Response:
 async def get_provider(request: web.Request) -> web.Response:
     require_role(request, *ANY_ROLE)
     provider_id = path_uuid(request, "provider_id", "provider")
-    return json_response(await catalog.get_provider(_uow(request), provider_id))
+    return json_response(await catalog.get_provider(unit_of_work(request), provider_id))
 
 
 @routes.delete("/v1/providers/{provider_id}")
 async def delete_provider(request: web.Request) -> web.Response:
     require_role(request, "admin")
-    await catalog.delete_provider(_uow(request), path_uuid(request, "provider_id", "provider"))
+    await catalog.delete_provider(unit_of_work(request), path_uuid(request, "provider_id", "provider"))
     return web.Response(status=204)

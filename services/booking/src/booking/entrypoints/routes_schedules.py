@@ -8,13 +8,12 @@ from typing import Any
 
 from aiohttp import web
 
-from booking.app_keys import LOCK, POOL, SETTINGS
+from booking.app_keys import LOCK, SETTINGS
 from booking.domain.schedule import WorkingHoursRule
 from booking.entrypoints import schemas
-from booking.entrypoints.commands import execute
+from booking.entrypoints.commands import execute, unit_of_work
 from booking.entrypoints.paths import path_uuid
 from booking.service_layer import schedules, time_off
-from booking.service_layer.unit_of_work import PostgresUnitOfWork, UnitOfWork
 from smartslot_common.http import json_response, read_json
 from smartslot_common.http.identity import Role, require_role
 
@@ -27,10 +26,6 @@ def _clock(at: time) -> str:
     return at.strftime("%H:%M:%S" if at.second else "%H:%M")
 
 
-def _uow(request: web.Request) -> UnitOfWork:
-    return PostgresUnitOfWork(request.app[POOL])
-
-
 def _render_rules(rules: Iterable[WorkingHoursRule]) -> list[dict[str, Any]]:
     return [{"weekday": rule.weekday, "start": _clock(rule.start), "end": _clock(rule.end),
              "service_id": str(rule.service_id)} for rule in rules]
@@ -41,7 +36,7 @@ async def get_working_hours(request: web.Request) -> web.Response:
     """The weekly rules, in the shape the PUT takes (a provider with none: an empty list)."""
     who = require_role(request, *OWNERS)
     provider_id = path_uuid(request, "provider_id", "provider")
-    rules = await schedules.working_hours(_uow(request), who, provider_id)
+    rules = await schedules.working_hours(unit_of_work(request), who, provider_id)
     return json_response({"rules": _render_rules(rules)})
 
 
@@ -52,7 +47,7 @@ async def set_working_hours(request: web.Request) -> web.Response:
     body = await read_json(request, schemas.SetWorkingHours)
     rules = [WorkingHoursRule(r.weekday, r.start, r.end, r.service_id) for r in body.rules]
     horizon = request.app[SETTINGS].booking_horizon_days
-    result = await schedules.set_working_hours(_uow(request), who, provider_id, rules, horizon)
+    result = await schedules.set_working_hours(unit_of_work(request), who, provider_id, rules, horizon)
     return json_response(
         {"provider_id": result.provider_id, "rules": _render_rules(result.rules), "slots_created": result.slots_created}
     )
@@ -64,7 +59,7 @@ async def create_slot(request: web.Request) -> web.Response:
     provider_id = path_uuid(request, "provider_id", "provider")
     body = await read_json(request, schemas.CreateSlot)
     command = schedules.CreateSlot(provider_id, body.service_id, body.starts_at, body.capacity)
-    return json_response(await schedules.create_slot(_uow(request), who, command), 201)
+    return json_response(await schedules.create_slot(unit_of_work(request), who, command), 201)
 
 
 def _render_time_off(result: time_off.TimeOffAdded) -> dict[str, Any]:
@@ -89,5 +84,5 @@ async def add_time_off(request: web.Request) -> web.Response:
 @routes.delete("/v1/slots/{slot_id}")
 async def delete_slot(request: web.Request) -> web.Response:
     who = require_role(request, *OWNERS)
-    await schedules.delete_slot(_uow(request), who, path_uuid(request, "slot_id", "slot"))
+    await schedules.delete_slot(unit_of_work(request), who, path_uuid(request, "slot_id", "slot"))
     return web.Response(status=204)

@@ -2,7 +2,7 @@
 
 With no provider named, the candidates are the live providers offering the service with an open slot starting
 exactly then, ranked by `domain.assignment`. They are claimed in turn within the same request: one lost to another
-client (its lock taken, its compare-and-set lost) moves on to the next. The choice and its reason are stored on the
+client (its slot lock taken, its compare-and-set lost) moves on to the next. The choice and its reason are stored on the
 appointment, and the round-robin cursor advances in the same transaction.
 """
 
@@ -45,15 +45,15 @@ class ClaimAt:
 
 async def claim_at(uow: UnitOfWork, lock: SlotLock | None, policy: HoldPolicy, request: ClaimAt) -> Appointment:
     """Hold (or book) the named provider's slot at that start, or auto-assign a provider with one."""
-    if request.provider_id is None:
+    provider_id = request.provider_id
+    if provider_id is None:
         return await _auto_assign(uow, lock, policy, request)
-    slot_id = await uow.run(lambda uow: _named_slot(uow, request), transaction=False)
+    slot_id = await uow.run(lambda uow: _named_slot(uow, provider_id, request), transaction=False)
     return await holds.place_hold(uow, lock, policy, request.command(slot_id))
 
 
-async def _named_slot(uow: UnitOfWork, request: ClaimAt) -> uuid.UUID:
-    assert request.provider_id is not None
-    slot_id = await uow.assignment.slot_at(request.provider_id, request.service_id, request.starts_at)
+async def _named_slot(uow: UnitOfWork, provider_id: uuid.UUID, request: ClaimAt) -> uuid.UUID:
+    slot_id = await uow.assignment.slot_at(provider_id, request.service_id, request.starts_at)
     if slot_id is None:
         raise SlotNotFound("The provider has no slot of this service at that time.")
     return slot_id

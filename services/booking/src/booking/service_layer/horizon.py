@@ -2,7 +2,7 @@
 
 Only days not generated before are generated (a slot deleted by hand stays deleted), time off is honoured, and a
 second run finds nothing to do. One process does the job at a time: the others see the advisory lock taken and skip.
-Each provider is extended in its own short transaction, so a long run never holds more than one provider's lock.
+Each provider is extended in its own short transaction, so a long run never holds more than one provider's row lock.
 """
 
 from __future__ import annotations

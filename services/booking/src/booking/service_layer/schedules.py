@@ -11,10 +11,8 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
 
 from booking import metrics
-from booking.adapters.schedule_repository import PostgresScheduleRepository
 from booking.domain.errors import ConflictingAppointments, InvalidSchedule, NotFound, SlotInPast, SlotOverlap
 from booking.domain.events import schedule_changed_payload
 from booking.domain.events import slot_payload as slot_event_payload
@@ -31,13 +29,10 @@ from booking.service_layer.access import require_provider_access
 from booking.service_layer.unit_of_work import UnitOfWork
 from smartslot_common.contracts.events import SCHEDULE_CHANGED, SLOT_BLOCKED, SLOT_CREATED
 from smartslot_common.contracts.payloads import ScheduleChangedPayload
-from smartslot_common.db import Connection
 from smartslot_common.http.identity import Caller
 from smartslot_common.messaging import Event
-from smartslot_common.rows import Row
 
 PRODUCER = "booking"
-LIVE = "('locked', 'confirmed')"  # for `time_off`'s SQL until it moves to the unit of work
 
 
 @dataclass(frozen=True)
@@ -198,22 +193,3 @@ async def delete_slot(uow: UnitOfWork, caller: Caller, slot_id: uuid.UUID) -> No
         uow.record(Event.create(SLOT_BLOCKED, slot_event_payload(retired, reason="deleted").to_wire(), PRODUCER))
 
     await uow.run(work)
-
-
-# --- for `time_off`, until it runs on the unit of work ---------------------------------------------------------------
-
-
-async def lock_provider(connection: Connection, provider_id: uuid.UUID) -> ProviderSchedule:
-    """The live provider, row-locked for this transaction (see the module docstring); `404` otherwise."""
-    provider = await PostgresScheduleRepository(connection).lock_provider(provider_id)
-    if provider is None:
-        raise NotFound("No such provider.")
-    return provider
-
-
-def slot_payload(row: Row, **extra: Any) -> dict[str, Any]:
-    """What a `slot.*` event says about a slot row."""
-    return {
-        "slot_id": str(row["id"]), "provider_id": str(row["provider_id"]), "service_id": str(row["service_id"]),
-        "starts_at": row["starts_at"].isoformat(), "ends_at": row["ends_at"].isoformat(), **extra,
-    }
