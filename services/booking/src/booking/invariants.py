@@ -3,12 +3,18 @@
 `python -m booking.invariants` prints the counts as JSON and exits 1 when any is non-zero; booking runs the same
 check periodically (`entrypoints/jobs.py`) and sets `smartslot_invariant_violations{invariant=...}`. It reads the
 waitlist's schema too (read-only), guarded by `to_regclass` so it works before those tables exist.
+
+The one home of the invariants' SQL: the benchmarks, the soak, the chaos tests and the restore drill call these
+functions too, including the checks that need what only they know (the ids the API answered, I2) or that hold only
+before retention deletes published outbox rows (an event for every appointment, I3).
 """
 
 from __future__ import annotations
 
 import asyncio
 import sys
+import uuid
+from collections.abc import Collection
 from typing import ClassVar
 
 import asyncpg
@@ -36,6 +42,13 @@ WHERE s.held <> (SELECT count(*) FROM booking.appointments a WHERE a.slot_id = s
    OR s.booked <> (SELECT count(*) FROM booking.appointments a
                    WHERE a.slot_id = s.id AND a.status IN ('confirmed', 'completed', 'no_show'))
 """
+# Live appointments beyond a slot's seats, counted from the appointments themselves, whatever the counters say.
+LIVE_OVER_CAPACITY = """
+SELECT count(*) FROM (
+  SELECT a.slot_id FROM booking.appointments a JOIN booking.slots s ON s.id = a.slot_id
+  WHERE a.status IN ('locked', 'confirmed') GROUP BY a.slot_id, s.capacity HAVING count(*) > s.capacity
+) over_capacity
+"""
 HOLDS_PAST_DEADLINE = """
 SELECT count(*) FROM booking.appointments
 WHERE status = 'locked' AND hold_expires_at < now() - make_interval(secs => $1)
@@ -47,6 +60,13 @@ WHERE status = 'pending' AND deadline < now() - make_interval(secs => $1)
 OUTBOX_STUCK = (
     "SELECT count(*) FROM {table} WHERE published_at IS NULL AND created_at < now() - make_interval(secs => $1)"
 )
+# I2: of the appointment ids the API answered with a success, how many the database has.
+ANSWERED_AND_STORED = "SELECT count(*) FROM booking.appointments WHERE id = ANY($1::uuid[])"
+# I3: appointments with no event in the outbox (only meaningful before retention deletes published rows).
+WITHOUT_OUTBOX_EVENT = """
+SELECT count(*) FROM booking.appointments a WHERE NOT EXISTS (
+  SELECT 1 FROM booking.outbox o WHERE o.envelope->'payload'->>'appointment_id' = a.id::text)
+"""
 INVARIANTS = (
     "overlapping_slots", "overfull_slots", "counter_drift", "holds_past_deadline", "offers_past_deadline",
     "booking_outbox_stuck", "waitlist_outbox_stuck",
@@ -64,6 +84,23 @@ async def check_double_booking(connection: Connection) -> dict[str, int]:
         "overfull_slots": await connection.fetchval(OVERFULL),
         "counter_drift": await connection.fetchval(COUNTER_DRIFT),
     }
+
+
+async def live_over_capacity(connection: Connection) -> int:
+    """I1 from the appointments alone: slots with more live (held or confirmed) appointments than seats."""
+    return await fetch_value(connection, int, LIVE_OVER_CAPACITY)
+
+
+async def answered_but_missing(connection: Connection, answered_ids: Collection[str | uuid.UUID]) -> int:
+    """I2: how many of the appointment ids the API answered with a success are not in the database (each id
+    counted once, so a replayed answer naming the same appointment is no violation)."""
+    ids = {uuid.UUID(str(value)) for value in answered_ids}
+    return len(ids) - await fetch_value(connection, int, ANSWERED_AND_STORED, list(ids))
+
+
+async def appointments_without_event(connection: Connection) -> int:
+    """I3: appointments no outbox row speaks of (for test stacks, whose published rows are still there)."""
+    return await fetch_value(connection, int, WITHOUT_OUTBOX_EVENT)
 
 
 async def check(

@@ -64,3 +64,30 @@ async def test_the_command_prints_counts(stack: IsolatedStack) -> None:
     stdout, stderr = await asyncio.wait_for(process.communicate(), 30)
     assert b"overlapping_slots" in stdout, stderr
     assert process.returncode in (0, 1)
+
+
+async def test_the_checks_only_the_tests_and_benchmarks_run_count_what_they_should(
+    db: asyncpg.Connection, api, catalog
+) -> None:
+    """I1 from the appointments alone, I2 against the ids the API answered, I3 an event for every appointment."""
+    slot = await api.slot(catalog, api.future(days=41))
+    baseline = (await invariants.live_over_capacity(db), await invariants.appointments_without_event(db))
+    transaction = db.transaction()
+    await transaction.start()
+    try:
+        stored = []
+        for _ in range(2):  # two live appointments on a one-seat slot, neither with an event
+            stored.append(await db.fetchval(
+                "INSERT INTO booking.appointments (id, slot_id, provider_id, service_id, client_id, status, starts_at,"
+                " ends_at, hold_expires_at, currency) SELECT $1, id, provider_id, service_id, $2, 'locked', starts_at,"
+                " ends_at, now() + interval '1 hour', 'EUR' FROM booking.slots WHERE id = $3 RETURNING id",
+                uuid.uuid4(), uuid.uuid4(), uuid.UUID(slot["id"]),
+            ))
+        counted = (await invariants.live_over_capacity(db), await invariants.appointments_without_event(db))
+        answered = [str(stored[0]), str(stored[0]), str(uuid.uuid4())]  # a replayed answer, and one never stored
+        missing = await invariants.answered_but_missing(db, answered)
+    finally:
+        await transaction.rollback()
+
+    assert (counted[0] - baseline[0], counted[1] - baseline[1]) == (1, 2)
+    assert missing == 1
