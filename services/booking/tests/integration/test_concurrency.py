@@ -11,6 +11,7 @@ import asyncpg
 import pytest
 from prometheus_client import REGISTRY
 
+from booking import invariants
 from smartslot_common.testing.processes import free_port
 
 pytestmark = pytest.mark.integration
@@ -36,21 +37,11 @@ async def rows_for(db: asyncpg.Connection, slot_id: str) -> tuple[int, int, int,
 
 
 async def assert_no_double_booking(db: asyncpg.Connection) -> None:
-    """I1 over every slot of the run: counters within capacity, no two live slots of a provider overlap."""
-    over = await db.fetch("SELECT id FROM slots WHERE held + booked > capacity OR held < 0 OR booked < 0")
-    assert over == []
-    overlapping = await db.fetch(
-        "SELECT a.id, b.id FROM slots a JOIN slots b ON a.provider_id = b.provider_id AND a.id < b.id"
-        " WHERE a.status <> 'deleted' AND b.status <> 'deleted'"
-        " AND tstzrange(a.starts_at, a.ends_at) && tstzrange(b.starts_at, b.ends_at)"
-    )
-    assert overlapping == []
-    live = await db.fetch(
-        "SELECT s.id FROM slots s LEFT JOIN appointments a ON a.slot_id = s.id AND a.status IN ('locked', 'confirmed')"
-        " GROUP BY s.id, s.capacity, s.held, s.booked"
-        " HAVING count(a.id) > s.capacity OR count(a.id) <> s.held + s.booked"
-    )
-    assert live == [], "live appointments and counters disagree"
+    """I1 over every slot of the run: booking's checker (counters within capacity and in step with the appointments,
+    no two live slots of a provider overlap) and live appointments against seats."""
+    counts = await invariants.check_double_booking(db)
+    assert set(counts.values()) == {0}, counts
+    assert await invariants.live_over_capacity(db) == 0
 
 
 async def test_two_hundred_clients_one_slot_exactly_one_hold(api: Any, db: asyncpg.Connection) -> None:

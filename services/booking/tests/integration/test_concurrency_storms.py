@@ -17,6 +17,7 @@ import orjson
 import pytest
 from prometheus_client import REGISTRY
 
+from booking import invariants
 from smartslot_common.http.identity import ROLE_HEADER, USER_ID_HEADER
 from smartslot_common.testing.identity import signing_middleware
 from smartslot_common.testing.processes import free_port
@@ -65,19 +66,10 @@ def database_lookups() -> float:
 
 
 async def assert_invariants(db: asyncpg.Connection) -> None:
-    """I1 over every slot of the run, in one snapshot."""
-    assert await db.fetch("SELECT id FROM booking.slots WHERE held + booked > capacity") == []
-    overlapping = await db.fetch(
-        "SELECT a.id, b.id FROM booking.slots a JOIN booking.slots b ON a.provider_id = b.provider_id AND a.id < b.id"
-        " WHERE a.status <> 'deleted' AND b.status <> 'deleted'"
-        " AND tstzrange(a.starts_at, a.ends_at) && tstzrange(b.starts_at, b.ends_at)"
-    )
-    assert overlapping == []
-    disagreeing = await db.fetch(
-        "SELECT s.id FROM booking.slots s LEFT JOIN booking.appointments a ON a.slot_id = s.id"
-        " AND a.status IN ('locked', 'confirmed') GROUP BY s.id HAVING count(a.id) <> s.held + s.booked"
-    )
-    assert disagreeing == [], "live appointments and seat counters disagree"
+    """I1 over every slot of the run: booking's checker and live appointments against seats."""
+    counts = await invariants.check_double_booking(db)
+    assert set(counts.values()) == {0}, counts
+    assert await invariants.live_over_capacity(db) == 0
 
 
 async def assert_wins_stored(db: asyncpg.Connection, replies: list[tuple[int, dict[str, Any]]], status: str) -> None:
