@@ -22,6 +22,7 @@ from booking.adapters.appointments import AppointmentRepository, AppointmentToAc
 from booking.adapters.idempotency import IdempotencyRepository, StoredKey
 from booking.adapters.slots import Actor, SlotRepository, SlotToClaim, Steps, TimeOffRecord
 from booking.domain.appointment import HOLD_STATUS, Appointment, EventContext, NewAppointment
+from booking.domain.errors import SecondLiveSeat
 from booking.domain.policies import CancellationPolicy, policy_from
 from booking.domain.slot import Slot
 from booking.service_layer.unit_of_work import UnitOfWork
@@ -201,7 +202,7 @@ class FakeSlotRepository(SlotRepository):
 def _refuse_second_live_seat(store: Store, new: NewAppointment) -> None:
     if any(a.client_id == new.client_id and a.slot_id == new.slot_id and a.status in LIVE
            for a in store.appointments.values()):
-        raise asyncpg.UniqueViolationError("appointments_live_client_slot")
+        raise SecondLiveSeat("appointments_live_client_slot")
 
 
 def _insert(store: Store, new: NewAppointment) -> Appointment:
@@ -266,7 +267,7 @@ class FakeAppointmentRepository(AppointmentRepository):
         if status in LIVE and any(
                 a.id != changed.id and a.client_id == changed.client_id and a.slot_id == changed.slot_id
                 and a.status in LIVE for a in self.store.appointments.values()):
-            raise asyncpg.UniqueViolationError("appointments_live_client_slot")
+            raise SecondLiveSeat("appointments_live_client_slot")
         return copy.copy(changed)
 
     async def record_transition(

@@ -9,9 +9,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import asyncpg
 import orjson
 
 from booking.adapters.repository import APPOINTMENT_COLUMNS, APPOINTMENT_CONTEXT
+from booking.adapters.slots import refuse_second_live_seat
 from booking.domain.appointment import Appointment, EventContext, NewAppointment
 from booking.domain.policies import CancellationPolicy, policy_from
 from smartslot_common.db import Connection, fetch_one, fetch_value
@@ -54,13 +56,14 @@ class AppointmentRepository(abc.ABC):
 
     @abc.abstractmethod
     async def add(self, appointment: NewAppointment) -> Appointment:
-        """Insert a new appointment."""
+        """Insert a new appointment; `SecondLiveSeat` when the client already has a live one on its slot."""
 
     @abc.abstractmethod
     async def change_status(
         self, appointment: Appointment, status: str, changes: dict[str, Any]
     ) -> Appointment | None:
-        """Set `status` and `changes` by compare-and-set on the version; None when it changed since it was read."""
+        """Set `status` and `changes` by compare-and-set on the version; None when it changed since it was read;
+        `SecondLiveSeat` when the change would give the client a second live appointment on one slot."""
 
     @abc.abstractmethod
     async def record_transition(
@@ -192,17 +195,26 @@ class PostgresAppointmentRepository(AppointmentRepository):
 
     async def add(self, appointment: NewAppointment) -> Appointment:
         fields = appointment.__dict__
-        return Appointment(*await fetch_one(self._connection, _INSERT, *(fields[field] for field in _NEW_FIELDS)))
+        try:
+            row = await fetch_one(self._connection, _INSERT, *(fields[field] for field in _NEW_FIELDS))
+        except asyncpg.UniqueViolationError as error:
+            refuse_second_live_seat(error)
+            raise
+        return Appointment(*row)
 
     async def change_status(
         self, appointment: Appointment, status: str, changes: dict[str, Any]
     ) -> Appointment | None:
         assignments = "".join(f", {column} = ${index}" for index, column in enumerate(changes, start=4))
-        row = await self._connection.fetchrow(
-            f"UPDATE appointments SET status = $3, version = version + 1, updated_at = now(){assignments} "
-            f"WHERE id = $1 AND version = $2 RETURNING {LOCKED_COLUMNS}",
-            appointment.id, appointment.version, status, *changes.values(),
-        )
+        try:
+            row = await self._connection.fetchrow(
+                f"UPDATE appointments SET status = $3, version = version + 1, updated_at = now(){assignments} "
+                f"WHERE id = $1 AND version = $2 RETURNING {LOCKED_COLUMNS}",
+                appointment.id, appointment.version, status, *changes.values(),
+            )
+        except asyncpg.UniqueViolationError as error:
+            refuse_second_live_seat(error)
+            raise
         return None if row is None else Appointment(*row)
 
     async def record_transition(

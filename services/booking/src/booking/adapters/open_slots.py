@@ -22,6 +22,10 @@ class OpenSlot:
     remaining: int
 
 
+# What a failed lookup raises: suggestions are a hint, so their caller answers without them.
+UNAVAILABLE: tuple[type[BaseException], ...] = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError)
+
+
 class OpenSlots(abc.ABC):
     """The port: open slots of a service nearest in time to a slot or a start time."""
 

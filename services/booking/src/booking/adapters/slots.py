@@ -8,8 +8,11 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
+import asyncpg
+
 from booking.adapters.repository import APPOINTMENT_COLUMNS, SLOT_COLUMNS
 from booking.domain.appointment import Appointment, EventContext, NewAppointment
+from booking.domain.errors import SecondLiveSeat
 from booking.domain.slot import Slot
 from smartslot_common.db import Connection, fetch_one
 from smartslot_common.messaging import Event, outbox_row
@@ -55,7 +58,8 @@ class SlotRepository(abc.ABC):
         self, slot: Slot, counter: str, appointment: NewAppointment, steps: Steps, actor: Actor, event: Event
     ) -> Appointment | None:
         """Take one `counter` seat by compare-and-set and write the appointment, its first audit rows and its outbox
-        `event` in one statement; None when the slot changed since it was read (nothing written)."""
+        `event` in one statement; None when the slot changed since it was read (nothing written). `SecondLiveSeat`
+        when the client already has a live seat there."""
 
     @abc.abstractmethod
     async def get_with_reservation(self, slot_id: uuid.UUID) -> tuple[Slot | None, datetime | None]:
@@ -112,6 +116,7 @@ FROM (SELECT 1) AS clock LEFT JOIN (
     JOIN services sv ON sv.id = s.service_id
 ) ON s.id = $1
 """
+LIVE_SEAT_INDEX = "appointments_live_client_slot"  # one live appointment per client and slot
 NEW_APPOINTMENT_FIELDS = (
     "id", "slot_id", "provider_id", "service_id", "client_id", "status", "starts_at", "ends_at", "hold_expires_at",
     "origin", "assignment", "assignment_reason", "lock_token", "client_email", "client_name", "currency",
@@ -151,6 +156,13 @@ SELECT * FROM appointment
 _CLAIM_STATEMENTS = {counter: _seat_and_appointment(counter) for counter in ("held", "booked")}
 
 
+def refuse_second_live_seat(error: asyncpg.UniqueViolationError) -> None:
+    """Say a write refused by `appointments_live_client_slot` in the domain's words (`SecondLiveSeat`); any other
+    violation is left to its caller to raise as it came."""
+    if error.constraint_name == LIVE_SEAT_INDEX:
+        raise SecondLiveSeat("The client already has a live appointment on this slot.") from error
+
+
 class PostgresSlotRepository(SlotRepository):
     """Slots in PostgreSQL: every write to a slot is a compare-and-set on its version or a relative update."""
 
@@ -167,10 +179,15 @@ class PostgresSlotRepository(SlotRepository):
         self, slot: Slot, counter: str, appointment: NewAppointment, steps: Steps, actor: Actor, event: Event
     ) -> Appointment | None:
         fields = appointment.__dict__
-        row = await self._connection.fetchrow(
-            _CLAIM_STATEMENTS[counter], slot.id, slot.version, *(fields[field] for field in NEW_APPOINTMENT_FIELDS),
-            [before for before, _ in steps], [after for _, after in steps], *actor, *outbox_row(event),
-        )
+        try:
+            row = await self._connection.fetchrow(
+                _CLAIM_STATEMENTS[counter], slot.id, slot.version,
+                *(fields[field] for field in NEW_APPOINTMENT_FIELDS),
+                [before for before, _ in steps], [after for _, after in steps], *actor, *outbox_row(event),
+            )
+        except asyncpg.UniqueViolationError as error:
+            refuse_second_live_seat(error)
+            raise
         return None if row is None else Appointment(*row)
 
     async def get_with_reservation(self, slot_id: uuid.UUID) -> tuple[Slot | None, datetime | None]:

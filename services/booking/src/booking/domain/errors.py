@@ -16,6 +16,11 @@ class BookingError(Exception):
         self.extra = extra
 
 
+class SecondLiveSeat(Exception):
+    """The client already has a live appointment on that slot (one live seat per client and slot); the use case
+    answers it in its own words."""
+
+
 class NotFound(BookingError):
     code = "not_found"
 

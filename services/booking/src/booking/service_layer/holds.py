@@ -15,12 +15,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import ClassVar
 
-import asyncpg
-
 from booking import metrics
 from booking.adapters.slot_lock import SlotLock, SlotLockLease
 from booking.domain.appointment import HOLD_STATUS, Appointment, EventContext, NewAppointment, state_of
-from booking.domain.errors import HoldQuota, SlotUnavailable
+from booking.domain.errors import HoldQuota, SecondLiveSeat, SlotUnavailable
 from booking.domain.slot import Slot, validate_bookable
 from booking.service_layer import seats
 from booking.service_layer.unit_of_work import UnitOfWork
@@ -155,7 +153,7 @@ async def _write_claim(
     try:
         appointment = await uow.slots.claim_with_appointment(
             slot, _counter(command), new, steps, _actor(command), event)
-    except asyncpg.UniqueViolationError:  # appointments_live_client_slot: one live seat per client and slot
+    except SecondLiveSeat:
         raise SlotUnavailable("You already have a seat in this slot.") from None
     if appointment is None:
         return None
@@ -254,7 +252,7 @@ async def _insert(
     steps = _steps(command)
     try:
         appointment = await uow.appointments.add(_new_appointment(command, slot, context, deadline, lock_token))
-    except asyncpg.UniqueViolationError:  # appointments_live_client_slot: one live seat per client and slot
+    except SecondLiveSeat:
         raise SlotUnavailable("You already have a seat in this slot.") from None
     await uow.appointments.record_first_transitions(appointment.id, steps, *_actor(command))
     _count_transitions(command, steps)

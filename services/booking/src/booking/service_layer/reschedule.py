@@ -12,11 +12,9 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-import asyncpg
-
 from booking.adapters.slot_lock import SlotLock, SlotLockLease
 from booking.domain.appointment import HOLD_STATUS, SEAT_COUNTER, Appointment, state_of
-from booking.domain.errors import InvalidTransition, SlotUnavailable
+from booking.domain.errors import InvalidTransition, SecondLiveSeat, SlotUnavailable
 from booking.domain.slot import Slot
 from booking.service_layer import acting, holds, seats
 from booking.service_layer.transitions import transition
@@ -100,7 +98,7 @@ async def _move(
             uow, appointment, "reschedule", who, f"moved from slot {appointment.slot_id}", slot_id=slot.id,
             provider_id=slot.provider_id, starts_at=slot.starts_at, ends_at=slot.ends_at, lock_token=token,
         )
-    except asyncpg.UniqueViolationError:  # the client already has a live appointment on that slot
+    except SecondLiveSeat:
         raise SlotUnavailable("You already have an appointment on this slot.") from None
 
 

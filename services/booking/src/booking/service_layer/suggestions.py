@@ -20,12 +20,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TypeVar
 
-import asyncpg
 import orjson
 import redis.asyncio as aioredis
 
 from booking import metrics
-from booking.adapters.open_slots import OpenSlot, OpenSlots
+from booking.adapters.open_slots import UNAVAILABLE, OpenSlot, OpenSlots
 from booking.domain.errors import NoProviderAvailable, SlotHeld, SlotUnavailable
 from smartslot_common.logging import get_logger
 from smartslot_common.redis import REDIS_UNAVAILABLE
@@ -120,7 +119,7 @@ class Suggestions:
         try:
             slots = await self._slots.nearest(
                 target.slot_id, target.service_id, target.provider_id, target.starts_at, LIMIT)
-        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as error:
+        except UNAVAILABLE as error:
             log.warning("suggestions_unavailable", error=str(error))
             return []
         found = [_render(slot) for slot in slots]
