@@ -17,35 +17,14 @@ from booking.service_layer import catalog, queries
 from booking.service_layer.unit_of_work import PostgresUnitOfWork
 from smartslot_common.http.identity import Caller
 
+from .recording import RecordingConnection, RecordingPool
+
 NOW = datetime(2030, 1, 7, 9, tzinfo=UTC)
 CLINIC = {"id": uuid.uuid4(), "name": "Praxis", "timezone": "Europe/Berlin", "address": None, "created_at": NOW}
 
 
-class Transaction:
-    def __init__(self, calls: list[str]) -> None:
-        self.calls = calls
-
-    async def start(self) -> None:
-        self.calls.append("BEGIN")
-
-    async def commit(self) -> None:
-        self.calls.append("COMMIT")
-
-    async def rollback(self) -> None:
-        self.calls.append("ROLLBACK")
-
-
-class Connection:
+class Connection(RecordingConnection):
     """Answers every read with one clinic (or a provider record's id) and records every round trip by its verb."""
-
-    def __init__(self) -> None:
-        self.calls: list[str] = []
-
-    def transaction(self) -> Transaction:
-        return Transaction(self.calls)
-
-    def is_in_transaction(self) -> bool:
-        return "BEGIN" in self.calls and "COMMIT" not in self.calls
 
     def _record(self, query: str) -> None:
         self.calls.append(query.split()[0])
@@ -67,25 +46,12 @@ class Connection:
         return "UPDATE 1"
 
 
-class Pool:
-    def __init__(self) -> None:
-        self.connection = Connection()
-        self.acquired = self.released = 0
-
-    async def acquire(self) -> Connection:
-        self.acquired += 1
-        return self.connection
-
-    async def release(self, connection: Connection) -> None:
-        self.released += 1
-
-
-def _uow(pool: Pool) -> PostgresUnitOfWork:
+def _uow(pool: RecordingPool[Connection]) -> PostgresUnitOfWork:
     return PostgresUnitOfWork(pool)  # type: ignore[arg-type]
 
 
 async def test_catalog_reads_and_one_statement_writes_take_no_transaction() -> None:
-    pool = Pool()
+    pool = RecordingPool(Connection())
     uow = _uow(pool)
     assert (await catalog.get_clinic(uow, CLINIC["id"])).name == "Praxis"
     assert len((await catalog.list_clinics(uow, PageRequest(10))).items) == 1
@@ -96,7 +62,7 @@ async def test_catalog_reads_and_one_statement_writes_take_no_transaction() -> N
 
 
 async def test_a_providers_list_is_its_record_and_its_page_on_one_connection() -> None:
-    pool = Pool()
+    pool = RecordingPool(Connection())
     page = await queries.list_appointments(_uow(pool), Caller(uuid.uuid4(), "provider"), queries.AppointmentFilter())
     assert (page.items, page.next_cursor) == ([], None)
     assert pool.connection.calls == ["SELECT", "SELECT"]
@@ -104,7 +70,7 @@ async def test_a_providers_list_is_its_record_and_its_page_on_one_connection() -
 
 
 async def test_a_delete_is_one_transaction() -> None:
-    pool = Pool()
+    pool = RecordingPool(Connection())
     with pytest.raises(NotFound):  # the recording connection finds no clinic to row-lock
         await catalog.delete_clinic(_uow(pool), CLINIC["id"])
     assert pool.connection.calls == ["BEGIN", "SELECT", "ROLLBACK"]

@@ -12,6 +12,8 @@ from booking.adapters.slots import SLOT_TO_CLAIM
 from booking.service_layer.holds import BookNow, HoldPolicy, PlaceHold, place_hold
 from booking.service_layer.unit_of_work import PostgresUnitOfWork
 
+from .recording import RecordingConnection, RecordingPool
+
 NOW = datetime(2030, 1, 7, 9, tzinfo=UTC)
 SLOT_ID = uuid.uuid4()
 SLOT = (SLOT_ID, uuid.uuid4(), uuid.uuid4(), NOW + timedelta(days=1), NOW + timedelta(days=1, minutes=30), 1, 0, 0,
@@ -19,28 +21,8 @@ SLOT = (SLOT_ID, uuid.uuid4(), uuid.uuid4(), NOW + timedelta(days=1), NOW + time
 CONTEXT = ("Europe/Paris", "Dr Who", uuid.uuid4(), "Checkup", 5000, "EUR", "Clinic", "1 Main St")
 
 
-class Transaction:
-    def __init__(self, calls: list[str]) -> None:
-        self.calls = calls
-
-    async def start(self) -> None:
-        self.calls.append("BEGIN")
-
-    async def commit(self) -> None:
-        self.calls.append("COMMIT")
-
-    async def rollback(self) -> None:
-        self.calls.append("ROLLBACK")
-
-
-class Connection:
+class Connection(RecordingConnection):
     """Answers the claim's read and write, and counts live holds as none; records every round trip."""
-
-    def __init__(self) -> None:
-        self.calls: list[str] = []
-
-    def transaction(self) -> Transaction:
-        return Transaction(self.calls)
 
     def is_in_transaction(self) -> bool:
         return False
@@ -64,24 +46,11 @@ class Connection:
         return 0
 
 
-class Pool:
-    def __init__(self) -> None:
-        self.connection = Connection()
-        self.acquired = self.released = 0
-
-    async def acquire(self) -> Connection:
-        self.acquired += 1
-        return self.connection
-
-    async def release(self, connection: Connection) -> None:
-        self.released += 1
-
-
 POLICY = HoldPolicy(ttl_seconds=300, max_live_holds=3)
 
 
 async def test_an_instant_booking_is_one_read_and_one_write_without_a_transaction() -> None:
-    pool = Pool()
+    pool = RecordingPool(Connection())
     booked = await place_hold(PostgresUnitOfWork(pool), None, POLICY, BookNow(SLOT_ID, uuid.uuid4()))  # type: ignore[arg-type]
     assert booked.status == "confirmed"
     assert pool.connection.calls == ["read slot to claim", "claim in one statement"]
@@ -89,7 +58,7 @@ async def test_an_instant_booking_is_one_read_and_one_write_without_a_transactio
 
 
 async def test_a_clients_hold_adds_its_transaction_and_quota_only() -> None:
-    pool = Pool()
+    pool = RecordingPool(Connection())
     hold = await place_hold(PostgresUnitOfWork(pool), None, POLICY, PlaceHold(SLOT_ID, uuid.uuid4()))  # type: ignore[arg-type]
     assert hold.status == "locked"
     assert pool.connection.calls == ["BEGIN", "serialise the client's holds", "count live holds",
