@@ -73,9 +73,10 @@ async def _redis_users(app: web.Application) -> AsyncIterator[None]:
     marks = app[ROLE_MARKS] = RoleMarks(redis, settings.redis_key("role"), mark_ttl, timeout,
                                         settings.role_marks_resubscribe_seconds)
     own_writes = app[OWN_WRITES] = OwnWrites(redis, settings.redis_key("own"), settings.own_writes_seconds, timeout,
-                                             settings.own_writes_callers, settings.role_marks_resubscribe_seconds)
+                                             settings.own_writes_callers, settings.role_marks_resubscribe_seconds,
+                                             shared=settings.own_writes_shared)
     tasks = [asyncio.create_task(marks.follow(), name="role-marks-follow")]
-    if settings.own_writes_seconds > 0:
+    if settings.own_writes_seconds > 0 and settings.own_writes_shared:
         tasks.append(asyncio.create_task(own_writes.follow(), name="own-writes-follow"))
     if settings.rate_limit_enabled:
         limiter = app[RATE_LIMITER] = RateLimiter(redis, settings.redis_key("ratelimit"), timeout,

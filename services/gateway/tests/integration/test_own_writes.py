@@ -66,8 +66,8 @@ async def own_slots_sent(gateway: Any, token: str, headers: dict[str, str] | Non
 
 async def test_a_hold_through_one_gateway_goes_with_the_callers_searches_through_every_gateway(
         extra_gateway: Any, seats: str) -> None:
-    first = await extra_gateway(booking_url=seats, availability_url=seats)
-    second = await extra_gateway(booking_url=seats, availability_url=seats)
+    first = await extra_gateway(booking_url=seats, availability_url=seats, own_writes_shared=True)
+    second = await extra_gateway(booking_url=seats, availability_url=seats, own_writes_shared=True)
     await following(first, second)
     user, token = await first.new_client()
     _, someone_else = await first.new_client()
@@ -87,6 +87,22 @@ async def test_a_hold_through_one_gateway_goes_with_the_callers_searches_through
     assert await own_slots_sent(second, someone_else) is None
     assert await own_slots_sent(second, someone_else, {OWN_SLOTS_HEADER: slot}) is None  # a forged copy is dropped
 
-    later = await extra_gateway(booking_url=seats, availability_url=seats)
+    later = await extra_gateway(booking_url=seats, availability_url=seats, own_writes_shared=True)
     await following(later)
     assert await own_slots_sent(later, token) == slot  # loaded from Redis when it subscribed
+
+
+async def test_a_gateway_alone_keeps_its_callers_writes_in_memory_and_writes_nothing_to_redis(
+        extra_gateway: Any, seats: str) -> None:
+    alone = await extra_gateway(booking_url=seats, availability_url=seats)  # own_writes_shared off, the default
+    user, token = await alone.new_client()
+    slot = str(uuid.uuid4())
+
+    hold = await alone.call("POST", "/v1/holds", token, json={"slot_id": slot})
+    assert hold.status == 201, hold.body
+
+    assert await own_slots_sent(alone, token) == slot
+    writes = own_writes_of(alone)
+    assert not writes.following
+    stored = [key async for key in writes.redis.scan_iter(match=f"{writes.prefix}:{user['id']}:*")]
+    assert stored == []

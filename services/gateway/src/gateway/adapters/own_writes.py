@@ -17,7 +17,8 @@ Memory: callers in the order of their last write, at most `max_callers` (the lea
 `SLOTS_PER_CALLER` slots each; callers whose window is over are dropped as new writes arrive. A search by a caller
 with no recent write costs one dict lookup.
 
-Several gateway processes: each write is also stored in Redis (`<prefix>:<user>:<slot>`, expiring with the
+Several gateway processes (`SMARTSLOT_GATEWAY_OWN_WRITES_SHARED=true`; one process alone keeps its writes in memory
+and spends nothing on Redis for them): each write is also stored in Redis (`<prefix>:<user>:<slot>`, expiring with the
 window) and published on a channel every process follows into memory (`smartslot_common.redis_channel`, as the
 role marks are); a process loads the stored ones whenever it subscribes, so one that starts or reconnects knows the
 recent writes too. The residual race: the mark is published before the 201 leaves, and Redis has written it to
@@ -68,10 +69,10 @@ class OwnWrites:
     process through Redis under `prefix`."""
 
     def __init__(self, redis: aioredis.Redis, prefix: str, window_seconds: float, timeout_seconds: float,
-                 max_callers: int = 50_000, resubscribe_seconds: float = 0.5,
+                 max_callers: int = 50_000, resubscribe_seconds: float = 0.5, shared: bool = True,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.redis, self.prefix, self.timeout_seconds = redis, prefix, timeout_seconds
-        self.window_seconds, self.max_callers = window_seconds, max_callers
+        self.window_seconds, self.max_callers, self.shared = window_seconds, max_callers, shared
         self.channel = prefix + ":changes"
         self._clock = clock
         self._share = redis.register_script(SHARE)
@@ -109,7 +110,7 @@ class OwnWrites:
         if self.window_seconds <= 0:
             return
         self._remember(user_id, slot_id, self._clock() + self.window_seconds)
-        if not self.following:
+        if not (self.shared and self.following):
             return
         try:
             async with asyncio.timeout(self.timeout_seconds):
