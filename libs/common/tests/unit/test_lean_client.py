@@ -13,7 +13,7 @@ import pytest
 import uvloop
 from aiohttp import web
 
-from smartslot_common.http.lean_client import LeanClient, ServerDisconnected, encode, split_url
+from smartslot_common.http.lean_client import LeanClient, ServerDisconnected, _Connection, encode, split_url
 from smartslot_common.testing import wait_for
 from smartslot_common.testing.processes import free_port
 
@@ -174,6 +174,16 @@ async def test_a_refused_connection_raises() -> None:
     async with LeanClient() as client:
         with pytest.raises(ConnectionRefusedError):
             await client.request("GET", f"http://127.0.0.1:{free_port()}/")
+
+
+async def test_a_connection_lost_before_its_request_is_sent_is_a_disconnect_not_a_crash() -> None:
+    # A server killed with connections still in its accept queue resets them just after they connected: the loss
+    # can land between the connect and the request (it did, as a 500 in the gateway, when booking was killed).
+    connection = _Connection(asyncio.get_running_loop(), {})
+    connection.connection_lost(ConnectionResetError(104, "Connection reset by peer"))
+    with pytest.raises(ServerDisconnected, match="before the request was sent"):
+        await connection.exchange(b"GET / HTTP/1.1\r\nHost: h:1\r\n\r\n", 1.0)
+    assert not connection.reusable
 
 
 async def test_a_request_without_an_answer_times_out_and_the_client_goes_on(server: str) -> None:

@@ -122,10 +122,13 @@ class _Connection(asyncio.Protocol):
     # the client's side
     def exchange(self, raw: bytes, timeout: float) -> asyncio.Future[Answer]:
         """Send `raw`; the future answers, or fails on a disconnect, a parse error or the timeout."""
+        if self._transport is None:  # lost after its connect or while idle, before this request: nothing was sent
+            lost: asyncio.Future[Answer] = self._loop.create_future()
+            lost.set_exception(ServerDisconnected("the server closed the connection before the request was sent"))
+            return lost
         answer = self._answer = self._loop.create_future()
         self._body, self._headers = [], {}
         self._timer = self._loop.call_later(timeout, self._time_out)
-        assert self._transport is not None
         self._transport.write(raw)
         return answer
 
