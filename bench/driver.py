@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 
 from hdrh.histogram import HdrHistogram
 
+from smartslot_common import heap
+
 LOWEST_US, HIGHEST_US, SIGNIFICANT_FIGURES = 1, 60_000_000, 3
 Request = Callable[[int], Awaitable[int]]  # request number -> HTTP status
 NO_FILE_CEILING = 1_048_576  # the kernel's default nr_open, when the hard limit is "unlimited"
@@ -62,7 +64,13 @@ async def _timed(outcome: Outcome, request: Request, number: int, intended: floa
 
 
 async def open_loop(name: str, request: Request, rate: float, count: int, max_seconds: float) -> Outcome:
-    """Send `count` requests at `rate` per second (stopping early after `max_seconds`); wait for all answers."""
+    """Send `count` requests at `rate` per second (stopping early after `max_seconds`); wait for all answers. The
+    driver's heap is settled meanwhile: a pass of its collector would hold back sends and read as latency."""
+    with heap.settled():
+        return await _open_loop(name, request, rate, count, max_seconds)
+
+
+async def _open_loop(name: str, request: Request, rate: float, count: int, max_seconds: float) -> Outcome:
     outcome = Outcome(name, rate, 0, 0.0)
     started = time.perf_counter()
     tasks: list[asyncio.Task] = []
@@ -96,7 +104,8 @@ def raise_open_files_limit() -> int:
 
 
 async def burst(name: str, request: Request, clients: int) -> Outcome:
-    """`clients` requests released at the same instant (a storm); latency from the release."""
+    """`clients` requests released at the same instant (a storm); latency from the release (the driver's heap
+    settled meanwhile, as in `open_loop`)."""
     if clients + 100 > raise_open_files_limit():
         raise RuntimeError(f"a storm of {clients} clients needs more open files than this process may have "
                            f"(ulimit -n {resource.getrlimit(resource.RLIMIT_NOFILE)[0]})")
@@ -107,10 +116,11 @@ async def burst(name: str, request: Request, clients: int) -> Outcome:
         await gate.wait()
         await _timed(outcome, request, number, released)
 
-    tasks = [asyncio.create_task(one(number)) for number in range(clients)]
-    await asyncio.sleep(0)  # let every task reach the gate
-    released = time.perf_counter()
-    gate.set()
-    await asyncio.gather(*tasks)
+    with heap.settled():
+        tasks = [asyncio.create_task(one(number)) for number in range(clients)]
+        await asyncio.sleep(0)  # let every task reach the gate
+        released = time.perf_counter()
+        gate.set()
+        await asyncio.gather(*tasks)
     outcome.elapsed_seconds = time.perf_counter() - released
     return outcome

@@ -15,6 +15,7 @@ from pydantic import AliasChoices
 from pydantic_settings import SettingsError
 
 from smartslot_common.errors import DependencyUnavailable
+from smartslot_common.heap import settle_heap
 from smartslot_common.http.server import serve
 from smartslot_common.logging import configure_logging
 from smartslot_common.settings import ServiceSettings
@@ -65,7 +66,8 @@ def load_or_exit(settings_class: type[SettingsT]) -> SettingsT:
 
 
 def run_service(create_app: Callable[[SettingsT], web.Application], settings_class: type[SettingsT]) -> None:
-    """Serve the app until SIGINT/SIGTERM; exit 2 with one line naming a dependency that is down."""
+    """Serve the app until SIGINT/SIGTERM, its heap settled once started; exit 2 with one line naming a dependency
+    that is down."""
     settings = load_or_exit(settings_class)
     configure_logging(settings.service_name, settings.log_level, settings.log_json)
     try:
@@ -76,7 +78,9 @@ def run_service(create_app: Callable[[SettingsT], web.Application], settings_cla
     except ValueError as error:  # an OTEL_* variable that says nothing valid
         print(f"{settings.service_name}: {error}", file=sys.stderr)
         sys.exit(2)
-    served = serve(create_app(settings), settings.host, settings.port, backlog=settings.listen_backlog,
+    app = create_app(settings)
+    app.on_startup.append(settle_heap)  # a serving process only: tests that build apps leave the collector alone
+    served = serve(app, settings.host, settings.port, backlog=settings.listen_backlog,
                    shutdown_timeout=settings.shutdown_timeout_seconds)
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         try:

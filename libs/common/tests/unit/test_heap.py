@@ -1,4 +1,4 @@
-"""A serving gateway settles its heap once started: start-up's objects frozen, the young generation collected less
+"""A serving process settles its heap once started: start-up's objects frozen, the young generation collected less
 often (the collector's full passes over start-up state were most of the p99 under load)."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 from aiohttp import web
 
-from gateway.heap import OLDER_THRESHOLD, YOUNG_THRESHOLD, settle_heap
+from smartslot_common.heap import OLDER_THRESHOLD, YOUNG_THRESHOLD, settle_heap, settled
 
 
 @pytest.fixture
@@ -32,3 +32,13 @@ async def test_start_up_objects_are_frozen_and_young_ones_collected_less_often()
     assert gc.get_threshold() == (YOUNG_THRESHOLD, OLDER_THRESHOLD, OLDER_THRESHOLD)
     collected_generations = {id(tracked) for generation in range(3) for tracked in gc.get_objects(generation)}
     assert not any(id(item) in collected_generations for item in long_lived)  # out of every generation's sight
+
+
+@pytest.mark.usefixtures("collector_restored")
+def test_a_settled_stretch_leaves_the_collector_as_it_found_it() -> None:
+    before = gc.get_threshold()
+    with settled():
+        assert gc.get_threshold() == (YOUNG_THRESHOLD, OLDER_THRESHOLD, OLDER_THRESHOLD)
+        assert gc.get_freeze_count() > 0
+    assert gc.get_threshold() == before
+    assert gc.get_freeze_count() == 0
