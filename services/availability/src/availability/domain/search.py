@@ -113,3 +113,19 @@ def lists_own_slot(body: bytes, own: Iterable[bytes]) -> bool:
     answer came from, and the search is answered again from the primary. A bytes search (slot ids are UUIDs, which
     nothing else in an answer can contain by chance)."""
     return any(slot in body for slot in own)
+
+
+def with_own_slots(body: bytes, own: dict[str, Entry | None], now: float) -> bytes:
+    """An answer with the caller's own slots as they are now (`own`: each slot id it names, with its entry read
+    from the primary, or None when it is no longer open): each one the answer lists replaced by its entry, with the
+    seats it has left, or left out when it is taken, reserved or started; every other slot as the answer had it."""
+    slots: list[object] = []
+    for item in orjson.loads(body)["slots"]:
+        slot_id = item["slot_id"]
+        if slot_id not in own:
+            slots.append(item)
+            continue
+        now_entry = own[slot_id]
+        if now_entry is not None and now_entry["t"] > now and (now_entry["r"] is None or now_entry["r"] <= now):
+            slots.append(orjson.Fragment(now_entry["a"]))
+    return orjson.dumps({"slots": slots})

@@ -1,9 +1,10 @@
 """Availability search over HTTP: `GET /v1/availability`.
 
 A search the gateway sends with the caller's own slots (`X-SmartSlot-Own-Slots`: slots it held or booked moments
-ago) whose answer lists one of them, from whatever path (a kept answer, cached pages, a replica fill), is answered
-again from the primary: the booking's event may not have reached the cache yet, and the caller must not see the
-slot it has just taken. The header is believed only beside an identity that verifies (only the gateway asserts it).
+ago) whose answer lists one of them, from whatever path (a kept answer, cached pages, a replica fill), has those
+slots read again from the primary: the booking's event may not have reached the cache yet, and the caller must not
+see the slot it has just taken. The header is believed only beside an identity that verifies (only the gateway
+asserts it).
 """
 
 from __future__ import annotations
@@ -76,17 +77,15 @@ def _own_slots(request: web.Request) -> tuple[bytes, ...]:
 @routes.get("/v1/availability")
 async def availability(request: web.Request) -> web.Response:
     """Open slots of a service, ordered by start: the answer kept for this very query while it still holds, else a
-    search (which is kept in turn); from the primary when that answer lists a slot the caller has just taken."""
+    search (which is kept in turn); the caller's own slots it lists read again from the primary."""
     deps, query_string, now = request.app[SEARCH], request.rel_url.raw_query_string, time.time()
-    search: Search | None = None
     body = await kept_answer(deps.answers, deps.cache, query_string, now)
     if body is None:
-        search = _search(request)
         try:
-            body = await answer(deps, query_string, search, now)
+            body = await answer(deps, query_string, _search(request), now)
         except ServiceNotFound:
             raise ProblemError(404, "not_found", "No such service.") from None
     own = _own_slots(request)
     if own and lists_own_slot(body, own):
-        body = await reread(deps, search or _search(request), now)
+        body = await reread(deps, body, own, now)
     return web.Response(body=body, content_type="application/json")

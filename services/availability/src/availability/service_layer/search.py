@@ -6,7 +6,7 @@ nothing is cached, so replica lag can never put a page back that an event has ju
 be reached (stopped, restarting, failed over) is treated the same way: the primary answers, uncached.
 
 Read-your-writes: a search whose answer lists a slot its caller held or booked moments ago (the gateway says which)
-is answered again from the primary alone, neither cached nor kept (`reread`), since the booking's event may not
+has those slots read again from the primary, neither cached nor kept (`reread`), since the booking's event may not
 have reached the cache yet.
 """
 
@@ -26,7 +26,7 @@ from availability.adapters.cache import Lookup, PageCache
 from availability.domain.days import ONE_DAY, utc_days, utc_midnight
 from availability.domain.errors import ServiceNotFound
 from availability.domain.invalidation import EVERY_PROVIDER
-from availability.domain.search import Entry, pages_by_day, selection
+from availability.domain.search import Entry, entry, pages_by_day, selection, with_own_slots
 from availability.service_layer.answers import Answers, keep_answer
 from availability.service_layer.single_flight import SingleFlight
 from smartslot_common.errors import dependency_unreachable
@@ -116,16 +116,15 @@ async def answer(deps: SearchDeps, query_string: str, search: Search, now: float
     return (await deps.answer_flights.get([query_string], answered))[query_string]
 
 
-async def reread(deps: SearchDeps, search: Search, now: float) -> bytes:
-    """The response body of a search read from the primary alone, neither cached nor kept: for a caller whose answer
-    listed a slot it has just held or booked. A slot with seats left is listed again, with the primary's
-    `remaining`."""
-    days = _days(search, now)
-    pages = await _primary_pages(deps, search, days) if days else {}
-    clinic = str(search.clinic_id) if search.clinic_id else None
-    listed, _ = selection([pages[day] for day in days], search.start.timestamp(), search.end.timestamp(), now, clinic)
+async def reread(deps: SearchDeps, body: bytes, own: tuple[bytes, ...], now: float) -> bytes:
+    """An answer (`body`) with the caller's own slots it lists read again from the primary, neither cached nor kept:
+    each one still open is listed with the primary's `remaining`, the others are left out; the rest of the answer is
+    as it was (the caller's own writes are what it must see at once; everyone's reach the cache by their events)."""
+    named = [uuid.UUID(slot.decode()) for slot in own if slot in body]
+    rows = await slots.open_slots_named(deps.primary_pool, named)
+    now_open = {str(row["slot_id"]): entry(row) for row in rows}
     metrics.OWN_WRITE_REREADS.inc()
-    return _body(listed)
+    return with_own_slots(body, {str(slot_id): now_open.get(str(slot_id)) for slot_id in named}, now)
 
 
 def _body(listed: list[str]) -> bytes:
