@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import orjson
 
-from availability.domain.search import PUBLIC_FIELDS, entry, pages_by_day, select
+from availability.domain.search import PUBLIC_FIELDS, Entries, entry, pages_by_day, select
 
 CLINIC = uuid.uuid4()
 BASE = datetime(2026, 12, 1, 9, tzinfo=UTC)
@@ -55,3 +55,31 @@ def test_selection_can_keep_one_clinic():
                                                    str(other))]
     assert len(found) == 1
     assert found[0]["starts_at"] == (BASE + timedelta(hours=3)).isoformat()
+
+
+def test_a_page_filled_again_reuses_the_entries_of_unchanged_slots_and_makes_changed_ones_anew() -> None:
+    day = datetime(2030, 1, 7, tzinfo=UTC)
+    rows = [{"slot_id": uuid.uuid4(), "provider_id": uuid.uuid4(), "service_id": uuid.uuid4(),
+             "clinic_id": uuid.uuid4(), "starts_at": day + timedelta(hours=hour),
+             "ends_at": day + timedelta(hours=hour, minutes=30), "capacity": 2, "remaining": 2,
+             "reserved_until": None} for hour in (9, 10)]
+    entries = Entries()
+    first = pages_by_day(rows, [day.date()], entries)[day.date()]
+    rows[1] = rows[1] | {"remaining": 1}  # one seat of the second slot taken since
+    again = pages_by_day(rows, [day.date()], entries)[day.date()]
+
+    assert again == [entry(row) for row in rows]  # what a page without the memo holds
+    assert again[0] is first[0]
+    assert again[1] is not first[1]
+    assert orjson.loads(again[1]["a"])["remaining"] == 1
+
+
+def test_the_entries_kept_are_bounded() -> None:
+    entries = Entries(size=3)
+    day = datetime(2030, 1, 7, tzinfo=UTC)
+    for minute in range(10):
+        entries.of({"slot_id": uuid.uuid4(), "provider_id": uuid.uuid4(), "service_id": uuid.uuid4(),
+                    "clinic_id": uuid.uuid4(), "starts_at": day + timedelta(minutes=minute),
+                    "ends_at": day + timedelta(minutes=minute + 15), "capacity": 1, "remaining": 1,
+                    "reserved_until": None})
+        assert len(entries._made) <= 3

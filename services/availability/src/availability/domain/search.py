@@ -44,13 +44,33 @@ def entry(row: Row) -> Entry:
             "r": reserved_until.timestamp() if reserved_until else None, "c": str(row["clinic_id"])}
 
 
-def pages_by_day(rows: Iterable[Row], days: Iterable[date]) -> dict[date, list[Entry]]:
+class Entries:
+    """Entries already made, by the row each was made from (every column of it, so a slot whose state changed is a
+    new row): a day page filled again after an invalidation makes only the entries of the slots that changed. Bounded:
+    emptied when full (what it held is made again on demand). Entries are shared, never changed."""
+
+    def __init__(self, size: int = 20_000) -> None:
+        self._made: dict[tuple[object, ...], Entry] = {}
+        self._size = size
+
+    def of(self, row: Row) -> Entry:
+        key = tuple(row.values())
+        made = self._made.get(key)
+        if made is None:
+            if len(self._made) >= self._size:
+                self._made.clear()
+            made = self._made[key] = entry(row)
+        return made
+
+
+def pages_by_day(rows: Iterable[Row], days: Iterable[date], entries: Entries | None = None) -> dict[date, list[Entry]]:
     """Rows (ordered by start) split into one page per day of `days`; a day without rows gets an empty page."""
+    make = entry if entries is None else entries.of
     pages: dict[date, list[Entry]] = {day: [] for day in days}
     for row in rows:
         page = pages.get(utc_day_of(row["starts_at"]))
         if page is not None:
-            page.append(entry(row))
+            page.append(make(row))
     return pages
 
 

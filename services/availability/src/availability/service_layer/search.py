@@ -26,7 +26,7 @@ from availability.adapters.cache import Lookup, PageCache
 from availability.domain.days import ONE_DAY, utc_days, utc_midnight
 from availability.domain.errors import ServiceNotFound
 from availability.domain.invalidation import EVERY_PROVIDER
-from availability.domain.search import Entry, entry, pages_by_day, selection, with_own_slots
+from availability.domain.search import Entries, Entry, entry, pages_by_day, selection, with_own_slots
 from availability.service_layer.answers import Answers, keep_answer
 from availability.service_layer.single_flight import SingleFlight
 from smartslot_common.errors import dependency_unreachable
@@ -82,6 +82,8 @@ class SearchDeps:
     # thousands of entries to select and encode).
     answer_flights: SingleFlight[str, bytes] = field(
         default_factory=lambda: SingleFlight(lambda n: metrics.SINGLE_FLIGHT_JOINS.labels(kind="answer").inc(n)))
+    # A page filled again after a booking differs from the last fill by a slot or two: their entries are made anew.
+    entries: Entries = field(default_factory=Entries)
 
 
 @dataclass(frozen=True)
@@ -235,7 +237,7 @@ async def _fill_flights(
     replica = await _from_replica(deps, search, utc_midnight(days[0]), utc_midnight(days[-1] + ONE_DAY))
     if replica is not None and replica[0] >= fence:
         lsn, rows = replica
-        pages = pages_by_day(rows, days)
+        pages = pages_by_day(rows, days, deps.entries)
         if cached:
             await _store(deps.cache, search, pages, lsn)
         return {flight: (pages[flight.day], lsn) for flight in flights}
@@ -251,7 +253,7 @@ async def _primary_pages(deps: SearchDeps, search: Search, days: list[date]) -> 
     start, end = utc_midnight(days[0]), utc_midnight(days[-1] + ONE_DAY)
     _, rows = await slots.open_slots(deps.primary_pool, search.service_id, start, end, search.provider_id)
     metrics.FILL_QUERIES.labels(pool="primary").inc()
-    return pages_by_day(rows, days)
+    return pages_by_day(rows, days, deps.entries)
 
 
 async def _from_replica(
