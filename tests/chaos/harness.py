@@ -35,7 +35,6 @@ from smartslot_common.testing.processes import (
     ServiceProcess,
     ServiceStack,
     mail_sink,
-    service_port,
     stack_settings,
 )
 
@@ -93,8 +92,8 @@ class ChaosServices(ServiceStack):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        for name in [*self.services, *self.replicas]:
-            self.services[name] = ServiceProcess(name, service_port(), self.log_dir / f"{name}.log")
+        for name in self.replicas:
+            self.services[name] = ServiceProcess(name, self.unused_port(), self.log_dir / f"{name}.log")
 
     def env_for(self, name: str) -> dict[str, str]:
         service = self.replicas.get(name, name)
@@ -108,12 +107,8 @@ class ChaosServices(ServiceStack):
             service.process = subprocess.Popen([sys.executable, "-m", self.replicas.get(name, name)],
                                                env=self.env_for(name), stdout=log, stderr=subprocess.STDOUT)
 
-    async def start_all(self) -> None:
-        names = [*SERVICES, *self.replicas]
-        for name in names:
-            self.start(name)
-        for name in names:
-            await self.ready(name)
+    def names(self) -> list[str]:
+        return [*SERVICES, *self.replicas]
 
     async def ready(self, name: str, timeout: float = STARTUP_SECONDS) -> None:
         """`wait_ready`; a service that could not open its pool because PostgreSQL was full is started again once

@@ -44,6 +44,8 @@ def free_port() -> int:
 # the notifier died with EADDRINUSE while another stack's service answered its /readyz. Below 20000 sit the servers
 # (5432, 5672, 6379, 8080, 9090, ...); 25672 is RabbitMQ's distribution port.
 SERVICE_PORTS = range(20000, 32000)
+PORT_TAKEN = "address already in use"  # how a service's start-up fails when its port was taken (EADDRINUSE)
+START_ATTEMPTS = 3
 
 
 def service_port() -> int:
@@ -123,7 +125,15 @@ class ServiceStack:
     def __post_init__(self) -> None:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         for name in SERVICES:
-            self.services[name] = ServiceProcess(name, service_port(), self.log_dir / f"{name}.log")
+            self.services[name] = ServiceProcess(name, self.unused_port(), self.log_dir / f"{name}.log")
+
+    def unused_port(self) -> int:
+        """A service port nobody listens on and no other service of this stack was given (the kernel's own check
+        comes only at the bind, seconds later: another program may still take it meanwhile, see `start_all`)."""
+        given = {service.port for service in self.services.values()}
+        while (port := service_port()) in given:
+            pass
+        return port
 
     def env_for(self, name: str) -> dict[str, str]:
         """The environment of one service: isolated servers, its port, and where its peers are."""
@@ -166,11 +176,36 @@ class ServiceStack:
         except AssertionError as error:
             raise AssertionError(f"{error}\n--- {name} log ---\n{service.log_tail()}") from None
 
+    def names(self) -> list[str]:
+        """The services this stack starts, in order."""
+        return list(SERVICES)
+
+    async def ready(self, name: str, timeout: float = 30.0) -> None:
+        await self.wait_ready(name, timeout)
+
     async def start_all(self) -> None:
-        for name in SERVICES:
-            self.start(name)
-        for name in SERVICES:
-            await self.wait_ready(name)
+        """Start every service and wait until each is ready. A service whose port another program took between its
+        choice and the service's bind exits at once: the stack is stopped and started again with a new port for it
+        (its callers hold its URL), up to START_ATTEMPTS times."""
+        for attempt in range(1, START_ATTEMPTS + 1):
+            for name in self.names():
+                self.start(name)
+            try:
+                for name in self.names():
+                    await self.ready(name)
+                return
+            except AssertionError:
+                lost = self._lost_their_port()
+                if not lost or attempt == START_ATTEMPTS:
+                    raise
+            self.stop_all()
+            for name in lost:
+                self.services[name].port = self.unused_port()
+
+    def _lost_their_port(self) -> list[str]:
+        return [name for name, service in self.services.items()
+                if service.process is not None and service.process.poll() is not None
+                and PORT_TAKEN in service.log_tail()]
 
     def signal(self, name: str, signum: int) -> None:
         process = self.services[name].process
