@@ -13,7 +13,7 @@ import pytest
 import uvloop
 from aiohttp import web
 
-from smartslot_common.http.lean_client import LeanClient, ServerDisconnected, _Connection, encode, split_url
+from smartslot_common.http.lean_client import LeanClient, ServerDisconnected, _Connection, _Slots, encode, split_url
 from smartslot_common.testing import wait_for
 from smartslot_common.testing.processes import free_port
 
@@ -254,3 +254,40 @@ def test_the_client_works_the_same_on_uvloop_the_driver_s_loop() -> None:
         await test_a_server_that_closes_before_answering_is_a_disconnect()
 
     uvloop.run(exercise())
+
+
+async def test_waiters_for_a_connection_get_it_in_arrival_order_and_one_that_gives_up_passes_its_turn() -> None:
+    slots = _Slots(1)
+    assert slots.take_now()
+    assert not slots.take_now()
+    loop = asyncio.get_running_loop()
+    order: list[str] = []
+
+    async def waiting(name: str, seconds: float) -> None:
+        await slots.take(loop.time() + seconds)
+        order.append(name)
+        slots.give_back()
+
+    first = asyncio.ensure_future(waiting("first", 5))
+    impatient = asyncio.ensure_future(waiting("impatient", 0.05))
+    last = asyncio.ensure_future(waiting("last", 5))
+    with pytest.raises(TimeoutError):
+        await impatient
+    slots.give_back()
+    await asyncio.gather(first, last)
+    assert order == ["first", "last"]
+    assert slots.free == 1
+
+
+async def test_a_waiter_cancelled_as_it_is_handed_the_connection_hands_it_on() -> None:
+    slots = _Slots(1)
+    assert slots.take_now()
+    loop = asyncio.get_running_loop()
+    cancelled = asyncio.ensure_future(slots.take(loop.time() + 5))
+    await asyncio.sleep(0)  # it waits
+    slots.give_back()  # handed to it ...
+    cancelled.cancel()  # ... as it is cancelled, before it ran again
+    with pytest.raises(asyncio.CancelledError):
+        await cancelled
+    assert slots.free == 1  # not lost
+    assert slots.take_now()

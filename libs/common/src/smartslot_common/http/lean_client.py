@@ -12,6 +12,7 @@ decompression — which is all a call between services on a private network need
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import cast
@@ -160,6 +161,47 @@ class _Connection(asyncio.Protocol):
             answer.set_result(outcome)
 
 
+class _Slots:
+    """At most `size` requests to one origin at once; the others wait their turn, in arrival order. Taking a free one
+    costs no await (the common case, every call of the gateway's that is not queued behind a hundred others)."""
+
+    __slots__ = ("_waiting", "free")
+
+    def __init__(self, size: int) -> None:
+        self.free = size
+        self._waiting: deque[asyncio.Future[None]] = deque()
+
+    def take_now(self) -> bool:
+        """Take a free slot if there is one and nobody waits for it."""
+        if self.free > 0 and not self._waiting:
+            self.free -= 1
+            return True
+        return False
+
+    async def take(self, deadline: float) -> None:
+        """Wait for a slot until the loop's clock reads `deadline` (`TimeoutError` then)."""
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiting.append(waiter)
+        try:
+            async with asyncio.timeout_at(deadline):
+                await waiter
+        except BaseException:
+            if waiter.done() and not waiter.cancelled():
+                self.give_back()  # handed a slot just as the wait ended: it goes on to the next one
+            elif waiter in self._waiting:
+                self._waiting.remove(waiter)
+            raise
+
+    def give_back(self) -> None:
+        """Hand the slot to the first one still waiting, or free it."""
+        while self._waiting:
+            waiter = self._waiting.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+        self.free += 1
+
+
 class LeanClient:
     """Keep-alive connection pools by origin; `request` answers (status, body bytes) and `exchange` an `Answer`; neither
     raises on 4xx/5xx.
@@ -175,7 +217,7 @@ class LeanClient:
         self._keep = {name.lower().encode("latin-1"): name for name in keep_headers}
         self._idle: dict[Origin, list[_Connection]] = {}
         self._open: set[_Connection] = set()
-        self._in_use: dict[Origin, asyncio.Semaphore] = {}
+        self._in_use: dict[Origin, _Slots] = {}
         self.connections_opened = 0
 
     def prepare(self, method: str, url: str, body: bytes = b"", headers: Mapping[str, str] | None = None,
@@ -202,14 +244,15 @@ class LeanClient:
             return await self._exchange(request, self.timeout if timeout is None else timeout)
         slots = self._in_use.get(request.origin)
         if slots is None:
-            slots = self._in_use[request.origin] = asyncio.Semaphore(self.max_connections)
-        deadline = asyncio.get_running_loop().time() + (self.timeout if timeout is None else timeout)
-        async with asyncio.timeout_at(deadline):
-            await slots.acquire()
+            slots = self._in_use[request.origin] = _Slots(self.max_connections)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + (self.timeout if timeout is None else timeout)
+        if not slots.take_now():
+            await slots.take(deadline)
         try:
-            return await self._exchange(request, deadline - asyncio.get_running_loop().time())
+            return await self._exchange(request, deadline - loop.time())
         finally:
-            slots.release()
+            slots.give_back()
 
     async def _exchange(self, request: Prepared, timeout: float) -> Answer:
         if timeout <= 0:
