@@ -78,6 +78,12 @@ _DATABASE_WAIT_CAP_SECONDS = 30.0
 QUEUE_DEPTH_INTERVAL_SECONDS = 15.0
 
 
+def _being_cancelled() -> bool:
+    """Whether the running task has been asked to stop (a cancellation a library turned into an error of its own)."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
 class EventConsumer:
     """Consumes `consumer`'s queue and applies each event with exactly-once effect in the service's database."""
 
@@ -176,6 +182,11 @@ class EventConsumer:
             try:
                 await self.measure_queue_depth()
             except BROKER_ERRORS as error:  # an outage: the gauges keep their last value
+                if _being_cancelled():
+                    # Cancelled while opening its channel, aio-pika can answer with an error of its own instead of
+                    # the cancellation (seen: a service's shutdown waited for ever on this watch, which had gone
+                    # back to sleep): the watch must end all the same.
+                    raise asyncio.CancelledError from error
                 log.debug("queue depth not measured", error=describe(error))
             await asyncio.sleep(QUEUE_DEPTH_INTERVAL_SECONDS)
 
