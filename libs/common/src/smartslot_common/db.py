@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from typing import Any, TypeAlias, TypeVar
 
@@ -12,6 +13,7 @@ from asyncpg.pool import PoolConnectionProxy
 
 from smartslot_common.errors import DependencyUnavailable
 from smartslot_common.http.health import ReadinessCheck
+from smartslot_common.logging import get_logger
 from smartslot_common.runtime_metrics import track_pool
 from smartslot_common.settings import ServiceSettings
 
@@ -27,6 +29,9 @@ class MissingRow(LookupError):
     """A query that always returns a row (an INSERT ... RETURNING, a read of a row locked just before) returned none."""
 
 
+log = get_logger(__name__)
+# How long a shutdown waits for the connections in use to come back before closing them under their users.
+POOL_CLOSE_SECONDS = 15.0
 POSTGRES_HINT = "start it with `make infra` (or `pg_ctlcluster <version> main start`)"
 
 
@@ -87,9 +92,19 @@ def pool_context(
         pool = await create_pool(dsn, schema, min_size, max_size)
         app[key] = pool
         yield
-        await pool.close()
+        await close_pool(pool)
 
     return context
+
+
+async def close_pool(pool: asyncpg.Pool, patience: float = POOL_CLOSE_SECONDS) -> None:
+    """Close gracefully, waiting for the connections in use to come back; those still out after `patience` seconds
+    (something that never gave its connection back) are closed under it, so that a shutdown always ends."""
+    try:
+        await asyncio.wait_for(pool.close(), patience)
+    except TimeoutError:
+        log.error("pool_close_timed_out_closing_connections_in_use", seconds=patience)
+        pool.terminate()
 
 
 async def ping(pool: asyncpg.Pool) -> None:

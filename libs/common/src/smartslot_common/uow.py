@@ -20,6 +20,7 @@ the events to the outbox when the work is done and hands the after-commit action
 from __future__ import annotations
 
 import abc
+import contextlib
 from collections.abc import Awaitable, Callable, Sequence
 from types import TracebackType
 from typing import Any, Protocol, Self, TypeVar
@@ -35,6 +36,10 @@ from smartslot_common.unit_of_work import MAX_ATTEMPTS, RETRYABLE
 T = TypeVar("T")
 AfterCommit = Callable[[], Awaitable[object]]
 log = get_logger(__name__)
+# How long giving a connection back may take. A connection whose query was cancelled (a COMMIT cut short by a
+# shutdown) is given back once the server has confirmed the cancellation, and asyncpg's wait for that has no end of its
+# own: past this, asyncpg closes the connection instead (and the pool opens another when it needs one).
+RELEASE_SECONDS = 10.0
 
 
 class RetryTransaction(Exception):
@@ -162,7 +167,7 @@ class PooledTransaction:
                 self._transaction = connection.transaction()
                 await self._transaction.start()
         except BaseException:
-            await self._pool.release(connection)
+            await _give_back(self._pool, connection)
             raise
         self._connection = connection
         return connection
@@ -192,10 +197,24 @@ class PooledTransaction:
         try:
             # A COMMIT that failed has already ended the transaction on the server.
             if rollback and transaction is not None and connection is not None and connection.is_in_transaction():
-                await transaction.rollback()
+                # Rolled back because the work or its COMMIT failed, or was cancelled (a COMMIT cancelled mid-way leaves
+                # the transaction in error state, and its rollback refuses): that failure goes on, never this one,
+                # which would hide a cancellation from the task being stopped. Releasing the connection resets it,
+                # or closes it.
+                with contextlib.suppress(asyncpg.InterfaceError, asyncpg.PostgresError, OSError):
+                    await transaction.rollback()
         finally:
             if connection is not None:
-                await self._pool.release(connection)
+                await _give_back(self._pool, connection)
+
+
+async def _give_back(pool: asyncpg.Pool, connection: PoolConnectionProxy) -> None:
+    """Release the connection within RELEASE_SECONDS; one that cannot be given back in time is closed by asyncpg,
+    which is logged and never raised: the transaction has ended either way (committed or rolled back)."""
+    try:
+        await pool.release(connection, timeout=RELEASE_SECONDS)
+    except (TimeoutError, asyncpg.InterfaceError, asyncpg.PostgresError, OSError) as error:
+        log.warning("connection_closed_instead_of_released", error=str(error) or type(error).__name__)
 
 
 class JoinedTransaction:
