@@ -111,6 +111,9 @@ class Job:
         try:
             more = await self._work()
         except Exception as error:  # the loop outlives any one run: a dead job would do nothing more
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():  # cancelled, though a library answered with an error: end
+                raise asyncio.CancelledError from error
             self._failed(error)
             return False
         job_succeeded(self.name)

@@ -266,3 +266,22 @@ async def test_a_loop_that_overstays_its_grace_period_is_cancelled() -> None:
         async with running(Job("t-stuck", 60.0, stuck), "t-stuck", grace=0.05):
             await in_run.wait()
     assert cancelled == [True]
+
+
+async def test_a_job_cancelled_mid_run_ends_even_when_the_cancellation_comes_back_as_an_error() -> None:
+    started = asyncio.Event()
+
+    async def work() -> bool:
+        started.set()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:  # as asyncpg's rollback of a cancelled COMMIT, or aio-pika, can answer
+            raise RuntimeError("the transaction is in error state") from None
+        return False
+
+    job = Job("masked", 60.0, work)
+    task = asyncio.ensure_future(job.run())
+    await asyncio.wait_for(started.wait(), 5)
+    task.cancel()  # cancelled without stop(): the job must end by itself, not run again
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(task, 5)

@@ -200,7 +200,9 @@ class EventConsumer:
             for task in pending:
                 task.cancel()
             if pending:
-                await asyncio.wait(pending)
+                _, stuck = await asyncio.wait(pending, timeout=timeout)
+                if stuck:  # never seen to end: the channel's close below gives their messages back to the queue
+                    log.error("consumer_tasks_did_not_stop", consumer=self._consumer, tasks=len(stuck))
         self._buffer = asyncio.Queue()
         self._acks.forget()
 
@@ -213,6 +215,8 @@ class EventConsumer:
             try:
                 await self._process(batch)
             except Exception:  # a bug; the batch's unsettled messages come back when the channel closes
+                if _being_cancelled():  # a cancellation a library answered with an error of its own: stop all the same
+                    raise asyncio.CancelledError from None
                 log.exception("batch processing crashed", consumer=self._consumer, messages=len(batch))
 
     async def _next_batch(self) -> list[AbstractIncomingMessage]:
