@@ -48,5 +48,5 @@ class RecordingPool(Generic[C]):
         self.acquired += 1
         return self.connection
 
-    async def release(self, connection: C) -> None:
+    async def release(self, connection: C, *, timeout: float | None = None) -> None:
         self.released += 1
