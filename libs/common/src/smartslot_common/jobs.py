@@ -111,8 +111,7 @@ class Job:
         try:
             more = await self._work()
         except Exception as error:  # the loop outlives any one run: a dead job would do nothing more
-            task = asyncio.current_task()
-            if task is not None and task.cancelling():  # cancelled, though a library answered with an error: end
+            if being_cancelled():  # cancelled, though a library answered with an error of its own: end
                 raise asyncio.CancelledError from error
             self._failed(error)
             return False
@@ -145,6 +144,14 @@ class Job:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(seconds):
                     await self._stopped.wait()
+
+
+def being_cancelled() -> bool:
+    """Whether the running task has been asked to stop: for a loop that catches errors to go on, since a library
+    (asyncpg's rollback of a cancelled COMMIT, aio-pika opening a channel) can answer a cancellation with an error of
+    its own, and the loop must end all the same."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
 
 
 class Loop(Protocol):

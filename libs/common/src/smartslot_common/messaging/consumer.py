@@ -27,6 +27,7 @@ from aio_pika import Message
 from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractIncomingMessage, AbstractQueue
 
 from smartslot_common.contracts.events import always_routed_types
+from smartslot_common.jobs import being_cancelled
 from smartslot_common.logging import get_logger
 from smartslot_common.messaging.acks import Acknowledgements
 from smartslot_common.messaging.applying import (
@@ -76,12 +77,6 @@ REQUEUED = "requeued"  # came back unsettled: put back in the queue with its cou
 log = get_logger(__name__)
 _DATABASE_WAIT_CAP_SECONDS = 30.0
 QUEUE_DEPTH_INTERVAL_SECONDS = 15.0
-
-
-def _being_cancelled() -> bool:
-    """Whether the running task has been asked to stop (a cancellation a library turned into an error of its own)."""
-    task = asyncio.current_task()
-    return task is not None and task.cancelling() > 0
 
 
 class EventConsumer:
@@ -182,7 +177,7 @@ class EventConsumer:
             try:
                 await self.measure_queue_depth()
             except BROKER_ERRORS as error:  # an outage: the gauges keep their last value
-                if _being_cancelled():
+                if being_cancelled():
                     # Cancelled while opening its channel, aio-pika can answer with an error of its own instead of
                     # the cancellation (seen: a service's shutdown waited for ever on this watch, which had gone
                     # back to sleep): the watch must end all the same.
@@ -215,7 +210,7 @@ class EventConsumer:
             try:
                 await self._process(batch)
             except Exception:  # a bug; the batch's unsettled messages come back when the channel closes
-                if _being_cancelled():  # a cancellation a library answered with an error of its own: stop all the same
+                if being_cancelled():  # a cancellation a library answered with an error of its own: stop all the same
                     raise asyncio.CancelledError from None
                 log.exception("batch processing crashed", consumer=self._consumer, messages=len(batch))
 
