@@ -154,6 +154,10 @@ def being_cancelled() -> bool:
     return task is not None and task.cancelling() > 0
 
 
+# How long a cancelled loop may take to end before a shutdown goes on without it.
+STOP_SECONDS = 10.0
+
+
 class Loop(Protocol):
     """What `running` needs: a loop to run, and a way to ask it to finish (a `Job`, or an object built on one)."""
 
@@ -175,8 +179,12 @@ async def running(loop: Loop, name: str, grace: float = 0.0) -> AsyncIterator[No
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(asyncio.shield(task), grace)
         task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        done, _ = await asyncio.wait({task}, timeout=STOP_SECONDS)
+        if done:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        else:  # it did not end when cancelled: the shutdown goes on without it rather than waiting for ever
+            log.error("loop_did_not_stop", loop=name, seconds=STOP_SECONDS)
 
 
 def _once(work: Callable[[], Awaitable[object]]) -> Work:

@@ -285,3 +285,23 @@ async def test_a_job_cancelled_mid_run_ends_even_when_the_cancellation_comes_bac
     task.cancel()  # cancelled without stop(): the job must end by itself, not run again
     with pytest.raises(asyncio.CancelledError):
         await asyncio.wait_for(task, 5)
+
+
+async def test_a_loop_that_never_ends_when_cancelled_does_not_hold_the_shutdown(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(jobs, "STOP_SECONDS", 0.1)
+
+    class Stubborn:
+        async def run(self) -> None:
+            while True:
+                with contextlib.suppress(asyncio.CancelledError):  # a loop that swallows every cancellation
+                    await asyncio.Event().wait()
+
+        def stop(self) -> None: ...
+
+    async def leave() -> None:
+        async with running(Stubborn(), "stubborn"):
+            pass
+
+    await asyncio.wait_for(leave(), 5)  # the block is left, the loop logged as not stopped

@@ -148,16 +148,15 @@ class EventConsumer:
         """Stop taking messages, give the ones in hand `timeout` seconds to finish, and close the channel."""
         if self._depth_task is not None:
             self._depth_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._depth_task
+            await asyncio.wait({self._depth_task}, timeout=timeout)  # bounded: the shutdown must end
             self._depth_task = None
         if self._queue is not None and self._consumer_tag is not None:
-            with contextlib.suppress(*BROKER_ERRORS):
-                await self._queue.cancel(self._consumer_tag)
+            with contextlib.suppress(*BROKER_ERRORS):  # TimeoutError among them: a broker that does not answer
+                await asyncio.wait_for(self._queue.cancel(self._consumer_tag), timeout)
         await self._finish_in_hand(timeout)
         if self._channel is not None and not self._channel.is_closed:
             with contextlib.suppress(*BROKER_ERRORS):
-                await self._channel.close()
+                await asyncio.wait_for(self._channel.close(), timeout)
         self._channel = self._queue = self._consumer_tag = None
 
     async def measure_queue_depth(self) -> None:
