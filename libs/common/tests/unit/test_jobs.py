@@ -291,17 +291,31 @@ async def test_a_loop_that_never_ends_when_cancelled_does_not_hold_the_shutdown(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(jobs, "STOP_SECONDS", 0.1)
+    logged: list[tuple[str, dict[str, Any]]] = []
+
+    class Recorder:
+        def error(self, event: str, **fields: Any) -> None:
+            logged.append((event, fields))
+
+    monkeypatch.setattr(jobs, "log", Recorder())
+    started, released = asyncio.Event(), asyncio.Event()
 
     class Stubborn:
         async def run(self) -> None:
-            while True:
-                with contextlib.suppress(asyncio.CancelledError):  # a loop that swallows every cancellation
-                    await asyncio.Event().wait()
+            started.set()
+            while not released.is_set():
+                with contextlib.suppress(asyncio.CancelledError):  # swallows every cancellation until released
+                    await released.wait()
 
         def stop(self) -> None: ...
 
     async def leave() -> None:
         async with running(Stubborn(), "stubborn"):
-            pass
+            await started.wait()  # a task cancelled before its first step would end at once
 
-    await asyncio.wait_for(leave(), 5)  # the block is left, the loop logged as not stopped
+    await asyncio.wait_for(leave(), 5)  # the block is left with the loop still running
+
+    assert logged == [("loop_did_not_stop", {"loop": "stubborn", "seconds": 0.1})]
+    (left_behind,) = [task for task in asyncio.all_tasks() if task.get_name() == "stubborn"]
+    released.set()
+    await asyncio.wait_for(left_behind, 5)  # nothing of the test outlives it

@@ -9,7 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from smartslot_common.testing.processes import PORT_TAKEN, SERVICE_PORTS, SERVICES, START_ATTEMPTS, ServiceStack
+from smartslot_common.testing import processes
+from smartslot_common.testing.processes import (
+    PORT_TAKEN,
+    SERVICE_PORTS,
+    SERVICES,
+    START_ATTEMPTS,
+    ServiceStack,
+    service_port,
+)
 
 
 class RehearsedStack(ServiceStack):
@@ -77,7 +85,22 @@ async def test_any_other_failure_fails_at_once(tmp_path: Path) -> None:
     assert stack.starts == len(SERVICES)
 
 
-def test_a_port_is_one_nobody_listens_on(tmp_path: Path) -> None:
+def test_a_port_somebody_listens_on_is_passed_over(monkeypatch: pytest.MonkeyPatch) -> None:
+    busy, free = service_port(), service_port()
+    while free == busy:
+        free = service_port()
+    offered = iter([busy, free])
+    monkeypatch.setattr(processes.random, "choice", lambda _ports: next(offered))
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", busy))
+        listener.listen()
+        assert service_port() == free
+
+
+def test_a_port_given_to_another_service_of_the_stack_is_passed_over(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     stack = ServiceStack({}, tmp_path)
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", stack.unused_port()))  # free at the time of the choice
+    given, free = stack.services["booking"].port, stack.unused_port()
+    offered = iter([given, free])
+    monkeypatch.setattr(processes, "service_port", lambda: next(offered))
+    assert stack.unused_port() == free
