@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from urllib.parse import urlsplit
 
 import aio_pika
@@ -14,12 +15,16 @@ from aiohttp import web
 from smartslot_common.errors import DependencyUnavailable
 from smartslot_common.http.health import ReadinessCheck
 from smartslot_common.jobs import running
+from smartslot_common.logging import get_logger
 from smartslot_common.messaging.consumer import EventConsumer, Handler, IdempotentHandler
 from smartslot_common.messaging.outbox import OutboxRelay
 from smartslot_common.messaging.publisher import EventPublisher
 from smartslot_common.messaging.topology import DEFAULT_QUEUE_TYPE, RETRY_DELAYS, QueueType, declare_topology
 
+log = get_logger(__name__)
 RABBITMQ_HINT = "start it with `make infra` (or `rabbitmq-server -detached`)"
+# How long a shutdown waits for the broker to confirm a close (Close-Ok) before it goes on without it.
+CLOSE_SECONDS = 10.0
 # How long a consumer waits for more events to apply with the first one: a quiet stream then still makes batches
 # (one transaction, one ack and one round of the handler's statements for several events) at this cost in latency.
 CONSUMER_LINGER_SECONDS = 0.02
@@ -67,9 +72,19 @@ def amqp_context(
             app[QUEUE_TYPE] = queue_type
             yield
         finally:
-            await connection.close()
+            await close_within(connection.close(), "amqp_connection")
 
     return context
+
+
+async def close_within(closing: Awaitable[object], what: str, seconds: float | None = None) -> None:
+    """Wait for a close at most `seconds` (`CLOSE_SECONDS`): a broker that never confirms it, or a robust
+    connection busy reconnecting, must not hold the shutdown. Logged (`close_timed_out`) when it gave up."""
+    limit = CLOSE_SECONDS if seconds is None else seconds
+    try:
+        await asyncio.wait_for(closing, limit)
+    except TimeoutError:
+        log.warning("close_timed_out", what=what, seconds=limit)
 
 
 def relay_context(
@@ -86,7 +101,7 @@ def relay_context(
         relay = OutboxRelay(app[pool_key], publisher, schema, poll_interval=poll_interval)
         async with running(relay, f"outbox-relay-{schema}"):
             yield
-        await publisher.close()
+        await close_within(publisher.close(), "outbox_publisher")
 
     return context
 
