@@ -47,7 +47,10 @@ async def test_a_client_sees_the_fee_before_cancelling_reschedules_and_downloads
         api: ApiClient, admin_token: str, browsers: Browsers) -> None:
     where = await practice(api, admin_token)  # strict: half the price within 24 hours
     soon = (datetime.now(UTC) + timedelta(hours=3)).replace(minute=0, second=0, microsecond=0)  # inside 24 hours
-    later, other = days_ahead(6), days_ahead(6, hour=12)
+    # Rows are found by their local time: the other two start hours stay clear of soon's, whatever the time of day
+    # (and of an hour's shift to daylight saving time, and of a slot's end time, within the week).
+    later_hour, other_hour = [hour for hour in (6, 9, 12, 15, 18) if abs(hour - soon.hour) >= 3][:2]
+    later, other = days_ahead(6, hour=later_hour), days_ahead(6, hour=other_hour)
     soon_slot = await slot(api, admin_token, where, soon)
     later_slot = await slot(api, admin_token, where, later)
     await slot(api, admin_token, where, other)
