@@ -77,14 +77,13 @@ def amqp_context(
     return context
 
 
-async def close_within(closing: Awaitable[object], what: str, seconds: float | None = None) -> None:
-    """Wait for a close at most `seconds` (`CLOSE_SECONDS`): a broker that never confirms it, or a robust
-    connection busy reconnecting, must not hold the shutdown. Logged (`close_timed_out`) when it gave up."""
-    limit = CLOSE_SECONDS if seconds is None else seconds
+async def close_within(closing: Awaitable[object], what: str) -> None:
+    """Wait for a close at most `CLOSE_SECONDS`: a broker that never confirms it, or a robust connection busy
+    reconnecting, must not hold the shutdown. Logged (`close_timed_out`) when it gave up."""
     try:
-        await asyncio.wait_for(closing, limit)
+        await asyncio.wait_for(closing, CLOSE_SECONDS)
     except TimeoutError:
-        log.warning("close_timed_out", what=what, seconds=limit)
+        log.warning("close_timed_out", what=what, seconds=CLOSE_SECONDS)
 
 
 def relay_context(
