@@ -138,8 +138,13 @@ async def test_working_hours_become_slots_at_local_wall_clock_times_across_dst(
     changes = transition_days(zone, min(by_day), 366)
     assert len(changes) == 2, "both of the coming year's DST changes fall inside the horizon"
     office = ["09:00", "09:30", "10:00", "10:30", "11:00", "11:30"]
-    for starts in by_day.values():
-        assert [start[:5] for start in starts if start >= "09"] == office
+    today = datetime.now(zone).date()
+    for day, starts in by_day.items():
+        office_starts = [start[:5] for start in starts if start >= "09"]
+        if day == today:  # run on a Sunday morning: only the hours not yet begun became slots
+            assert office_starts == office[len(office) - len(office_starts):]
+        else:
+            assert office_starts == office
     spring, fall = sorted(changes, key=lambda day: datetime.combine(day, time(12), tzinfo=zone).dst())[::-1]
     night = {day: [start for start in starts if start < "09"] for day, starts in by_day.items()}
     assert len(night[spring]) == 4, f"2 h of slots on the spring-forward night, got {night[spring]}"
