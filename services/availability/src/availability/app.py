@@ -14,7 +14,7 @@ from availability.entrypoints import analytics, consumers, http, schedule, strea
 from availability.service_layer.answers import Answers
 from availability.service_layer.search import SearchDeps, new_flights
 from availability.settings import AvailabilitySettings
-from smartslot_common.db import create_pool, ping, pool_context, postgres_readiness
+from smartslot_common.db import close_pool, create_pool, ping, pool_context, postgres_readiness
 from smartslot_common.http import ReadinessCheck, create_base_app
 from smartslot_common.http.identity import identity_key
 from smartslot_common.logging import get_logger
@@ -37,7 +37,7 @@ async def _read_pool(app: web.Application) -> AsyncIterator[None]:
                              settings.db_pool_min_size, settings.db_pool_max_size, pool_name="availability_replica")
     app[READ_POOL] = pool
     yield
-    await pool.close()
+    await close_pool(pool)
 
 
 async def _search(app: web.Application) -> AsyncIterator[None]:
