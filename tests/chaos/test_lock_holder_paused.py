@@ -95,7 +95,7 @@ async def test_e_a_paused_lock_holder_cannot_double_book() -> None:
         postgres.unstall()
         lost = await asyncio.wait_for(paused_hold, 60)
         assert lost is not None, recorder.answers
-        assert (lost.status, lost.code) == (409, "slot_unavailable"), lost
+        assert (lost.status, lost.code) == (409, "slot_held"), lost  # the one seat is the winner's hold
         assert postgres.stalls == 1
         assert (await _conflicts(booking_1)).get("database") == 1  # it lost in PostgreSQL, not at the Redis gate
         assert await redis.get(lock_key) == winner_token  # its release compared tokens: the winner's lock stands

@@ -1,4 +1,5 @@
-"""I1 under contention: 200 clients race for one slot, with the Redis lock and in database-only mode."""
+"""I1 under contention: 200 clients race for one slot, with the Redis lock and in database-only mode; instant bookings
+race without Redis at all, taking turns in the process."""
 
 from __future__ import annotations
 
@@ -24,14 +25,22 @@ async def race(api: Any, slot_id: str, racers: int = RACERS) -> Counter[tuple[in
     return Counter((reply.status, reply.code) for reply in replies)
 
 
-async def rows_for(db: asyncpg.Connection, slot_id: str) -> tuple[int, int, int, int]:
-    """(appointments, locked events, held, booked) of a slot."""
+async def instant_race(api: Any, slot_id: str, racers: int = RACERS) -> Counter[tuple[int, str | None]]:
+    replies = await asyncio.gather(*(
+        api.call("POST", "/v1/appointments", api.client(), {"slot_id": slot_id}) for _ in range(racers)))
+    return Counter((reply.status, reply.code) for reply in replies)
+
+
+async def rows_for(
+    db: asyncpg.Connection, slot_id: str, event: str = "appointment.locked"
+) -> tuple[int, int, int, int]:
+    """(appointments, `event` events, held, booked) of a slot."""
     slot = uuid.UUID(slot_id)
     row = await db.fetchrow(
         "SELECT (SELECT count(*) FROM appointments WHERE slot_id = $1) AS appointments,"
-        " (SELECT count(*) FROM outbox WHERE event_type = 'appointment.locked'"
+        " (SELECT count(*) FROM outbox WHERE event_type = $2"
         "  AND envelope->'payload'->>'slot_id' = $1::text) AS events, held, booked FROM slots WHERE id = $1",
-        slot,
+        slot, event,
     )
     return row["appointments"], row["events"], row["held"], row["booked"]
 
@@ -72,13 +81,43 @@ async def test_with_redis_unreachable_the_database_alone_lets_exactly_one_win(
     catalog = await api.catalog()
     slot = await api.slot(catalog, api.future(days=10))
     outcomes = await race(api, slot["id"])
-    assert outcomes == Counter({(201, None): 1, (409, "slot_unavailable"): RACERS - 1})
+    assert outcomes == Counter({(201, None): 1, (409, "slot_held"): RACERS - 1}), "the one seat is held by the winner"
     assert await rows_for(db, slot["id"]) == (1, 1, 1, 0)
     fallbacks, remembered = lock_fallbacks() - fallbacks_before, refused_from_memory() - remembered_before
     # A request that reached the database found Redis away; once one found the slot full, the rest were refused from
     # this process's memory of it, without asking Redis or the database.
     assert fallbacks + remembered == RACERS, "every request went on in database-only mode or was refused from memory"
     assert fallbacks >= 1
+    await assert_no_double_booking(db)
+
+
+async def test_two_hundred_instant_bookings_of_one_slot_exactly_one_without_redis_or_a_second_write(
+    api: Any, db: asyncpg.Connection
+) -> None:
+    catalog = await api.catalog()
+    slot = await api.slot(catalog, api.future(days=10))
+    remembered_before = refused_from_memory()
+    outcomes = await instant_race(api, slot["id"])
+    assert outcomes == Counter({(201, None): 1, (409, "slot_unavailable"): RACERS - 1}), outcomes
+    assert await rows_for(db, slot["id"], "appointment.confirmed") == (1, 1, 0, 1)
+    # The losers waited for the claim in flight in this process, then were refused from its memory of the slot.
+    assert refused_from_memory() - remembered_before == RACERS - 1
+    await assert_no_double_booking(db)
+
+
+async def test_instant_bookings_of_three_seats_get_exactly_three_in_one_wave(
+    extra_booking: Any, db: asyncpg.Connection
+) -> None:
+    """Claims on a slot with seats left wait their turn instead of being turned away as held; Redis is not needed
+    (it is unreachable here) and never asked (no fallback counted)."""
+    api = await extra_booking(redis_url=f"redis://127.0.0.1:{free_port()}/0")
+    fallbacks_before = lock_fallbacks()
+    catalog = await api.catalog()
+    slot = await api.slot(catalog, api.future(days=10), capacity=3)
+    outcomes = await instant_race(api, slot["id"], racers=40)
+    assert outcomes == Counter({(201, None): 3, (409, "slot_unavailable"): 37}), outcomes
+    assert await rows_for(db, slot["id"], "appointment.confirmed") == (3, 3, 0, 3)
+    assert lock_fallbacks() == fallbacks_before
     await assert_no_double_booking(db)
 
 

@@ -131,7 +131,7 @@ async def test_500_holds_on_one_slot_without_redis_the_database_alone_lets_one_w
     unreachable_redis: Any, db: asyncpg.Connection, storm: Any
 ) -> None:
     _, seen, writes = await one_slot_storm(unreachable_redis, db, storm)
-    assert seen == {(201, None): 1, (409, "slot_unavailable"): RACERS - 1}
+    assert seen == {(201, None): 1, (409, "slot_held"): RACERS - 1}, "the one seat is held by the winner"
     assert writes == 1, "losers' compare-and-set wrote nothing"
     print(f"\nstorm without Redis: {dict(seen)}; slot writes {writes}")
 

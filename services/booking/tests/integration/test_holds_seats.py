@@ -105,7 +105,7 @@ async def test_a_roomy_slot_gives_its_gate_back_after_commit_so_other_seats_stay
     assert second.status == 201, second.body
     assert await seats(db, slot["id"]) == (2, 0)
     third = await api.hold(slot["id"], api.client())
-    assert (third.status, third.code) == (409, "slot_unavailable")
+    assert (third.status, third.code) == (409, "slot_held"), "both seats are held"
 
 
 async def test_a_hold_by_service_and_start_with_the_provider_named_is_chosen(

@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 
 from booking.domain.appointment import HOLD_STATUS
-from booking.domain.errors import HoldQuota, SlotUnavailable
+from booking.domain.errors import HoldQuota, SlotHeld, SlotUnavailable
 from booking.service_layer.holds import BookNow, HoldPolicy, PlaceHold, place_hold
 from smartslot_common.contracts.events import (
     APPOINTMENT_CONFIRMED,
@@ -25,7 +25,7 @@ from .lock_fakes import RecordingLock
 POLICY = HoldPolicy(ttl_seconds=300, max_live_holds=2)
 
 
-async def test_an_instant_booking_is_one_write_without_a_transaction_and_gives_the_gate_back() -> None:
+async def test_an_instant_booking_is_one_write_without_a_transaction_or_redis_and_remembers_the_slot_full() -> None:
     uow, lock = FakeUnitOfWork(), RecordingLock()
     slot = uow.store.add_slot()
 
@@ -36,7 +36,31 @@ async def test_an_instant_booking_is_one_write_without_a_transaction_and_gives_t
     assert [(step.from_status, step.to_status) for step in uow.store.transitions] == [
         (None, HOLD_STATUS), (HOLD_STATUS, "confirmed")]
     assert [event.type for event in uow.store.events()] == [APPOINTMENT_CONFIRMED]
-    assert lock.released == [(slot.id, "lease-1")]
+    assert (lock.acquired, lock.released) == ([], []), "an instant booking keeps no lock: Redis is not asked"
+    assert lock.recently_refused(slot.id) == "full", "its last seat taken: the next claim is refused from memory"
+
+
+async def test_an_instant_booking_that_leaves_seats_remembers_nothing() -> None:
+    uow, lock = FakeUnitOfWork(), RecordingLock()
+    slot = uow.store.add_slot(capacity=2)
+
+    await place_hold(uow, lock, POLICY, BookNow(slot.id, uuid.uuid4()))
+
+    assert lock.recently_refused(slot.id) is None
+    assert (await place_hold(uow, lock, POLICY, BookNow(slot.id, uuid.uuid4()))).status == "confirmed"
+    assert lock.recently_refused(slot.id) == "full"
+
+
+async def test_an_instant_booking_of_a_slot_held_by_another_is_slot_held_and_remembered_held() -> None:
+    uow, lock = FakeUnitOfWork(), RecordingLock()
+    slot = uow.store.add_slot()
+    uow.store.add_appointment(slot)  # a live hold (its lock may be in Redis: an instant booking does not ask)
+
+    with pytest.raises(SlotHeld):
+        await place_hold(uow, lock, POLICY, BookNow(slot.id, uuid.uuid4()))
+
+    assert lock.recently_refused(slot.id) == "held"
+    assert uow.store.slots[slot.id].booked == 0
 
 
 async def test_a_hold_on_a_one_seat_slot_keeps_its_lock_until_its_deadline() -> None:
@@ -50,6 +74,7 @@ async def test_a_hold_on_a_one_seat_slot_keeps_its_lock_until_its_deadline() -> 
     assert uow.commits == 1, "a client's hold counts against their quota in a transaction"
     assert lock.extended == [(slot.id, "lease-1")]
     assert lock.released == []
+    assert lock.recently_refused(slot.id) == "held"
     assert [event.type for event in uow.store.events()] == [APPOINTMENT_LOCKED]
 
 

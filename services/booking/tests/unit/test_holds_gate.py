@@ -1,6 +1,7 @@
 """The slot lock as a hold uses it, on fakes: a claim asks for the short gate, not the hold's TTL; losers never reach
 the database; the lock keeps few commands in flight so a storm cannot exhaust the Redis connection pool; extending
-and releasing go by the token."""
+and releasing go by the token. An instant booking's turn in this process instead: one claim per slot at a time,
+the waiting ones refused from memory once the slot is full."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from types import SimpleNamespace
 import pytest
 from redis.exceptions import LockNotOwnedError
 
-from booking.adapters.slot_lock import SlotLock, SlotLockLease
+from booking.adapters.slot_lock import FULL, SlotLock, SlotLockLease
 from booking.domain.errors import SlotHeld, SlotUnavailable
 from booking.service_layer import seats
 from booking.service_layer.holds import BookNow, HoldPolicy, PlaceHold, place_hold
@@ -101,15 +102,14 @@ def lock_over(*masters: Master, max_in_flight: int = 64) -> SlotLock:
     return SlotLock(list(masters), "t:smartslot:", max_in_flight)  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("command", [PlaceHold, BookNow])
-async def test_a_claim_asks_for_the_short_gate_and_a_loser_never_reaches_the_database(command: type) -> None:
+async def test_a_hold_asks_for_the_short_gate_and_a_loser_never_reaches_the_database() -> None:
     master = Master()
     lock = lock_over(master)
     slot_id = uuid.uuid4()
     master.keys[lock.key(slot_id)] = ("someone-else", 300_000)
     policy = HoldPolicy(ttl_seconds=300, max_live_holds=3, gate_seconds=2.5)
     with pytest.raises(SlotHeld):
-        await place_hold(NoDatabase(), lock, policy, command(slot_id, uuid.uuid4()))
+        await place_hold(NoDatabase(), lock, policy, PlaceHold(slot_id, uuid.uuid4()))
     assert master.keys[lock.key(slot_id)] == ("someone-else", 300_000), "the holder's lock is left alone"
 
 
@@ -226,7 +226,7 @@ async def test_a_gate_held_only_while_a_claim_runs_is_not_remembered() -> None:
 async def test_a_full_slot_is_refused_from_memory_until_a_seat_is_given_back_here() -> None:
     master, clock = Master(), Clock()
     lock, slot_id = remembering_lock(master, clock), uuid.uuid4()
-    lock.remember_full(slot_id)
+    lock.remember(slot_id, FULL)
     with pytest.raises(SlotUnavailable):
         await seats.acquire_lock(lock, slot_id, 5.0)
     assert master.keys == {}, "refused before Redis"
@@ -237,16 +237,111 @@ async def test_a_full_slot_is_refused_from_memory_until_a_seat_is_given_back_her
 async def test_the_waitlists_claim_never_meets_the_memory() -> None:
     master, clock = Master(), Clock()
     lock, slot_id = remembering_lock(master, clock), uuid.uuid4()
-    lock.remember_full(slot_id)
+    lock.remember(slot_id, FULL)
     assert await seats.acquire_lock(lock, slot_id, 5.0, public=False) is not None
 
 
 async def test_no_memory_when_it_is_switched_off() -> None:
     master, clock = Master(), Clock()
     lock, slot_id = remembering_lock(master, clock, seconds=0), uuid.uuid4()
-    lock.remember_full(slot_id)
+    lock.remember(slot_id, FULL)
     master.keys[lock.key(slot_id)] = ("a-one-seat-hold", 300_000)
     with pytest.raises(SlotHeld):
         await seats.acquire_lock(lock, slot_id, 5.0)
     master.keys.clear()
     assert await seats.acquire_lock(lock, slot_id, 5.0) is not None
+
+
+# --- an instant booking's turn in this process ------------------------------------------------------------------
+
+
+async def test_instant_claims_on_one_slot_wait_for_the_one_in_flight_then_are_refused_from_its_memory() -> None:
+    lock, slot_id = remembering_lock(Master(), Clock()), uuid.uuid4()
+    inside, let_it_end, ran = asyncio.Event(), asyncio.Event(), []
+
+    async def the_winner() -> None:
+        async with seats.taking_turns(lock, slot_id, 5.0):
+            inside.set()
+            await let_it_end.wait()
+            lock.remember(slot_id, FULL)  # as a claim that took the last seat does after its commit
+
+    async def a_loser() -> None:
+        async with seats.taking_turns(lock, slot_id, 5.0):
+            ran.append("a loser reached the database")
+
+    winner = asyncio.create_task(the_winner())
+    await inside.wait()
+    losers = [asyncio.create_task(a_loser()) for _ in range(20)]
+    let_it_end.set()
+    outcomes = await asyncio.gather(*losers, return_exceptions=True)
+    await winner
+    assert [type(outcome) for outcome in outcomes] == [SlotUnavailable] * 20
+    assert ran == []
+
+
+async def test_claims_on_a_slot_with_seats_left_run_one_at_a_time_and_all_run() -> None:
+    lock, slot_id = remembering_lock(Master(), Clock()), uuid.uuid4()
+    running, most, done = 0, 0, 0
+
+    async def a_claim() -> None:
+        nonlocal running, most, done
+        async with seats.taking_turns(lock, slot_id, 5.0):
+            running += 1
+            most = max(most, running)
+            await asyncio.sleep(0)  # a round trip's worth of giving way to the others
+            running -= 1
+            done += 1
+
+    await asyncio.gather(*(a_claim() for _ in range(10)))
+    assert (most, done) == (1, 10)
+    assert lock.take_turn(slot_id) is None, "the last claim gave its turn back"
+
+
+async def test_a_claim_that_fails_gives_its_turn_to_the_next() -> None:
+    lock, slot_id = remembering_lock(Master(), Clock()), uuid.uuid4()
+    inside, let_it_fail = asyncio.Event(), asyncio.Event()
+
+    async def failing() -> None:
+        async with seats.taking_turns(lock, slot_id, 5.0):
+            inside.set()
+            await let_it_fail.wait()
+            raise ConnectionResetError("PostgreSQL went away")
+
+    async def next_claim() -> str:
+        async with seats.taking_turns(lock, slot_id, 5.0):
+            return "claimed"
+
+    first = asyncio.create_task(failing())
+    await inside.wait()
+    second = asyncio.create_task(next_claim())
+    let_it_fail.set()
+    with pytest.raises(ConnectionResetError):
+        await first
+    assert await second == "claimed"
+
+
+async def test_a_claim_kept_waiting_past_the_gate_is_slot_held() -> None:
+    lock, slot_id = remembering_lock(Master(), Clock()), uuid.uuid4()
+    assert lock.take_turn(slot_id) is None  # a claim in flight that does not end
+    with pytest.raises(SlotHeld):
+        async with seats.taking_turns(lock, slot_id, 0.01):
+            raise AssertionError("never its turn")
+    lock.end_turn(slot_id)
+
+
+async def test_a_remembered_slot_is_refused_before_taking_a_turn() -> None:
+    lock, slot_id = remembering_lock(Master(), Clock()), uuid.uuid4()
+    lock.remember(slot_id, "held")
+    with pytest.raises(SlotHeld):
+        async with seats.taking_turns(lock, slot_id, 5.0):
+            raise AssertionError("refused from memory first")
+    assert lock.take_turn(slot_id) is None, "a refused claim took no turn"
+
+
+async def test_an_instant_booking_never_asks_redis() -> None:
+    master, uow = Master(), FakeUnitOfWork()
+    lock, slot = lock_over(master), uow.store.add_slot()
+    master.keys[lock.key(slot.id)] = ("a-stale-gate", 5_000)
+    booked = await place_hold(uow, lock, HoldPolicy(ttl_seconds=300, max_live_holds=3), BookNow(slot.id, uuid.uuid4()))
+    assert booked.status == "confirmed", "PostgreSQL decided: the seat was free"
+    assert (master.peak, master.releases) == (0, 0), "no command reached Redis"

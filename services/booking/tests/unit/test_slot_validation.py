@@ -2,7 +2,8 @@
 
 Seed 004's pipeline is ValidateTimeSlotExists → ValidateTimeSlotAvailable → ValidateTimeSlotNotBooked →
 ValidateTimeSlotNotPast; booking's links map one to one (available = the slot is still offered, `status = 'open'`;
-not booked = seats remain), so when several links fail, the earliest one in that order answers.
+not booked = seats remain), so when several links fail, the earliest one in that order answers. A full slot answers
+`slot_held` while one of its seats is only held, `slot_unavailable` once every seat is booked.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from booking.domain.errors import BookingError, SlotInPast, SlotNotFound, SlotUnavailable
+from booking.domain.errors import BookingError, SlotHeld, SlotInPast, SlotNotFound, SlotUnavailable
 from booking.domain.slot import BOOKING_CHECKS, Slot, validate_bookable
 
 NOW = datetime(2026, 5, 4, 9, 0, tzinfo=UTC)
@@ -54,9 +55,16 @@ def test_a_slot_no_longer_offered_is_unavailable(status: str) -> None:
         validate_bookable(a_slot(status=status), NOW)
 
 
-@pytest.mark.parametrize(("capacity", "held", "booked"), [(1, 1, 0), (1, 0, 1), (3, 1, 2), (3, 3, 0)])
-def test_a_full_slot_is_unavailable(capacity: int, held: int, booked: int) -> None:
+@pytest.mark.parametrize(("capacity", "booked"), [(1, 1), (3, 3)])
+def test_a_slot_full_of_bookings_is_unavailable(capacity: int, booked: int) -> None:
     with pytest.raises(SlotUnavailable, match="no longer available"):
+        validate_bookable(a_slot(capacity=capacity, booked=booked), NOW)
+
+
+@pytest.mark.parametrize(("capacity", "held", "booked"), [(1, 1, 0), (3, 1, 2), (3, 3, 0)])
+def test_a_full_slot_with_a_seat_only_held_is_slot_held(capacity: int, held: int, booked: int) -> None:
+    """A held seat may come back (its hold expires or is given up): the client is told the slot is held."""
+    with pytest.raises(SlotHeld, match="holding this slot"):
         validate_bookable(a_slot(capacity=capacity, held=held, booked=booked), NOW)
 
 
@@ -83,7 +91,7 @@ def test_a_deleted_full_past_slot_reports_slot_unavailable_before_slot_in_past()
 
 
 def test_an_open_full_past_slot_reports_full_before_past() -> None:
-    slot = a_slot(held=1, starts_at=NOW - timedelta(hours=1))
+    slot = a_slot(booked=1, starts_at=NOW - timedelta(hours=1))
     with pytest.raises(SlotUnavailable, match="no longer available"):
         validate_bookable(slot, NOW)
 

@@ -11,8 +11,13 @@ PostgreSQL. Waiting a moment for a free connection keeps the storm in Redis.
 A storm's losers need not reach Redis at all: a claim that finds the lock taken for longer than a gate lives (a
 one-seat hold keeps it until its deadline) remembers the slot as held, and a claim that finds the slot full
 remembers that, for a moment (`remember_seconds`, one second by default), so the next public claims in this process
-are refused from memory. Releasing a slot's lock here forgets it at once; elsewhere the memory is at most that moment
-stale, which can only turn a client away, never let one in (PostgreSQL decides who gets a seat).
+are refused from memory. So does a claim that took a slot's last seat. Releasing a slot's lock here forgets it at
+once; elsewhere the memory is at most that moment stale, which can only turn a client away, never let one in
+(PostgreSQL decides who gets a seat).
+
+An instant booking keeps no lock after its request, so it needs no Redis at all: claims on one slot take turns in
+this process (`take_turn`), a storm's losers wait for the claim in flight and are then refused from memory, and
+PostgreSQL's compare-and-set settles the rare race with another process.
 """
 
 from __future__ import annotations
@@ -71,6 +76,7 @@ class SlotLock:
         self._remember_seconds = remember_seconds
         self._clock = clock
         self._remembered: dict[str, tuple[float, str]] = {}  # key -> (until, HELD or FULL)
+        self._turns: dict[str, asyncio.Event] = {}  # key -> set when the claim in flight here ends
 
     def key(self, slot_id: object) -> str:
         return f"{self._prefix}slot:{slot_id}:lock"
@@ -114,9 +120,24 @@ class SlotLock:
             return None
         return why
 
-    def remember_full(self, slot_id: object) -> None:
-        """A claim found every seat of the slot taken (and no hold overdue to expire)."""
-        self._remember(self.key(slot_id), FULL, self._remember_seconds)
+    def remember(self, slot_id: object, why: str) -> None:
+        """The slot was found (or just left) full, for HELD or FULL: the next public claims here are refused."""
+        self._remember(self.key(slot_id), why, self._remember_seconds)
+
+    def take_turn(self, slot_id: object) -> asyncio.Event | None:
+        """Become the claim in flight on the slot in this process (None), or the end of the one in flight to wait
+        for before asking again; `end_turn` ends it."""
+        key = self.key(slot_id)
+        running = self._turns.get(key)
+        if running is None:
+            self._turns[key] = asyncio.Event()
+        return running
+
+    def end_turn(self, slot_id: object) -> None:
+        """The claim in flight on the slot is over: the claims waiting for it ask again."""
+        ended = self._turns.pop(self.key(slot_id), None)
+        if ended is not None:
+            ended.set()
 
     def forget(self, slot_id: object) -> None:
         """A seat of the slot may be free again: the next claim asks Redis and PostgreSQL."""

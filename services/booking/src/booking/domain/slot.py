@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from booking.domain.errors import SlotInPast, SlotNotFound, SlotUnavailable
+from booking.domain.errors import SlotHeld, SlotInPast, SlotNotFound, SlotUnavailable
 
 
 @dataclass(frozen=True)
@@ -39,8 +39,13 @@ def _is_live(slot: Slot, _: datetime) -> None:
 
 
 def _is_not_full(slot: Slot, _: datetime) -> None:
-    if slot.remaining <= 0:
-        raise SlotUnavailable("This time slot is no longer available.")
+    """Full: `slot_held` while one of its seats is only held (it may come back), `slot_unavailable` once all are
+    booked."""
+    if slot.remaining > 0:
+        return
+    if slot.held > 0:
+        raise SlotHeld("Someone else is holding this slot right now.")
+    raise SlotUnavailable("This time slot is no longer available.")
 
 
 def _has_not_started(slot: Slot, now: datetime) -> None:

@@ -1,10 +1,12 @@
-"""Getting a seat: the slot lock first (speed), then one transaction with a compare-and-set (correctness).
+"""Getting a seat: a gate first (speed), then one transaction with a compare-and-set (correctness).
 
-Holds, instant bookings and the waitlist's holds take one path. The slot's lock is won as a short gate; one
-transaction runs the validation chain, expires overdue holds of a full slot (so a slot never waits for the
-sweeper), takes the seat by compare-and-set on the slot's version and writes the appointment, its audit rows and its
-event. After commit a one-seat hold keeps the lock until its deadline, so the next client is turned away by Redis
-alone; every other claim gives the gate back at once, so a slot's other seats stay bookable.
+Holds, instant bookings and the waitlist's holds take one path. A hold wins the slot's Redis lock as a short gate;
+an instant booking, which keeps nothing after its request, takes its turn among this process's claims on the slot
+instead (no Redis round trip). One transaction runs the validation chain, expires overdue holds of a full slot (so a
+slot never waits for the sweeper), takes the seat by compare-and-set on the slot's version and writes the
+appointment, its audit rows and its event. After commit a one-seat hold keeps the lock until its deadline, so the
+next client is turned away by Redis alone; every other claim gives the gate back at once, so a slot's other seats
+stay bookable. A claim that took a slot's last seat leaves it remembered here as held or full for a moment.
 """
 
 from __future__ import annotations
@@ -16,9 +18,9 @@ from datetime import datetime, timedelta
 from typing import ClassVar
 
 from booking import metrics
-from booking.adapters.slot_lock import SlotLock, SlotLockLease
+from booking.adapters.slot_lock import FULL, HELD, SlotLock, SlotLockLease
 from booking.domain.appointment import HOLD_STATUS, Appointment, EventContext, NewAppointment, state_of
-from booking.domain.errors import HoldQuota, SecondLiveSeat, SlotUnavailable
+from booking.domain.errors import HoldQuota, SecondLiveSeat, SlotHeld, SlotUnavailable
 from booking.domain.slot import Slot, validate_bookable
 from booking.service_layer import seats
 from booking.service_layer.unit_of_work import UnitOfWork
@@ -75,19 +77,28 @@ class _Claimed:
 
 async def place_hold(uow: UnitOfWork, lock: SlotLock | None, policy: HoldPolicy, command: PlaceHold) -> Appointment:
     """Claim one seat: `locked` until `hold_expires_at` (database clock), or `confirmed` at once for `BookNow`."""
+    if command.instant:  # keeps no lock after the request: claims on the slot take turns in this process
+        async with seats.taking_turns(lock, command.slot_id, policy.gate_seconds):
+            claimed = await _claim_either_way(uow, lock, policy, command, None)
+        metrics.INSTANT_BOOKINGS.inc()
+        return claimed.appointment
     lease = await seats.acquire_lock(lock, command.slot_id, policy.gate_seconds, command.public)
     try:
-        claimed = await _claim_in_one_write(uow, lock, policy, command, lease)
-        if claimed is None:  # the slot is full (overdue holds to expire first) or changed since it was read
-            claimed = await uow.run(lambda uow: _claim(uow, lock, policy, command, lease))
+        claimed = await _claim_either_way(uow, lock, policy, command, lease)
     except BaseException:
         await _give_back(lock, lease)
         raise
-    if command.instant:
-        metrics.INSTANT_BOOKINGS.inc()
-    else:
-        metrics.HOLDS.labels(origin=command.origin).inc()
+    metrics.HOLDS.labels(origin=command.origin).inc()
     return claimed.appointment
+
+
+async def _claim_either_way(
+    uow: UnitOfWork, lock: SlotLock | None, policy: HoldPolicy, command: PlaceHold, lease: SlotLockLease | None
+) -> _Claimed:
+    claimed = await _claim_in_one_write(uow, lock, policy, command, lease)
+    if claimed is None:  # the slot is full (overdue holds to expire first) or changed since it was read
+        claimed = await uow.run(lambda uow: _claim(uow, lock, policy, command, lease))
+    return claimed
 
 
 async def _give_back(lock: SlotLock | None, lease: SlotLockLease | None) -> None:
@@ -96,9 +107,19 @@ async def _give_back(lock: SlotLock | None, lease: SlotLockLease | None) -> None
 
 
 def _settle_lock_after_commit(uow: UnitOfWork, lock: SlotLock | None, lease: SlotLockLease | None,
-                              claimed: _Claimed) -> None:
-    if lease is not None and lock is not None:
+                              claimed: _Claimed, slot: Slot, command: PlaceHold) -> None:
+    """After the commit: the lock kept or given back, and a slot whose last seat this claim took remembered as held
+    or full, so the next public claims here are refused before Redis or PostgreSQL."""
+    if lock is None:
+        return
+    if lease is not None:
         uow.after_commit(lambda: _settle_lock(lock, lease, claimed))
+    if slot.remaining <= 1 and command.public:
+        uow.after_commit(lambda: _remember(lock, slot.id, FULL if command.instant else HELD))
+
+
+async def _remember(lock: SlotLock, slot_id: uuid.UUID, why: str) -> None:
+    lock.remember(slot_id, why)
 
 
 async def _settle_lock(lock: SlotLock, lease: SlotLockLease, claimed: _Claimed) -> None:
@@ -140,10 +161,10 @@ async def _write_claim(
     try:
         slot = validate_bookable(found.slot, found.now)
         _refuse_reserved(command.public, found.reserved_until, found.now)
-    except SlotUnavailable:
+    except (SlotHeld, SlotUnavailable) as refused:
         metrics.CONFLICTS.labels(stage="database").inc()
         if full and lock is not None and command.public:
-            lock.remember_full(command.slot_id)
+            lock.remember(command.slot_id, HELD if isinstance(refused, SlotHeld) else FULL)
         raise
     ttl_seconds = command.ttl_seconds or policy.ttl_seconds
     lock_token = lease.token if lease is not None and not command.instant and slot.capacity == 1 else None
@@ -161,7 +182,7 @@ async def _write_claim(
     if uow.stores_answer:
         await uow.answer(appointment)
     claimed = _Claimed(appointment, lock_token is not None, ttl_seconds * 1000, started)
-    _settle_lock_after_commit(uow, lock, lease, claimed)
+    _settle_lock_after_commit(uow, lock, lease, claimed, slot, command)
     return claimed
 
 
@@ -188,7 +209,7 @@ async def _claim(
     uow.record(seats.appointment_event_from(_event_type(command), appointment.as_row(), context))
     await uow.answer(appointment)
     claimed = _Claimed(appointment, lock_token is not None, ttl_seconds * 1000, started)
-    _settle_lock_after_commit(uow, lock, lease, claimed)
+    _settle_lock_after_commit(uow, lock, lease, claimed, slot, command)
     return claimed
 
 
@@ -211,7 +232,7 @@ async def claim_seat(uow: UnitOfWork, slot_id: uuid.UUID, counter: str, now: dat
             if await uow.slots.take_seat(slot, counter):
                 return slot
         raise SlotUnavailable("This time slot is no longer available.")
-    except SlotUnavailable:
+    except (SlotHeld, SlotUnavailable):
         metrics.CONFLICTS.labels(stage="database").inc()
         raise
 

@@ -7,8 +7,10 @@ and every appointment event carries the same context.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
 
@@ -37,11 +39,8 @@ async def acquire_lock(
     waitlist's claims always ask (the seat it was told is free must not be refused by a memory of it taken)."""
     if lock is None:
         return None
-    if public and (refused := lock.recently_refused(slot_id)) is not None:
-        metrics.CONFLICTS.labels(stage="memory").inc()
-        if refused == FULL:
-            raise SlotUnavailable("This time slot is no longer available.")
-        raise SlotHeld("Someone else is holding this slot right now.")
+    if public:
+        refuse_remembered(lock, slot_id)
     try:
         lease = await lock.acquire(slot_id, int(ttl_seconds * 1000))
     except LockUnavailable as error:
@@ -52,6 +51,44 @@ async def acquire_lock(
         metrics.CONFLICTS.labels(stage="redis").inc()
         raise SlotHeld("Someone else is holding this slot right now.")
     return lease
+
+
+def refuse_remembered(lock: SlotLock, slot_id: uuid.UUID) -> None:
+    """`409` from memory when a claim in this process found the slot held or full (or took its last seat) a moment
+    ago."""
+    if (refused := lock.recently_refused(slot_id)) is None:
+        return
+    metrics.CONFLICTS.labels(stage="memory").inc()
+    if refused == FULL:
+        raise SlotUnavailable("This time slot is no longer available.")
+    raise SlotHeld("Someone else is holding this slot right now.")
+
+
+@asynccontextmanager
+async def taking_turns(lock: SlotLock | None, slot_id: uuid.UUID, wait_seconds: float) -> AsyncIterator[None]:
+    """An instant booking's gate, in this process only (it keeps no lock after its request, so Redis has nothing to
+    add): claims on one slot go one at a time; each waiting claim asks the memory again when the one before it ends,
+    so a storm's losers are refused without reaching PostgreSQL, and a slot with seats left serves its waiting
+    claims in turn. A claim kept waiting longer than `wait_seconds` is `409 slot_held`. PostgreSQL's compare-and-set
+    still decides against claims in other processes."""
+    if lock is None:
+        yield
+        return
+    deadline = asyncio.get_running_loop().time() + wait_seconds
+    while True:
+        refuse_remembered(lock, slot_id)
+        if (running := lock.take_turn(slot_id)) is None:
+            break
+        try:
+            async with asyncio.timeout_at(deadline):
+                await running.wait()
+        except TimeoutError:
+            metrics.CONFLICTS.labels(stage="turn").inc()
+            raise SlotHeld("Someone else is holding this slot right now.") from None
+    try:
+        yield
+    finally:
+        lock.end_turn(slot_id)
 
 
 async def release_lock(lock: SlotLock | None, slot_id: uuid.UUID, token: str | None) -> None:
