@@ -3,6 +3,7 @@ change of a slot's state."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime
 
@@ -48,6 +49,20 @@ async def test_the_consumer_notes_each_touched_slot_and_the_previous_one_of_a_re
     assert taken.slots == [moved_to, moved_from, created]
     assert taken.fence == 42
     assert len(taken.schedules) == 1
+
+
+async def test_changes_touched_while_the_feeder_lingers_join_its_batch() -> None:
+    changes = LiveChanges()
+    first, second = uuid.uuid4(), uuid.uuid4()
+    times = {"starts_at": START, "ends_at": START.replace(minute=30)}
+    changes.touched([SlotPayload(slot_id=first, provider_id=uuid.UUID(PROVIDER), service_id=uuid.UUID(SERVICE),
+                                 **times)], fence=1)
+    taking = asyncio.create_task(changes.take(linger_seconds=0.05))
+    await asyncio.sleep(0)  # the feeder has woken on the first change and lingers
+    changes.touched([SlotPayload(slot_id=second, provider_id=uuid.UUID(PROVIDER), service_id=uuid.UUID(SERVICE),
+                                 **times)], fence=2)
+    taken = await taking
+    assert (taken.slots, taken.fence) == ([first, second], 2)
 
 
 def test_the_public_slot_event_has_the_searchs_fields_only() -> None:

@@ -29,6 +29,10 @@ from smartslot_common.logging import get_logger
 log = get_logger(__name__)
 MAX_PENDING = 100_000  # touched slots waiting to be read; beyond it the oldest are dropped (and pages reset)
 RETRY_SECONDS = 1.0
+# Once something is touched, the feeder waits this long for the changes right behind it, so that at a few hundred
+# events a second one batch (a read of the slots' states, an append to the shared log, a wake-up of every follower)
+# carries several events instead of one; streams see a change this much later.
+LINGER_SECONDS = 0.025
 
 
 @dataclass
@@ -63,9 +67,11 @@ class LiveChanges:
         pending.fence = max(pending.fence, fence)
         self._ready.set()
 
-    async def take(self) -> Touched:
-        """Everything noted so far, once there is something."""
+    async def take(self, linger_seconds: float = 0.0) -> Touched:
+        """Everything noted so far, once there is something and `linger_seconds` have passed for more to join it."""
         await self._ready.wait()
+        if linger_seconds > 0:
+            await asyncio.sleep(linger_seconds)
         self._ready.clear()
         taken, self._touched = self._touched, Touched()
         return taken
@@ -150,7 +156,7 @@ async def feed(changes: LiveChanges, shared: SharedLog, read_pool: asyncpg.Pool,
     """Publish what the consumer touched, batch by batch, until cancelled; a failed batch is tried again."""
     published = Published()
     while True:
-        touched = await changes.take()
+        touched = await changes.take(LINGER_SECONDS)
         try:
             items = await items_for(touched, read_pool, primary_pool, published)
             if items:
