@@ -19,6 +19,7 @@ from email.header import Header
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, parseaddr
+from functools import lru_cache
 
 from notifier.domain.emails import Email
 
@@ -65,6 +66,7 @@ def _recipient(email: Email) -> str | None:
     return formataddr((email.to_name or "", email.to), charset="utf-8")
 
 
+@lru_cache(maxsize=16)  # the configured sender, the same for every message: parsed once
 def _sender(mail_from: str) -> str | None:
     name, address = parseaddr(mail_from)
     if not address or not _plain_address(address):

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from email.utils import parseaddr
+from functools import lru_cache
 from typing import Literal
 
 from notifier.domain.local_time import utc
@@ -47,7 +48,7 @@ class Invitation:
 
 def to_ics(invitation: Invitation) -> str:
     """The calendar object, as text (CRLF line ends, lines folded at 75 octets)."""
-    organizer_name, organizer_email = parseaddr(invitation.organizer)
+    organizer_name, organizer_email = _parsed_address(invitation.organizer)
     lines = [
         "BEGIN:VCALENDAR",
         "VERSION:2.0",
@@ -70,6 +71,12 @@ def to_ics(invitation: Invitation) -> str:
         lines.append(_address("ATTENDEE", invitation.attendee_email, invitation.attendee_name, "REQ-PARTICIPANT"))
     lines += ["END:VEVENT", "END:VCALENDAR"]
     return "".join(_folded(line) + "\r\n" for line in lines)
+
+
+@lru_cache(maxsize=16)
+def _parsed_address(address: str) -> tuple[str, str]:
+    """`parseaddr` of the organizer (the letterhead, the same for every email: parsed once, not per email)."""
+    return parseaddr(address)
 
 
 def _address(name: str, email: str, common_name: str | None, role: str | None = None) -> str:
