@@ -105,6 +105,22 @@ async def test_two_hundred_instant_bookings_of_one_slot_exactly_one_without_redi
     await assert_no_double_booking(db)
 
 
+async def test_instant_bookings_from_two_booking_processes_still_book_one_slot_once(
+    api: Any, extra_booking: Any, db: asyncpg.Connection
+) -> None:
+    """Turns are taken per process: between two processes PostgreSQL's compare-and-set alone decides."""
+    other = await extra_booking()  # its own turns and memory, as a second booking process has
+    catalog = await api.catalog()
+    slot = await api.slot(catalog, api.future(days=10))
+    here, there = await asyncio.gather(instant_race(api, slot["id"], 100), instant_race(other, slot["id"], 100))
+    outcomes = here + there
+    assert outcomes[(201, None)] == 1, outcomes
+    assert set(outcomes) <= {(201, None), (409, "slot_unavailable")}, outcomes
+    assert sum(outcomes.values()) == 200
+    assert await rows_for(db, slot["id"], "appointment.confirmed") == (1, 1, 0, 1)
+    await assert_no_double_booking(db)
+
+
 async def test_instant_bookings_of_three_seats_get_exactly_three_in_one_wave(
     extra_booking: Any, db: asyncpg.Connection
 ) -> None:
