@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any, TypeAlias, TypeVar
 
 import asyncpg
@@ -53,10 +53,13 @@ async def _keep_session(_: asyncpg.Connection) -> None:
 
 async def create_pool(
     dsn: str, schema: str | None = None, min_size: int = 2, max_size: int = 10, pool_name: str | None = None,
-    **kwargs: Any,
+    connection_settings: Mapping[str, str] | None = None, **kwargs: Any,
 ) -> asyncpg.Pool:
-    """A pool whose connections speak UTC, decode JSON and see `schema` first on their search path."""
-    server_settings = {"timezone": "UTC", "application_name": f"smartslot-{schema or 'app'}"}
+    """A pool whose connections speak UTC, decode JSON and see `schema` first on their search path (and carry
+    `connection_settings`, e.g. that their outbox rows are relayed in this process)."""
+    server_settings = {
+        "timezone": "UTC", "application_name": f"smartslot-{schema or 'app'}", **(connection_settings or {}),
+    }
     if schema:
         server_settings["search_path"] = f"{schema},public"
     try:
@@ -84,12 +87,13 @@ def _safe_target(dsn: str) -> str:
 
 
 def pool_context(
-    key: web.AppKey[asyncpg.Pool], dsn: str, schema: str | None, min_size: int = 2, max_size: int = 10
+    key: web.AppKey[asyncpg.Pool], dsn: str, schema: str | None, min_size: int = 2, max_size: int = 10,
+    connection_settings: Mapping[str, str] | None = None,
 ) -> Callable[[web.Application], AsyncIterator[None]]:
     """A cleanup context that opens the pool before start-up and closes it on shutdown."""
 
     async def context(app: web.Application) -> AsyncIterator[None]:
-        pool = await create_pool(dsn, schema, min_size, max_size)
+        pool = await create_pool(dsn, schema, min_size, max_size, connection_settings=connection_settings)
         app[key] = pool
         yield
         await close_pool(pool)
@@ -122,11 +126,12 @@ def postgres_readiness(key: web.AppKey[asyncpg.Pool], name: str = "postgres") ->
 
 
 def service_pool_context(
-    key: web.AppKey[asyncpg.Pool], settings: ServiceSettings, schema: str
+    key: web.AppKey[asyncpg.Pool], settings: ServiceSettings, schema: str,
+    connection_settings: Mapping[str, str] | None = None,
 ) -> Callable[[web.Application], AsyncIterator[None]]:
     """The service's primary pool, sized and located by its settings."""
     return pool_context(key, settings.database_url.get_secret_value(), schema,
-                        settings.db_pool_min_size, settings.db_pool_max_size)
+                        settings.db_pool_min_size, settings.db_pool_max_size, connection_settings)
 
 
 # asyncpg's fetch methods are typed Any: these give code outside the adapters a checked type instead.

@@ -14,7 +14,8 @@ A service's unit of work subclasses `BaseUnitOfWork` with its repositories; its 
 the transaction to a `TransactionScope`: `PooledTransaction` owns a pooled connection and its transaction;
 `JoinedTransaction` works inside a transaction someone else owns (an event consumer's inbox transaction): it writes
 the events to the outbox when the work is done and hands the after-commit actions to the owner
-(`after_commit_action`), who runs them after its own commit.
+(`after_commit_action`), who runs them after its own commit. A commit that wrote outbox rows (recorded events, or a
+statement of the work's own that said so with `wrote_to_outbox`) wakes this process's relay first of all.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from asyncpg.pool import PoolConnectionProxy
 
 from smartslot_common.db import Connection
 from smartslot_common.logging import get_logger
-from smartslot_common.messaging import Event, add_to_outbox
+from smartslot_common.messaging import Event, add_to_outbox, wake_local_relays
 from smartslot_common.unit_of_work import MAX_ATTEMPTS, RETRYABLE
 
 T = TypeVar("T")
@@ -56,11 +57,17 @@ class BaseUnitOfWork(abc.ABC):
         self._attempts = attempts
         self._events: list[Event] = []
         self._after_commit: list[AfterCommit] = []
+        self._outbox_written = False
         self._in_transaction = True
 
     def record(self, *events: Event) -> None:
         """Events to write to the outbox with this transaction's commit."""
         self._events.extend(events)
+
+    def wrote_to_outbox(self) -> None:
+        """The work wrote an event to the outbox itself (in a statement of its own rather than through `record`):
+        this process's relay is woken after the commit all the same."""
+        self._outbox_written = True
 
     def after_commit(self, action: AfterCommit) -> None:
         """An action to run once this transaction has committed (never after a rollback)."""
@@ -92,7 +99,7 @@ class BaseUnitOfWork(abc.ABC):
         raise AssertionError("unreachable")
 
     async def __aenter__(self) -> Self:
-        self._events, self._after_commit = [], []
+        self._events, self._after_commit, self._outbox_written = [], [], False
         await self._begin(self._in_transaction)
         return self
 
@@ -109,6 +116,8 @@ class BaseUnitOfWork(abc.ABC):
             raise RuntimeError("events recorded outside a transaction: run the work with transaction=True")
         await self._commit(events)
         actions, self._after_commit = self._after_commit, []
+        if events or self._outbox_written:  # first: the relay lingers for more while the other actions run
+            actions.insert(0, _wake_relays)
         await self._committed(actions)
 
     @abc.abstractmethod
@@ -126,6 +135,11 @@ class BaseUnitOfWork(abc.ABC):
     @abc.abstractmethod
     async def _committed(self, actions: Sequence[AfterCommit]) -> None:
         """The transaction is visible (or will be, when its owner commits): the after-commit actions' turn."""
+
+
+async def _wake_relays() -> None:
+    """After a commit that wrote outbox rows: this process's relay publishes them (see `messaging.outbox`)."""
+    wake_local_relays()
 
 
 async def run_after_commit(action: AfterCommit) -> None:

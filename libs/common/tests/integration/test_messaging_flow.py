@@ -34,6 +34,7 @@ from smartslot_common.contracts.events import (
 )
 from smartslot_common.db import create_pool, pool_context
 from smartslot_common.messaging import (
+    RELAY_IN_PROCESS_SETTING,
     AfterCommit,
     Event,
     EventConsumer,
@@ -50,8 +51,10 @@ from smartslot_common.messaging import (
     consumer_context,
     declare_topology,
     relay_context,
+    wake_local_relays,
 )
 from smartslot_common.messaging.deliveries import DEAD_LETTER_REASON_HEADER
+from smartslot_common.messaging.outbox import notify_channel
 from smartslot_common.messaging.topology import (
     TopologyMismatch,
     dead_letter_queue_name,
@@ -586,6 +589,44 @@ async def test_relay_listens_again_after_losing_its_connection(world: World) -> 
         await wait_for(lambda: world.effects(second), WAIT, what="an event woken by the new LISTEN")
 
     assert world.calls == [first.id, second.id]
+
+
+async def _commit_relayed_in_process(world: World, event: Event) -> None:
+    """Write `event` as a service whose relay runs in its own process does (its pool's connections carry
+    RELAY_IN_PROCESS_SETTING)."""
+    async with world.pool.acquire() as connection, connection.transaction():
+        await connection.execute(f"SET LOCAL {RELAY_IN_PROCESS_SETTING} = 'on'")
+        await add_to_outbox(connection, event)
+
+
+async def test_a_writer_whose_relay_runs_in_its_own_process_sends_no_notification(world: World) -> None:
+    heard: list[str] = []
+    listener = await asyncpg.connect(world.stack.database_url)
+    try:
+        # asyncpg calls a listener with (connection, pid, channel, payload)
+        await listener.add_listener(notify_channel(world.schema), lambda *args: heard.append(str(args[2])))
+        await _commit_relayed_in_process(world, world.event())
+        await world.commit(world.event())  # any other writer still notifies
+
+        async def notified() -> bool:
+            return bool(heard)
+
+        await wait_for(notified, WAIT, what="the other writer's notification")
+        # Notifications arrive in commit order: one from the first commit would have come before this one.
+        assert heard == [notify_channel(world.schema)]
+    finally:
+        await listener.close()
+
+
+async def test_a_commit_of_this_process_wakes_its_relay_without_a_notification(world: World) -> None:
+    event = world.event()
+    # With a poll this long and no notification, only the wake in process gets the event out in time.
+    async with consuming(world.consumer({EVENT_TYPE: world.recorder()})), relaying(world.relay(poll_interval=60)):
+        await wait_for(lambda: _relay_listening(world, set()), WAIT, what="the relay listening")
+        await _commit_relayed_in_process(world, event)
+        wake_local_relays()  # what the unit of work does after such a commit
+        await wait_for(lambda: world.effects(event), WAIT, what="the event, its relay woken in process")
+    assert world.calls == [event.id]
 
 
 async def test_publisher_reports_unroutable_and_unconfirmed_events(world: World) -> None:

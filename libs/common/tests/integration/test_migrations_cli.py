@@ -52,7 +52,7 @@ async def test_it_brings_each_service_up_to_date_and_then_says_so(
     assert first[0] == "gateway (schema identity): applied 0001_users.sql"
     assert first[1].startswith(
         "booking (schema booking): applied common.outbox.0001_outbox.sql, common.outbox.0002_outbox_published.sql, "
-        "0001_"
+        "common.outbox.0003_outbox_notify_others_only.sql, 0001_"
     )
     assert second == ["gateway (schema identity): up to date", "booking (schema booking): up to date"]
 

@@ -180,6 +180,7 @@ async def test_components_are_applied_before_the_services_own_files(
 
     assert applied == [
         "common.outbox.0001_outbox.sql", "common.outbox.0002_outbox_published.sql",
+        "common.outbox.0003_outbox_notify_others_only.sql",
         "common.inbox.0001_inbox.sql", "common.inbox.0002_inbox_received.sql", "0001_pending.sql",
     ]
     assert list(await _ledger(connection, schema)) == applied

@@ -71,6 +71,7 @@ def test_components_are_planned_before_the_services_own_files(make_service: Make
         "common.inbox.0002_inbox_received.sql",
         "common.outbox.0001_outbox.sql",
         "common.outbox.0002_outbox_published.sql",
+        "common.outbox.0003_outbox_notify_others_only.sql",
         "0001_own.sql",
     ]
 

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import asyncpg
 import pytest
 
-from smartslot_common.messaging import Event
+from smartslot_common.messaging import Event, wake_local_relays, woken_by_local_commits
 from smartslot_common.uow import AfterCommit, BaseUnitOfWork, JoinedTransaction, RetryTransaction
 
 
@@ -172,3 +172,50 @@ async def test_a_failing_action_is_logged_and_the_next_still_runs():
 
 async def _append(log: list[str], line: str) -> None:
     log.append(line)
+
+
+# --- waking this process's relay --------------------------------------------------------------------------------
+
+
+async def test_a_commit_that_wrote_outbox_rows_wakes_the_local_relay_before_the_other_actions():
+    uow, order = RecordingUnitOfWork(), []
+
+    async def recorded(uow: RecordingUnitOfWork) -> None:
+        uow.record(_event("thing.done"))
+        uow.after_commit(lambda: _append(order, "after commit"))
+
+    async def written_by_its_own_statement(uow: RecordingUnitOfWork) -> None:
+        uow.wrote_to_outbox()
+
+    with woken_by_local_commits(lambda: order.append("relay woken")):
+        await uow.run(recorded)
+        await uow.run(written_by_its_own_statement, transaction=False)
+    assert order == ["relay woken", "after commit", "relay woken"]
+
+
+async def test_no_wake_without_outbox_rows_nor_after_a_rollback():
+    uow, woken = RecordingUnitOfWork(), []
+
+    async def reads(uow: RecordingUnitOfWork) -> None:
+        uow.after_commit(lambda: _append(uow.log, "after commit"))
+
+    async def fails(uow: RecordingUnitOfWork) -> None:
+        uow.record(_event("thing.done"))
+        uow.wrote_to_outbox()
+        raise ValueError("refused")
+
+    with woken_by_local_commits(lambda: woken.append("relay woken")):
+        await uow.run(reads)
+        with pytest.raises(ValueError, match="refused"):
+            await uow.run(fails)
+        await uow.run(reads)  # the failed attempt's mark is not carried over
+    assert woken == []
+    assert uow.log.count("after commit") == 2
+
+
+async def test_a_relay_that_stopped_is_no_longer_woken():
+    woken: list[str] = []
+    with woken_by_local_commits(lambda: woken.append("woken")):
+        wake_local_relays()
+    wake_local_relays()
+    assert woken == ["woken"]

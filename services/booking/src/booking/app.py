@@ -15,7 +15,7 @@ from booking.settings import BookingSettings
 from smartslot_common.db import ping, pool_context
 from smartslot_common.http import ReadinessCheck, create_base_app
 from smartslot_common.http.identity import identity_key
-from smartslot_common.messaging import amqp_context, amqp_readiness, relay_context
+from smartslot_common.messaging import RELAY_IN_PROCESS, amqp_context, amqp_readiness, relay_context
 from smartslot_common.redis import connect_redis
 
 SCHEMA = "booking"
@@ -50,7 +50,7 @@ def create_app(settings: BookingSettings) -> web.Application:
     app[SETTINGS] = settings
     app.cleanup_ctx.extend([
         pool_context(POOL, settings.database_url.get_secret_value(), SCHEMA,
-                     settings.db_pool_min_size, settings.db_pool_max_size),
+                     settings.db_pool_min_size, settings.db_pool_max_size, RELAY_IN_PROCESS),
         _lock_context(settings),
         amqp_context(AMQP, settings.amqp_url.get_secret_value(), settings.namespace,
                      queue_type=settings.amqp_queue_type),

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
+from typing import Any
 
 import asyncpg
 import orjson
 
 from smartslot_common.contracts.payloads import AppointmentPayload
 from smartslot_common.http.identity import EMAIL_HEADER, NAME_HEADER
+from smartslot_common.messaging import woken_by_local_commits
 from smartslot_common.testing.service_api import Catalog
 
 from .conftest import BookingApi, future
@@ -73,3 +75,21 @@ async def test_time_off_that_cancels_a_booking_does_not_offer_the_withdrawn_seat
         slot["id"],
     )
     assert blocked == 1
+
+
+async def test_every_write_that_leaves_an_event_wakes_this_process_s_relay(api: Any, catalog: Any) -> None:
+    """Booking's connections write outbox rows without a notification (its relay runs here): each write that leaves
+    an event wakes the relay itself, whether the event went through `record` or was written by the claim's or the
+    confirmation's own statement."""
+    woken: list[str] = []
+    with woken_by_local_commits(lambda: woken.append("woken")):
+        booked = await api.call("POST", "/v1/appointments", api.client(),
+                                {"slot_id": (await api.slot(catalog, api.future(days=4)))["id"]})
+        assert (booked.status, len(woken)) == (201, 2), "the slot's creation, then the instant booking"
+        who = api.client()
+        held = await api.hold((await api.slot(catalog, api.future(days=5)))["id"], who)
+        assert (held.status, len(woken)) == (201, 4)
+        confirmed = await api.call("POST", f"/v1/appointments/{held.body['id']}/confirm", who, None)
+        assert (confirmed.status, len(woken)) == (200, 5)
+        cancelled = await api.call("POST", f"/v1/appointments/{held.body['id']}/cancel", who, {})
+        assert (cancelled.status, len(woken)) == (200, 6)

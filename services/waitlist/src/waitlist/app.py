@@ -10,7 +10,13 @@ from aiohttp import web
 from smartslot_common.db import postgres_readiness, service_pool_context
 from smartslot_common.http import create_base_app
 from smartslot_common.http.identity import IDENTITY_KEY, identity_key
-from smartslot_common.messaging import amqp_context, amqp_readiness, consumer_context, relay_context
+from smartslot_common.messaging import (
+    RELAY_IN_PROCESS,
+    amqp_context,
+    amqp_readiness,
+    consumer_context,
+    relay_context,
+)
 from waitlist.adapters.booking import BookingClient, BookingPort
 from waitlist.app_keys import AMQP, BOOKING, OFFERER, POOL, SETTINGS
 from waitlist.entrypoints import consumers, http, jobs
@@ -48,7 +54,7 @@ def create_app(settings: WaitlistSettings, booking: BookingPort | None = None) -
     app.middlewares.append(domain_errors)
     app[SETTINGS] = settings
     app.cleanup_ctx.extend([
-        service_pool_context(POOL, settings, SCHEMA),
+        service_pool_context(POOL, settings, SCHEMA, RELAY_IN_PROCESS),
         _booking_context(booking),
         amqp_context(AMQP, settings.amqp_url.get_secret_value(), settings.namespace,
                      queue_type=settings.amqp_queue_type),

@@ -10,11 +10,21 @@ from smartslot_common.messaging.context import (
 )
 from smartslot_common.messaging.envelope import Event, InvalidEnvelope
 from smartslot_common.messaging.errors import MessagingError, PermanentError, PublishFailed, Unroutable
-from smartslot_common.messaging.outbox import OutboxRelay, add_to_outbox, outbox_row
+from smartslot_common.messaging.outbox import (
+    RELAY_IN_PROCESS,
+    RELAY_IN_PROCESS_SETTING,
+    OutboxRelay,
+    add_to_outbox,
+    outbox_row,
+    wake_local_relays,
+    woken_by_local_commits,
+)
 from smartslot_common.messaging.publisher import EventPublisher
 from smartslot_common.messaging.topology import RETRY_DELAYS, declare_topology
 
 __all__ = [
+    "RELAY_IN_PROCESS",
+    "RELAY_IN_PROCESS_SETTING",
     "RETRY_DELAYS",
     "AfterCommit",
     "Event",
@@ -36,4 +46,6 @@ __all__ = [
     "declare_topology",
     "outbox_row",
     "relay_context",
+    "wake_local_relays",
+    "woken_by_local_commits",
 ]

@@ -178,6 +178,7 @@ async def _write_claim(
         raise SlotUnavailable("You already have a seat in this slot.") from None
     if appointment is None:
         return None
+    uow.wrote_to_outbox()
     _count_transitions(command, steps)
     if uow.stores_answer:
         await uow.answer(appointment)

@@ -185,6 +185,7 @@ async def _confirm_in_one_write(
     written = await uow.appointments.confirm_hold(hold, status, (who.user_id, who.role), event)
     if written is None:
         return None
+    uow.wrote_to_outbox()
     metrics.TRANSITIONS.labels(to_status=status).inc()
     seats.release_lock_after_commit(uow, lock, hold)
     return written
