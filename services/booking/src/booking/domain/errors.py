@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+# What a client is told when a slot it asked for is taken, wherever that is found (memory, Redis, PostgreSQL).
+HELD_BY_ANOTHER = "Someone else is holding this slot right now."
+NO_SEAT_LEFT = "This time slot is no longer available."
+
 
 class BookingError(Exception):
     """A request the domain refuses; `code` is the public error code."""

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from booking.domain.errors import SlotHeld, SlotInPast, SlotNotFound, SlotUnavailable
+from booking.domain.errors import HELD_BY_ANOTHER, NO_SEAT_LEFT, SlotHeld, SlotInPast, SlotNotFound, SlotUnavailable
 
 
 @dataclass(frozen=True)
@@ -44,8 +44,8 @@ def _is_not_full(slot: Slot, _: datetime) -> None:
     if slot.remaining > 0:
         return
     if slot.held > 0:
-        raise SlotHeld("Someone else is holding this slot right now.")
-    raise SlotUnavailable("This time slot is no longer available.")
+        raise SlotHeld(HELD_BY_ANOTHER)
+    raise SlotUnavailable(NO_SEAT_LEFT)
 
 
 def _has_not_started(slot: Slot, now: datetime) -> None:

@@ -40,7 +40,7 @@ async def domain_errors(request: web.Request, handler: Handler) -> web.StreamRes
 # The constraints that stand for invariant I1, and how their refusal reads; any other is a plain conflict.
 CONSTRAINTS = {
     "slots_no_overlap": ("slot_overlap", "That would overlap another slot of the provider."),
-    "slots_within_capacity": ("slot_unavailable", "This time slot is no longer available."),
+    "slots_within_capacity": ("slot_unavailable", errors.NO_SEAT_LEFT),
     "appointments_live_client_slot": ("slot_unavailable", "You already have a seat in this slot."),
 }
 

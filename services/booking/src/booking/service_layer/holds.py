@@ -20,7 +20,7 @@ from typing import ClassVar
 from booking import metrics
 from booking.adapters.slot_lock import FULL, HELD, SlotLock, SlotLockLease
 from booking.domain.appointment import HOLD_STATUS, Appointment, EventContext, NewAppointment, state_of
-from booking.domain.errors import HoldQuota, SecondLiveSeat, SlotHeld, SlotUnavailable
+from booking.domain.errors import NO_SEAT_LEFT, HoldQuota, SecondLiveSeat, SlotHeld, SlotUnavailable
 from booking.domain.slot import Slot, validate_bookable
 from booking.service_layer import seats
 from booking.service_layer.unit_of_work import UnitOfWork
@@ -232,7 +232,7 @@ async def claim_seat(uow: UnitOfWork, slot_id: uuid.UUID, counter: str, now: dat
             slot = await _bookable(uow, slot_id, now, public)
             if await uow.slots.take_seat(slot, counter):
                 return slot
-        raise SlotUnavailable("This time slot is no longer available.")
+        raise SlotUnavailable(NO_SEAT_LEFT)
     except (SlotHeld, SlotUnavailable):
         metrics.CONFLICTS.labels(stage="database").inc()
         raise

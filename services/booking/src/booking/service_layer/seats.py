@@ -17,7 +17,7 @@ from typing import Any
 from booking import metrics
 from booking.adapters.slot_lock import FULL, LockUnavailable, SlotLock, SlotLockLease
 from booking.domain.appointment import Appointment, EventContext
-from booking.domain.errors import SlotHeld, SlotUnavailable
+from booking.domain.errors import HELD_BY_ANOTHER, NO_SEAT_LEFT, SlotHeld, SlotUnavailable
 from booking.domain.events import appointment_payload, slot_released_payload
 from booking.service_layer.transitions import transition
 from booking.service_layer.unit_of_work import UnitOfWork
@@ -49,7 +49,7 @@ async def acquire_lock(
         return None
     if lease is None:
         metrics.CONFLICTS.labels(stage="redis").inc()
-        raise SlotHeld("Someone else is holding this slot right now.")
+        raise SlotHeld(HELD_BY_ANOTHER)
     return lease
 
 
@@ -60,8 +60,8 @@ def refuse_remembered(lock: SlotLock, slot_id: uuid.UUID) -> None:
         return
     metrics.CONFLICTS.labels(stage="memory").inc()
     if refused == FULL:
-        raise SlotUnavailable("This time slot is no longer available.")
-    raise SlotHeld("Someone else is holding this slot right now.")
+        raise SlotUnavailable(NO_SEAT_LEFT)
+    raise SlotHeld(HELD_BY_ANOTHER)
 
 
 @asynccontextmanager
@@ -84,7 +84,7 @@ async def taking_turns(lock: SlotLock | None, slot_id: uuid.UUID, wait_seconds: 
                 await running.wait()
         except TimeoutError:
             metrics.CONFLICTS.labels(stage="turn").inc()
-            raise SlotHeld("Someone else is holding this slot right now.") from None
+            raise SlotHeld(HELD_BY_ANOTHER) from None
     try:
         yield
     finally:
