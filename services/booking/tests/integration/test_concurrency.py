@@ -13,6 +13,7 @@ import pytest
 from prometheus_client import REGISTRY
 
 from booking import invariants
+from smartslot_common.http.problems import REFUSAL_SECONDS_HEADER
 from smartslot_common.testing.processes import free_port
 
 pytestmark = pytest.mark.integration
@@ -103,6 +104,34 @@ async def test_two_hundred_instant_bookings_of_one_slot_exactly_one_without_redi
     # The losers waited for the claim in flight in this process, then were refused from its memory of the slot.
     assert refused_from_memory() - remembered_before == RACERS - 1
     await assert_no_double_booking(db)
+
+
+async def test_a_refusal_from_memory_tells_the_gateway_how_long_every_claim_gets_it(
+    api: Any, db: asyncpg.Connection
+) -> None:
+    """The 409 a claim gets from this process's memory of the slot says for how long (at most the memory's second)
+    every public claim of the slot gets that same answer; a refusal for this client alone says nothing of the kind."""
+    catalog = await api.catalog()
+    slot = await api.slot(catalog, api.future(days=10))
+    winner = api.client()
+    won = await api.call("POST", "/v1/appointments", winner, {"slot_id": slot["id"]})
+    assert won.status == 201, won.body
+    assert REFUSAL_SECONDS_HEADER not in won.headers
+
+    lost = await api.call("POST", "/v1/appointments", api.client(), {"slot_id": slot["id"]})
+    assert (lost.status, lost.code) == (409, "slot_unavailable"), lost.body
+    assert 0 < float(lost.headers[REFUSAL_SECONDS_HEADER]) <= 1.0
+    held = await api.hold(slot["id"], api.client())  # a hold of the full slot: the same answer, from memory
+    assert (held.status, held.code, held.body["detail"]) == (409, "slot_unavailable", lost.body["detail"])
+    assert REFUSAL_SECONDS_HEADER in held.headers
+
+    roomy = await api.slot(catalog, api.future(days=11), capacity=2)
+    assert (await api.hold(roomy["id"], winner)).status == 201
+    second = await api.hold(roomy["id"], winner)  # a seat left, but not for them: their refusal alone
+    assert (second.status, second.code, second.body["detail"]) == (
+        409, "slot_unavailable", "You already have a seat in this slot."), second.body
+    assert REFUSAL_SECONDS_HEADER not in second.headers
+    assert await rows_for(db, slot["id"], "appointment.confirmed") == (1, 1, 0, 1)
 
 
 async def test_instant_bookings_from_two_booking_processes_still_book_one_slot_once(

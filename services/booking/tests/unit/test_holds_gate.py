@@ -14,7 +14,7 @@ import pytest
 from redis.exceptions import LockNotOwnedError
 
 from booking.adapters.slot_lock import FULL, SlotLock, SlotLockLease
-from booking.domain.errors import SlotHeld, SlotUnavailable
+from booking.domain.errors import HELD_BY_ANOTHER, NO_SEAT_LEFT, SlotHeld, SlotUnavailable
 from booking.service_layer import seats
 from booking.service_layer.holds import BookNow, HoldPolicy, PlaceHold, place_hold
 from smartslot_common.testing import wait_for
@@ -250,6 +250,33 @@ async def test_no_memory_when_it_is_switched_off() -> None:
         await seats.acquire_lock(lock, slot_id, 5.0)
     master.keys.clear()
     assert await seats.acquire_lock(lock, slot_id, 5.0) is not None
+
+
+async def test_a_refusal_from_memory_says_how_long_every_claim_gets_it() -> None:
+    master, clock = Master(), Clock()
+    lock, slot_id = remembering_lock(master, clock), uuid.uuid4()
+    lock.remember(slot_id, FULL)
+    clock.now += 0.25
+    with pytest.raises(SlotUnavailable) as refused:
+        await seats.acquire_lock(lock, slot_id, 5.0)
+    assert seats.refused_for(lock, slot_id, refused.value) == pytest.approx(0.75)
+    assert seats.refused_for(lock, slot_id, SlotHeld(HELD_BY_ANOTHER)) is None, "not what the memory says"
+    assert seats.refused_for(lock, slot_id, SlotUnavailable("You already have a seat in this slot.")) is None
+    assert seats.refused_for(lock, uuid.uuid4(), refused.value) is None, "a slot not remembered"
+    assert seats.refused_for(None, slot_id, refused.value) is None, "no lock, no memory"
+    clock.now += 0.75
+    assert seats.refused_for(lock, slot_id, refused.value) is None, "the moment is over"
+
+
+async def test_a_slot_remembered_held_says_so_for_the_holds_remaining_moment() -> None:
+    master, clock = Master(), Clock()
+    lock, slot_id = remembering_lock(master, clock), uuid.uuid4()
+    master.keys[lock.key(slot_id)] = ("a-one-seat-hold", 300_000)
+    with pytest.raises(SlotHeld) as refused:
+        await seats.acquire_lock(lock, slot_id, 5.0)
+    assert lock.remembered(slot_id) == ("held", 1.0)
+    assert seats.refused_for(lock, slot_id, refused.value) == 1.0
+    assert seats.refused_for(lock, slot_id, SlotUnavailable(NO_SEAT_LEFT)) is None
 
 
 # --- an instant booking's turn in this process ------------------------------------------------------------------

@@ -11,18 +11,30 @@ from aiohttp import web
 
 from gateway.adapters.own_writes import OwnWrites
 from gateway.adapters.rate_limits import RateLimiter
+from gateway.adapters.refused_slots import RefusedSlots
 from gateway.adapters.role_marks import RoleMarks
 from gateway.adapters.tokens import TokenIssuer
 from gateway.adapters.tokens import token_issuer as _token_issuer
 from gateway.adapters.upstreams import Upstreams
-from gateway.app_keys import HTTP, OWN_WRITES, POOL, RATE_LIMITER, REDIS, ROLE_MARKS, SETTINGS, TOKENS, UPSTREAMS
+from gateway.app_keys import (
+    HTTP,
+    OWN_WRITES,
+    POOL,
+    RATE_LIMITER,
+    REDIS,
+    REFUSED_SLOTS,
+    ROLE_MARKS,
+    SETTINGS,
+    TOKENS,
+    UPSTREAMS,
+)
 from gateway.entrypoints.client_address import TRUSTED_PROXIES, client_addresses, trusted_proxies
 from gateway.entrypoints.console import add_console_routes
 from gateway.entrypoints.cors import enable_cors
 from gateway.entrypoints.docs import add_docs_routes
 from gateway.entrypoints.health import routes as health_routes
 from gateway.entrypoints.identity import routes as identity_routes
-from gateway.entrypoints.proxy import RETURNED_HEADERS, add_proxy_routes
+from gateway.entrypoints.proxy import KEPT_HEADERS, add_proxy_routes
 from gateway.entrypoints.rate_limiting import rate_limits
 from gateway.service_layer.accounts import ensure_admin
 from gateway.settings import GatewaySettings
@@ -48,7 +60,7 @@ async def _http_client(app: web.Application) -> AsyncIterator[None]:
     # connections, at most UPSTREAM_CONNECTIONS to each upstream at once, only the relayed headers kept, no cookies,
     # no User-Agent or Accept-Encoding of its own (the upstream is told nothing the caller did not ask for).
     calls = LeanClient(max_idle=UPSTREAM_CONNECTIONS, max_connections=UPSTREAM_CONNECTIONS,
-                       keep_headers=RETURNED_HEADERS)
+                       keep_headers=KEPT_HEADERS)
     # Streams (event streams, console pages) hold their connection for as long as they last: they get connections of
     # their own through aiohttp, not bounded by the short calls' pool (a thousand open pages must not starve them).
     # No cookie jar: one session serves every caller, so a cookie an upstream set would go out with everyone's calls.
@@ -113,6 +125,7 @@ def create_app(settings: GatewaySettings) -> web.Application:
     app[SETTINGS] = settings
     app[TRUSTED_PROXIES] = trusted_proxies(settings)
     app[TOKENS] = token_issuer(settings)
+    app[REFUSED_SLOTS] = RefusedSlots(settings.refused_slots_seconds)
     app.cleanup_ctx.extend([
         service_pool_context(POOL, settings, SCHEMA),
         redis_context(REDIS, settings.redis_url.get_secret_value(), required=False),

@@ -7,6 +7,7 @@ from aiohttp import web
 
 from gateway.adapters.own_writes import OwnWrites
 from gateway.adapters.rate_limits import RateLimiter
+from gateway.adapters.refused_slots import RefusedSlots
 from gateway.adapters.role_marks import RoleMarks
 from gateway.adapters.tokens import TokenIssuer
 from gateway.adapters.upstreams import Upstreams
@@ -21,3 +22,4 @@ UPSTREAMS = web.AppKey("upstreams", Upstreams)
 ROLE_MARKS = web.AppKey("role_marks", RoleMarks)
 RATE_LIMITER = web.AppKey("rate_limiter", RateLimiter)
 OWN_WRITES = web.AppKey("own_writes", OwnWrites)
+REFUSED_SLOTS = web.AppKey("refused_slots", RefusedSlots)

@@ -27,3 +27,8 @@ OWN_WRITES_FOLLOWED = Gauge(
     "1 while the other processes' holds and bookings are followed in memory (their callers' searches carry them), "
     "0 while this process knows only its own",
 )
+CLAIMS_REFUSED_HERE = Counter(
+    "smartslot_gateway_claims_refused_here_total",
+    "Holds and instant bookings of a slot booking had just refused to every claim alike, answered by the gateway "
+    "with booking's answer",
+)

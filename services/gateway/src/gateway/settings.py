@@ -72,6 +72,9 @@ class GatewaySettings(IdentitySettings):
     # Redis (a script call per write and a message to every process: about 0.4 ms of gateway CPU per booking, measured
     # with bench.profile); one process alone keeps them in memory and needs no Redis for them.
     own_writes_shared: bool = False
+    # Storm losers: a slot booking refuses to every claim alike (held or full) is refused here as long as booking says
+    # it keeps refusing it, and never longer than this (adapters/refused_slots); 0 sends every claim to booking.
+    refused_slots_seconds: float = Field(1.0, ge=0, le=10)
 
     jwt_algorithm: Literal["HS256", "RS256"] = shared("HS256", "jwt_algorithm")
     jwt_secret: SecretStr | None = shared(None, "jwt_secret", min_length=32, validate_default=True)

@@ -9,6 +9,10 @@ from aiohttp import web
 from opentelemetry import trace
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
+# On a 409 to a public claim of a slot (`{slot_id}`), from booking to the gateway only: for this many seconds (a
+# decimal) booking answers every such claim of that slot the same (held or full), from memory. The gateway may give
+# that answer itself meanwhile; it never relays the header.
+REFUSAL_SECONDS_HEADER = "X-SmartSlot-Refusal-Seconds"
 
 TITLES = {
     400: "Bad request",

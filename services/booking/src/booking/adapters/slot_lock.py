@@ -110,15 +110,21 @@ class SlotLock:
 
     def recently_refused(self, slot_id: object) -> str | None:
         """HELD or FULL when a claim in this process found the slot so a moment ago; None otherwise."""
+        remembered = self.remembered(slot_id)
+        return None if remembered is None else remembered[0]
+
+    def remembered(self, slot_id: object) -> tuple[str, float] | None:
+        """HELD or FULL and the seconds this process goes on refusing the slot from memory; None when it does not."""
         key = self.key(slot_id)
         remembered = self._remembered.get(key)
         if remembered is None:
             return None
         until, why = remembered
-        if until <= self._clock():
+        left = until - self._clock()
+        if left <= 0:
             del self._remembered[key]
             return None
-        return why
+        return why, left
 
     def remember(self, slot_id: object, why: str) -> None:
         """The slot was found (or just left) full, for HELD or FULL: the next public claims here are refused."""

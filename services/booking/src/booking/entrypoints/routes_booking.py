@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -10,8 +11,10 @@ from aiohttp import web
 from booking.adapters.open_slots import PostgresOpenSlots
 from booking.app_keys import LOCK, POOL, REDIS, SETTINGS
 from booking.domain.appointment import Appointment
+from booking.domain.errors import SlotHeld, SlotUnavailable
 from booking.entrypoints import schemas
 from booking.entrypoints.commands import execute, unit_of_work
+from booking.entrypoints.errors import to_problem
 from booking.entrypoints.paths import path_uuid
 from booking.service_layer import assignment, holds, seats
 from booking.service_layer.suggestions import Suggestions, Target, offering_alternatives
@@ -20,7 +23,7 @@ from booking.settings import BookingSettings
 from smartslot_common.http import read_json
 from smartslot_common.http.identity import Caller, require_role
 from smartslot_common.http.json import parse_model
-from smartslot_common.http.problems import ProblemError
+from smartslot_common.http.problems import REFUSAL_SECONDS_HEADER, ProblemError
 
 routes = web.RouteTableDef()
 SeatBody = schemas.HoldRequest | schemas.SeatAtTimeRequest
@@ -65,10 +68,24 @@ def _work(app: web.Application, who: Caller, body: SeatBody, instant: bool) -> t
 
 async def _claim(request: web.Request, instant: bool) -> web.Response:
     who = require_role(request, "client")
-    work, target = _work(request.app, who, await _seat_body(request), instant)
+    body = await _seat_body(request)
+    work, target = _work(request.app, who, body, instant)
     suggestions = _suggestions(request.app)
-    return await execute(request, who, 201, render_appointment, lambda uow: offering_alternatives(
-        suggestions, target, work(uow)))
+    try:
+        return await execute(request, who, 201, render_appointment, lambda uow: offering_alternatives(
+            suggestions, target, work(uow)))
+    except (SlotHeld, SlotUnavailable) as refused:
+        if isinstance(body, schemas.HoldRequest):
+            _say_how_long_refused(request.app, body.slot_id, refused)
+        raise
+
+
+def _say_how_long_refused(app: web.Application, slot_id: uuid.UUID, refused: SlotHeld | SlotUnavailable) -> None:
+    """The refusal as a problem telling the gateway how long every claim of the slot gets this same answer."""
+    if (seconds := seats.refused_for(app[LOCK], slot_id, refused)) is not None:
+        problem = to_problem(refused)
+        problem.headers[REFUSAL_SECONDS_HEADER] = f"{seconds:.3f}"
+        raise problem from None
 
 
 @routes.post("/v1/holds")

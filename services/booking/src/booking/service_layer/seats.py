@@ -64,6 +64,19 @@ def refuse_remembered(lock: SlotLock, slot_id: uuid.UUID) -> None:
     raise SlotHeld(HELD_BY_ANOTHER)
 
 
+def refused_for(lock: SlotLock | None, slot_id: uuid.UUID, refused: SlotHeld | SlotUnavailable) -> float | None:
+    """How long every public claim of the slot will be refused from memory with this very answer (held by another,
+    or no seat left), so that whoever relays it may give it meanwhile; None when the answer was this client's own
+    (their seat already there, the waitlist's first call) or nothing is remembered."""
+    remembered = lock.remembered(slot_id) if lock is not None else None
+    if remembered is None:
+        return None
+    why, seconds = remembered
+    said = NO_SEAT_LEFT if why == FULL else HELD_BY_ANOTHER
+    same_answer = refused.detail == said and isinstance(refused, SlotUnavailable if why == FULL else SlotHeld)
+    return seconds if same_answer else None
+
+
 @asynccontextmanager
 async def taking_turns(lock: SlotLock | None, slot_id: uuid.UUID, wait_seconds: float) -> AsyncIterator[None]:
     """An instant booking's gate, in this process only (it keeps no lock after its request, so Redis has nothing to

@@ -26,7 +26,7 @@ UNAVAILABLE_STATUSES = frozenset({502, 503, 504})
 class UpstreamAnswer:
     status: int
     body: bytes
-    headers: Mapping[str, str]  # the headers the gateway relays, by their names in RETURNED_HEADERS
+    headers: Mapping[str, str]  # the headers the gateway reads, by their names in KEPT_HEADERS
 
 
 class UpstreamUnavailable(Exception):

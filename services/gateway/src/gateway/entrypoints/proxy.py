@@ -9,6 +9,9 @@ Read-your-writes (`adapters/own_writes`): the slot a 2xx answer to a hold, an in
 is remembered for the caller, and the caller's searches carry its recent ones to availability in
 `X-SmartSlot-Own-Slots`. Only those three answers are parsed; any other call is relayed untouched. A caller's own
 copy of that header is never forwarded (no header is, but the few listed here).
+
+Storm losers (`adapters/refused_slots`): a hold or instant booking of a slot booking has just refused as held or
+full, for as long as booking said it keeps refusing it, gets booking's answer from here.
 """
 
 from __future__ import annotations
@@ -20,18 +23,22 @@ import aiohttp
 import orjson
 from aiohttp import web
 
+from gateway import metrics
 from gateway.adapters.own_writes import slot_named
+from gateway.adapters.refused_slots import Refusal, claimed_slot
 from gateway.adapters.upstreams import UpstreamAnswer, UpstreamUnavailable
-from gateway.app_keys import OWN_WRITES, UPSTREAMS
+from gateway.app_keys import OWN_WRITES, REFUSED_SLOTS, UPSTREAMS
 from gateway.entrypoints.auth import CALLER, bearer, require
 from gateway.routing import ROUTES, Route
 from smartslot_common.http.identity import IDENTITY_KEY, OWN_SLOTS_HEADER
 from smartslot_common.http.middleware import REQUEST_ID, REQUEST_ID_HEADER
-from smartslot_common.http.problems import ProblemError
+from smartslot_common.http.problems import PROBLEM_CONTENT_TYPE, REFUSAL_SECONDS_HEADER, ProblemError, current_trace_id
 from smartslot_common.tracing import trace_headers
 
-FORWARDED_REQUEST_HEADERS = ("Content-Type", "Accept", "Idempotency-Key")
+IDEMPOTENCY_KEY = "Idempotency-Key"
+FORWARDED_REQUEST_HEADERS = ("Content-Type", "Accept", IDEMPOTENCY_KEY)
 RETURNED_HEADERS = ("Content-Type", "Retry-After", "Location", "Content-Disposition", "ETag", "Idempotent-Replayed")
+KEPT_HEADERS = (*RETURNED_HEADERS, REFUSAL_SECONDS_HEADER)  # read from an upstream's answer; only the first relayed
 METHODS_WITH_BODIES = frozenset({"POST", "PUT", "PATCH"})
 LAST_EVENT_ID = "Last-Event-ID"
 # Event streams are never cached, and proxies in front are asked not to buffer them.
@@ -41,6 +48,8 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 OWN_WRITE_ROUTES = frozenset({("POST", "/v1/holds"), ("POST", "/v1/appointments"),
                               ("POST", "/v1/appointments/{id}/reschedule")})
 SEARCH_ROUTES = frozenset({("GET", "/v1/availability")})
+# Claims of a seat that booking may refuse for a moment to every client alike (see `adapters/refused_slots`).
+CLAIM_ROUTES = frozenset({("POST", "/v1/holds"), ("POST", "/v1/appointments")})
 
 
 async def checked_body(request: web.Request) -> bytes | None:
@@ -78,8 +87,10 @@ async def _forwarded_headers(request: web.Request, route: Route, method: str) ->
     return headers
 
 
-async def _answer(request: web.Request, route: Route, headers: dict[str, str]) -> UpstreamAnswer:
-    body = await checked_body(request)
+async def _answer(request: web.Request, route: Route, headers: dict[str, str],
+                  body: bytes | None = None) -> UpstreamAnswer:
+    if body is None:
+        body = await checked_body(request)
     try:
         return await request.app[UPSTREAMS].call(
             route.upstream, request.method, request.rel_url.raw_path_qs, body, headers)
@@ -100,10 +111,39 @@ async def forward(request: web.Request, route: Route) -> web.Response:
 async def forward_own_write(request: web.Request, route: Route) -> web.Response:
     """A hold, an instant booking or a reschedule: the slot its 2xx answer names is remembered for the caller's
     searches before the answer is relayed."""
-    answer = await _answer(request, route, await _forwarded_headers(request, route, request.method))
+    return await _own_write_relayed(request, await _answer(
+        request, route, await _forwarded_headers(request, route, request.method)))
+
+
+async def forward_claim(request: web.Request, route: Route) -> web.Response:
+    """A hold or an instant booking: refused here while booking refuses every claim of its slot alike (learnt from
+    booking's last such answer), otherwise forwarded as an own write, one claim of a slot at a time."""
+    headers = await _forwarded_headers(request, route, request.method)
+    body = await checked_body(request)
+    slot = claimed_slot(body) if IDEMPOTENCY_KEY not in request.headers else None
+    if slot is None:
+        return await _own_write_relayed(request, await _answer(request, route, headers, body))
+    refused_slots = request.app[REFUSED_SLOTS]
+    async with refused_slots.claiming(slot) as refusal:
+        if refusal is not None:
+            metrics.CLAIMS_REFUSED_HERE.inc()
+            return _refused(refusal)
+        answer = await _answer(request, route, headers, body)
+        if answer.status == 409 and (seconds := answer.headers.get(REFUSAL_SECONDS_HEADER)):
+            refused_slots.learn(slot, seconds, answer.status, answer.body)
+    return await _own_write_relayed(request, answer)
+
+
+async def _own_write_relayed(request: web.Request, answer: UpstreamAnswer) -> web.Response:
     if 200 <= answer.status < 300 and (slot := slot_named(answer.body)) is not None:
         await request.app[OWN_WRITES].note(request[CALLER].user_id, slot)
     return _relayed(answer)
+
+
+def _refused(refusal: Refusal) -> web.Response:
+    """Booking's answer given again, with this request's trace."""
+    document = refusal.document | {"trace_id": current_trace_id()}
+    return web.Response(status=refusal.status, body=orjson.dumps(document), content_type=PROBLEM_CONTENT_TYPE)
 
 
 async def forward_search(request: web.Request, route: Route) -> web.Response:
@@ -154,7 +194,9 @@ def _handler(route: Route) -> Handler:
         return handle_stream
 
     call = forward
-    if (route.method, route.path) in OWN_WRITE_ROUTES:
+    if (route.method, route.path) in CLAIM_ROUTES:
+        call = forward_claim
+    elif (route.method, route.path) in OWN_WRITE_ROUTES:
         call = forward_own_write
     elif (route.method, route.path) in SEARCH_ROUTES:
         call = forward_search
