@@ -39,6 +39,7 @@ from smartslot_common.messaging import (
     Event,
     EventConsumer,
     EventPublisher,
+    GatheringHandlers,
     Handler,
     IdempotentHandler,
     OutboxRelay,
@@ -758,6 +759,77 @@ async def test_a_failing_event_in_a_batch_is_retried_alone_and_the_others_are_ap
     assert [await world.effects(event) for event in later] == [1, 0, 1]
     assert await world.count("SELECT count(*) FROM inbox") == 3  # the first event and the two good ones
     assert world.calls.count(poison.id) == 1 + len(DELAYS) + 1  # in the batch, alone, then once per retry tier
+
+
+class _Gathering:
+    """Handlers that gather each event's effect per connection and write the batch's in one statement at its end;
+    the poison event fails in its handler, after the earlier ones were gathered."""
+
+    def __init__(self, world: World, release: asyncio.Event, poison: UUID | None = None) -> None:
+        self.world, self.release, self.poison = world, release, poison
+        self.pending: dict[Any, list[UUID]] = {}
+        self.flushed: list[list[UUID]] = []
+        self.after_commit: list[list[UUID]] = []
+
+    def handlers(self) -> GatheringHandlers:
+        return GatheringHandlers({EVENT_TYPE: self.handle}, self.flush, self.discard)
+
+    async def handle(self, connection: asyncpg.Connection, event: Event) -> None:
+        self.world.calls.append(event.id)
+        self.pending.setdefault(connection, []).append(event.id)
+        if event.payload.get("first"):
+            await self.release.wait()
+        if event.id == self.poison:
+            raise RuntimeError("poison, on purpose")
+
+    async def flush(self, connection: asyncpg.Connection) -> list[Callable[[], Awaitable[None]]]:
+        ids = self.pending.pop(connection, [])
+        assert connection.is_in_transaction(), "written inside the batch's transaction"
+        await connection.executemany("INSERT INTO effects (event_id) VALUES ($1)", [(event_id,) for event_id in ids])
+        self.flushed.append(ids)
+
+        async def after() -> None:
+            self.after_commit.append(ids)
+
+        return [after]
+
+    def discard(self, connection: asyncpg.Connection) -> None:
+        self.pending.pop(connection, None)
+
+
+async def test_gathered_writes_go_at_the_end_of_the_batch_and_a_failed_batchs_are_forgotten(world: World) -> None:
+    release, later = asyncio.Event(), [world.event(n=n) for n in range(3)]
+    gathering = _Gathering(world, release, poison=later[1].id)
+
+    async with consuming(world.consumer(gathering.handlers(), workers=1)):
+        await _held_first(world, release, later)
+        [dead] = await world.dead_letters(1)
+        await wait_for(_holds(lambda: sum(map(len, gathering.after_commit)) == 3), WAIT,
+                       what="the good events' after-commit actions")
+
+    assert dead.message_id == str(later[1].id)
+    # The batch of four failed at the poison: what it had gathered was forgotten, then each event went alone.
+    assert [await world.effects(event) for event in later] == [1, 0, 1]
+    flushed = [ids for ids in gathering.flushed if ids]
+    assert [len(ids) for ids in flushed] == [1, 1, 1], "each good event alone, once"
+    assert {later[0].id, later[2].id} <= {ids[0] for ids in flushed}
+    assert later[1].id not in {ids[0] for ids in flushed}
+    assert gathering.after_commit == gathering.flushed, "each committed flush's actions ran"
+    assert gathering.pending == {}
+
+
+async def test_gathered_writes_of_a_batch_are_written_together_once(world: World) -> None:
+    release, later = asyncio.Event(), [world.event(n=n) for n in range(4)]
+    gathering = _Gathering(world, release)
+
+    async with consuming(world.consumer(gathering.handlers(), workers=1)):
+        await _held_first(world, release, later)
+        await wait_for(_holds(lambda: sum(map(len, gathering.after_commit)) == 5), WAIT, what="every event applied")
+
+    first = next(ids for ids in gathering.flushed if later[0].id in ids)
+    assert first == [event.id for event in later], "the four in hand together, in one statement at the batch's end"
+    assert [await world.effects(event) for event in later] == [1, 1, 1, 1]
+    assert gathering.pending == {}
 
 
 async def test_an_idempotent_handler_takes_the_batch_in_one_call_without_an_inbox(world: World) -> None:

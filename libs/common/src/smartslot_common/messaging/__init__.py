@@ -1,5 +1,6 @@
 """Events between services: the envelope, the outbox and its relay, the publisher, consumers and topology."""
 
+from smartslot_common.messaging.applying import GatheringHandlers
 from smartslot_common.messaging.consumer import AfterCommit, EventConsumer, Handler, IdempotentHandler
 from smartslot_common.messaging.context import (
     amqp_context,
@@ -30,6 +31,7 @@ __all__ = [
     "Event",
     "EventConsumer",
     "EventPublisher",
+    "GatheringHandlers",
     "Handler",
     "IdempotentHandler",
     "InvalidEnvelope",

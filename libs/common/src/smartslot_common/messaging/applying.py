@@ -4,6 +4,9 @@ are the same however often they happen, directly without one.
 Both take a whole batch at once (one transaction and one multi-row inbox insert, or one call) and raise if any event
 of it failed; the consumer then applies that batch's events one by one, so a failing event is retried or
 dead-lettered alone.
+
+Handlers may gather their writes over a batch (`GatheringHandlers`): what they gathered is written after the batch's
+last handler, inside its transaction, and forgotten if the batch fails.
 """
 
 from __future__ import annotations
@@ -63,6 +66,20 @@ class IdempotentHandler:
     apply: Callable[[Sequence[Event], WalPosition | None], Awaitable[None]]
 
 
+class GatheringHandlers(dict[str, Handler]):
+    """Handlers that may leave their writes for the end of the batch: `flush` writes what the batch's handlers
+    gathered on `connection` (inside its transaction, after the last handler) and returns the after-commit actions
+    those writes call for; `discard` forgets it when the batch failed."""
+
+    def __init__(
+        self, handlers: Mapping[str, Handler], flush: Callable[[Connection], Awaitable[Sequence[AfterCommit]]],
+        discard: Callable[[Connection], None],
+    ) -> None:
+        super().__init__(handlers)
+        self.flush = flush
+        self.discard = discard
+
+
 class Applier(Protocol):
     """A consumer's way of applying a batch of events."""
 
@@ -80,6 +97,7 @@ class InboxApplier:
         self._consumer = consumer
         self._queue = queue
         self._handlers = dict(handlers)
+        self._gathering = handlers if isinstance(handlers, GatheringHandlers) else None
 
     def handles(self, event_type: str) -> bool:
         return event_type in self._handlers
@@ -101,6 +119,17 @@ class InboxApplier:
             await self._pool.release(connection)
 
     async def _apply_claimed(self, connection: Connection, deliveries: Sequence[Delivery]) -> Applied:
+        if self._gathering is None:
+            return await self._apply_each(connection, deliveries)
+        try:
+            applied = await self._apply_each(connection, deliveries)
+            flushed = await self._gathering.flush(connection)
+        except BaseException:
+            self._gathering.discard(connection)
+            raise
+        return Applied(applied.applied, (*applied.after_commit, *flushed))
+
+    async def _apply_each(self, connection: Connection, deliveries: Sequence[Delivery]) -> Applied:
         rows = await connection.fetch(
             _CLAIM, self._consumer, [event.id for _, event in deliveries], [event.type for _, event in deliveries]
         )

@@ -2,15 +2,19 @@
 and its webhook calls. Each part is optional; together they cost one round trip instead of one each.
 
 The parts are independent inserts (data-modifying CTEs of one statement): none reads what another writes. A feed
-row is announced to the live stream by the same statement (`feed.NOTICE`), as `feed.add` does.
+row is announced to the live stream by the same statement (`feed.NOTICE`), as `feed.add` does. `write_many` sends
+several events' statements in one round trip (pipelined, run one after the other as if sent one by one).
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+
+from asyncpg import Record
 
 from notifier.adapters import feed
 from notifier.adapters.deliveries import Claimed
@@ -131,49 +135,81 @@ class Written:
 
 async def write(connection: Connection, rows: EventRows) -> Written:
     """Write the rows in one statement; how many of each were new."""
-    reminders, feed, email, webhooks, version = rows.reminders, rows.feed, rows.email, rows.webhooks, rows.first_version
-    delivery_id = uuid.uuid4()
-    message_id = f"<{delivery_id}@{email.message_id_domain}>" if email else None
-    content = email.email.to_content() if email else None
-    result = await connection.fetchrow(
-        _WRITE,
-        reminders.appointment_id if reminders else None,
-        reminders.user_id if reminders else None,
-        reminders.starts_at if reminders else None,
-        reminders.appointment if reminders else None,
-        [item.offset_seconds for item in reminders.planned] if reminders else [],
-        [item.due_at for item in reminders.planned] if reminders else [],
-        uuid.UUID(feed.user_id) if feed else None,
-        feed.kind if feed else None,
-        feed.title if feed else None,
-        feed.body if feed else None,
-        _uuid(feed.appointment_id) if feed else None,
-        rows.source_id,
-        delivery_id,
-        email.email.kind if email else None,
-        _uuid(email.email.appointment_id) if email else None,
-        email.email.to if email else None,
-        message_id,
-        content,
-        email.max_attempts if email else None,
-        webhooks.event_type if webhooks else None,
-        webhooks.appointment_id if webhooks else None,
-        {"body": webhooks.body, "event_id": str(webhooks.event_id)} if webhooks else None,
-        webhooks.max_attempts if webhooks else None,
-        version.appointment_id if version else None,
-        version.sequence if version else None,
-        version.status if version else None,
-        email.lease_seconds if email else None,
-    )
-    assert result is not None  # a SELECT of aggregates returns one row
-    leased = None
-    if email is not None and email.lease_seconds is not None and result["email_created_at"] is not None:
-        assert message_id is not None
-        assert content is not None
-        leased = Claimed(delivery_id, "email", email.email.kind, email.email.to, message_id, content, 1,
-                         email.max_attempts, result["email_created_at"], None, None, True)
-    return Written(result["reminders"], result["feed"], result["emails"], result["webhooks"], result["opened"],
-                   leased)
+    [written] = await write_many(connection, [rows])
+    return written
+
+
+async def write_many(connection: Connection, many: Sequence[EventRows]) -> list[Written]:
+    """Write each event's rows with its own statement, all in one round trip; for each, how many were new."""
+    prepared = [_Prepared.of(rows) for rows in many]
+    if len(prepared) == 1:
+        result = await connection.fetchrow(_WRITE, *prepared[0].arguments)
+        assert result is not None  # a SELECT of aggregates returns one row
+        results = [result]
+    else:
+        results = await connection.fetchmany(_WRITE, [statement.arguments for statement in prepared])
+    assert len(results) == len(prepared)  # one row per statement
+    return [statement.written(result) for statement, result in zip(prepared, results, strict=True)]
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """One event's statement: its arguments, and what its email would be if written claimed."""
+
+    rows: EventRows
+    delivery_id: uuid.UUID
+    message_id: str | None
+    content: dict[str, Any] | None
+    arguments: tuple[Any, ...]
+
+    @classmethod
+    def of(cls, rows: EventRows) -> _Prepared:
+        reminders, feed, email, webhooks = rows.reminders, rows.feed, rows.email, rows.webhooks
+        version = rows.first_version
+        delivery_id = uuid.uuid4()
+        message_id = f"<{delivery_id}@{email.message_id_domain}>" if email else None
+        content = email.email.to_content() if email else None
+        arguments = (
+            reminders.appointment_id if reminders else None,
+            reminders.user_id if reminders else None,
+            reminders.starts_at if reminders else None,
+            reminders.appointment if reminders else None,
+            [item.offset_seconds for item in reminders.planned] if reminders else [],
+            [item.due_at for item in reminders.planned] if reminders else [],
+            uuid.UUID(feed.user_id) if feed else None,
+            feed.kind if feed else None,
+            feed.title if feed else None,
+            feed.body if feed else None,
+            _uuid(feed.appointment_id) if feed else None,
+            rows.source_id,
+            delivery_id,
+            email.email.kind if email else None,
+            _uuid(email.email.appointment_id) if email else None,
+            email.email.to if email else None,
+            message_id,
+            content,
+            email.max_attempts if email else None,
+            webhooks.event_type if webhooks else None,
+            webhooks.appointment_id if webhooks else None,
+            {"body": webhooks.body, "event_id": str(webhooks.event_id)} if webhooks else None,
+            webhooks.max_attempts if webhooks else None,
+            version.appointment_id if version else None,
+            version.sequence if version else None,
+            version.status if version else None,
+            email.lease_seconds if email else None,
+        )
+        return cls(rows, delivery_id, message_id, content, arguments)
+
+    def written(self, result: Record) -> Written:
+        email = self.rows.email
+        leased = None
+        if email is not None and email.lease_seconds is not None and result["email_created_at"] is not None:
+            assert self.message_id is not None
+            assert self.content is not None
+            leased = Claimed(self.delivery_id, "email", email.email.kind, email.email.to, self.message_id,
+                             self.content, 1, email.max_attempts, result["email_created_at"], None, None, True)
+        return Written(result["reminders"], result["feed"], result["emails"], result["webhooks"], result["opened"],
+                       leased)
 
 
 def _uuid(value: str | None) -> uuid.UUID | None:

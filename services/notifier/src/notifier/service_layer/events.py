@@ -2,14 +2,16 @@
 calls, reminders planned or cancelled. Sending starts only after that transaction commits.
 
 A handler makes its decisions first (the appointment's version, reminders to cancel), then everything the event
-leaves is written in one statement (`event_rows`).
+leaves is written in one statement (`event_rows`). Those statements are gathered over the consumer's batch and sent
+together in one round trip (`event_rows.write_many`): at the end of the batch, or before a handler that reads what
+the earlier ones wrote (the appointment's version, its reminders).
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import orjson
 
@@ -28,7 +30,7 @@ from smartslot_common.contracts.parsing import parse_payload
 from smartslot_common.contracts.payloads import AppointmentPayload, WaitlistOfferPayload
 from smartslot_common.db import Connection
 from smartslot_common.logging import get_logger
-from smartslot_common.messaging import AfterCommit, Event, Handler
+from smartslot_common.messaging import AfterCommit, Event, GatheringHandlers, Handler
 
 log = get_logger(__name__)
 # What the client was told before: a cancellation is worth an email only after a confirmation or a move.
@@ -42,43 +44,67 @@ class EventHandlers:
         self._settings = settings
         self._worker = worker
         self._letterhead = Letterhead(settings.mail_from)
+        self._gathered: dict[Connection, _Gathered] = {}  # per batch in progress (one connection each)
 
-    def mapping(self) -> dict[str, Handler]:
-        specific: dict[str, Callable[[Connection, Event], Awaitable[Writes]]] = {
+    def mapping(self) -> GatheringHandlers:
+        decide_alone: dict[str, Callable[[Connection, Event], Awaitable[Writes]]] = {
             types.APPOINTMENT_LOCKED: self._locked,
             types.APPOINTMENT_CONFIRMED: self._confirmed,
-            types.APPOINTMENT_CANCELLED: self._cancelled,
-            types.APPOINTMENT_RESCHEDULED: self._rescheduled,
             types.APPOINTMENT_EXPIRED: self._expired,
-            types.APPOINTMENT_COMPLETED: self._completed,
-            types.APPOINTMENT_NO_SHOW: self._no_show,
             types.WAITLIST_OFFER_MADE: self._offer_made,
             types.WAITLIST_OFFER_EXPIRED: self._offer_expired,
         }
-        return {event_type: self._writing(handler) for event_type, handler in specific.items()}
+        read_first: dict[str, Callable[[Connection, Event], Awaitable[Writes]]] = {
+            types.APPOINTMENT_CANCELLED: self._cancelled,
+            types.APPOINTMENT_RESCHEDULED: self._rescheduled,
+            types.APPOINTMENT_COMPLETED: self._completed,
+            types.APPOINTMENT_NO_SHOW: self._no_show,
+        }
+        handlers = {event_type: self._writing(handler, reads=False) for event_type, handler in decide_alone.items()}
+        handlers |= {event_type: self._writing(handler, reads=True) for event_type, handler in read_first.items()}
+        return GatheringHandlers(handlers, self.flush, self.discard)
 
-    def _writing(self, handler: Callable[[Connection, Event], Awaitable[Writes]]) -> Handler:
-        """The event's handler decides; then what it leaves (and its webhook calls) is written in one statement."""
+    def _writing(self, handler: Callable[[Connection, Event], Awaitable[Writes]], reads: bool) -> Handler:
+        """The event's handler decides (after the writes gathered so far, when it reads what they wrote); what it
+        leaves (and its webhook calls) is gathered for one statement, sent with the batch's others."""
 
-        async def handle(connection: Connection, event: Event) -> AfterCommit | None:
+        async def handle(connection: Connection, event: Event) -> None:
+            if reads:
+                await self._write_gathered(connection)
             writes = await handler(connection, event)
             rows = self._rows(event, writes)
-            if rows.empty:
-                return None
-            written = await event_rows.write(connection, rows)
-            leased = [written.leased] if written.leased else []
-            claimable = written.emails - len(leased) + written.webhooks
-            _count(written)
+            if not rows.empty:
+                self._gathered.setdefault(connection, _Gathered()).writes.append((rows, writes))
+
+        return handle
+
+    async def flush(self, connection: Connection) -> list[AfterCommit]:
+        """Write what the batch gathered on `connection` (inside its transaction); the after-commit actions."""
+        await self._write_gathered(connection)
+        gathered = self._gathered.pop(connection, None)
+        if gathered is None or not (gathered.leased or gathered.claimable):
+            return []
+        return [self._after_commit(gathered.leased, gathered.claimable)]
+
+    def discard(self, connection: Connection) -> None:
+        """The batch failed: what it gathered is forgotten (its transaction rolled back)."""
+        self._gathered.pop(connection, None)
+
+    async def _write_gathered(self, connection: Connection) -> None:
+        """One round trip for the gathered statements; then, for a confirmation that was not the appointment's first
+        version, its own decision and write."""
+        gathered = self._gathered.get(connection)
+        if gathered is None or not gathered.writes:
+            return
+        pending, gathered.writes = gathered.writes, []
+        results = await event_rows.write_many(connection, [rows for rows, _ in pending])
+        for (rows, writes), written in zip(pending, results, strict=True):
+            gathered.note(written)
             if not written.opened and writes.versioned is not None:  # not the appointment's first version
                 appointment, status = writes.versioned
                 if (await self._advance(connection, appointment, status)).newest:
-                    again = await event_rows.write(connection, replace(rows, webhooks=None, first_version=None))
-                    leased += [again.leased] if again.leased else []
-                    claimable += again.emails - (1 if again.leased else 0)
-                    _count(again)
-            return self._after_commit(leased, claimable) if leased or claimable else None
-
-        return handle
+                    gathered.note(await event_rows.write(connection, replace(rows, webhooks=None,
+                                                                             first_version=None)))
 
     def _after_commit(self, leased: list[Claimed], claimable: int) -> AfterCommit:
         """After the commit (before it, the rows are not there): the worker sends the emails written claimed for
@@ -199,6 +225,21 @@ class Writes:
     reminders_for: AppointmentPayload | None = None
     # Written only if this is the newest version of the appointment with that status (decided in `_writing`).
     versioned: tuple[AppointmentPayload, str] | None = None
+
+
+@dataclass
+class _Gathered:
+    """A batch's writes not yet sent, and what the sent ones left for after the commit."""
+
+    writes: list[tuple[EventRows, Writes]] = field(default_factory=list)
+    leased: list[Claimed] = field(default_factory=list)  # emails written claimed by this process
+    claimable: int = 0  # other deliveries queued
+
+    def note(self, written: event_rows.Written) -> None:
+        if written.leased:
+            self.leased.append(written.leased)
+        self.claimable += written.emails - (1 if written.leased else 0) + written.webhooks
+        _count(written)
 
 
 def _count(written: event_rows.Written) -> None:
