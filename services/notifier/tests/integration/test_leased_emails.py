@@ -49,3 +49,26 @@ async def test_an_email_written_claimed_but_never_sent_is_claimed_when_its_lease
     [row] = await notifier.settled(source)
     assert (row["status"], row["attempts"], row["message_id"]) == ("sent", 2, mail.message_id)
     assert len(notifier.sink.to(recipient)) == 1
+
+
+async def test_emails_sent_together_are_marked_sent_together(notifier, monkeypatch):
+    """The sent marks of emails finished within a moment of each other go in one statement, not one each."""
+    statements: list[list[uuid.UUID]] = []
+    mark_sent_many = deliveries.mark_sent_many
+
+    async def recorded(pool, delivery_ids, codes):
+        statements.append(list(delivery_ids))
+        await mark_sent_many(pool, delivery_ids, codes)
+
+    monkeypatch.setattr(deliveries, "mark_sent_many", recorded)
+    payloads = [notifier.appointment() for _ in range(8)]
+    events = [await notifier.publish("appointment.confirmed", payload) for payload in payloads]
+
+    ours = set()
+    for event in events:
+        [row] = await notifier.settled(event.id)
+        assert row["status"] == "sent"
+        ours.add(row["id"])
+    marked = [delivery_id for statement in statements for delivery_id in statement if delivery_id in ours]
+    assert sorted(marked) == sorted(ours), "each marked once"
+    assert len([statement for statement in statements if ours & set(statement)]) < len(events), statements
