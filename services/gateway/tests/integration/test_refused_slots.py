@@ -70,6 +70,17 @@ async def claims_at_booking(booking: Booking, count: int) -> None:
     await wait_for(arrived, 5, what=f"{count} claims at booking")
 
 
+async def refused_once(extra_gateway: Any, booking: Booking) -> tuple[Any, str, str]:
+    """A gateway, a client's token and a slot booking has just refused (through that gateway) once."""
+    booking.answer_after.set()
+    gateway = await extra_gateway(booking_url=booking.url)
+    _, token = await gateway.new_client()
+    slot = str(uuid.uuid4())
+    assert (await gateway.call("POST", "/v1/holds", token, json={"slot_id": slot})).status == 409
+    assert len(booking.claims) == 1
+    return gateway, token, slot
+
+
 async def test_a_storms_losers_get_bookings_refusal_from_the_gateway(extra_gateway: Any, booking: Booking) -> None:
     gateway = await extra_gateway(booking_url=booking.url)
     _, token = await gateway.new_client()
@@ -95,12 +106,7 @@ async def test_a_storms_losers_get_bookings_refusal_from_the_gateway(extra_gatew
 
 async def test_what_booking_would_decide_differently_still_goes_to_booking(
         extra_gateway: Any, booking: Booking) -> None:
-    booking.answer_after.set()
-    gateway = await extra_gateway(booking_url=booking.url)
-    _, token = await gateway.new_client()
-    slot = str(uuid.uuid4())
-    assert (await gateway.call("POST", "/v1/holds", token, json={"slot_id": slot})).status == 409
-    assert len(booking.claims) == 1
+    gateway, token, slot = await refused_once(extra_gateway, booking)
 
     replay = await gateway.call("POST", "/v1/holds", token, json={"slot_id": slot},
                                 headers={"Idempotency-Key": "k-1"})  # its stored answer may be a 201
@@ -116,11 +122,7 @@ async def test_what_booking_would_decide_differently_still_goes_to_booking(
 
 async def test_after_the_moment_booking_says_the_next_claim_goes_to_booking_again(
         extra_gateway: Any, booking: Booking) -> None:
-    booking.answer_after.set()
-    gateway = await extra_gateway(booking_url=booking.url)
-    _, token = await gateway.new_client()
-    slot = str(uuid.uuid4())
-    assert (await gateway.call("POST", "/v1/holds", token, json={"slot_id": slot})).status == 409
+    gateway, token, slot = await refused_once(extra_gateway, booking)
     assert (await gateway.call("POST", "/v1/holds", token, json={"slot_id": slot})).status == 409
     assert len(booking.claims) == 1, "the second within the moment: from the gateway"
 
