@@ -16,6 +16,9 @@ REDIS_HINT = "start it with `make infra` (or `redis-server --daemonize yes`)"
 REDIS_UNAVAILABLE: tuple[type[BaseException], ...] = (aioredis.RedisError, OSError, RuntimeError)
 MAX_CONNECTIONS = 128
 POOL_WAIT_SECONDS = 2.0
+# A command's reply is awaited this long; a blocking read (XREAD BLOCK, BLPOP) must ask for less, or a quiet moment
+# reads as Redis gone.
+SOCKET_TIMEOUT_SECONDS = 2.0
 
 
 def _client(url: str) -> aioredis.Redis:
@@ -26,7 +29,7 @@ def _client(url: str) -> aioredis.Redis:
     """
     pool = aioredis.BlockingConnectionPool.from_url(
         url, max_connections=MAX_CONNECTIONS, timeout=POOL_WAIT_SECONDS,
-        socket_connect_timeout=1.0, socket_timeout=2.0, health_check_interval=5,
+        socket_connect_timeout=1.0, socket_timeout=SOCKET_TIMEOUT_SECONDS, health_check_interval=5,
     )
     return aioredis.Redis.from_pool(pool)  # the client owns the pool and closes it with itself
 

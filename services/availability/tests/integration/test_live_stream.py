@@ -5,19 +5,22 @@ read of the slot after another appended a newer one (replicas race; each event c
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 import orjson
 import pytest
 
 from availability.adapters.live_slots import SharedLog
-from availability.app_keys import REDIS, SETTINGS
+from availability.app_keys import LIVE, REDIS, SETTINGS
 from availability.service_layer.live import slot_item
+from smartslot_common.redis import SOCKET_TIMEOUT_SECONDS
 from smartslot_common.testing import wait_for
 
 pytestmark = pytest.mark.integration
@@ -107,3 +110,28 @@ async def test_an_older_state_appended_late_is_streamed_by_no_process(
 
 async def _true(value: bool) -> bool:
     return value
+
+
+async def test_the_follower_stays_on_time_through_quiet_moments_longer_than_the_redis_timeout(app: Any) -> None:
+    """A quiet log is an empty read, not a Redis timeout: were the follower's blocking read longer than the client's
+    socket timeout, every quiet moment would end in a failed read and a retry's second of blindness, and a change
+    in that second would reach the streams up to a second late. Changes spaced across more than such a cycle (read,
+    fail, retry) all arrive at once."""
+    redis, key, live = app[REDIS], app[SETTINGS].redis_key("live", "slots"), app[LIVE]
+    catalog = SimpleNamespace(provider_id=uuid.uuid4(), service_id=uuid.uuid4(), clinic_id=None)
+    delays = []
+    for number in range(5):
+        # The scenario itself, not a wait for something: the log stays quiet, longer than the client's timeout once,
+        # then at steps that cover a whole read-fail-retry cycle.
+        await asyncio.sleep(SOCKET_TIMEOUT_SECONDS + 0.2 if number == 0 else 0.7)
+        state = slot_state(catalog, uuid.uuid4(), datetime.now(UTC) + timedelta(days=3), 1, 0)
+        appended = time.monotonic()
+        entry_id = await redis.xadd(key, state)
+        await wait_for(_followed(live, entry_id), 10, interval=0.005, what="the change followed")
+        delays.append(time.monotonic() - appended)
+    assert max(delays) < 0.3, delays
+
+
+def _followed(live: Any, entry_id: bytes | str) -> Callable[[], Awaitable[bool]]:
+    wanted = entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
+    return lambda: _true(live.last_id == wanted)

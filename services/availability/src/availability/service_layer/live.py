@@ -25,6 +25,7 @@ from availability.adapters.live_slots import SharedLog, slot_states
 from smartslot_common.contracts.payloads import AppointmentPayload, Payload, ScheduleChangedPayload, SlotPayload
 from smartslot_common.live import RESET, Entry, LiveLog, order_of
 from smartslot_common.logging import get_logger
+from smartslot_common.redis import SOCKET_TIMEOUT_SECONDS
 
 log = get_logger(__name__)
 MAX_PENDING = 100_000  # touched slots waiting to be read; beyond it the oldest are dropped (and pages reset)
@@ -33,6 +34,9 @@ RETRY_SECONDS = 1.0
 # events a second one batch (a read of the slots' states, an append to the shared log, a wake-up of every follower)
 # carries several events instead of one; streams see a change this much later.
 LINGER_SECONDS = 0.025
+# The follower's blocking read of the shared log: well within the Redis client's socket timeout, so that a quiet log
+# is an empty answer, not a timeout (which would leave the follower a retry's second late for what came meanwhile).
+FOLLOW_BLOCK_MS = int(SOCKET_TIMEOUT_SECONDS * 1000 / 2)
 
 
 @dataclass
@@ -186,7 +190,7 @@ def entry_of(entry_id: str, fields: dict[bytes, bytes]) -> Entry | None:
     return Entry(entry_id, order, event, data, parsed)
 
 
-async def follow(shared: SharedLog, live: LiveLog, size: int, block_ms: int = 5000) -> None:
+async def follow(shared: SharedLog, live: LiveLog, size: int, block_ms: int = FOLLOW_BLOCK_MS) -> None:
     """Mirror the shared log in `live` until cancelled: its recent past first, then every new item."""
     last: str | None = None
     while True:
