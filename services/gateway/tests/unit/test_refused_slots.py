@@ -155,3 +155,10 @@ async def test_a_claim_waits_at_most_its_longest_then_goes_to_booking(monkeypatc
     await slow
     async with memory.claiming(SLOT) as refusal:  # the turns are clean afterwards
         assert refusal is None
+
+
+async def test_switched_off_claims_take_no_turns(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(refused_slots, "TURN_WAIT_SECONDS", 30.0)  # a turn would hold the second claim that long
+    memory = RefusedSlots(0.0)
+    async with asyncio.timeout(5), memory.claiming(SLOT) as first, memory.claiming(SLOT) as second:
+        assert (first, second) == (None, None)

@@ -12,7 +12,8 @@ booking (its earlier answer may be a 201 to replay).
 So that a storm's losers find that answer here rather than all reaching booking before its first refusal comes
 back, claims of one slot go to booking one at a time from this process (`claiming`), as booking's own instant
 bookings of a slot do: each waiting claim looks at the memory again when the one before it is answered. A claim
-waits at most `TURN_WAIT_SECONDS`, then goes to booking anyway (booking decides, as it would have).
+waits at most `TURN_WAIT_SECONDS`, then goes to booking anyway (booking decides, as it would have). With the memory
+switched off there are no turns either.
 
 Memory: at most `max_slots` slots; when full, the ones whose window is over are dropped, and if none is, all.
 """
@@ -68,7 +69,10 @@ class RefusedSlots:
     @asynccontextmanager
     async def claiming(self, slot_id: str) -> AsyncIterator[Refusal | None]:
         """Booking's answer to give for a claim of the slot, or None while this claim has its turn at booking (or
-        waited its longest for one)."""
+        waited its longest for one). Switched off (`max_seconds` 0), every claim goes to booking at once."""
+        if self._max_seconds <= 0:
+            yield None
+            return
         deadline = asyncio.get_running_loop().time() + TURN_WAIT_SECONDS
         waited_longest = False
         while (refusal := self.refusal(slot_id)) is None and (running := self._turns.get(slot_id)) is not None:
