@@ -54,10 +54,13 @@ from smartslot_common.messaging import (
     relay_context,
     wake_local_relays,
 )
+from smartslot_common.messaging import consumer as consumer_module
 from smartslot_common.messaging.deliveries import DEAD_LETTER_REASON_HEADER
-from smartslot_common.messaging.outbox import notify_channel
+from smartslot_common.messaging.envelope import EVENTS_HEADER, events_of
+from smartslot_common.messaging.outbox import MAX_EVENTS_PER_MESSAGE, notify_channel
 from smartslot_common.messaging.topology import (
     TopologyMismatch,
+    dead_letter_exchange_name,
     dead_letter_queue_name,
     exchange_name,
     queue_name,
@@ -286,8 +289,8 @@ async def test_relay_publishes_in_created_order_and_reports_the_backlog(world: W
     seen: list[UUID] = []
 
     class Recording:
-        async def publish(self, event: Event, position: WalPosition | None = None) -> None:
-            seen.append(event.id)
+        async def publish_together(self, events: Sequence[Event], position: WalPosition | None = None) -> None:
+            seen.extend(event.id for event in events)
 
     assert await world.relay(Recording(), batch_size=3).drain_once() == 3
     assert REGISTRY.get_sample_value("smartslot_outbox_backlog") == 2
@@ -424,16 +427,17 @@ async def test_a_subscribed_event_returned_for_want_of_its_binding_waits_and_goe
         await queue.delete(if_unused=False, if_empty=False)
 
 
-async def test_a_batch_is_settled_row_by_row_by_its_confirms(world: World) -> None:
-    first, refused, last = world.event(n=1), world.event(n=2), world.event(n=3)
+async def test_a_batch_is_settled_message_by_message_by_its_confirms(world: World) -> None:
+    # Three routing keys in turn: three messages, the second of which the broker refuses.
+    first, refused, last = world.event(n=1), world.event(APPOINTMENT_CANCELLED, n=2), world.event(n=3)
     await world.commit(first, refused, last)
     sent: list[UUID] = []
 
     class RefusesOne:
-        async def publish(self, event: Event, position: WalPosition | None = None) -> None:
-            if event.id == refused.id:
+        async def publish_together(self, events: Sequence[Event], position: WalPosition | None = None) -> None:
+            if refused in events:
                 raise PublishFailed("nacked on purpose")
-            sent.append(event.id)
+            sent.extend(event.id for event in events)
 
     assert await world.relay(RefusesOne(), retry_base=30.0, retry_cap=30.0).drain_once() == 2
 
@@ -565,9 +569,9 @@ async def test_competing_relays_publish_each_row_once(world: World) -> None:
     published: list[UUID] = []
 
     class Slow:
-        async def publish(self, event: Event, position: WalPosition | None = None) -> None:
+        async def publish_together(self, events: Sequence[Event], position: WalPosition | None = None) -> None:
             await asyncio.sleep(0.001)  # keep both relays' batches open at the same time
-            published.append(event.id)
+            published.extend(event.id for event in events)
 
     relays = [world.relay(Slow(), batch_size=7) for _ in range(2)]
     while await world.count("SELECT count(*) FROM outbox WHERE published_at IS NULL"):
@@ -759,6 +763,127 @@ async def test_a_failing_event_in_a_batch_is_retried_alone_and_the_others_are_ap
     assert [await world.effects(event) for event in later] == [1, 0, 1]
     assert await world.count("SELECT count(*) FROM inbox") == 3  # the first event and the two good ones
     assert world.calls.count(poison.id) == 1 + len(DELAYS) + 1  # in the batch, alone, then once per retry tier
+
+
+# several events in one message: what a relay sends of one routing key in a row
+
+
+async def _relayed_in_one_drain(world: World, events: list[Event]) -> None:
+    await world.commit(*events)
+    assert await world.relay().drain_once() == len(events)
+
+
+async def test_a_run_of_events_of_one_routing_key_travels_in_one_message_and_each_is_applied_once(
+    world: World,
+) -> None:
+    confirmed = [world.event(n=n) for n in range(MAX_EVENTS_PER_MESSAGE + 2)]
+    cancelled, last = world.event(APPOINTMENT_CANCELLED), [world.event(n=n) for n in range(2)]
+    everything = [*confirmed, cancelled, *last]
+    await _relayed_in_one_drain(world, everything)
+
+    # In created order, a run of one key at most MAX_EVENTS_PER_MESSAGE to a message: 32 + 2, 1, 2.
+    assert await world.queue_depth(queue_name(world.namespace, CONSUMER)) == 4
+    async with world.amqp.channel() as channel:
+        queue = await channel.declare_queue(queue_name(world.namespace, CONSUMER), passive=True)
+        first = await queue.get(no_ack=False)
+        assert first.headers[EVENTS_HEADER] == MAX_EVENTS_PER_MESSAGE
+        assert first.message_id == str(confirmed[0].id)
+        assert first.type == EVENT_TYPE
+        assert events_of(first.body) == confirmed[:MAX_EVENTS_PER_MESSAGE]
+        await first.nack(requeue=True)
+
+    handler = world.recorder()
+    async with consuming(world.consumer(dict.fromkeys((EVENT_TYPE, APPOINTMENT_CANCELLED), handler), workers=1)):
+        await wait_for(_equals(lambda: world.count("SELECT count(*) FROM effects"), len(everything)), WAIT,
+                       what="every event applied")
+        await wait_for(_equals(lambda: world.queue_depth(queue_name(world.namespace, CONSUMER)), 0), WAIT,
+                       what="every message acknowledged")
+
+    assert sorted(world.calls) == sorted(event.id for event in everything)  # each once: no retry, no duplicate
+    assert await world.count("SELECT count(*) FROM inbox") == len(everything)
+
+
+async def test_a_failing_event_of_a_message_is_retried_or_dead_lettered_alone_and_the_others_applied_once(
+    world: World,
+) -> None:
+    good, flaky, refused, also_good = (world.event(n=n) for n in range(4))
+    failures = {flaky.id: 2, refused.id: 99}
+    record = world.recorder()
+
+    async def handle(connection: asyncpg.Connection, event: Event) -> None:
+        await record(connection, event)
+        if failures.get(event.id, 0) > 0:
+            failures[event.id] -= 1
+            raise (PermanentError if event.id == refused.id else RuntimeError)("on purpose")
+
+    retried = consumed("retried")
+    await _relayed_in_one_drain(world, [good, flaky, refused, also_good])
+    assert await world.queue_depth(queue_name(world.namespace, CONSUMER)) == 1
+
+    async with consuming(world.consumer({EVENT_TYPE: handle})):
+        [dead] = await world.dead_letters(1)
+        await wait_for(lambda: world.effects(flaky), WAIT, what="the flaky event applied after its retries")
+
+    assert (dead.message_id, dead.headers[DEAD_LETTER_REASON_HEADER]) == (str(refused.id), "rejected")
+    assert EVENTS_HEADER not in dead.headers
+    assert events_of(dead.body) == [refused]
+    assert [await world.effects(event) for event in (good, flaky, refused, also_good)] == [1, 1, 0, 1]
+    assert world.calls.count(good.id) == 2  # in the batch (rolled back with it), then alone
+    assert world.calls.count(also_good.id) == 1  # alone: the batch stopped at the flaky event
+    assert world.calls.count(flaky.id) == 3  # in the batch and alone (both failed), then from retry tier 1
+    assert consumed("retried") - retried == 1
+    assert await world.queue_depth(queue_name(world.namespace, CONSUMER)) == 0
+
+
+async def test_a_message_whose_failing_event_the_broker_does_not_take_comes_back_whole_and_nothing_is_lost(
+    world: World, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(consumer_module, "MOVE_TIMEOUT_SECONDS", 1.0)
+    good, refused, also_good = (world.event(n=n) for n in range(3))
+    record = world.recorder()
+
+    async def handle(connection: asyncpg.Connection, event: Event) -> None:
+        await record(connection, event)
+        if event.id == refused.id:
+            raise PermanentError("on purpose")
+
+    async with consuming(world.consumer({EVENT_TYPE: handle})):
+        async with world.amqp.channel() as channel:  # the refused event's dead letter cannot be published
+            await channel.exchange_delete(dead_letter_exchange_name(world.namespace))
+        await _relayed_in_one_drain(world, [good, refused, also_good])
+        # In the batch, then alone (its dead letter refused: the message goes back whole), then again.
+        await wait_for(_holds(lambda: world.calls.count(refused.id) >= 3), WAIT, what="the message back again")
+        assert [await world.effects(event) for event in (good, refused, also_good)] == [1, 0, 1]
+        async with world.amqp.channel() as channel:
+            await declare_topology(channel, world.namespace, DELAYS, {CONSUMER: SUBSCRIPTIONS[CONSUMER]})
+        [dead] = await world.dead_letters(1)
+        await wait_for(_equals(lambda: world.queue_depth(queue_name(world.namespace, CONSUMER)), 0), WAIT,
+                       what="the message settled")
+
+    assert events_of(dead.body) == [refused]
+    assert [await world.effects(event) for event in (good, refused, also_good)] == [1, 0, 1]
+    assert await world.count("SELECT count(*) FROM inbox") == 2
+
+
+async def test_each_event_of_a_message_continues_its_own_trace(world: World) -> None:
+    producers = [SpanContext(0x5EED_0000_0000_0000_0000_0000_0000_0010 + n, 0x00F0_67AA_0BA9_0200 + n,
+                             is_remote=False, trace_flags=TraceFlags(TraceFlags.SAMPLED)) for n in range(3)]
+    events = []
+    for producer in producers:
+        with trace.use_span(NonRecordingSpan(producer)):
+            events.append(world.event())
+    traces: dict[UUID, int] = {}
+    record = world.recorder()
+
+    async def traced(connection: asyncpg.Connection, delivered: Event) -> None:
+        traces[delivered.id] = trace.get_current_span().get_span_context().trace_id
+        await record(connection, delivered)
+
+    await _relayed_in_one_drain(world, events)
+    async with consuming(world.consumer({EVENT_TYPE: traced})):
+        await wait_for(_equals(lambda: world.count("SELECT count(*) FROM effects"), 3), WAIT, what="all applied")
+
+    assert traces == {event.id: producer.trace_id for event, producer in zip(events, producers, strict=True)}
 
 
 class _Gathering:

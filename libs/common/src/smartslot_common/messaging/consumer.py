@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import time
 from collections.abc import Mapping, Sequence
 
@@ -51,7 +52,7 @@ from smartslot_common.messaging.deliveries import (
     retry_copy,
     settle,
 )
-from smartslot_common.messaging.envelope import Event, InvalidEnvelope
+from smartslot_common.messaging.envelope import Event, InvalidEnvelope, events_of
 from smartslot_common.messaging.errors import PermanentError, describe
 from smartslot_common.messaging.topology import (
     DEFAULT_QUEUE_TYPE,
@@ -77,6 +78,7 @@ REQUEUED = "requeued"  # came back unsettled: put back in the queue with its cou
 log = get_logger(__name__)
 _DATABASE_WAIT_CAP_SECONDS = 30.0
 QUEUE_DEPTH_INTERVAL_SECONDS = 15.0
+MOVE_TIMEOUT_SECONDS = 10.0  # the broker's confirm of a retry or dead-letter copy
 
 
 class EventConsumer:
@@ -245,24 +247,25 @@ class EventConsumer:
                 await self._count_redelivery(message, self._redelivery_limit, started)
                 continue
             try:
-                event = Event.from_json(message.body)
+                events = events_of(message.body)
             except InvalidEnvelope as error:
                 log.error("undecodable message dead-lettered", consumer=self._consumer,
                           message_id=message.message_id, error=str(error))
                 await self._dead_letter(message, "invalid")
                 self._count("invalid", DEAD_LETTERED, started)
                 continue
-            if self._applier.handles(event.type):
-                handled.append((message, event))
-            else:
-                ignored.append((message, event.type))
+            for event in events:
+                if self._applier.handles(event.type):
+                    handled.append((message, event))
+                else:
+                    ignored.append((message, event.type))
         if len(handled) > 1:
             applied = await self._apply_batch(handled)
         else:
             applied = None
         if applied is None:  # one event, or a batch that failed: each event on its own
-            for message, event in handled:
-                await self._handle_alone(message, event, started)
+            for _, delivered in itertools.groupby(handled, key=lambda delivery: id(delivery[0])):
+                await self._handle_message([*delivered], started)
             await self._acks.applied(message for message, _ in ignored)
         else:
             await self._acks.applied(message for message, _ in [*handled, *ignored])
@@ -283,23 +286,40 @@ class EventConsumer:
                      events=len(deliveries), error=describe(error))
             return None
 
-    async def _handle_alone(self, message: AbstractIncomingMessage, event: Event, started: float) -> None:
-        with structlog.contextvars.bound_contextvars(
-            consumer=self._consumer, event_id=str(event.id), event_type=event.type
-        ):
-            outcome = await self._handle(message, event)
-        self._count(event.type, outcome, started)
+    async def _handle_message(self, deliveries: Sequence[Delivery], started: float) -> None:
+        """Apply a message's events one by one; settle the message once they all are (applied, or their copies
+        taken by a retry tier or the dead letters), or put it back whole should the broker not take a copy."""
+        message = deliveries[0][0]
+        alone = len(deliveries) == 1  # then the message itself is retried or dead-lettered
+        taken = True
+        for _, event in deliveries:
+            with structlog.contextvars.bound_contextvars(
+                consumer=self._consumer, event_id=str(event.id), event_type=event.type
+            ):
+                outcome = await self._handle(message, event, alone)
+            taken = taken and outcome is not None
+            self._count(event.type, outcome or REQUEUED, started)
+        if alone:
+            return
+        if taken:
+            await self._acks.applied([message])
+        else:
+            await settle(message.nack(requeue=True))  # its events come again; the inbox drops the applied ones
+            await self._acks.settled(message)
 
-    async def _handle(self, message: AbstractIncomingMessage, event: Event) -> str:
+    async def _handle(self, message: AbstractIncomingMessage, event: Event, alone: bool) -> str | None:
+        """Apply one event of `message` (the only one when `alone`); the outcome, or None when the event failed
+        and the broker did not take its copy (a retry or a dead letter)."""
+        part = None if alone else event
         try:
             applied = await self._waiting_for_database([(message, event)])
         except PermanentError as error:
             log.error("handler refused the event for good; dead-lettered", error=str(error))
-            await self._dead_letter(message, "rejected")
-            return DEAD_LETTERED
+            return DEAD_LETTERED if await self._dead_letter(message, "rejected", part) else None
         except Exception as error:  # any handler failure is retried; its transaction has rolled back
-            return await self._retry_later(message, error)
-        await self._acks.applied([message])
+            return await self._retry_later(message, error, part)
+        if alone:
+            await self._acks.applied([message])
         self._after(applied.after_commit)
         return APPLIED if applied.applied else DUPLICATE
 
@@ -329,12 +349,11 @@ class EventConsumer:
         EVENTS_CONSUMED.labels(self._consumer, event_type, outcome).inc()
         EVENT_HANDLE_DURATION.labels(self._consumer).observe(time.perf_counter() - started)
 
-    async def _retry_later(self, message: AbstractIncomingMessage, error: Exception) -> str:
+    async def _retry_later(self, message: AbstractIncomingMessage, error: Exception, part: Event | None) -> str | None:
         attempt = failed_attempts(message) + 1
         if attempt > len(self._retry_delays):
             log.error("event failed on every retry; dead-lettered", attempts=attempt, error=describe(error))
-            await self._dead_letter(message, "exhausted")
-            return DEAD_LETTERED
+            return DEAD_LETTERED if await self._dead_letter(message, "exhausted", part) else None
         log.warning(
             "handler failed; event will be retried",
             attempt=attempt,
@@ -342,8 +361,9 @@ class EventConsumer:
             error=describe(error),
             exc_info=error,
         )
-        await self._move(message, retry_copy(message, attempt), "", self._retry_queue(attempt))
-        return RETRIED
+        taken = await self._move(message, retry_copy(message, attempt, part), "",
+                                 self._retry_queue(attempt), settling=part is None)
+        return RETRIED if taken else None
 
     def _retry_queue(self, attempt: int) -> str:
         return retry_queue_name(self._namespace, self._consumer, attempt)
@@ -364,24 +384,32 @@ class EventConsumer:
         await self._move(message, copy_of(message, {REDELIVERIES_HEADER: count}), "", back)
         self._count(event_type, REQUEUED, started)
 
-    async def _dead_letter(self, message: AbstractIncomingMessage, reason: str) -> None:
-        copy = copy_of(message, {DEAD_LETTER_REASON_HEADER: reason})
-        await self._move(message, copy, dead_letter_exchange_name(self._namespace), self._consumer)
+    async def _dead_letter(self, message: AbstractIncomingMessage, reason: str, part: Event | None = None) -> bool:
+        """Dead-letter the message, or only its event `part`; whether the broker took it."""
+        copy = copy_of(message, {DEAD_LETTER_REASON_HEADER: reason}, part)
+        return await self._move(message, copy, dead_letter_exchange_name(self._namespace), self._consumer,
+                                settling=part is None)
 
-    async def _move(self, message: AbstractIncomingMessage, copy: Message, exchange: str, routing_key: str) -> None:
-        """Publish `copy` (confirmed) and only then acknowledge `message`; should the broker not take the copy,
-        put the message back so that it comes again."""
+    async def _move(self, message: AbstractIncomingMessage, copy: Message, exchange: str, routing_key: str,
+                    settling: bool = True) -> bool:
+        """Publish `copy` (confirmed); whether the broker took it. When `settling` (the copy is the whole message),
+        then acknowledge `message`, or put it back, so that it comes again, should the broker not take the copy."""
         try:
             assert self._channel is not None
             target = (self._channel.default_exchange if not exchange
                       else await self._channel.get_exchange(exchange, ensure=False))
-            await target.publish(copy, routing_key=routing_key, mandatory=True)
+            # Bounded: a publish to an exchange that is gone closes the channel, and its confirm never comes.
+            await asyncio.wait_for(target.publish(copy, routing_key=routing_key, mandatory=True),
+                                   MOVE_TIMEOUT_SECONDS)
         except BROKER_ERRORS as error:
             log.warning("could not move the message; the broker will redeliver it", error=describe(error))
-            await settle(message.nack(requeue=True))
+            taken = False
         else:
-            await settle(message.ack())
-        await self._acks.settled(message)
+            taken = True
+        if settling:
+            await settle(message.ack() if taken else message.nack(requeue=True))
+            await self._acks.settled(message)
+        return taken
 
 
 async def _run_after_commit(after_commit: AfterCommit) -> None:

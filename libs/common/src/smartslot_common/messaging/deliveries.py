@@ -12,8 +12,9 @@ from aio_pika.exceptions import AMQPError
 from opentelemetry import propagate, trace
 
 from smartslot_common.logging import get_logger
-from smartslot_common.messaging.envelope import Event
+from smartslot_common.messaging.envelope import EVENTS_HEADER, Event
 from smartslot_common.messaging.errors import describe
+from smartslot_common.messaging.publisher import to_message
 
 ATTEMPT_HEADER = "smartslot-attempt"
 # How often a message came back unsettled (classic queues; quorum queues count it in x-delivery-count).
@@ -50,15 +51,20 @@ def redeliveries(message: AbstractIncomingMessage) -> int:
         return 0
 
 
-def retry_copy(message: AbstractIncomingMessage, attempt: int) -> Message:
-    """The message as it goes to a retry tier: same body and properties, the attempt count in a header."""
-    return copy_of(message, {ATTEMPT_HEADER: attempt})
+def retry_copy(message: AbstractIncomingMessage, attempt: int, part: Event | None = None) -> Message:
+    """The message (or its event `part`, see `copy_of`) as it goes to a retry tier: the attempt count in a
+    header."""
+    return copy_of(message, {ATTEMPT_HEADER: attempt}, part)
 
 
-def copy_of(message: AbstractIncomingMessage, headers: dict[str, Any]) -> Message:
-    """A persistent copy of the message, same body and properties, with `headers` added to its own."""
+def copy_of(message: AbstractIncomingMessage, headers: dict[str, Any], part: Event | None = None) -> Message:
+    """A persistent copy of the message, same body and properties, with `headers` added to its own; or, with
+    `part`, a message of that one of its events alone (a retry or dead letter of one event of several)."""
     # Broker-managed x- headers (x-death, x-delivery-count) would only grow with every round trip.
     kept = {key: value for key, value in (message.headers or {}).items() if not key.startswith("x-")}
+    if part is not None:
+        kept.pop(EVENTS_HEADER, None)
+        return to_message(part, headers=kept | headers)
     return Message(
         body=message.body,
         headers=kept | headers,

@@ -11,6 +11,9 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, ValidationError, fiel
 
 from smartslot_common.tracing import trace_headers
 
+# On a message that carries several events (a JSON array of envelopes): how many.
+EVENTS_HEADER = "smartslot-events"
+
 
 class InvalidEnvelope(ValueError):
     """A message body that is not a valid event envelope."""
@@ -60,6 +63,18 @@ class Event(BaseModel):
             return cls.model_validate(orjson.loads(body))
         except (orjson.JSONDecodeError, ValidationError) as error:
             raise InvalidEnvelope(str(error)) from error
+
+
+def events_of(body: bytes | str) -> list[Event]:
+    """The events a message carries: one envelope, or several in a JSON array (a relay sends the consecutive events
+    of one routing key together); raise `InvalidEnvelope` when the body, or any envelope in it, is not one."""
+    try:
+        decoded = orjson.loads(body)
+        if isinstance(decoded, list) and decoded:
+            return [Event.model_validate(envelope) for envelope in decoded]
+        return [Event.model_validate(decoded)]
+    except (orjson.JSONDecodeError, ValidationError) as error:
+        raise InvalidEnvelope(str(error)) from error
 
 
 def current_traceparent() -> str | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import aiormq
@@ -14,7 +14,7 @@ from aio_pika.exceptions import AMQPError, PublishError
 from opentelemetry import propagate, trace
 
 from smartslot_common.contracts.events import routing_key
-from smartslot_common.messaging.envelope import Event
+from smartslot_common.messaging.envelope import EVENTS_HEADER, Event
 from smartslot_common.messaging.errors import PublishFailed, Unroutable, describe
 from smartslot_common.messaging.topology import exchange_name
 from smartslot_common.messaging.wal import WAL_POSITION_HEADER, WalPosition
@@ -25,16 +25,28 @@ _NOT_CONFIRMED = (AMQPError, ConnectionError, OSError, RuntimeError, TimeoutErro
 _tracer = trace.get_tracer(__name__)
 
 
-def to_message(event: Event, position: WalPosition | None = None, traceparent: str | None = None) -> Message:
-    """The AMQP message carrying `event`: persistent, typed, with the trace context (the send span's when there is
-    one, else the event's) and the producer database's WAL position past the event's commit, when the relay knows
-    it, in its headers."""
-    traceparent = traceparent or event.traceparent
-    headers: dict[str, Any] = {"traceparent": traceparent} if traceparent else {}
+def to_message(event: Event, position: WalPosition | None = None, headers: dict[str, Any] | None = None) -> Message:
+    """The AMQP message carrying `event`: persistent, typed, with the event's trace context (its send span's, see
+    `EventPublisher`) and the producer database's WAL position past the event's commit, when the relay knows it, in
+    its headers, besides `headers`."""
+    carried = {**(headers or {}), **({"traceparent": event.traceparent} if event.traceparent else {})}
+    return _message(event.to_json(), event, carried, position)
+
+
+def to_batch_message(events: Sequence[Event], position: WalPosition | None = None) -> Message:
+    """The AMQP message carrying several events of one routing key (see `envelope.events_of`): their envelopes
+    in a JSON array, in order, each with its own trace context; typed, named and timed as the first of them, with
+    their number in a header."""
+    first = events[0]
+    body = b"[" + b",".join(event.to_json() for event in events) + b"]"
+    return _message(body, first, {EVENTS_HEADER: len(events)}, position)
+
+
+def _message(body: bytes, event: Event, headers: dict[str, Any], position: WalPosition | None) -> Message:
     if position is not None:
         headers[WAL_POSITION_HEADER] = position.header()
     return Message(
-        body=event.to_json(),
+        body=body,
         content_type="application/json",
         delivery_mode=DeliveryMode.PERSISTENT,
         message_id=str(event.id),
@@ -60,20 +72,39 @@ class EventPublisher:
     async def publish(self, event: Event, position: WalPosition | None = None) -> None:
         """Publish `event` (stamped with `position`, see `wal`); raise `Unroutable` if the broker returns it,
         `PublishFailed` if it is not confirmed."""
-        key = routing_key(event.type, event.payload)
+        await self.publish_together([event], position)
+
+    async def publish_together(self, events: Sequence[Event], position: WalPosition | None = None) -> None:
+        """Publish `events`, all of one routing key, in one message (one event: a message of its own), which the
+        broker routes, stores and delivers once for them all; raise as `publish` does, for all of them."""
+        first = events[0]
+        key = routing_key(first.type, first.payload)
+        described = f"event {first.id} ({first.type})" if len(events) == 1 else (
+            f"{len(events)} events from {first.id} ({first.type})")
         try:
-            with self._send_span(event, key) as traceparent:
+            with self._send_spans(events, key) as traced:
+                message = to_message(traced[0], position) if len(traced) == 1 else to_batch_message(traced, position)
                 async with asyncio.timeout(self._timeout):
                     exchange = await self._open_exchange()
-                    result = await exchange.publish(
-                        to_message(event, position, traceparent), routing_key=key, mandatory=True
-                    )
+                    result = await exchange.publish(message, routing_key=key, mandatory=True)
         except PublishError as error:
-            raise Unroutable(f"no queue is bound for {event.type} (event {event.id})") from error
+            raise Unroutable(f"no queue is bound for {first.type} ({described})") from error
         except _NOT_CONFIRMED as error:
-            raise PublishFailed(f"event {event.id} ({event.type}) not confirmed: {describe(error)}") from error
+            raise PublishFailed(f"{described} not confirmed: {describe(error)}") from error
         if not isinstance(result, aiormq.spec.Basic.Ack):  # a returned message, should the channel not raise
-            raise Unroutable(f"no queue is bound for {event.type} (event {event.id})")
+            raise Unroutable(f"no queue is bound for {first.type} ({described})")
+
+    @contextlib.contextmanager
+    def _send_spans(self, events: Sequence[Event], key: str) -> Iterator[Sequence[Event]]:
+        """A PRODUCER span in each event's trace around the publish, when spans are recorded (none otherwise: this
+        runs for every event); yields the events carrying their send span's trace context, which the consumer
+        continues."""
+        if not recording():
+            yield events
+            return
+        with contextlib.ExitStack() as spans:
+            yield [event.model_copy(update={"traceparent": spans.enter_context(self._send_span(event, key))})
+                   for event in events]
 
     @contextlib.contextmanager
     def _send_span(self, event: Event, key: str) -> Iterator[str | None]:
