@@ -61,6 +61,14 @@ class SaveToDirectory:
         self._names = itertools.count()
         self._run = f"{os.getpid()}{os.urandom(2).hex()}"  # keeps names unique across restarts of the sink
 
+    async def handle_EHLO(
+        self, server: SMTP, session: Session, envelope: Envelope, hostname: str, responses: list[str]
+    ) -> list[str]:
+        """Offer PIPELINING, as the common mail servers do (aiosmtpd reads commands one line at a time, so it takes
+        them pipelined; it just does not say so)."""
+        session.host_name = hostname
+        return [*responses[:-1], "250-PIPELINING", responses[-1]]
+
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         received_at = datetime.now(UTC)
         content = envelope.original_content or b""

@@ -89,9 +89,25 @@ class SinkHandler:
     refused: list[tuple[str, str]] = field(default_factory=list)  # (recipient, Message-ID)
     held: int = 0
     gate: asyncio.Event = field(default_factory=asyncio.Event)
+    pipelining: bool = False  # offered in the EHLO reply (aiosmtpd takes pipelined commands either way)
+    refused_senders: dict[str, str] = field(default_factory=dict)  # MAIL FROM address -> reply
+    refused_recipients: dict[str, str] = field(default_factory=dict)  # RCPT TO address -> reply
 
     def __post_init__(self) -> None:
         self.gate.set()
+
+    async def handle_EHLO(self, server: SMTP, session: Session, envelope: Envelope, hostname: str,
+                          responses: list[str]) -> list[str]:
+        session.host_name = hostname
+        return [*responses[:-1], "250-PIPELINING", responses[-1]] if self.pipelining else responses
+
+    async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope, address: str,
+                          rcpt_options: list[str]) -> str:
+        if (reply := self.refused_recipients.get(address.lower())) is not None:
+            return reply
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(rcpt_options)
+        return "250 OK"
 
     async def handle_MAIL(self, server: SMTP, session: Session, envelope: Envelope, address: str,
                           mail_options: list[str]) -> str:
@@ -99,6 +115,8 @@ class SinkHandler:
             self.held += 1
             await self.gate.wait()
             return "451 4.3.2 held transaction released: try again"
+        if (reply := self.refused_senders.get(address.lower())) is not None:
+            return reply
         envelope.mail_from = address
         envelope.mail_options.extend(mail_options)
         return "250 OK"
