@@ -84,9 +84,7 @@ def run_service(create_app: Callable[[SettingsT], web.Application], settings_cla
                    shutdown_timeout=settings.shutdown_timeout_seconds)
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         try:
-            runner.run(served)
-        except web.GracefulExit:
-            pass  # SIGINT or SIGTERM: closing the runner cancels `serve`, whose cleanup shuts the app down gracefully
+            runner.run(served)  # returns once SIGINT or SIGTERM has shut the app down (see `serve`)
         except DependencyUnavailable as error:
             print(f"{settings.service_name}: {error}", file=sys.stderr)
             sys.exit(2)

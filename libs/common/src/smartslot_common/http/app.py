@@ -9,6 +9,7 @@ from aiohttp import web
 from smartslot_common.http.health import READINESS_CHECKS, ReadinessCheck, healthz, readyz
 from smartslot_common.http.identity import IDENTITY_KEY, IdentityKey
 from smartslot_common.http.middleware import observed
+from smartslot_common.http.relays import OPEN_RELAYS, end_relays
 from smartslot_common.http.server import PARSER_LIMITS
 from smartslot_common.metrics import metrics_handler
 from smartslot_common.runtime_metrics import loop_lag_context
@@ -38,4 +39,6 @@ def create_base_app(
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics_handler)
     app.cleanup_ctx.append(loop_lag_context)
+    app[OPEN_RELAYS] = set()
+    app.on_shutdown.append(end_relays)
     return app

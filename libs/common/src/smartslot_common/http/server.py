@@ -9,6 +9,7 @@ subclass instead is the one place to answer those as problems: `414` for the req
 from __future__ import annotations
 
 import asyncio
+import signal
 
 from aiohttp import web
 from aiohttp.http_exceptions import BadHttpMessage, LineTooLong
@@ -80,11 +81,26 @@ async def serve(
     app: web.Application, host: str, port: int, *, backlog: int = 128, shutdown_timeout: float = 60.0,
     handle_signals: bool = True,
 ) -> None:
-    """Serve `app` until cancelled (SIGINT and SIGTERM end it with `web.GracefulExit` when `handle_signals`)."""
-    runner = ProblemAppRunner(app, handle_signals=handle_signals, access_log=None, shutdown_timeout=shutdown_timeout)
+    """Serve `app` until SIGINT or SIGTERM (when `handle_signals`) or until cancelled, then shut it down: stop
+    listening, let the requests in flight finish (up to `shutdown_timeout`), run its cleanup.
+
+    A signal ends the wait here, so the shutdown runs in this task while every other task still runs: the requests
+    in flight are answered and each cleanup stops its own work. (aiohttp's own handling raises `GracefulExit` out of
+    the loop; `asyncio.Runner` then cancels every task at once, requests and background work included, before and
+    while the cleanup runs.)"""
+    runner = ProblemAppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=shutdown_timeout)
     await runner.setup()
+    stopping = asyncio.Event()
+    signals = (signal.SIGINT, signal.SIGTERM) if handle_signals else ()
+    loop = asyncio.get_running_loop()
+    for signum in signals:
+        loop.add_signal_handler(signum, stopping.set)
     try:
         await web.TCPSite(runner, host, port, backlog=backlog).start()
-        await asyncio.Event().wait()
+        await stopping.wait()
     finally:
-        await runner.cleanup()
+        try:
+            await runner.cleanup()
+        finally:  # a second signal during the shutdown changes nothing; after it, the defaults are back
+            for signum in signals:
+                loop.remove_signal_handler(signum)

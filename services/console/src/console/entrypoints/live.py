@@ -10,6 +10,7 @@ from aiohttp import web
 from console import metrics
 from console.adapters.api import ApiProblem
 from console.web import SECURITY_HEADERS, api_for, redirect, render, require, session_of
+from smartslot_common.http.relays import relaying
 
 routes = web.RouteTableDef()
 STREAM_QUERY = ("service_id", "from", "to", "provider_id", "clinic_id")
@@ -29,8 +30,9 @@ async def _relay(request: web.Request, path: str, params: dict[str, str], stream
             await response.prepare(request)
             metrics.LIVE_RELAYS.labels(stream=stream).inc()
             try:
-                async for chunk in upstream.content.iter_any():
-                    await response.write(chunk)
+                with relaying(request, upstream):  # ended when the console shuts down
+                    async for chunk in upstream.content.iter_any():
+                        await response.write(chunk)
             except (ConnectionResetError, asyncio.CancelledError):
                 raise
             except Exception:  # the upstream broke off: end here, the browser reconnects with its last id

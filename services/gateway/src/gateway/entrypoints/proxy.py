@@ -33,6 +33,7 @@ from gateway.routing import ROUTES, Route
 from smartslot_common.http.identity import IDENTITY_KEY, OWN_SLOTS_HEADER
 from smartslot_common.http.middleware import REQUEST_ID, REQUEST_ID_HEADER
 from smartslot_common.http.problems import PROBLEM_CONTENT_TYPE, REFUSAL_SECONDS_HEADER, ProblemError, current_trace_id
+from smartslot_common.http.relays import relaying
 from smartslot_common.tracing import trace_headers
 
 IDEMPOTENCY_KEY = "Idempotency-Key"
@@ -176,8 +177,9 @@ async def relay(request: web.Request, answer: aiohttp.ClientResponse, headers: M
     response = web.StreamResponse(status=status, headers=headers)
     await response.prepare(request)
     try:
-        async for chunk in answer.content.iter_any():
-            await response.write(chunk)
+        with relaying(request, answer):  # ended when the gateway shuts down
+            async for chunk in answer.content.iter_any():
+                await response.write(chunk)
         await response.write_eof()
     except ConnectionResetError:
         pass  # the caller left
