@@ -145,23 +145,31 @@ class TcpProxy:
         if handler is not None:
             self._handlers.add(handler)
             handler.add_done_callback(self._handlers.discard)
-        try:
-            server_reader, server_writer = await asyncio.open_connection(self.target_host, self.target_port)
-        except OSError:
-            _reset(client_writer)
-            return
-        link = _Link(client_writer, server_writer)
-        self._links.add(link)
-        link.tasks = [
-            asyncio.ensure_future(self._pump(client_reader, server_writer, link, answer=False)),
-            asyncio.ensure_future(self._pump(server_reader, client_writer, link, answer=True)),
-        ]
-        try:
+        server_writer: asyncio.StreamWriter | None = None
+        link: _Link | None = None
+        try:  # whatever ends this (a cut, a reset, a cancelled handler), both sockets are closed
+            try:
+                server_reader, server_writer = await asyncio.open_connection(self.target_host, self.target_port)
+            except OSError:
+                _reset(client_writer)
+                return
+            if self._server is None:  # cut while this connection was being made: it must not outlive the cut
+                _reset(client_writer)
+                _reset(server_writer)
+                return
+            link = _Link(client_writer, server_writer)
+            self._links.add(link)
+            link.tasks = [
+                asyncio.ensure_future(self._pump(client_reader, server_writer, link, answer=False)),
+                asyncio.ensure_future(self._pump(server_reader, client_writer, link, answer=True)),
+            ]
             await asyncio.gather(*link.tasks, return_exceptions=True)
         finally:
-            self._links.discard(link)
+            if link is not None:
+                self._links.discard(link)
             for writer in (client_writer, server_writer):
-                writer.transport.abort() if writer.transport.is_closing() else writer.close()
+                if writer is not None:
+                    writer.transport.abort() if writer.transport.is_closing() else writer.close()
 
     async def _pump(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, link: _Link, answer: bool
